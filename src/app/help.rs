@@ -1,0 +1,39 @@
+//! `/help [command]`: usage generated from the grammar table.
+
+use super::{Message, Reply, Status};
+use crate::grammar::{COMMANDS, Parsed, find_command};
+
+pub fn run(parsed: &Parsed) -> Reply {
+    match parsed.get("command") {
+        None => {
+            let mut text = String::from("shipmate commands (`/help <command>` for details):");
+            for c in COMMANDS {
+                text.push_str(&format!("\n  /{:<16} {}", c.name, c.summary));
+            }
+            Reply::private(Message::text(text))
+        }
+        Some(name) => match find_command(name) {
+            Some(c) => {
+                let mut text = format!("/{}: {}", c.name, c.summary);
+                for sub in c.subs {
+                    text.push_str(&format!("\n  {}\n      {}", c.usage_of(sub), sub.summary));
+                    for p in sub.params {
+                        text.push_str(&format!("\n      {:<14} {}", p.name, p.help));
+                    }
+                }
+                Reply::private(Message::text(text))
+            }
+            None => Reply::error(
+                Status::Invalid,
+                format!(
+                    "unknown command `{name}`: the commands are {}",
+                    COMMANDS
+                        .iter()
+                        .map(|c| format!("/{}", c.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        },
+    }
+}

@@ -1,0 +1,229 @@
+//! The one reply model: what the domain says, independent of platform.
+//! Mentions and times stay structured until a platform renders them
+//! (Block Kit, embeds, or the console's plain text), so every reader sees
+//! their own mention syntax and local time.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{MemberRef, Platform, Role, UserRef};
+
+/// A piece of a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub enum Span {
+    Text(String),
+    Bold(String),
+    Code(String),
+    User(UserRef),
+    /// Everyone holding a role, resolved when the message was written.
+    Role {
+        role: Role,
+        members: Vec<MemberRef>,
+    },
+    Time(DateTime<Utc>),
+}
+
+/// A button that runs a command, as its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub label: String,
+    pub command: String,
+    pub danger: bool,
+}
+
+/// A message: lines of spans, and optional buttons.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub lines: Vec<Vec<Span>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+}
+
+/// Builds one line.
+#[derive(Debug, Default)]
+pub struct Line(Vec<Span>);
+
+impl Line {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn text(mut self, s: impl Into<String>) -> Self {
+        self.0.push(Span::Text(s.into()));
+        self
+    }
+    pub fn bold(mut self, s: impl Into<String>) -> Self {
+        self.0.push(Span::Bold(s.into()));
+        self
+    }
+    pub fn code(mut self, s: impl Into<String>) -> Self {
+        self.0.push(Span::Code(s.into()));
+        self
+    }
+    pub fn user(mut self, u: &UserRef) -> Self {
+        self.0.push(Span::User(u.clone()));
+        self
+    }
+    pub fn users(mut self, users: &[UserRef]) -> Self {
+        for (i, u) in users.iter().enumerate() {
+            if i > 0 {
+                self.0.push(Span::Text(", ".into()));
+            }
+            self.0.push(Span::User(u.clone()));
+        }
+        self
+    }
+    pub fn role(mut self, role: Role, members: Vec<MemberRef>) -> Self {
+        self.0.push(Span::Role { role, members });
+        self
+    }
+    pub fn time(mut self, t: DateTime<Utc>) -> Self {
+        self.0.push(Span::Time(t));
+        self
+    }
+}
+
+impl Message {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn text(s: impl Into<String>) -> Self {
+        Self::new().line(Line::new().text(s))
+    }
+    pub fn line(mut self, line: Line) -> Self {
+        self.lines.push(line.0);
+        self
+    }
+    pub fn button(mut self, label: &str, command: String, danger: bool) -> Self {
+        self.buttons.push(Button {
+            label: label.into(),
+            command,
+            danger,
+        });
+        self
+    }
+
+    /// Plain text for the console (and for logs and `shipmate run`).
+    pub fn plain(&self, tz: Tz) -> String {
+        let mut out: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| render_line(l, Platform::Console, tz))
+            .collect();
+        if !self.buttons.is_empty() {
+            let hints: Vec<String> = self
+                .buttons
+                .iter()
+                .map(|b| format!("{}: {}", b.label, b.command))
+                .collect();
+            out.push(format!("  ↳ {}", hints.join("  |  ")));
+        }
+        out.join("\n")
+    }
+
+    /// Text with mentions and timestamps in one platform's markup.
+    pub fn markup(&self, platform: Platform, tz: Tz) -> String {
+        self.lines
+            .iter()
+            .map(|l| render_line(l, platform, tz))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+fn render_line(spans: &[Span], platform: Platform, tz: Tz) -> String {
+    spans.iter().map(|s| render_span(s, platform, tz)).collect()
+}
+
+fn render_span(span: &Span, platform: Platform, tz: Tz) -> String {
+    match (span, platform) {
+        (Span::Text(s), _) => s.clone(),
+        (Span::Bold(s), Platform::Slack) => format!("*{s}*"),
+        (Span::Bold(s), Platform::Discord) => format!("**{s}**"),
+        (Span::Bold(s), Platform::Console) => s.clone(),
+        (Span::Code(s), Platform::Console) => format!("`{s}`"),
+        (Span::Code(s), _) => format!("`{s}`"),
+        (Span::User(u), p) => mention(u, p),
+        (Span::Role { role, members }, p) => {
+            let here: Vec<String> = members
+                .iter()
+                .filter_map(|m| match (m, p) {
+                    (MemberRef::User(u), _) if u.platform == p && p != Platform::Console => {
+                        Some(mention(u, p))
+                    }
+                    (MemberRef::DiscordRole(id), Platform::Discord) => Some(format!("<@&{id}>")),
+                    _ => None,
+                })
+                .collect();
+            if here.is_empty() {
+                format!("@{role}")
+            } else {
+                here.join(" ")
+            }
+        }
+        (Span::Time(t), Platform::Slack) => {
+            format!(
+                "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+                t.timestamp(),
+                local(*t, tz)
+            )
+        }
+        (Span::Time(t), Platform::Discord) => format!("<t:{}:f>", t.timestamp()),
+        (Span::Time(t), Platform::Console) => local(*t, tz),
+    }
+}
+
+fn mention(u: &UserRef, platform: Platform) -> String {
+    match (u.platform, platform) {
+        (Platform::Slack, Platform::Slack) | (Platform::Discord, Platform::Discord) => {
+            format!("<@{}>", u.id)
+        }
+        (Platform::Console, _) => format!("@{}", u.id),
+        _ => u.to_string(),
+    }
+}
+
+/// A time in the configured zone, e.g. `2026-11-23 10:00 IST`.
+pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn each_platform_gets_its_own_mentions_and_times() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 4, 30, 0).unwrap();
+        let m = Message::new().line(
+            Line::new()
+                .user(&"slack:U1".parse().unwrap())
+                .text(" at ")
+                .time(t)
+                .text(" ")
+                .role(
+                    Role::DataSteward,
+                    vec![
+                        "discord-role:42".parse().unwrap(),
+                        "slack:U9".parse().unwrap(),
+                    ],
+                ),
+        );
+        let tz = chrono_tz::Asia::Kolkata;
+        assert_eq!(
+            m.markup(Platform::Slack, tz),
+            "<@U1> at <!date^1795408200^{date_short_pretty} {time}|2026-11-23 10:00 IST> <@U9>"
+        );
+        assert_eq!(
+            m.markup(Platform::Discord, tz),
+            "slack:U1 at <t:1795408200:f> <@&42>"
+        );
+        assert_eq!(
+            m.plain(tz),
+            "slack:U1 at 2026-11-23 10:00 IST @data-steward"
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! Identity and roles: who an invoker is (their person across platforms and
+//! their roles from `[roles]` plus run-time grants), and `/role grant|revoke|list`.
+
+use sqlx::SqliteConnection;
+
+use super::context::Handled;
+use super::mention::parse_user;
+use super::{Ctx, Line, Message, Reply};
+use crate::domain::{Actor, DomainError, MemberRef, Role, RoleSet, UserRef};
+use crate::grammar::Parsed;
+use crate::settings::Config;
+use crate::store;
+
+/// Resolves the actor: person key, and roles from config and grants.
+pub async fn actor_for(
+    conn: &mut SqliteConnection,
+    config: &Config,
+    user: &UserRef,
+    platform_roles: &[String],
+) -> sqlx::Result<Actor> {
+    let dir = &config.directory;
+    let identities = dir.identities_of(user);
+    let mut roles = dir.configured_roles(&identities, platform_roles);
+    let mut members: Vec<String> = identities.iter().map(UserRef::to_string).collect();
+    members.extend(platform_roles.iter().map(|id| format!("discord-role:{id}")));
+    for granted in store::roles::granted_to(conn, &members).await? {
+        if let Ok(role) = granted.parse::<Role>() {
+            roles.insert(role);
+        }
+    }
+    Ok(Actor {
+        user: user.clone(),
+        person: dir.person_of(user),
+        roles: RoleSet::new(roles),
+    })
+}
+
+/// Everyone holding `role`, from config and grants (for mentions).
+pub async fn members_of(ctx: &mut Ctx<'_>, role: Role) -> Handled<Vec<MemberRef>> {
+    let mut members = ctx
+        .app
+        .config
+        .directory
+        .roles
+        .get(&role)
+        .cloned()
+        .unwrap_or_default();
+    for (r, m) in store::roles::all(ctx.conn).await? {
+        if r == role.as_str()
+            && let Ok(member) = m.parse::<MemberRef>()
+            && !members.contains(&member)
+        {
+            members.push(member);
+        }
+    }
+    Ok(members)
+}
+
+pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    match p.sub.name {
+        "grant" => grant(ctx, p, true).await,
+        "revoke" => grant(ctx, p, false).await,
+        _ => list(ctx).await,
+    }
+}
+
+fn member_arg(ctx: &Ctx<'_>, s: &str) -> Result<MemberRef, DomainError> {
+    if s.starts_with("discord-role:") {
+        return s.parse();
+    }
+    if let Some(id) = s.strip_prefix("<@&").and_then(|r| r.strip_suffix('>')) {
+        return format!("discord-role:{id}").parse();
+    }
+    parse_user(s, ctx.actor.user.platform).map(MemberRef::User)
+}
+
+async fn grant(ctx: &mut Ctx<'_>, p: &Parsed, granting: bool) -> Handled<Reply> {
+    let verb = if granting { "grant" } else { "revoke" };
+    ctx.actor.require(Role::Admin, &format!("{verb} roles"))?;
+    let role: Role = p.get("role").unwrap_or_default().parse()?;
+    let member = member_arg(ctx, p.get("user").unwrap_or_default())?;
+    let key = member.to_string();
+    let by = ctx.actor.user.to_string();
+    if granting {
+        if !store::roles::grant(ctx.conn, role.as_str(), &key, &by, ctx.now).await? {
+            return Err(
+                DomainError::conflict(format!("{key} already holds `{role}` by a grant")).into(),
+            );
+        }
+    } else if !store::roles::revoke(ctx.conn, role.as_str(), &key).await? {
+        let in_config = ctx
+            .app
+            .config
+            .directory
+            .roles
+            .get(&role)
+            .is_some_and(|m| m.contains(&member));
+        let why = if in_config {
+            format!("{key} holds `{role}` from the config file ([roles] {role}); remove it there")
+        } else {
+            format!("{key} has no run-time grant of `{role}`")
+        };
+        return Err(DomainError::conflict(why).into());
+    }
+    ctx.audit(&format!("role:{role}"), verb, &key).await?;
+    let line = match &member {
+        MemberRef::User(u) => Line::new()
+            .text(format!(
+                "{} `{role}` ",
+                if granting { "Granted" } else { "Revoked" }
+            ))
+            .text(if granting { "to " } else { "from " })
+            .user(u),
+        MemberRef::DiscordRole(_) => Line::new().text(format!(
+            "{} `{role}` {} {key}",
+            if granting { "Granted" } else { "Revoked" },
+            if granting { "to" } else { "from" }
+        )),
+    };
+    Ok(Reply::in_channel(Message::new().line(line)))
+}
+
+async fn list(ctx: &mut Ctx<'_>) -> Handled<Reply> {
+    let grants = store::roles::all(ctx.conn).await?;
+    let mut message =
+        Message::text("Roles (config = [roles] in the config file; granted = /role grant):");
+    for role in Role::ALL {
+        let configured: Vec<String> = ctx
+            .app
+            .config
+            .directory
+            .roles
+            .get(&role)
+            .map(|m| m.iter().map(|m| format!("{m} (config)")).collect())
+            .unwrap_or_default();
+        let granted = grants
+            .iter()
+            .filter(|(r, _)| r == role.as_str())
+            .map(|(_, m)| format!("{m} (granted)"));
+        let all: Vec<String> = configured.into_iter().chain(granted).collect();
+        let who = if all.is_empty() {
+            "nobody".to_string()
+        } else {
+            all.join(", ")
+        };
+        message = message.line(Line::new().text(format!("  {role}: {who}")));
+    }
+    Ok(Reply::private(message))
+}

@@ -1,0 +1,209 @@
+//! The outbox delivery worker and the one small trait every platform's
+//! sender implements.
+//!
+//! The worker leases due rows (so two processes sharing the database never
+//! send the same row at once), hands each to the [`Transport`] of its
+//! channel's platform, and records the platform's message id. Temporary
+//! failures are retried with backoff (or after the platform's `Retry-After`);
+//! a message that keeps failing is parked, counted in `/metrics` and logged,
+//! never dropped.
+
+mod console;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+pub use console::{ConsoleTransport, SharedBuffer};
+
+use crate::app::{App, Message};
+use crate::domain::{ChannelRef, Platform};
+use crate::store;
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub outbox_id: i64,
+    pub channel: ChannelRef,
+    pub message: Message,
+    /// The platform id of the message to edit instead of posting a new one.
+    pub edit_of: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the platform answered.
+#[derive(Debug, Clone, Default)]
+pub struct Delivered {
+    pub platform_message_id: Option<String>,
+}
+
+/// Why a delivery failed.
+#[derive(Debug, Clone)]
+pub enum DeliveryError {
+    /// Try again, after the platform's wait if it gave one.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Will never succeed (unknown channel, bad token): park it.
+    Permanent(String),
+}
+
+pub type DeliveryFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Delivered, DeliveryError>> + Send + 'a>>;
+
+/// Sends messages to one platform.
+pub trait Transport: Send + Sync {
+    fn deliver<'a>(&'a self, item: &'a Outbound) -> DeliveryFuture<'a>;
+}
+
+/// The transports of the enabled platforms.
+#[derive(Clone, Default)]
+pub struct Transports(HashMap<Platform, Arc<dyn Transport>>);
+
+impl Transports {
+    pub fn with(mut self, platform: Platform, transport: Arc<dyn Transport>) -> Self {
+        self.0.insert(platform, transport);
+        self
+    }
+}
+
+const LEASE: TimeDelta = TimeDelta::seconds(30);
+const BATCH: i64 = 32;
+
+fn backoff(base: TimeDelta, attempts: i64) -> TimeDelta {
+    (base * (1_i32 << attempts.clamp(0, 10))).min(TimeDelta::minutes(15))
+}
+
+/// Runs the delivery worker until the task is dropped.
+pub async fn run(app: App, transports: Transports) {
+    loop {
+        if let Err(e) = deliver_due(&app, &transports).await {
+            tracing::error!(error = format!("{e:#}"), "outbox pass failed");
+        }
+        let next = match app.db.pool.acquire().await {
+            Ok(mut conn) => store::outbox::next_due(&mut conn).await.ok().flatten(),
+            Err(_) => None,
+        };
+        let wait = next
+            .map(|n| (n - app.clock.now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(crate::scheduler::POLL)
+            .min(crate::scheduler::POLL);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = app.wake.outbox.notified() => {}
+        }
+    }
+}
+
+/// Delivers every message due now; returns how many were delivered.
+pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<usize> {
+    let mut delivered = 0;
+    loop {
+        let now = app.clock.now();
+        let batch =
+            store::outbox::lease_due(&mut *app.db.pool.acquire().await?, now, LEASE, BATCH).await?;
+        if batch.is_empty() {
+            return Ok(delivered);
+        }
+        for row in batch {
+            if deliver_one(app, transports, row).await? {
+                delivered += 1;
+            }
+        }
+    }
+}
+
+async fn deliver_one(
+    app: &App,
+    transports: &Transports,
+    row: store::outbox::Pending,
+) -> anyhow::Result<bool> {
+    let mut conn = app.db.pool.acquire().await?;
+    let parsed = row
+        .channel
+        .parse::<ChannelRef>()
+        .map_err(|e| e.to_string())
+        .and_then(|channel| {
+            serde_json::from_str::<Message>(&row.body)
+                .map(|m| (channel, m))
+                .map_err(|e| e.to_string())
+        });
+    let (channel, message) = match parsed {
+        Ok(ok) => ok,
+        Err(e) => {
+            park(&mut conn, &row, &format!("unreadable outbox row: {e}")).await?;
+            return Ok(false);
+        }
+    };
+    let Some(transport) = transports.0.get(&channel.platform) else {
+        park(
+            &mut conn,
+            &row,
+            &format!(
+                "{} is not enabled, so {channel} cannot be reached",
+                channel.platform
+            ),
+        )
+        .await?;
+        return Ok(false);
+    };
+    let edit_of = match &row.message_key {
+        Some(key) => store::outbox::delivered_id_for_key(&mut conn, &row.channel, key).await?,
+        None => None,
+    };
+    let item = Outbound {
+        outbox_id: row.id,
+        channel,
+        message,
+        edit_of,
+        created_at: row.created_at,
+    };
+    match transport.deliver(&item).await {
+        Ok(done) => {
+            store::outbox::mark_delivered(
+                &mut conn,
+                row.id,
+                done.platform_message_id.as_deref(),
+                app.clock.now(),
+            )
+            .await?;
+            metrics::counter!("shipmate_outbox_delivered_total", "platform" => item.channel.platform.as_str())
+                .increment(1);
+            Ok(true)
+        }
+        Err(DeliveryError::Permanent(reason)) => {
+            park(&mut conn, &row, &reason).await?;
+            Ok(false)
+        }
+        Err(DeliveryError::Retry { after, reason }) => {
+            let max = i64::from(app.config.settings.outbox.max_attempts);
+            if row.attempts + 1 >= max {
+                park(&mut conn, &row, &reason).await?;
+                return Ok(false);
+            }
+            let wait = after
+                .and_then(|d| TimeDelta::from_std(d).ok())
+                .unwrap_or_else(|| backoff(app.config.outbox_retry_base, row.attempts));
+            tracing::warn!(outbox = row.id, channel = %row.channel, attempt = row.attempts + 1, %reason, "delivery will be retried");
+            store::outbox::mark_failed(&mut conn, row.id, &reason, Some(app.clock.now() + wait))
+                .await?;
+            Ok(false)
+        }
+    }
+}
+
+async fn park(
+    conn: &mut sqlx::SqliteConnection,
+    row: &store::outbox::Pending,
+    reason: &str,
+) -> anyhow::Result<()> {
+    tracing::error!(outbox = row.id, channel = %row.channel, %reason, "message parked: it will not be retried");
+    metrics::counter!("shipmate_outbox_parked_total").increment(1);
+    store::outbox::mark_failed(conn, row.id, reason, None).await?;
+    Ok(())
+}

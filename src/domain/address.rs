@@ -1,0 +1,275 @@
+//! Addresses of users, channels and role members (SPEC §3):
+//! `slack:U024BE7LH`, `discord:80351110224678912`, `console:alice`,
+//! `console:#bioinfo`, `discord-role:41771983423143936`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+/// A chat platform an address belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Slack,
+    Discord,
+    Console,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Slack, Platform::Discord, Platform::Console];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+            Platform::Console => "console",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "slack" => Ok(Platform::Slack),
+            "discord" => Ok(Platform::Discord),
+            "console" => Ok(Platform::Console),
+            other => Err(DomainError::invalid(format!(
+                "unknown platform `{other}`: use slack, discord or console"
+            ))),
+        }
+    }
+}
+
+fn split_address<'a>(
+    s: &'a str,
+    what: &str,
+    example: &str,
+) -> Result<(Platform, &'a str), DomainError> {
+    let (platform, id) = s.split_once(':').ok_or_else(|| {
+        DomainError::invalid(format!(
+            "`{s}` is not a {what} address: write platform:id, e.g. `{example}`"
+        ))
+    })?;
+    let platform: Platform = platform.parse().map_err(|_| {
+        DomainError::invalid(format!(
+            "`{s}` is not a {what} address: the platform must be slack, discord or console, e.g. `{example}`"
+        ))
+    })?;
+    Ok((platform, id))
+}
+
+fn valid_platform_id(platform: Platform, id: &str) -> bool {
+    match platform {
+        Platform::Slack => {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
+        Platform::Discord => {
+            !id.is_empty() && id.len() <= 20 && id.chars().all(|c| c.is_ascii_digit())
+        }
+        Platform::Console => {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '#'))
+        }
+    }
+}
+
+/// A user on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserRef {
+    pub platform: Platform,
+    pub id: String,
+}
+
+impl UserRef {
+    pub fn new(platform: Platform, id: impl Into<String>) -> Self {
+        Self {
+            platform,
+            id: id.into(),
+        }
+    }
+    pub fn console(name: &str) -> Self {
+        Self::new(Platform::Console, name)
+    }
+}
+
+impl fmt::Display for UserRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.id)
+    }
+}
+
+impl FromStr for UserRef {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (platform, id) = split_address(s, "user", "slack:U024BE7LH")?;
+        if id.starts_with('#') || !valid_platform_id(platform, id) {
+            return Err(DomainError::invalid(format!(
+                "`{s}` is not a valid {platform} user id (e.g. slack:U024BE7LH, discord:80351110224678912, console:alice)"
+            )));
+        }
+        Ok(Self::new(platform, id))
+    }
+}
+
+impl TryFrom<String> for UserRef {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<UserRef> for String {
+    fn from(u: UserRef) -> String {
+        u.to_string()
+    }
+}
+
+/// A channel on one platform. Console channels start with `#`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ChannelRef {
+    pub platform: Platform,
+    pub id: String,
+}
+
+impl ChannelRef {
+    pub fn new(platform: Platform, id: impl Into<String>) -> Self {
+        Self {
+            platform,
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for ChannelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.platform, self.id)
+    }
+}
+
+impl FromStr for ChannelRef {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (platform, id) = split_address(s, "channel", "console:#bioinfo")?;
+        let ok = match platform {
+            Platform::Console => id.starts_with('#') && valid_platform_id(platform, &id[1..]),
+            _ => valid_platform_id(platform, id),
+        };
+        if !ok {
+            return Err(DomainError::invalid(format!(
+                "`{s}` is not a valid {platform} channel id (e.g. slack:C2147483705, discord:41771983423143937, console:#bioinfo)"
+            )));
+        }
+        Ok(Self::new(platform, id))
+    }
+}
+
+impl TryFrom<String> for ChannelRef {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ChannelRef> for String {
+    fn from(c: ChannelRef) -> String {
+        c.to_string()
+    }
+}
+
+/// Something that can hold a role: a user, or (on Discord) every member of a guild role.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum MemberRef {
+    User(UserRef),
+    DiscordRole(String),
+}
+
+impl fmt::Display for MemberRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemberRef::User(u) => u.fmt(f),
+            MemberRef::DiscordRole(id) => write!(f, "discord-role:{id}"),
+        }
+    }
+}
+
+impl FromStr for MemberRef {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(id) = s.strip_prefix("discord-role:") {
+            if valid_platform_id(Platform::Discord, id) {
+                return Ok(MemberRef::DiscordRole(id.to_string()));
+            }
+            return Err(DomainError::invalid(format!(
+                "`{s}` is not a valid Discord role id (e.g. discord-role:41771983423143936)"
+            )));
+        }
+        s.parse().map(MemberRef::User)
+    }
+}
+
+impl TryFrom<String> for MemberRef {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<MemberRef> for String {
+    fn from(m: MemberRef) -> String {
+        m.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip() {
+        for s in [
+            "slack:U024BE7LH",
+            "discord:80351110224678912",
+            "console:alice",
+        ] {
+            assert_eq!(s.parse::<UserRef>().unwrap().to_string(), s);
+        }
+        for s in [
+            "slack:C2147483705",
+            "discord:41771983423143937",
+            "console:#bioinfo",
+        ] {
+            assert_eq!(s.parse::<ChannelRef>().unwrap().to_string(), s);
+        }
+        let m: MemberRef = "discord-role:41771983423143936".parse().unwrap();
+        assert_eq!(m.to_string(), "discord-role:41771983423143936");
+    }
+
+    #[test]
+    fn bad_addresses_are_named() {
+        let e = "teams:abc".parse::<UserRef>().unwrap_err().to_string();
+        assert!(e.contains("teams:abc") && e.contains("slack"), "{e}");
+        assert!("slack:u-lower".parse::<UserRef>().is_err());
+        assert!("console:bioinfo".parse::<ChannelRef>().is_err());
+        assert!("discord:12ab".parse::<ChannelRef>().is_err());
+        assert!("alice".parse::<UserRef>().is_err());
+    }
+}

@@ -1,0 +1,493 @@
+//! Data deletion requests: the whole state machine of SPEC §5.
+//!
+//! ```text
+//! create ─▶ pending-approval ──(enough approvals)──▶ cooling-off ──(expiry)──▶ ready ──(done, devops)──▶ done
+//!                │   ▲                                   │   ▲                    │
+//!           object│   │resolve                     object │   │ resolve (full period again)
+//!                ▼   │                                   ▼   │                    │
+//!              on-hold (from pending) ◀───────────── on-hold (from cooling-off/ready) ◀┘ object
+//! cancel (requester or steward): any state before done ─▶ cancelled
+//! ```
+//!
+//! Every rule takes `now`; [`DeletionRequest::apply`] returns the effects
+//! (announcements, the expiry timer) that the application turns into outbox
+//! rows and jobs in the same transaction as the new state.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Actor, ChannelRef, DomainError, Role, UserRef};
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, DomainError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(DomainError::invalid(format!(
+                        concat!("`{}` is not a valid ", $what, ": use one of {}"),
+                        other,
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(s: String) -> Result<Self, DomainError> { s.parse() }
+        }
+        impl From<$name> for String {
+            fn from(v: $name) -> String { v.as_str().to_string() }
+        }
+    };
+}
+
+text_enum!(
+    /// Why the data should go.
+    Reason, "reason" {
+        IncorrectInput = "incorrect-input",
+        DuplicateRun = "duplicate-run",
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// How sensitive the data is; picks the cooling-off period.
+    Sensitivity, "sensitivity" {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+    }
+);
+
+text_enum!(
+    /// Where a request stands.
+    State, "state" {
+        PendingApproval = "pending-approval",
+        CoolingOff = "cooling-off",
+        OnHold = "on-hold",
+        Ready = "ready",
+        Done = "done",
+        Cancelled = "cancelled",
+    }
+);
+
+/// One approval, counted once per person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub by: UserRef,
+    pub person: String,
+    pub role: Role,
+    pub at: DateTime<Utc>,
+}
+
+/// One objection; open until a steward resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Objection {
+    pub by: UserRef,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub resolved_by: Option<UserRef>,
+}
+
+/// The rules that come from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub approvals_required: u32,
+    pub cooling_off: TimeDelta,
+}
+
+/// What a requester supplies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub target: String,
+    pub reason: Reason,
+    pub justification: String,
+    pub sensitivity: Sensitivity,
+    pub stakeholders: Vec<UserRef>,
+    pub channel: ChannelRef,
+    /// The target matches a `deletion.protected` glob: a `product` approval is needed too.
+    pub protected: bool,
+}
+
+/// A deletion request and its history of approvals and objections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletionRequest {
+    pub target: String,
+    pub reason: Reason,
+    pub justification: String,
+    pub sensitivity: Sensitivity,
+    pub stakeholders: Vec<UserRef>,
+    pub channel: ChannelRef,
+    pub requester: UserRef,
+    pub requester_person: String,
+    pub needs_product: bool,
+    pub state: State,
+    /// While on hold: the state an objection interrupted.
+    pub held_from: Option<State>,
+    pub cooling_off_until: Option<DateTime<Utc>>,
+    pub approvals: Vec<Approval>,
+    pub objections: Vec<Objection>,
+    pub created_at: DateTime<Utc>,
+    pub closed_note: Option<String>,
+}
+
+/// What happens to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Approve,
+    Object { reason: String },
+    Resolve,
+    Cancel { reason: Option<String> },
+    Done { note: Option<String> },
+}
+
+/// What the application must do after a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Fire [`DeletionRequest::expire`] at this time.
+    ScheduleExpiry(DateTime<Utc>),
+    /// Tell the deletion channels.
+    Announce(Notice),
+}
+
+/// The announcements a request makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Created,
+    Approved { by: UserRef, missing: Vec<String> },
+    CoolingOffStarted { until: DateTime<Utc> },
+    OnHold { by: UserRef, reason: String },
+    Resumed { until: Option<DateTime<Utc>> },
+    Ready,
+    Cancelled { by: UserRef },
+    Done { by: UserRef },
+}
+
+const MAX_TARGET: usize = 300;
+const MAX_TEXT: usize = 2_000;
+
+impl DeletionRequest {
+    /// Files a new request in `pending-approval`.
+    pub fn create(
+        draft: Draft,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Vec<Effect>), DomainError> {
+        let target = draft.target.trim().to_string();
+        if target.is_empty() {
+            return Err(DomainError::invalid(
+                "the target is empty: name the data to delete, e.g. city-a/run-42",
+            ));
+        }
+        if target.len() > MAX_TARGET {
+            return Err(DomainError::invalid(format!(
+                "the target is {} characters long: keep it under {MAX_TARGET}",
+                target.len()
+            )));
+        }
+        let justification = draft.justification.trim().to_string();
+        if justification.is_empty() {
+            return Err(DomainError::invalid(
+                "the justification is empty: say why the data must go, e.g. justification:\"pipeline ran twice\"",
+            ));
+        }
+        if justification.len() > MAX_TEXT {
+            return Err(DomainError::invalid(format!(
+                "the justification is {} characters long: keep it under {MAX_TEXT}",
+                justification.len()
+            )));
+        }
+        let request = Self {
+            target,
+            reason: draft.reason,
+            justification,
+            sensitivity: draft.sensitivity,
+            stakeholders: draft.stakeholders,
+            channel: draft.channel,
+            requester: by.user.clone(),
+            requester_person: by.person.clone(),
+            needs_product: draft.protected,
+            state: State::PendingApproval,
+            held_from: None,
+            cooling_off_until: None,
+            approvals: Vec::new(),
+            objections: Vec::new(),
+            created_at: now,
+            closed_note: None,
+        };
+        Ok((request, vec![Effect::Announce(Notice::Created)]))
+    }
+
+    /// Applies one event by one actor; on error nothing changed.
+    pub fn apply(
+        &mut self,
+        event: Event,
+        by: &Actor,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        match event {
+            Event::Approve => self.approve(by, policy, now),
+            Event::Object { reason } => self.object(by, reason, now),
+            Event::Resolve => self.resolve(by, policy, now),
+            Event::Cancel { reason } => self.cancel(by, reason),
+            Event::Done { note } => self.done(by, note),
+        }
+    }
+
+    /// The scheduled end of cooling-off. Returns the effects, or nothing when
+    /// the timer is stale (an objection or a restart of the period moved it).
+    pub fn expire(&mut self, scheduled_for: DateTime<Utc>, now: DateTime<Utc>) -> Vec<Effect> {
+        let current =
+            self.state == State::CoolingOff && self.cooling_off_until == Some(scheduled_for);
+        if !current || now < scheduled_for {
+            return Vec::new();
+        }
+        self.state = State::Ready;
+        vec![Effect::Announce(Notice::Ready)]
+    }
+
+    /// Approvals still missing, as readable phrases.
+    pub fn missing_approvals(&self, policy: &Policy) -> Vec<String> {
+        let stewards = self.count_approvals(Role::DataSteward);
+        let mut missing = Vec::new();
+        if stewards < policy.approvals_required as usize {
+            let n = policy.approvals_required as usize - stewards;
+            missing.push(format!(
+                "{n} data-steward approval{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        if self.needs_product && self.count_approvals(Role::Product) == 0 {
+            missing.push("1 product approval (protected target)".to_string());
+        }
+        missing
+    }
+
+    fn count_approvals(&self, role: Role) -> usize {
+        self.approvals.iter().filter(|a| a.role == role).count()
+    }
+
+    fn approve(
+        &mut self,
+        by: &Actor,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        match self.state {
+            State::PendingApproval => {}
+            State::OnHold => {
+                return Err(DomainError::conflict(
+                    "this request is on hold after an objection: a data-steward must `resolve` it before approvals continue",
+                ));
+            }
+            other => {
+                return Err(DomainError::conflict(format!(
+                    "this request is {other}: approvals are only taken while it is pending-approval"
+                )));
+            }
+        }
+        if by.person == self.requester_person {
+            return Err(DomainError::forbidden(
+                "you filed this request, so you cannot approve it: another data-steward must",
+            ));
+        }
+        if self.approvals.iter().any(|a| a.person == by.person) {
+            return Err(DomainError::conflict(
+                "you have already approved this request",
+            ));
+        }
+        let stewards_short =
+            self.count_approvals(Role::DataSteward) < policy.approvals_required as usize;
+        let product_short = self.needs_product && self.count_approvals(Role::Product) == 0;
+        let role = if stewards_short && by.has(Role::DataSteward) {
+            Role::DataSteward
+        } else if product_short && by.has(Role::Product) {
+            Role::Product
+        } else if !(by.has(Role::DataSteward) || self.needs_product && by.has(Role::Product)) {
+            let who = if self.needs_product {
+                "`data-steward` or `product`"
+            } else {
+                "`data-steward`"
+            };
+            return Err(DomainError::forbidden(format!(
+                "only {who} members can approve this request; {} is not one",
+                by.user
+            )));
+        } else {
+            return Err(DomainError::conflict(format!(
+                "no approval of your role is still needed; missing: {}",
+                self.missing_approvals(policy).join(", ")
+            )));
+        };
+        self.approvals.push(Approval {
+            by: by.user.clone(),
+            person: by.person.clone(),
+            role,
+            at: now,
+        });
+        let missing = self.missing_approvals(policy);
+        if missing.is_empty() {
+            Ok(self.start_cooling_off(policy, now))
+        } else {
+            Ok(vec![Effect::Announce(Notice::Approved {
+                by: by.user.clone(),
+                missing,
+            })])
+        }
+    }
+
+    fn start_cooling_off(&mut self, policy: &Policy, now: DateTime<Utc>) -> Vec<Effect> {
+        let until = now + policy.cooling_off;
+        self.state = State::CoolingOff;
+        self.cooling_off_until = Some(until);
+        vec![
+            Effect::ScheduleExpiry(until),
+            Effect::Announce(Notice::CoolingOffStarted { until }),
+        ]
+    }
+
+    fn object(
+        &mut self,
+        by: &Actor,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        let reason = reason.trim().to_string();
+        if reason.is_empty() {
+            return Err(DomainError::invalid(
+                "an objection needs a reason: add reason:\"…\"",
+            ));
+        }
+        if reason.len() > MAX_TEXT {
+            return Err(DomainError::invalid(format!(
+                "the reason is too long: keep it under {MAX_TEXT} characters"
+            )));
+        }
+        match self.state {
+            State::PendingApproval | State::CoolingOff | State::Ready => {
+                self.held_from = Some(self.state);
+                self.state = State::OnHold;
+                self.cooling_off_until = None;
+            }
+            State::OnHold => {}
+            State::Done | State::Cancelled => {
+                return Err(DomainError::conflict(format!(
+                    "this request is already {}: there is nothing left to object to",
+                    self.state
+                )));
+            }
+        }
+        self.objections.push(Objection {
+            by: by.user.clone(),
+            reason: reason.clone(),
+            at: now,
+            resolved_by: None,
+        });
+        Ok(vec![Effect::Announce(Notice::OnHold {
+            by: by.user.clone(),
+            reason,
+        })])
+    }
+
+    fn resolve(
+        &mut self,
+        by: &Actor,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        by.require(Role::DataSteward, "resolve objections")?;
+        if self.state != State::OnHold {
+            return Err(DomainError::conflict(format!(
+                "this request is {}, not on-hold: there is no objection to resolve",
+                self.state
+            )));
+        }
+        for objection in self
+            .objections
+            .iter_mut()
+            .filter(|o| o.resolved_by.is_none())
+        {
+            objection.resolved_by = Some(by.user.clone());
+        }
+        match self.held_from.take() {
+            Some(State::PendingApproval) | None => {
+                self.state = State::PendingApproval;
+                Ok(vec![Effect::Announce(Notice::Resumed { until: None })])
+            }
+            Some(_) => {
+                let mut effects = self.start_cooling_off(policy, now);
+                effects.retain(|e| !matches!(e, Effect::Announce(_)));
+                effects.push(Effect::Announce(Notice::Resumed {
+                    until: self.cooling_off_until,
+                }));
+                Ok(effects)
+            }
+        }
+    }
+
+    fn cancel(&mut self, by: &Actor, reason: Option<String>) -> Result<Vec<Effect>, DomainError> {
+        if by.person != self.requester_person && !by.has(Role::DataSteward) {
+            return Err(DomainError::forbidden(format!(
+                "only the requester ({}) or a `data-steward` can cancel this request",
+                self.requester
+            )));
+        }
+        if matches!(self.state, State::Done | State::Cancelled) {
+            return Err(DomainError::conflict(format!(
+                "this request is already {}",
+                self.state
+            )));
+        }
+        self.state = State::Cancelled;
+        self.cooling_off_until = None;
+        self.held_from = None;
+        self.closed_note = reason.filter(|r| !r.trim().is_empty());
+        Ok(vec![Effect::Announce(Notice::Cancelled {
+            by: by.user.clone(),
+        })])
+    }
+
+    fn done(&mut self, by: &Actor, note: Option<String>) -> Result<Vec<Effect>, DomainError> {
+        by.require(Role::Devops, "mark deletions done")?;
+        if self.state != State::Ready {
+            let why = match self.state {
+                State::CoolingOff => "its cooling-off period has not ended yet".to_string(),
+                State::PendingApproval => "it still needs approval".to_string(),
+                State::OnHold => "it is on hold after an objection".to_string(),
+                other => format!("it is already {other}"),
+            };
+            return Err(DomainError::conflict(format!(
+                "this request cannot be executed: {why}"
+            )));
+        }
+        self.state = State::Done;
+        self.closed_note = note.filter(|n| !n.trim().is_empty());
+        Ok(vec![Effect::Announce(Notice::Done {
+            by: by.user.clone(),
+        })])
+    }
+}
+
+#[cfg(test)]
+#[path = "deletion_tests.rs"]
+mod tests;

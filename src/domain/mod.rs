@@ -1,0 +1,16 @@
+//! The domain: plain Rust rules with no Slack, Discord, HTTP or SQL types.
+//!
+//! Each feature owns one module with its state machine in one place; every
+//! rule takes `now` explicitly so it can be tested without a clock or I/O.
+
+pub mod address;
+pub mod deletion;
+pub mod error;
+pub mod record;
+pub mod role;
+pub mod timing;
+
+pub use address::{ChannelRef, MemberRef, Platform, UserRef};
+pub use error::DomainError;
+pub use record::{RecordId, RecordKind};
+pub use role::{Actor, Role, RoleSet};

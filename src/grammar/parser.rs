@@ -1,0 +1,269 @@
+//! Turns text into a [`Parsed`] command checked against the [`spec`](super::spec) table.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::lexer::{Token, lex};
+use super::spec::{COMMANDS, CommandSpec, Form, SubSpec, find_command};
+
+/// A command the table accepts: every parameter by name, positionals bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub command: &'static CommandSpec,
+    pub sub: &'static SubSpec,
+    pub args: BTreeMap<&'static str, String>,
+}
+
+impl Parsed {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.args.get(name).map(String::as_str)
+    }
+
+    /// The usage line of this subcommand, for errors found after parsing.
+    pub fn usage(&self) -> String {
+        self.command.usage_of(self.sub)
+    }
+}
+
+/// Input the grammar rejects: what was wrong, and the correct usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub usage: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\nUsage:\n{}", self.message, self.usage)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Words that look like `key:` but start an address or a link.
+const VALUE_PREFIXES: &[&str] = &[
+    "slack",
+    "discord",
+    "console",
+    "discord-role",
+    "http",
+    "https",
+    "mailto",
+];
+
+fn did_you_mean<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> String {
+    options
+        .into_iter()
+        .map(|o| (strsim::levenshtein(&word.to_lowercase(), o), o))
+        .filter(|(d, o)| *d <= 2.max(o.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| format!(" (did you mean `{o}`?)"))
+        .unwrap_or_default()
+}
+
+fn all_usage() -> String {
+    COMMANDS
+        .iter()
+        .map(|c| c.usage())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Parses a whole line such as `/delete-request approve DR-1` (the `/` is optional).
+pub fn parse_line(line: &str) -> Result<Parsed, ParseError> {
+    let line = line.trim();
+    let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    if name.is_empty() || name == "/" {
+        return Err(ParseError {
+            message: "no command given: start with a command such as /help".into(),
+            usage: all_usage(),
+        });
+    }
+    parse(name, rest)
+}
+
+/// Parses the text after a command name, as Slack sends it.
+pub fn parse(command: &str, text: &str) -> Result<Parsed, ParseError> {
+    let spec = find_command(command).ok_or_else(|| {
+        let bare = command.strip_prefix('/').unwrap_or(command);
+        ParseError {
+            message: format!(
+                "unknown command `/{bare}`{}: see /help",
+                did_you_mean(bare, COMMANDS.iter().map(|c| c.name))
+            ),
+            usage: all_usage(),
+        }
+    })?;
+    let tokens = lex(text).map_err(|message| ParseError {
+        message,
+        usage: spec.usage(),
+    })?;
+    let (sub, rest) = pick_sub(spec, &tokens)?;
+    bind(spec, sub, rest)
+}
+
+fn pick_sub<'t>(
+    spec: &'static CommandSpec,
+    tokens: &'t [Token],
+) -> Result<(&'static SubSpec, &'t [Token]), ParseError> {
+    if let Some(first) = tokens.first().filter(|t| !t.quoted)
+        && let Some(sub) = spec.sub(&first.text)
+        && spec.default_sub != Some(sub.name)
+    {
+        return Ok((sub, &tokens[1..]));
+    }
+    if let Some(first) = tokens.first().filter(|t| !t.quoted)
+        && spec
+            .default_sub
+            .is_some_and(|d| d.eq_ignore_ascii_case(&first.text))
+        && let Some(sub) = spec.default_sub.and_then(|d| spec.sub(d))
+    {
+        return Ok((sub, &tokens[1..]));
+    }
+    match spec.default_sub.and_then(|d| spec.sub(d)) {
+        Some(sub) => Ok((sub, tokens)),
+        None => {
+            let names: Vec<&str> = spec.subs.iter().map(|s| s.name).collect();
+            let message = match tokens.first() {
+                None => format!("`/{}` needs a subcommand: {}", spec.name, names.join(", ")),
+                Some(t) => format!(
+                    "unknown subcommand `{}` for `/{}`{}: use one of {}",
+                    t.text,
+                    spec.name,
+                    did_you_mean(&t.text, names.iter().copied()),
+                    names.join(", ")
+                ),
+            };
+            Err(ParseError {
+                message,
+                usage: spec.usage(),
+            })
+        }
+    }
+}
+
+fn is_key_like(prefix: &str) -> bool {
+    let mut chars = prefix.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn bind(
+    spec: &'static CommandSpec,
+    sub: &'static SubSpec,
+    tokens: &[Token],
+) -> Result<Parsed, ParseError> {
+    let usage = spec.usage_of(sub);
+    let fail = |message: String| ParseError {
+        message,
+        usage: usage.clone(),
+    };
+    let mut args: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut positionals: Vec<&str> = Vec::new();
+
+    for token in tokens {
+        let split = token.text.split_once(':').filter(|_| !token.quoted);
+        let Some((prefix, value)) = split.filter(|(p, _)| is_key_like(p)) else {
+            positionals.push(&token.text);
+            continue;
+        };
+        let lower = prefix.to_ascii_lowercase();
+        match sub
+            .params
+            .iter()
+            .find(|p| p.name == lower && p.form != Form::Positional)
+        {
+            Some(param) => {
+                if value.trim().is_empty() {
+                    return Err(fail(format!(
+                        "`{prefix}:` has no value: write {}",
+                        param.usage().trim_matches(['[', ']'])
+                    )));
+                }
+                if args.insert(param.name, value.to_string()).is_some() {
+                    return Err(fail(format!(
+                        "`{}` is given twice: give it once",
+                        param.name
+                    )));
+                }
+            }
+            None if VALUE_PREFIXES.contains(&lower.as_str()) => positionals.push(&token.text),
+            None => {
+                let keys: Vec<&str> = sub
+                    .params
+                    .iter()
+                    .filter(|p| p.form != Form::Positional)
+                    .map(|p| p.name)
+                    .collect();
+                let valid = if keys.is_empty() {
+                    "it takes no keys".to_string()
+                } else {
+                    format!("its keys are {}", keys.join(", "))
+                };
+                return Err(fail(format!(
+                    "unknown key `{prefix}` for `{}`{}: {valid} (quote a value that contains `:`)",
+                    usage_head(spec, sub),
+                    did_you_mean(prefix, keys.iter().copied()),
+                )));
+            }
+        }
+    }
+
+    let mut words = positionals.into_iter().peekable();
+    for param in sub.params.iter().filter(|p| p.form != Form::Key) {
+        if args.contains_key(param.name) || words.peek().is_none() {
+            continue;
+        }
+        let value = if param.form == Form::Rest {
+            words.by_ref().collect::<Vec<_>>().join(" ")
+        } else {
+            words.next().unwrap_or_default().to_string()
+        };
+        args.insert(param.name, value);
+    }
+    if let Some(extra) = words.next() {
+        return Err(fail(format!(
+            "unexpected `{extra}`: `{}` does not take that many values (quote text with spaces, or use key:value)",
+            usage_head(spec, sub)
+        )));
+    }
+
+    for param in sub.params {
+        match args.get_mut(param.name) {
+            Some(value) if !param.choices.is_empty() => {
+                let lower = value.to_ascii_lowercase();
+                if !param.choices.contains(&lower.as_str()) {
+                    return Err(fail(format!(
+                        "`{value}` is not a valid {}{}: use one of {}",
+                        param.name,
+                        did_you_mean(&lower, param.choices.iter().copied()),
+                        param.choices.join(", ")
+                    )));
+                }
+                *value = lower;
+            }
+            Some(_) => {}
+            None if param.required => {
+                let how = match param.form {
+                    Form::Key => format!("add {}", param.usage()),
+                    Form::Positional => format!("give {}", param.usage()),
+                    _ => format!("give {} or {}:\"…\"", param.usage(), param.name),
+                };
+                return Err(fail(format!(
+                    "missing `{}` ({}): {how}",
+                    param.name, param.help
+                )));
+            }
+            None => {}
+        }
+    }
+    Ok(Parsed {
+        command: spec,
+        sub,
+        args,
+    })
+}
+
+fn usage_head(spec: &CommandSpec, sub: &SubSpec) -> String {
+    format!("/{} {}", spec.name, sub.name)
+}

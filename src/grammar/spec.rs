@@ -1,0 +1,312 @@
+//! The table of commands: every command, subcommand and parameter, with the
+//! summaries that `/help`, error usage lines and Discord registration show.
+
+/// How a parameter is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// A positional word only (record ids, names).
+    Positional,
+    /// `key:value` only.
+    Key,
+    /// A positional word, or `key:value`.
+    PositionalOrKey,
+    /// All remaining positional words joined by spaces, or `key:value`.
+    Rest,
+}
+
+/// One parameter of a subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    pub name: &'static str,
+    pub form: Form,
+    pub required: bool,
+    /// The accepted values, when the set is closed.
+    pub choices: &'static [&'static str],
+    /// Placeholder shown in usage, e.g. `DR-n`.
+    pub hint: &'static str,
+    pub help: &'static str,
+}
+
+/// One subcommand. The default subcommand of a command may be typed or left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubSpec {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [Param],
+}
+
+/// One command with its subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// The subcommand used when the first word is not a subcommand name.
+    pub default_sub: Option<&'static str>,
+    pub subs: &'static [SubSpec],
+}
+
+const fn pos(name: &'static str, hint: &'static str, help: &'static str) -> Param {
+    Param {
+        name,
+        form: Form::Positional,
+        required: true,
+        choices: &[],
+        hint,
+        help,
+    }
+}
+const fn opt_pos(name: &'static str, hint: &'static str, help: &'static str) -> Param {
+    Param {
+        name,
+        form: Form::Positional,
+        required: false,
+        choices: &[],
+        hint,
+        help,
+    }
+}
+const fn key(name: &'static str, hint: &'static str, help: &'static str) -> Param {
+    Param {
+        name,
+        form: Form::Key,
+        required: true,
+        choices: &[],
+        hint,
+        help,
+    }
+}
+const fn opt_key(name: &'static str, hint: &'static str, help: &'static str) -> Param {
+    Param {
+        name,
+        form: Form::Key,
+        required: false,
+        choices: &[],
+        hint,
+        help,
+    }
+}
+const fn choice(
+    name: &'static str,
+    required: bool,
+    choices: &'static [&'static str],
+    help: &'static str,
+) -> Param {
+    Param {
+        name,
+        form: Form::Key,
+        required,
+        choices,
+        hint: "",
+        help,
+    }
+}
+
+const DR_ID: Param = pos("id", "DR-n", "the deletion request, e.g. DR-1");
+
+pub const HELP: CommandSpec = CommandSpec {
+    name: "help",
+    summary: "List the commands, or show the usage of one",
+    default_sub: Some("show"),
+    subs: &[SubSpec {
+        name: "show",
+        summary: "Show usage",
+        params: &[opt_pos(
+            "command",
+            "command",
+            "the command to explain, e.g. delete-request",
+        )],
+    }],
+};
+
+pub const DELETE_REQUEST: CommandSpec = CommandSpec {
+    name: "delete-request",
+    summary: "File, approve and track data deletion requests",
+    default_sub: Some("create"),
+    subs: &[
+        SubSpec {
+            name: "create",
+            summary: "File a deletion request (the default subcommand)",
+            params: &[
+                Param {
+                    name: "target",
+                    form: Form::PositionalOrKey,
+                    required: true,
+                    choices: &[],
+                    hint: "target",
+                    help: "the data to delete, e.g. city-a/run-42",
+                },
+                choice(
+                    "reason",
+                    true,
+                    &["incorrect-input", "duplicate-run", "other"],
+                    "why the data must go",
+                ),
+                Param {
+                    name: "justification",
+                    form: Form::Rest,
+                    required: true,
+                    choices: &[],
+                    hint: "justification…",
+                    help: "free text explaining the request",
+                },
+                choice(
+                    "sensitivity",
+                    false,
+                    &["low", "medium", "high"],
+                    "sets the cooling-off period (default low)",
+                ),
+                opt_key("stakeholders", "@a,@b", "people to tell, comma-separated"),
+            ],
+        },
+        SubSpec {
+            name: "approve",
+            summary: "Approve a request (data-steward)",
+            params: &[DR_ID],
+        },
+        SubSpec {
+            name: "object",
+            summary: "Object to a request: puts it on hold and stops the clock",
+            params: &[
+                DR_ID,
+                key("reason", "…", "why the request should not proceed"),
+            ],
+        },
+        SubSpec {
+            name: "resolve",
+            summary: "Resolve the objections; the full cooling-off restarts (data-steward)",
+            params: &[DR_ID],
+        },
+        SubSpec {
+            name: "cancel",
+            summary: "Withdraw a request before it is done (requester or data-steward)",
+            params: &[DR_ID, opt_key("reason", "…", "why it is withdrawn")],
+        },
+        SubSpec {
+            name: "done",
+            summary: "Record that a ready request was executed (devops)",
+            params: &[DR_ID, opt_key("note", "…", "what was run")],
+        },
+        SubSpec {
+            name: "show",
+            summary: "Show a request with its audit history",
+            params: &[DR_ID],
+        },
+        SubSpec {
+            name: "list",
+            summary: "List requests",
+            params: &[choice(
+                "state",
+                false,
+                &[
+                    "pending-approval",
+                    "cooling-off",
+                    "on-hold",
+                    "ready",
+                    "done",
+                    "cancelled",
+                    "open",
+                    "all",
+                ],
+                "filter by state (default open)",
+            )],
+        },
+    ],
+};
+
+pub const ROLE: CommandSpec = CommandSpec {
+    name: "role",
+    summary: "Grant, revoke and list roles (admin)",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "grant",
+            summary: "Grant a role to a user (admin)",
+            params: &[
+                pos("role", "role", "the role, e.g. qa"),
+                pos("user", "user", "a mention or address, e.g. slack:U024BE7LH"),
+            ],
+        },
+        SubSpec {
+            name: "revoke",
+            summary: "Revoke a role granted at run time (admin)",
+            params: &[
+                pos("role", "role", "the role, e.g. qa"),
+                pos("user", "user", "a mention or address"),
+            ],
+        },
+        SubSpec {
+            name: "list",
+            summary: "List who holds which role",
+            params: &[],
+        },
+    ],
+};
+
+/// Every command, in the order `/help` lists them.
+pub const COMMANDS: &[&CommandSpec] = &[&DELETE_REQUEST, &ROLE, &HELP];
+
+/// Looks a command up by name, with or without the leading `/`.
+pub fn find_command(name: &str) -> Option<&'static CommandSpec> {
+    let name = name.strip_prefix('/').unwrap_or(name);
+    COMMANDS
+        .iter()
+        .copied()
+        .find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+impl Param {
+    /// How the parameter appears in a usage line.
+    pub fn usage(&self) -> String {
+        let value = if self.choices.is_empty() {
+            self.hint.to_string()
+        } else {
+            self.choices.join("|")
+        };
+        let text = match self.form {
+            Form::Positional | Form::Rest => format!("<{value}>"),
+            Form::PositionalOrKey => format!("<{value}>"),
+            Form::Key => format!("{}:{value}", self.name),
+        };
+        if self.required {
+            text
+        } else {
+            format!("[{text}]")
+        }
+    }
+}
+
+impl CommandSpec {
+    pub fn sub(&self, name: &str) -> Option<&'static SubSpec>
+    where
+        Self: 'static,
+    {
+        self.subs.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The usage line of one subcommand.
+    pub fn usage_of(&self, sub: &SubSpec) -> String {
+        let mut line = format!("/{}", self.name);
+        if self.default_sub == Some(sub.name) {
+            if self.subs.len() > 1 {
+                line.push_str(&format!(" [{}]", sub.name));
+            }
+        } else {
+            line.push(' ');
+            line.push_str(sub.name);
+        }
+        for p in sub.params {
+            line.push(' ');
+            line.push_str(&p.usage());
+        }
+        line
+    }
+
+    /// Every usage line of the command.
+    pub fn usage(&self) -> String {
+        self.subs
+            .iter()
+            .map(|s| self.usage_of(s))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}

@@ -1,0 +1,55 @@
+//! The HTTP server (axum): health and metrics now; the Slack, Discord,
+//! webhook and status-feed routes join this router. Every route shares the
+//! body-size limit `http.max_body_bytes` (413 beyond it).
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Router, extract::DefaultBodyLimit};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::app::App;
+use crate::store;
+
+#[derive(Clone)]
+struct HttpState {
+    app: App,
+    metrics: PrometheusHandle,
+}
+
+/// Builds the router.
+pub fn router(app: App, metrics: PrometheusHandle) -> Router {
+    let limit = app.config.settings.http.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .with_state(HttpState { app, metrics })
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(limit))
+}
+
+async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
+    if s.app.db.ping().await {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n")
+    }
+}
+
+async fn metrics_text(State(s): State<HttpState>) -> impl IntoResponse {
+    if let Ok(mut conn) = s.app.db.pool.acquire().await {
+        if let Ok((pending, parked)) = store::outbox::depth(&mut conn).await {
+            metrics::gauge!("shipmate_outbox_depth", "state" => "pending").set(pending as f64);
+            metrics::gauge!("shipmate_outbox_depth", "state" => "parked").set(parked as f64);
+        }
+        if let Ok(pending) = store::jobs::count(&mut conn, "pending").await {
+            metrics::gauge!("shipmate_jobs_pending").set(pending as f64);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}

@@ -1,0 +1,232 @@
+//! The `shipmate` binary: CLI, configuration, logging; everything else is in
+//! the library. Exit codes: 0 success, 1 a command refused or invalid (and
+//! `check-config` problems), 2 usage or configuration errors.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use shipmate::app::{App, Invocation, Status};
+use shipmate::domain::timing::SystemClock;
+use shipmate::platform::console;
+use shipmate::settings::{self, Config};
+use shipmate::startup::{Application, Options};
+use shipmate::store::Db;
+use shipmate::telemetry;
+
+#[derive(Parser)]
+#[command(
+    name = "shipmate",
+    version,
+    about = "Self-hosted chat-ops bot for release operations"
+)]
+struct Cli {
+    /// Configuration file (only some keys needed; the rest keep their defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot: HTTP server, scheduler, outbox, platforms, and a console when stdin is a terminal.
+    Serve,
+    /// Execute one command against the database, print the reply, and exit.
+    Run {
+        /// Who runs it: `alice` (console:alice) or a full address such as slack:U024BE7LH.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+        /// Where: `#bioinfo` (console:#bioinfo) or a full address such as slack:C2147483705.
+        #[arg(long, value_name = "CHANNEL")]
+        channel: String,
+        /// The command, e.g. /delete-request approve DR-1
+        #[arg(last = true, required = true, value_name = "TEXT")]
+        text: Vec<String>,
+    },
+    /// Interactive console (same grammar as chat); also runs the scheduler and outbox.
+    Console {
+        /// Who you are (default: console.user).
+        #[arg(long = "as", value_name = "USER")]
+        user: Option<String>,
+        /// Where you type (default: console.channel).
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration; every problem is named with its key.
+    CheckConfig,
+}
+
+const USAGE_ERROR: u8 = 2;
+
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
+    let settings = settings::load(path, None).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(USAGE_ERROR)
+    })?;
+    settings.validate().map_err(|problems| {
+        eprintln!("configuration has {} problem(s):", problems.len());
+        for p in problems {
+            eprintln!("  {p}");
+        }
+        eprintln!("run `shipmate check-config` after fixing them");
+        ExitCode::from(USAGE_ERROR)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logging();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(USAGE_ERROR)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let path = cli.config.as_deref();
+    if let Command::CheckConfig = cli.command {
+        return Ok(check_config(path));
+    }
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Run {
+            user,
+            channel,
+            text,
+        } => run_once(config, &user, &channel, &text.join(" ")).await,
+        Command::Console { user, channel } => run_console(config, user, channel).await,
+        Command::Migrate => {
+            Db::open(&config.settings.database.url).await?;
+            println!("migrations applied to {}", config.settings.database.url);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => Ok(check_config(path)),
+    }
+}
+
+fn check_config(path: Option<&std::path::Path>) -> ExitCode {
+    let settings = match settings::load(path, None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match settings.validate() {
+        Ok(_) => {
+            println!("configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let console_user =
+        console::user_arg(&config.settings.console.user).map_err(anyhow::Error::msg)?;
+    let console_channel =
+        console::channel_arg(&config.settings.console.channel).map_err(anyhow::Error::msg)?;
+    let console_wanted = config.settings.console.enabled && std::io::stdin().is_terminal();
+    let application = Application::build(config, Options::default()).await?;
+    tracing::info!(port = application.port(), "shipmate is serving");
+    let app = application.app().clone();
+    let console = async move {
+        if console_wanted {
+            console::run(app, console_user, console_channel).await
+        } else {
+            std::future::pending().await
+        }
+    };
+    tokio::select! {
+        r = application.run_until_stopped() => r?,
+        r = console => r?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_once(
+    config: Config,
+    user: &str,
+    channel: &str,
+    text: &str,
+) -> anyhow::Result<ExitCode> {
+    let user = match console::user_arg(user) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("--as: {e}");
+            return Ok(ExitCode::from(USAGE_ERROR));
+        }
+    };
+    let channel = match console::channel_arg(channel) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("--channel: {e}");
+            return Ok(ExitCode::from(USAGE_ERROR));
+        }
+    };
+    let db = Db::open(&config.settings.database.url).await?;
+    let tz = config.tz;
+    let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
+    let reply = app.dispatch(&Invocation::new(user, channel, text)).await;
+    let text = reply.message.plain(tz);
+    Ok(match reply.status {
+        Status::Ok => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Status::Failed => {
+            eprintln!("{text}");
+            ExitCode::from(USAGE_ERROR)
+        }
+        Status::Invalid | Status::Refused => {
+            eprintln!("{text}");
+            ExitCode::from(1)
+        }
+    })
+}
+
+async fn run_console(
+    config: Config,
+    user: Option<String>,
+    channel: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let user = console::user_arg(user.as_deref().unwrap_or(&config.settings.console.user))
+        .map_err(anyhow::Error::msg)?;
+    let channel = console::channel_arg(
+        channel
+            .as_deref()
+            .unwrap_or(&config.settings.console.channel),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let mut config = config;
+    // the standalone console serves no HTTP: bind an ephemeral port instead of http.bind
+    config.bind = ([127, 0, 0, 1], 0).into();
+    let application = Application::build(config, Options::default()).await?;
+    let app = application.app().clone();
+    tokio::select! {
+        r = application.run_workers() => r?,
+        r = console::run(app, user, channel) => r?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,4 @@
+//! Platform adapters: they turn Slack, Discord or console input into an
+//! [`Invocation`](crate::app::Invocation) and render the reply.
+
+pub mod console;

@@ -1,0 +1,421 @@
+//! Checks every key and builds the typed [`Config`]. Each [`Problem`] names
+//! its key, so `check-config` can report all of them at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use chrono::TimeDelta;
+use chrono_tz::Tz;
+
+use super::Settings;
+use crate::domain::deletion::Sensitivity;
+use crate::domain::timing::parse_duration;
+use crate::domain::{ChannelRef, MemberRef, Platform, Role, UserRef};
+
+/// One configuration problem, with the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Who holds which role, and which platform identities are one person.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub roles: BTreeMap<Role, Vec<MemberRef>>,
+    /// identity → person name, from `[people.<name>]`.
+    pub people: BTreeMap<UserRef, String>,
+}
+
+impl Directory {
+    /// The key under which one person's approvals are counted.
+    pub fn person_of(&self, user: &UserRef) -> String {
+        match self.people.get(user) {
+            Some(name) => format!("person:{name}"),
+            None => user.to_string(),
+        }
+    }
+
+    /// Every identity of the person `user` belongs to (at least `user`).
+    pub fn identities_of(&self, user: &UserRef) -> Vec<UserRef> {
+        match self.people.get(user) {
+            Some(name) => self
+                .people
+                .iter()
+                .filter(|(_, n)| *n == name)
+                .map(|(u, _)| u.clone())
+                .collect(),
+            None => vec![user.clone()],
+        }
+    }
+
+    /// Roles from `[roles]` for these identities and Discord role ids.
+    pub fn configured_roles(
+        &self,
+        identities: &[UserRef],
+        discord_roles: &[String],
+    ) -> BTreeSet<Role> {
+        self.roles
+            .iter()
+            .filter(|(_, members)| {
+                members.iter().any(|m| match m {
+                    MemberRef::User(u) => identities.contains(u),
+                    MemberRef::DiscordRole(id) => discord_roles.contains(id),
+                })
+            })
+            .map(|(role, _)| *role)
+            .collect()
+    }
+}
+
+/// Deletion-request rules.
+#[derive(Debug, Clone)]
+pub struct DeletionRules {
+    pub channels: Vec<ChannelRef>,
+    pub approvals_required: u32,
+    pub protected: Vec<glob::Pattern>,
+    pub cooling_off: BTreeMap<&'static str, TimeDelta>,
+}
+
+impl DeletionRules {
+    pub fn cooling_off_for(&self, sensitivity: Sensitivity) -> TimeDelta {
+        self.cooling_off
+            .get(sensitivity.as_str())
+            .copied()
+            .unwrap_or(TimeDelta::days(1))
+    }
+    pub fn is_protected(&self, target: &str) -> bool {
+        self.protected.iter().any(|p| p.matches(target))
+    }
+}
+
+/// The typed configuration the app runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub tz: Tz,
+    pub bind: SocketAddr,
+    pub directory: Directory,
+    pub deletion: DeletionRules,
+    pub scheduler_retry_base: TimeDelta,
+    pub outbox_retry_base: TimeDelta,
+}
+
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn problem(&mut self, key: impl Into<String>, message: impl fmt::Display) {
+        self.problems.push(Problem {
+            key: key.into(),
+            message: message.to_string(),
+        });
+    }
+
+    fn parse<T: FromStr>(&mut self, key: &str, value: &str) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        match value.parse::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(key, e);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, key: &str, value: &str) -> Option<TimeDelta> {
+        match parse_duration(value) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(key, e);
+                None
+            }
+        }
+    }
+
+    fn channels(&mut self, key: &str, values: &[String]) -> Vec<ChannelRef> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.parse::<ChannelRef>(&format!("{key}[{i}]"), v))
+            .collect()
+    }
+
+    fn cron(&mut self, key: &str, value: &str) {
+        if let Err(e) = crate::scheduler::parse_cron(value) {
+            self.problem(key, e);
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every key; returns the typed config or every problem found.
+    pub fn validate(&self) -> Result<Config, Vec<Problem>> {
+        let mut c = Checker {
+            problems: Vec::new(),
+        };
+        let tz = match self.timezone.parse::<Tz>() {
+            Ok(tz) => tz,
+            Err(_) => {
+                c.problem(
+                    "timezone",
+                    format!(
+                        "unknown time zone `{}`: use an IANA name such as Asia/Kolkata",
+                        self.timezone
+                    ),
+                );
+                Tz::UTC
+            }
+        };
+        let bind = c
+            .parse::<SocketAddr>("http.bind", &self.http.bind)
+            .unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
+        if self.http.max_body_bytes == 0 {
+            c.problem("http.max_body_bytes", "must be above zero, e.g. 1048576");
+        }
+        if !self.database.url.starts_with("sqlite:") {
+            c.problem(
+                "database.url",
+                format!(
+                    "`{}` is not a SQLite URL: write sqlite://path/to/file.db",
+                    self.database.url
+                ),
+            );
+        }
+        c.parse::<UserRef>("console.user", &format!("console:{}", self.console.user));
+        c.parse::<ChannelRef>(
+            "console.channel",
+            &format!("console:{}", self.console.channel),
+        );
+
+        let mut directory = Directory::default();
+        for (role_name, members) in &self.roles {
+            let key = format!("roles.{role_name}");
+            let Some(role) = c.parse::<Role>(&key, role_name) else {
+                continue;
+            };
+            let parsed = members
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| c.parse::<MemberRef>(&format!("{key}[{i}]"), m))
+                .collect();
+            directory.roles.insert(role, parsed);
+        }
+        for (name, person) in &self.people {
+            for (platform, id) in [
+                (Platform::Slack, &person.slack),
+                (Platform::Discord, &person.discord),
+                (Platform::Console, &person.console),
+            ] {
+                let Some(id) = id else { continue };
+                let key = format!("people.{name}.{platform}");
+                if let Some(user) = c.parse::<UserRef>(&key, &format!("{platform}:{id}"))
+                    && let Some(other) = directory.people.insert(user.clone(), name.clone())
+                {
+                    c.problem(key, format!("{user} is already person `{other}`"));
+                }
+            }
+        }
+
+        let d = &self.deletion;
+        let channels = c.channels("deletion.channels", &d.channels);
+        if d.approvals_required == 0 {
+            c.problem("deletion.approvals_required", "must be at least 1");
+        }
+        let protected = d
+            .protected
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| match glob::Pattern::new(g) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    c.problem(
+                        format!("deletion.protected[{i}]"),
+                        format!("`{g}` is not a glob pattern: {e}"),
+                    );
+                    None
+                }
+            })
+            .collect();
+        let mut cooling_off = BTreeMap::new();
+        for (name, value) in [
+            ("low", &d.cooling_off.low),
+            ("medium", &d.cooling_off.medium),
+            ("high", &d.cooling_off.high),
+        ] {
+            if let Some(dur) = c.duration(&format!("deletion.cooling_off.{name}"), value) {
+                cooling_off.insert(name, dur);
+            }
+        }
+
+        c.channels(
+            "pipelines.default_channels",
+            &self.pipelines.default_channels,
+        );
+        for (i, route) in self.pipelines.routes.iter().enumerate() {
+            let key = format!("pipelines.routes[{i}]");
+            c.channels(&format!("{key}.channels"), &route.channels);
+            if let Some(oncall) = &route.oncall {
+                c.parse::<Role>(&format!("{key}.oncall"), oncall);
+            }
+            if route.environment.trim().is_empty() {
+                c.problem(
+                    format!("{key}.environment"),
+                    "is empty: name the environment, e.g. production",
+                );
+            }
+        }
+        c.channels("downtime.channels", &self.downtime.channels);
+        for (i, d) in self.downtime.remind_before.iter().enumerate() {
+            c.duration(&format!("downtime.remind_before[{i}]"), d);
+        }
+        c.channels("sms.channels", &self.sms.channels);
+        c.cron("sms.reminder_cron", &self.sms.reminder_cron);
+        c.duration("sms.window", &self.sms.window);
+        if self.sms.warn_days == 0 {
+            c.problem("sms.warn_days", "must be at least 1");
+        }
+
+        if self.slack.enabled {
+            if self.slack.bot_token.is_empty() {
+                c.problem(
+                    "slack.bot_token",
+                    "is required when slack.enabled is true (set SHIPMATE__SLACK__BOT_TOKEN)",
+                );
+            }
+            if self.slack.socket_mode && self.slack.app_token.is_empty() {
+                c.problem(
+                    "slack.app_token",
+                    "is required for socket_mode (set SHIPMATE__SLACK__APP_TOKEN)",
+                );
+            }
+            if !self.slack.socket_mode && self.slack.signing_secret.is_empty() {
+                c.problem(
+                    "slack.signing_secret",
+                    "is required for the HTTP endpoints (set SHIPMATE__SLACK__SIGNING_SECRET)",
+                );
+            }
+        }
+        if self.discord.enabled {
+            if self.discord.bot_token.is_empty() {
+                c.problem(
+                    "discord.bot_token",
+                    "is required when discord.enabled is true (set SHIPMATE__DISCORD__BOT_TOKEN)",
+                );
+            }
+            if !self.discord.gateway && self.discord.public_key.len() != 64 {
+                c.problem("discord.public_key", "must be the application's 64-hex-digit public key for the interactions endpoint");
+            }
+        }
+        for (key, url) in [
+            ("slack.api_base_url", &self.slack.api_base_url),
+            ("discord.api_base_url", &self.discord.api_base_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                c.problem(key, format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        let scheduler_retry_base = c.duration("scheduler.retry_base", &self.scheduler.retry_base);
+        let outbox_retry_base = c.duration("outbox.retry_base", &self.outbox.retry_base);
+
+        if !c.problems.is_empty() {
+            return Err(c.problems);
+        }
+        Ok(Config {
+            settings: self.clone(),
+            tz,
+            bind,
+            directory,
+            deletion: DeletionRules {
+                channels,
+                approvals_required: d.approvals_required,
+                protected,
+                cooling_off,
+            },
+            scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
+            outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::super::load;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let config = load(None, env(&[])).unwrap().validate().unwrap();
+        assert_eq!(config.tz, chrono_tz::Asia::Kolkata);
+        assert_eq!(config.settings.http.bind, "127.0.0.1:8080");
+        assert_eq!(config.deletion.approvals_required, 1);
+    }
+
+    #[test]
+    fn environment_overrides_with_double_underscores() {
+        let s = load(
+            None,
+            env(&[
+                ("SHIPMATE__SLACK__BOT_TOKEN", "xoxb-1"),
+                ("SHIPMATE__DELETION__CHANNELS", "slack:C1,console:#ops"),
+                ("SHIPMATE__DELETION__APPROVALS_REQUIRED", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.slack.bot_token.expose(), "xoxb-1");
+        assert_eq!(format!("{:?}", s.slack.bot_token), "***");
+        assert_eq!(s.deletion.channels, vec!["slack:C1", "console:#ops"]);
+        assert_eq!(s.deletion.approvals_required, 2);
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("partial.toml");
+        std::fs::write(&file, "[roles]\nwizard = [\"console:merlin\"]\n").unwrap();
+        let s = load(
+            Some(&file),
+            env(&[
+                ("SHIPMATE__TIMEZONE", "Mars/Olympus"),
+                ("SHIPMATE__DELETION__COOLING_OFF__LOW", "soon"),
+                ("SHIPMATE__DELETION__CHANNELS", "bioinfo"),
+                ("SHIPMATE__ROLES__QA", "console:ok,nobody"),
+                ("SHIPMATE__SMS__REMINDER_CRON", "every day"),
+            ]),
+        )
+        .unwrap();
+        let problems = s.validate().unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "timezone",
+            "deletion.cooling_off.low",
+            "deletion.channels[0]",
+            "roles.wizard",
+            "roles.qa[1]",
+            "sms.reminder_cron",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Deletion requests: one row each, approvals and objections as JSON lists.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::{from_ms, ms};
+use crate::domain::deletion::{DeletionRequest, State};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    target: String,
+    reason: String,
+    justification: String,
+    sensitivity: String,
+    stakeholders: String,
+    channel: String,
+    requester: String,
+    requester_person: String,
+    needs_product: bool,
+    state: String,
+    held_from: Option<String>,
+    cooling_off_until: Option<i64>,
+    approvals: String,
+    objections: String,
+    created_at: i64,
+    closed_note: Option<String>,
+}
+
+const COLUMNS: &str = "id, target, reason, justification, sensitivity, stakeholders, channel, requester, \
+     requester_person, needs_product, state, held_from, cooling_off_until, approvals, objections, created_at, closed_note";
+
+fn decode(row: Row) -> anyhow::Result<(i64, DeletionRequest)> {
+    let Row {
+        id,
+        target,
+        reason,
+        justification,
+        sensitivity,
+        stakeholders,
+        channel,
+        requester,
+        requester_person,
+        needs_product,
+        state,
+        held_from,
+        cooling_off_until,
+        approvals,
+        objections,
+        created_at,
+        closed_note,
+    } = row;
+    let request = DeletionRequest {
+        target,
+        reason: reason.parse()?,
+        justification,
+        sensitivity: sensitivity.parse()?,
+        stakeholders: serde_json::from_str(&stakeholders)?,
+        channel: channel.parse()?,
+        requester: requester.parse()?,
+        requester_person,
+        needs_product,
+        state: state.parse()?,
+        held_from: held_from.map(|s| s.parse::<State>()).transpose()?,
+        cooling_off_until: cooling_off_until.map(from_ms),
+        approvals: serde_json::from_str(&approvals)?,
+        objections: serde_json::from_str(&objections)?,
+        created_at: from_ms(created_at),
+        closed_note,
+    };
+    Ok((id, request))
+}
+
+/// Stores a new request; returns its number (the n of DR-n).
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    r: &DeletionRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    let done = sqlx::query(
+        "INSERT INTO deletion_requests (target, reason, justification, sensitivity, stakeholders, channel, requester,
+             requester_person, needs_product, state, held_from, cooling_off_until, approvals, objections, created_at,
+             updated_at, closed_note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&r.target)
+    .bind(r.reason.as_str())
+    .bind(&r.justification)
+    .bind(r.sensitivity.as_str())
+    .bind(serde_json::to_string(&r.stakeholders)?)
+    .bind(r.channel.to_string())
+    .bind(r.requester.to_string())
+    .bind(&r.requester_person)
+    .bind(r.needs_product)
+    .bind(r.state.as_str())
+    .bind(r.held_from.map(State::as_str))
+    .bind(r.cooling_off_until.map(ms))
+    .bind(serde_json::to_string(&r.approvals)?)
+    .bind(serde_json::to_string(&r.objections)?)
+    .bind(ms(r.created_at))
+    .bind(ms(now))
+    .bind(&r.closed_note)
+    .execute(conn)
+    .await?;
+    Ok(done.last_insert_rowid())
+}
+
+/// Saves the mutable parts of a request.
+pub async fn update(
+    conn: &mut SqliteConnection,
+    id: i64,
+    r: &DeletionRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE deletion_requests SET state = ?, held_from = ?, cooling_off_until = ?, approvals = ?, objections = ?,
+             closed_note = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(r.state.as_str())
+    .bind(r.held_from.map(State::as_str))
+    .bind(r.cooling_off_until.map(ms))
+    .bind(serde_json::to_string(&r.approvals)?)
+    .bind(serde_json::to_string(&r.objections)?)
+    .bind(&r.closed_note)
+    .bind(ms(now))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Loads one request.
+pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<DeletionRequest>> {
+    let sql = format!("SELECT {COLUMNS} FROM deletion_requests WHERE id = ?");
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| decode(r).map(|(_, req)| req)).transpose()
+}
+
+/// Lists requests in the given states (all when empty), newest first.
+pub async fn list(
+    conn: &mut SqliteConnection,
+    states: &[State],
+    limit: i64,
+) -> anyhow::Result<Vec<(i64, DeletionRequest)>> {
+    let filter = if states.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        format!("WHERE state IN ({})", names.join(","))
+    };
+    let sql = format!("SELECT {COLUMNS} FROM deletion_requests {filter} ORDER BY id DESC LIMIT ?");
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(decode).collect()
+}

@@ -1,0 +1,175 @@
+//! The one job table for every timed thing (cooling-off expiry, reminders,
+//! SLA clocks, cron jobs). The scheduler claims a due job inside the same
+//! transaction that applies its effects, so a job fires exactly once.
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::{from_ms, ms};
+
+/// A job to schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: String,
+    pub due_at: DateTime<Utc>,
+    /// A recurring job's cron expression; the next occurrence is scheduled when it fires.
+    pub cron: Option<String>,
+    /// A key that makes scheduling idempotent: a second job with the same key is ignored.
+    pub dedup_key: Option<String>,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub due_at: DateTime<Utc>,
+    pub cron: Option<String>,
+    pub attempts: i64,
+}
+
+type JobRow = (i64, String, String, i64, Option<String>, i64);
+
+fn job((id, kind, payload, due_at, cron, attempts): JobRow) -> Job {
+    Job {
+        id,
+        kind,
+        payload,
+        due_at: from_ms(due_at),
+        cron,
+        attempts,
+    }
+}
+
+/// Schedules a job; returns its id, or `None` when the dedup key already exists.
+pub async fn schedule(
+    conn: &mut SqliteConnection,
+    j: &NewJob,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<i64>> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&j.kind)
+    .bind(&j.payload)
+    .bind(ms(j.due_at))
+    .bind(&j.cron)
+    .bind(&j.dedup_key)
+    .bind(ms(now))
+    .execute(conn)
+    .await?;
+    Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+}
+
+/// When the earliest pending job is due.
+pub async fn next_due(conn: &mut SqliteConnection) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE state = 'pending'")
+            .fetch_one(conn)
+            .await?;
+    Ok(at.map(from_ms))
+}
+
+/// Ids of pending jobs due at `now`, oldest first.
+pub async fn due_ids(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+    )
+    .bind(ms(now))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Claims a due job inside the caller's transaction: `None` if another worker fired it.
+pub async fn claim(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Job>> {
+    let row: Option<JobRow> = sqlx::query_as(
+        "SELECT id, kind, payload, due_at, cron, attempts FROM jobs WHERE id = ? AND state = 'pending' AND due_at <= ?",
+    )
+    .bind(id)
+    .bind(ms(now))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(job))
+}
+
+/// Marks a job fired; a recurring job moves to its next occurrence instead.
+pub async fn complete(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    match next {
+        Some(next) => {
+            sqlx::query("UPDATE jobs SET due_at = ?, fired_at = ?, attempts = 0, last_error = NULL WHERE id = ?")
+                .bind(ms(next))
+                .bind(ms(now))
+                .bind(id)
+                .execute(conn)
+                .await?
+        }
+        None => sqlx::query("UPDATE jobs SET state = 'done', fired_at = ? WHERE id = ?")
+            .bind(ms(now))
+            .bind(id)
+            .execute(conn)
+            .await?,
+    };
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+pub async fn fail(
+    conn: &mut SqliteConnection,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET attempts = attempts + 1, last_error = ?,
+                state = CASE WHEN ? IS NULL THEN 'failed' ELSE state END,
+                due_at = COALESCE(?, due_at)
+         WHERE id = ?",
+    )
+    .bind(error)
+    .bind(retry_at.map(ms))
+    .bind(retry_at.map(ms))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Cancels pending jobs of one kind whose payload mentions `record` (e.g. stale reminders).
+pub async fn cancel_for(
+    conn: &mut SqliteConnection,
+    kind: &str,
+    dedup_prefix: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? AND dedup_key LIKE ? || '%'",
+    )
+    .bind(kind)
+    .bind(dedup_prefix)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Counts jobs by state (for tests and metrics).
+pub async fn count(conn: &mut SqliteConnection, state: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = ?")
+        .bind(state)
+        .fetch_one(conn)
+        .await
+}

@@ -1,0 +1,63 @@
+//! Roles granted at run time with `/role grant` (config roles live in `[roles]`).
+
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use super::ms;
+
+/// Roles granted to any of `members`.
+pub async fn granted_to(
+    conn: &mut SqliteConnection,
+    members: &[String],
+) -> sqlx::Result<Vec<String>> {
+    if members.len() == 1 {
+        return sqlx::query_scalar("SELECT role FROM role_grants WHERE member = ?")
+            .bind(&members[0])
+            .fetch_all(conn)
+            .await;
+    }
+    let placeholders = vec!["?"; members.len()].join(",");
+    let sql = format!("SELECT DISTINCT role FROM role_grants WHERE member IN ({placeholders})");
+    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+    for m in members {
+        query = query.bind(m);
+    }
+    query.fetch_all(conn).await
+}
+
+/// Grants a role; false when it was already granted.
+pub async fn grant(
+    conn: &mut SqliteConnection,
+    role: &str,
+    member: &str,
+    by: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT OR IGNORE INTO role_grants (role, member, granted_by, granted_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(role)
+    .bind(member)
+    .bind(by)
+    .bind(ms(at))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes a run-time grant; false when there was none.
+pub async fn revoke(conn: &mut SqliteConnection, role: &str, member: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM role_grants WHERE role = ? AND member = ?")
+        .bind(role)
+        .bind(member)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every run-time grant as (role, member).
+pub async fn all(conn: &mut SqliteConnection) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT role, member FROM role_grants ORDER BY role, member")
+        .fetch_all(conn)
+        .await
+}
