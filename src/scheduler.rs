@@ -55,6 +55,19 @@ pub fn next_occurrence(expr: &str, tz: Tz, after: DateTime<Utc>) -> Option<DateT
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Registers every recurring job from the configuration.
+pub async fn register_recurring(app: &App) -> anyhow::Result<()> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    for (kind, expr) in jobs::recurring(&app.config) {
+        let first = next_occurrence(&expr, app.config.tz, now)
+            .ok_or_else(|| anyhow::anyhow!("cron `{expr}` for {kind} never fires"))?;
+        store::jobs::upsert_recurring(&mut tx, kind, &expr, first, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 fn backoff(base: TimeDelta, attempts: i64) -> TimeDelta {
     let factor = 1_i32 << attempts.clamp(0, 10);
     (base * factor).min(TimeDelta::hours(1))
@@ -116,8 +129,14 @@ async fn fire_one(app: &App, id: i64) -> anyhow::Result<bool> {
         tx.rollback().await?;
         return Ok(false);
     };
-    match jobs::fire(app, &mut tx, &job, now).await {
+    // The handler runs in a savepoint: on failure its writes are undone while
+    // the claim holds, and the failure is recorded in the same transaction,
+    // so no other worker can run the job in between.
+    let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
+    let outcome = jobs::fire(app, &mut attempt, &job, now).await;
+    let fired = match outcome {
         Ok(effects) => {
+            attempt.commit().await?;
             let next = job
                 .cron
                 .as_deref()
@@ -125,23 +144,23 @@ async fn fire_one(app: &App, id: i64) -> anyhow::Result<bool> {
             store::jobs::complete(&mut tx, job.id, now, next).await?;
             tx.commit().await?;
             app.notify(effects);
-            metrics::counter!("shipmate_jobs_fired_total", "kind" => job.kind.clone(), "outcome" => "ok").increment(1);
-            Ok(true)
+            true
         }
         Err(e) => {
-            tx.rollback().await?;
+            attempt.rollback().await?;
             let max = i64::from(app.config.settings.scheduler.max_attempts);
             let retry_at = (job.attempts + 1 < max)
                 .then(|| now + backoff(app.config.scheduler_retry_base, job.attempts));
             tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts + 1, error = format!("{e:#}"),
                 gave_up = retry_at.is_none(), "job failed");
-            let mut tx = app.db.begin().await?;
             store::jobs::fail(&mut tx, job.id, &format!("{e:#}"), retry_at).await?;
             tx.commit().await?;
-            metrics::counter!("shipmate_jobs_fired_total", "kind" => job.kind.clone(), "outcome" => "error").increment(1);
-            Ok(false)
+            false
         }
-    }
+    };
+    let outcome = if fired { "ok" } else { "error" };
+    metrics::counter!("shipmate_jobs_fired_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
+    Ok(fired)
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let router = http::router(self.app.clone(), telemetry::metrics());
         let server = axum::serve(self.listener, router);
+        scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
         tokio::select! {
@@ -81,6 +82,7 @@ impl Application {
 
     /// Runs only the background workers (the standalone console).
     pub async fn run_workers(self) -> anyhow::Result<()> {
+        scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
         tokio::select! {

@@ -17,6 +17,9 @@ use crate::store::{self, jobs::NewJob};
 /// The job that ends a cooling-off period.
 pub const EXPIRE_JOB: &str = "deletion.expire";
 
+/// The recurring nudge about ready requests nobody has executed.
+pub const READY_REMINDER_JOB: &str = "deletion.ready_reminder";
+
 /// Payload of [`EXPIRE_JOB`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ExpirePayload {
@@ -431,4 +434,33 @@ async fn list(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         );
     }
     Ok(Reply::private(m))
+}
+
+/// Reminds devops of every request that is ready but not yet executed.
+pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
+    let ready = store::deletion::list(ctx.conn, &[State::Ready], 50).await?;
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let devops = super::roles::members_of(ctx, Role::Devops).await?;
+    let mut m = Message::new().line(
+        Line::new()
+            .text(format!(
+                "⏰ {} deletion request(s) ready and waiting for ",
+                ready.len()
+            ))
+            .role(Role::Devops, devops)
+            .text(":"),
+    );
+    for (n, r) in ready.iter().rev() {
+        let id = RecordId::new(RecordKind::DeletionRequest, *n);
+        let line = Line::new().text(format!("  {id} ")).code(&r.target);
+        let line = match r.cooling_off_until {
+            Some(since) => line.text(" ready since ").time(since),
+            None => line,
+        };
+        m = m.line(line);
+    }
+    let channels = ctx.app.config.deletion.channels.clone();
+    ctx.post_all(&channels, &m).await
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::deletion::{EXPIRE_JOB, ExpirePayload, apply_effects};
+use super::deletion::{EXPIRE_JOB, ExpirePayload, READY_REMINDER_JOB, apply_effects, remind_ready};
 use super::{App, Ctx};
 use crate::domain::{Actor, ChannelRef, Platform, RecordId, RecordKind, RoleSet, UserRef};
 use crate::store::{self, jobs::Job};
@@ -33,9 +33,18 @@ pub async fn fire(
     );
     match job.kind.as_str() {
         EXPIRE_JOB => expire_cooling_off(&mut ctx, job).await?,
+        READY_REMINDER_JOB => remind_ready(&mut ctx).await.map_err(unwrap_handled)?,
         other => anyhow::bail!("unknown job kind `{other}`"),
     }
     Ok(ctx.effects())
+}
+
+/// The recurring jobs the configuration asks for, as (kind, cron expression).
+pub fn recurring(config: &crate::settings::Config) -> Vec<(&'static str, String)> {
+    vec![(
+        READY_REMINDER_JOB,
+        config.settings.deletion.ready_reminder_cron.clone(),
+    )]
 }
 
 async fn expire_cooling_off(ctx: &mut Ctx<'_>, job: &Job) -> anyhow::Result<()> {

@@ -116,6 +116,7 @@ pub struct DeletionSettings {
     pub channels: Vec<String>,
     pub approvals_required: u32,
     pub protected: Vec<String>,
+    pub ready_reminder_cron: String,
     pub cooling_off: CoolingOffSettings,
 }
 

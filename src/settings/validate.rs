@@ -248,6 +248,7 @@ impl Settings {
                 }
             })
             .collect();
+        c.cron("deletion.ready_reminder_cron", &d.ready_reminder_cron);
         let mut cooling_off = BTreeMap::new();
         for (name, value) in [
             ("low", &d.cooling_off.low),

@@ -63,6 +63,31 @@ pub async fn schedule(
     Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
 }
 
+/// Registers (or re-times) the recurring job `kind`. Its pending occurrence is
+/// kept when the expression is unchanged, so an occurrence missed while the
+/// bot was down still fires once on start.
+pub async fn upsert_recurring(
+    conn: &mut SqliteConnection,
+    kind: &str,
+    cron: &str,
+    first_due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES (?1, '{}', ?2, ?3, 'cron:' || ?1, ?4)
+         ON CONFLICT (dedup_key) DO UPDATE SET
+             due_at = CASE WHEN jobs.cron IS excluded.cron AND jobs.state = 'pending' THEN jobs.due_at ELSE excluded.due_at END,
+             cron = excluded.cron, state = 'pending', attempts = 0",
+    )
+    .bind(kind)
+    .bind(ms(first_due))
+    .bind(cron)
+    .bind(ms(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// When the earliest pending job is due.
 pub async fn next_due(conn: &mut SqliteConnection) -> sqlx::Result<Option<DateTime<Utc>>> {
     let at: Option<i64> =
