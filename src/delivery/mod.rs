@@ -33,6 +33,9 @@ pub struct Outbound {
     /// The platform id of the message to edit instead of posting a new one.
     pub edit_of: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Earlier attempts: when above zero, an earlier try may have reached the
+    /// platform before the process died, so a transport checks before resending.
+    pub attempts: i64,
 }
 
 /// What the platform answered.
@@ -162,6 +165,7 @@ async fn deliver_one(
         message,
         edit_of,
         created_at: row.created_at,
+        attempts: row.attempts,
     };
     match transport.deliver(&item).await {
         Ok(done) => {
