@@ -184,9 +184,10 @@ fn mention(u: &UserRef, platform: Platform) -> String {
     }
 }
 
-/// A time in the configured zone, e.g. `2026-11-23 10:00 IST`.
+/// A time in the configured zone, e.g. `2026-11-23 10:00 IST` (seconds shown only when not zero).
 pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+    let format = if t.timestamp() % 60 == 0 { "%Y-%m-%d %H:%M %Z" } else { "%Y-%m-%d %H:%M:%S %Z" };
+    t.with_timezone(&tz).format(format).to_string()
 }
 
 #[cfg(test)]

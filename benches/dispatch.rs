@@ -1,0 +1,202 @@
+//! Benchmark (a bench binary that prints its figures, not a timed test):
+//!
+//! 1. create + approve deletion requests through the real dispatcher on a
+//!    real SQLite file in WAL mode: role check, state change, audit row,
+//!    outbox row, job row, one transaction per command. Prints throughput and
+//!    p50/p99 latency per command.
+//! 2. The serving process: time from spawn to `/healthz` answering (with
+//!    migrations applied to a fresh database) and idle RSS.
+//!
+//! Run with `cargo bench --bench dispatch`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shipmate::app::{App, Invocation, Status};
+use shipmate::domain::timing::SystemClock;
+use shipmate::settings;
+use shipmate::store::Db;
+
+const PAIRS: usize = 10_000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+async fn bench_dispatch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let env = [("SHIPMATE__DATABASE__URL".to_string(), url.clone())]
+        .into_iter()
+        .collect();
+    let config = settings::load(None, Some(env))
+        .expect("settings")
+        .validate()
+        .expect("valid");
+    let db = Db::open(&url).await.expect("db");
+    let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
+    let alice: shipmate::domain::UserRef = "console:alice".parse().expect("user");
+    let steward: shipmate::domain::UserRef = "console:steward".parse().expect("user");
+    let channel: shipmate::domain::ChannelRef = "console:#bioinfo".parse().expect("channel");
+
+    // warm-up
+    for i in 0..200 {
+        let inv = Invocation::new(
+            alice.clone(),
+            channel.clone(),
+            format!("/delete-request warm/{i} reason:other warm-up"),
+        );
+        assert_eq!(app.dispatch(&inv).await.status, Status::Ok);
+    }
+    let first_id = 201;
+    let mut latencies = Vec::with_capacity(PAIRS * 2);
+    let started = Instant::now();
+    for i in 0..PAIRS {
+        let create = Invocation::new(
+            alice.clone(),
+            channel.clone(),
+            format!("/delete-request city-b/run-{i} reason:duplicate-run pipeline ran twice"),
+        );
+        let t = Instant::now();
+        let reply = app.dispatch(&create).await;
+        latencies.push(t.elapsed());
+        assert_eq!(reply.status, Status::Ok);
+        let approve = Invocation::new(
+            steward.clone(),
+            channel.clone(),
+            format!("/delete-request approve DR-{}", first_id + i),
+        );
+        let t = Instant::now();
+        let reply = app.dispatch(&approve).await;
+        latencies.push(t.elapsed());
+        assert_eq!(reply.status, Status::Ok, "{:?}", reply.message);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let commands = latencies.len();
+    println!(
+        "dispatch: {commands} commands (create + approve) on a WAL SQLite file, one transaction each"
+    );
+    println!(
+        "  throughput  {:>10.0} commands/s",
+        commands as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  p50         {:>10.3} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "  p99         {:>10.3} ms",
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "  max         {:>10.3} ms",
+        latencies[commands - 1].as_secs_f64() * 1e3
+    );
+
+    let mut conn = app.db.pool.acquire().await.expect("conn");
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM jobs WHERE kind = 'deletion.expire')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("counts");
+    println!(
+        "  rows written: audit {} · outbox {} · jobs {}",
+        counts.0, counts.1, counts.2
+    );
+}
+
+fn healthz(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    if stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    matches!(stream.read(&mut buf), Ok(n) if n > 12 && buf[..n].starts_with(b"HTTP/1.1 200"))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn bench_startup() {
+    let mut starts = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let t = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shipmate"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("SHIPMATE__HTTP__BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve");
+        while !healthz(port) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "serve never became healthy"
+            );
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        starts.push(t.elapsed());
+        std::thread::sleep(Duration::from_secs(2));
+        rss.extend(rss_kib(child.id()));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    starts.sort();
+    rss.sort();
+    println!("serve: spawn → /healthz 200 on a fresh database (migrations applied), 5 runs");
+    println!(
+        "  median {:.1} ms · min {:.1} ms · max {:.1} ms",
+        percentile(&starts, 0.5).as_secs_f64() * 1e3,
+        starts[0].as_secs_f64() * 1e3,
+        starts[starts.len() - 1].as_secs_f64() * 1e3
+    );
+    if let (Some(lo), Some(hi)) = (rss.first(), rss.last()) {
+        println!(
+            "  idle RSS after 2 s: {:.1}–{:.1} MB",
+            *lo as f64 / 1024.0,
+            *hi as f64 / 1024.0
+        );
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench_dispatch());
+    bench_startup();
+}
