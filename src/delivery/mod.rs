@@ -7,8 +7,18 @@
 //! failures are retried with backoff (or after the platform's `Retry-After`);
 //! a message that keeps failing is parked, counted in `/metrics` and logged,
 //! never dropped.
+//!
+//! Transports: [`ConsoleTransport`], [`SlackTransport`], [`DiscordTransport`];
+//! each waits for its per-channel rate limit before sending. Platform wire
+//! types stay inside their transport's module.
 
+pub mod buttons;
 mod console;
+mod discord;
+mod limits;
+mod mentions;
+mod slack;
+pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +29,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use console::{ConsoleTransport, SharedBuffer};
+pub use discord::DiscordTransport;
+pub use slack::SlackTransport;
 
 use crate::app::{App, Message};
 use crate::domain::{ChannelRef, Platform};

@@ -154,3 +154,11 @@ pub async fn depth(conn: &mut SqliteConnection) -> sqlx::Result<(i64, i64)> {
     .fetch_one(conn)
     .await
 }
+
+/// The stored body of one outbox row (delivered rows are kept).
+pub async fn body_of(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT body FROM outbox WHERE id = ?")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
