@@ -88,6 +88,7 @@ impl Application {
         scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
+        let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);
         tokio::select! {
             r = server => r.map_err(anyhow::Error::from),
             r = scheduler => r.map_err(anyhow::Error::from),
@@ -100,9 +101,22 @@ impl Application {
         scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
+        let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);
         tokio::select! {
             r = scheduler => r.map_err(anyhow::Error::from),
             r = outbox => r.map_err(anyhow::Error::from),
+        }
+    }
+}
+
+/// Stops the background workers when the future running them is dropped
+/// (an aborted task, a test tearing an app down), so no worker outlives its app.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
         }
     }
 }
