@@ -125,8 +125,9 @@ pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<u
         if batch.is_empty() {
             return Ok(delivered);
         }
+        let held = now + LEASE;
         for row in batch {
-            if deliver_one(app, transports, row).await? {
+            if deliver_one(app, transports, row, held).await? {
                 delivered += 1;
             }
         }
@@ -137,8 +138,15 @@ async fn deliver_one(
     app: &App,
     transports: &Transports,
     row: store::outbox::Pending,
+    held: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let mut conn = app.db.pool.acquire().await?;
+    // Rate-limit waits for earlier rows of the batch may have outlived the
+    // lease: send only if the row is still ours, with a fresh lease for the send.
+    if !store::outbox::renew_lease(&mut conn, row.id, held, app.clock.now() + LEASE).await? {
+        tracing::debug!(outbox = row.id, "lease lost to another worker; skipping");
+        return Ok(false);
+    }
     let parsed = row
         .channel
         .parse::<ChannelRef>()
