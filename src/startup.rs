@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::app::App;
-use crate::delivery::{self, ConsoleTransport, Transports};
+use crate::delivery::{self, ConsoleTransport, DiscordTransport, SlackTransport, Transports};
 use crate::domain::Platform;
 use crate::domain::timing::{Clock, SystemClock};
 use crate::settings::Config;
@@ -43,11 +43,26 @@ impl Application {
         let db = Db::open(&config.settings.database.url).await?;
         let listener = TcpListener::bind(config.bind).await?;
         let tz = config.tz;
-        let app = App::new(db, Arc::new(config), options.clock);
-        let transports = Transports::default().with(
+        let mut transports = Transports::default().with(
             Platform::Console,
             Arc::new(ConsoleTransport::new(options.console_out, tz)),
         );
+        if config.settings.slack.enabled || config.settings.discord.enabled {
+            let client = delivery::wire::client()?;
+            if config.settings.slack.enabled {
+                transports = transports.with(
+                    Platform::Slack,
+                    Arc::new(SlackTransport::new(client.clone(), &config)),
+                );
+            }
+            if config.settings.discord.enabled {
+                transports = transports.with(
+                    Platform::Discord,
+                    Arc::new(DiscordTransport::new(client, &config)),
+                );
+            }
+        }
+        let app = App::new(db, Arc::new(config), options.clock);
         Ok(Self {
             app,
             listener,
@@ -73,6 +88,7 @@ impl Application {
         scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
+        let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);
         tokio::select! {
             r = server => r.map_err(anyhow::Error::from),
             r = scheduler => r.map_err(anyhow::Error::from),
@@ -85,9 +101,22 @@ impl Application {
         scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
+        let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);
         tokio::select! {
             r = scheduler => r.map_err(anyhow::Error::from),
             r = outbox => r.map_err(anyhow::Error::from),
+        }
+    }
+}
+
+/// Stops the background workers when the future running them is dropped
+/// (an aborted task, a test tearing an app down), so no worker outlives its app.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for handle in &self.0 {
+            handle.abort();
         }
     }
 }

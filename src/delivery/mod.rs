@@ -7,8 +7,18 @@
 //! failures are retried with backoff (or after the platform's `Retry-After`);
 //! a message that keeps failing is parked, counted in `/metrics` and logged,
 //! never dropped.
+//!
+//! Transports: [`ConsoleTransport`], [`SlackTransport`], [`DiscordTransport`];
+//! each waits for its per-channel rate limit before sending. Platform wire
+//! types stay inside their transport's module.
 
+pub mod buttons;
 mod console;
+mod discord;
+mod limits;
+mod mentions;
+mod slack;
+pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +29,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub use console::{ConsoleTransport, SharedBuffer};
+pub use discord::DiscordTransport;
+pub use slack::SlackTransport;
 
 use crate::app::{App, Message};
 use crate::domain::{ChannelRef, Platform};
@@ -113,8 +125,9 @@ pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<u
         if batch.is_empty() {
             return Ok(delivered);
         }
+        let held = now + LEASE;
         for row in batch {
-            if deliver_one(app, transports, row).await? {
+            if deliver_one(app, transports, row, held).await? {
                 delivered += 1;
             }
         }
@@ -125,8 +138,15 @@ async fn deliver_one(
     app: &App,
     transports: &Transports,
     row: store::outbox::Pending,
+    held: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let mut conn = app.db.pool.acquire().await?;
+    // Rate-limit waits for earlier rows of the batch may have outlived the
+    // lease: send only if the row is still ours, with a fresh lease for the send.
+    if !store::outbox::renew_lease(&mut conn, row.id, held, app.clock.now() + LEASE).await? {
+        tracing::debug!(outbox = row.id, "lease lost to another worker; skipping");
+        return Ok(false);
+    }
     let parsed = row
         .channel
         .parse::<ChannelRef>()

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use raw::*;
-pub use validate::{Config, DeletionRules, Directory, Problem};
+pub use validate::{ChannelRate, Config, DeletionRules, Directory, Problem, parse_interval};
 
 /// The embedded defaults: the same file that documents every key.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");

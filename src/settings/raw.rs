@@ -84,6 +84,9 @@ pub struct SlackSettings {
     pub app_token: Secret,
     pub socket_mode: bool,
     pub api_base_url: String,
+    /// At most this many messages per `per_channel_window` to one channel.
+    pub per_channel_limit: u32,
+    pub per_channel_window: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +103,9 @@ pub struct DiscordSettings {
     #[serde(default)]
     pub guild_id: String,
     pub api_base_url: String,
+    /// At most this many messages per `per_channel_window` to one channel.
+    pub per_channel_limit: u32,
+    pub per_channel_window: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -107,6 +107,28 @@ pub struct Config {
     pub deletion: DeletionRules,
     pub scheduler_retry_base: TimeDelta,
     pub outbox_retry_base: TimeDelta,
+    pub slack_rate: ChannelRate,
+    pub discord_rate: ChannelRate,
+}
+
+/// At most `limit` messages per `window` to one channel of a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelRate {
+    pub limit: u32,
+    pub window: std::time::Duration,
+}
+
+/// Parses a configured interval: a duration (`90s`, `45m`, …) or milliseconds (`250ms`).
+pub fn parse_interval(s: &str) -> Result<TimeDelta, String> {
+    match s.trim().strip_suffix("ms") {
+        Some(n) => match n.parse::<i64>() {
+            Ok(ms) if ms > 0 => Ok(TimeDelta::milliseconds(ms)),
+            _ => Err(format!(
+                "`{s}` is not a duration: write a whole number and a unit ms, s, m, h, d or w, e.g. 500ms or 2s"
+            )),
+        },
+        None => parse_duration(s).map_err(|e| e.to_string()),
+    }
 }
 
 struct Checker {
@@ -141,6 +163,30 @@ impl Checker {
                 self.problem(key, e);
                 None
             }
+        }
+    }
+
+    fn interval(&mut self, key: &str, value: &str) -> Option<TimeDelta> {
+        match parse_interval(value) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(key, e);
+                None
+            }
+        }
+    }
+
+    fn rate(&mut self, section: &str, limit: u32, window: &str) -> ChannelRate {
+        if limit == 0 {
+            self.problem(format!("{section}.per_channel_limit"), "must be at least 1");
+        }
+        let window = self
+            .interval(&format!("{section}.per_channel_window"), window)
+            .and_then(|w| w.to_std().ok())
+            .unwrap_or(std::time::Duration::from_secs(1));
+        ChannelRate {
+            limit: limit.max(1),
+            window,
         }
     }
 
@@ -328,7 +374,17 @@ impl Settings {
             }
         }
         let scheduler_retry_base = c.duration("scheduler.retry_base", &self.scheduler.retry_base);
-        let outbox_retry_base = c.duration("outbox.retry_base", &self.outbox.retry_base);
+        let outbox_retry_base = c.interval("outbox.retry_base", &self.outbox.retry_base);
+        let slack_rate = c.rate(
+            "slack",
+            self.slack.per_channel_limit,
+            &self.slack.per_channel_window,
+        );
+        let discord_rate = c.rate(
+            "discord",
+            self.discord.per_channel_limit,
+            &self.discord.per_channel_window,
+        );
 
         if !c.problems.is_empty() {
             return Err(c.problems);
@@ -346,6 +402,8 @@ impl Settings {
             },
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
+            slack_rate,
+            discord_rate,
         })
     }
 }
@@ -371,6 +429,48 @@ mod tests {
         assert_eq!(config.tz, chrono_tz::Asia::Kolkata);
         assert_eq!(config.settings.http.bind, "127.0.0.1:8080");
         assert_eq!(config.deletion.approvals_required, 1);
+        assert_eq!(
+            (config.slack_rate.limit, config.slack_rate.window.as_secs()),
+            (1, 1),
+            "Slack: one message per second per channel"
+        );
+        assert_eq!(
+            (
+                config.discord_rate.limit,
+                config.discord_rate.window.as_secs()
+            ),
+            (5, 5),
+            "Discord: five messages per five seconds per channel"
+        );
+    }
+
+    #[test]
+    fn intervals_accept_milliseconds_but_not_nonsense() {
+        use super::parse_interval;
+        assert_eq!(parse_interval("250ms").unwrap().num_milliseconds(), 250);
+        assert_eq!(parse_interval("2s").unwrap().num_milliseconds(), 2000);
+        for bad in ["0ms", "-5ms", "ms", "1.5s", "fast"] {
+            assert!(parse_interval(bad).is_err(), "{bad} accepted");
+        }
+        let s = load(
+            None,
+            env(&[
+                ("SHIPMATE__OUTBOX__RETRY_BASE", "100ms"),
+                ("SHIPMATE__SLACK__PER_CHANNEL_WINDOW", "soon"),
+                ("SHIPMATE__DISCORD__PER_CHANNEL_LIMIT", "0"),
+            ]),
+        )
+        .unwrap();
+        let keys: Vec<String> = s
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            ["slack.per_channel_window", "discord.per_channel_limit"]
+        );
     }
 
     #[test]

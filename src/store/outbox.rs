@@ -154,3 +154,77 @@ pub async fn depth(conn: &mut SqliteConnection) -> sqlx::Result<(i64, i64)> {
     .fetch_one(conn)
     .await
 }
+
+/// The stored body of one outbox row (delivered rows are kept).
+pub async fn body_of(conn: &mut SqliteConnection, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT body FROM outbox WHERE id = ?")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Extends the lease on a row this worker still holds (its lease is exactly
+/// `held`); false when the lease expired and another worker took the row.
+pub async fn renew_lease(
+    conn: &mut SqliteConnection,
+    id: i64,
+    held: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET lease_until = ? WHERE id = ? AND state = 'pending' AND lease_until = ?",
+    )
+    .bind(ms(until))
+    .bind(id)
+    .bind(ms(held))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::Db;
+
+    #[tokio::test]
+    async fn a_lease_taken_over_after_expiry_cannot_be_renewed_by_its_old_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let lease = TimeDelta::seconds(30);
+        let id = enqueue(&mut conn, "slack:C1", "{}", None, t0)
+            .await
+            .unwrap();
+
+        let first = lease_due(&mut conn, t0, lease, 10).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert!(
+            renew_lease(&mut conn, id, t0 + lease, t0 + lease * 2)
+                .await
+                .unwrap()
+        );
+
+        // The renewed lease expires; a second worker takes the row.
+        let later = t0 + lease * 2 + TimeDelta::seconds(1);
+        assert_eq!(
+            lease_due(&mut conn, later, lease, 10).await.unwrap().len(),
+            1
+        );
+        assert!(
+            !renew_lease(&mut conn, id, t0 + lease * 2, later + lease)
+                .await
+                .unwrap()
+        );
+        assert!(
+            renew_lease(&mut conn, id, later + lease, later + lease * 2)
+                .await
+                .unwrap()
+        );
+    }
+}

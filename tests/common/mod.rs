@@ -43,7 +43,8 @@ pub struct TestApp {
     pub app: App,
     pub port: u16,
     pub console: SharedBuffer,
-    pub dir: TempDir,
+    /// Shared so a second app can be started on the same database (a restart).
+    pub dir: Arc<TempDir>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -58,7 +59,17 @@ pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with_clock(overrides: &[(&str, &str)], clock: Arc<dyn Clock>) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    spawn_app_in(dir, overrides, clock).await
+}
+
+/// Starts an application on the database in `dir` (for example after
+/// dropping an earlier app on it, to simulate a restart).
+pub async fn spawn_app_in(
+    dir: Arc<TempDir>,
+    overrides: &[(&str, &str)],
+    clock: Arc<dyn Clock>,
+) -> TestApp {
     let config = test_config(&dir, overrides);
     let console = SharedBuffer::default();
     let application = Application::build(

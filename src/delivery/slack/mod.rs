@@ -1,0 +1,270 @@
+//! The Slack transport: `chat.postMessage` for new messages, `chat.update`
+//! when the outbox says to edit, over the Web API at `slack.api_base_url`
+//! with the bot token as a bearer token. Slack answers failures as HTTP 200
+//! with `{"ok":false,"error":…}`; those, 429 and 5xx are mapped onto
+//! retry-or-park here. The platform message id we record is the `ts` (the
+//! channel is known from the outbox row, so edits have both).
+//!
+//! Restart idempotency: every post carries `shipmate_outbox` metadata with
+//! the outbox id; a retried post first looks in `conversations.history` for
+//! a copy that an earlier, interrupted attempt already delivered.
+
+mod render;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use reqwest::RequestBuilder;
+use serde::Deserialize;
+
+use super::limits::ChannelLimiter;
+use super::wire::{request_failed, retry_after};
+use super::{Delivered, DeliveryError, DeliveryFuture, Outbound, Transport, mentions};
+use crate::domain::Platform;
+use crate::settings::{Config, Directory, Secret};
+
+/// How far before the row's creation the resend check looks (clock skew margin).
+const HISTORY_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+/// How many recent messages the resend check reads.
+const HISTORY_LIMIT: &str = "100";
+
+/// Posts to Slack.
+pub struct SlackTransport {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+    tz: Tz,
+    directory: Arc<Directory>,
+    limiter: ChannelLimiter,
+}
+
+impl SlackTransport {
+    pub fn new(http: reqwest::Client, config: &Config) -> Self {
+        Self {
+            http,
+            base: config
+                .settings
+                .slack
+                .api_base_url
+                .trim_end_matches('/')
+                .to_string(),
+            token: config.settings.slack.bot_token.clone(),
+            tz: config.tz,
+            directory: Arc::new(config.directory.clone()),
+            limiter: ChannelLimiter::new(config.slack_rate),
+        }
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!("{}/{method}", self.base)
+    }
+
+    async fn send(&self, item: &Outbound) -> Result<Delivered, DeliveryError> {
+        let channel = item.channel.id.as_str();
+        if item.edit_of.is_none()
+            && item.attempts > 0
+            && let Some(ts) = self.already_posted(item).await?
+        {
+            tracing::info!(outbox = item.outbox_id, %ts, "found the copy an earlier attempt posted; not posting again");
+            return Ok(Delivered {
+                platform_message_id: Some(ts),
+            });
+        }
+        let message = mentions::for_platform(&item.message, Platform::Slack, &self.directory);
+        let body = render::payload(
+            channel,
+            item.edit_of.as_deref(),
+            item.outbox_id,
+            &message,
+            self.tz,
+        );
+        let method = match item.edit_of {
+            Some(_) => "chat.update",
+            None => "chat.postMessage",
+        };
+        self.limiter.acquire(channel).await;
+        let answer = self
+            .call(method, self.http.post(self.url(method)).json(&body))
+            .await?;
+        let ts =
+            answer
+                .ts
+                .or_else(|| item.edit_of.clone())
+                .ok_or_else(|| DeliveryError::Retry {
+                    after: None,
+                    reason: format!("slack {method} answered ok without a ts"),
+                })?;
+        Ok(Delivered {
+            platform_message_id: Some(ts),
+        })
+    }
+
+    /// The `ts` of a message carrying this outbox id, if an earlier attempt posted it.
+    async fn already_posted(&self, item: &Outbound) -> Result<Option<String>, DeliveryError> {
+        let oldest = item.created_at - HISTORY_MARGIN;
+        let oldest = format!(
+            "{}.{:06}",
+            oldest.timestamp(),
+            oldest.timestamp_subsec_micros()
+        );
+        let request = self.http.get(self.url("conversations.history")).query(&[
+            ("channel", item.channel.id.as_str()),
+            ("oldest", oldest.as_str()),
+            ("limit", HISTORY_LIMIT),
+            ("include_all_metadata", "true"),
+        ]);
+        match self.call("conversations.history", request).await {
+            Ok(answer) => Ok(answer
+                .messages
+                .into_iter()
+                .find(|m| m.carries(item.outbox_id))
+                .map(|m| m.ts)),
+            Err(DeliveryError::Permanent(reason)) => {
+                tracing::warn!(outbox = item.outbox_id, %reason, "cannot check Slack for an earlier copy; posting again may duplicate it");
+                Ok(None)
+            }
+            Err(retry) => Err(retry),
+        }
+    }
+
+    /// Sends one Web API call and classifies the answer.
+    async fn call(&self, method: &str, request: RequestBuilder) -> Result<Answer, DeliveryError> {
+        let what = format!("slack {method}");
+        let response = request
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| request_failed(&what, &e))?;
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        if status.as_u16() == 429 {
+            return Err(DeliveryError::Retry {
+                after: Some(wait.unwrap_or(Duration::from_secs(1))),
+                reason: format!("{what}: rate limited (HTTP 429)"),
+            });
+        }
+        if status.is_server_error() || status.as_u16() == 408 {
+            return Err(DeliveryError::Retry {
+                after: wait,
+                reason: format!("{what}: HTTP {status}"),
+            });
+        }
+        if !status.is_success() {
+            return Err(DeliveryError::Permanent(format!("{what}: HTTP {status}")));
+        }
+        let answer: Answer = response.json().await.map_err(|e| DeliveryError::Retry {
+            after: None,
+            reason: format!("{what}: unreadable answer: {e}"),
+        })?;
+        if answer.ok {
+            return Ok(answer);
+        }
+        let error = answer.error.unwrap_or_else(|| "unknown_error".into());
+        Err(classify(&what, &error, wait))
+    }
+}
+
+/// `ok:false` errors that go away by themselves; every other one never will.
+fn classify(what: &str, error: &str, wait: Option<Duration>) -> DeliveryError {
+    let reason = format!("{what}: {error}");
+    match error {
+        "ratelimited"
+        | "rate_limited"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout" => DeliveryError::Retry {
+            after: wait,
+            reason,
+        },
+        _ => DeliveryError::Permanent(reason),
+    }
+}
+
+impl Transport for SlackTransport {
+    fn deliver<'a>(&'a self, item: &'a Outbound) -> DeliveryFuture<'a> {
+        Box::pin(self.send(item))
+    }
+}
+
+/// The parts of a Web API answer we read.
+#[derive(Debug, Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+    #[serde(default)]
+    messages: Vec<HistoryMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryMessage {
+    ts: String,
+    #[serde(default)]
+    metadata: Option<HistoryMetadata>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryMetadata {
+    event_type: String,
+    #[serde(default)]
+    event_payload: serde_json::Value,
+}
+
+impl HistoryMessage {
+    fn carries(&self, outbox_id: i64) -> bool {
+        self.metadata.as_ref().is_some_and(|m| {
+            m.event_type == render::METADATA_EVENT
+                && match &m.event_payload["outbox_id"] {
+                    serde_json::Value::Number(n) => n.as_i64() == Some(outbox_id),
+                    serde_json::Value::String(s) => s.parse() == Ok(outbox_id),
+                    _ => false,
+                }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_that_heal_are_retried_and_the_rest_parked() {
+        for e in ["ratelimited", "internal_error", "service_unavailable"] {
+            assert!(
+                matches!(classify("x", e, None), DeliveryError::Retry { .. }),
+                "{e}"
+            );
+        }
+        for e in [
+            "channel_not_found",
+            "not_in_channel",
+            "invalid_auth",
+            "account_inactive",
+            "message_not_found",
+            "is_archived",
+        ] {
+            assert!(
+                matches!(classify("x", e, None), DeliveryError::Permanent(_)),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn history_matches_our_metadata_only() {
+        let m: HistoryMessage = serde_json::from_str(
+            r#"{"ts":"1.2","metadata":{"event_type":"shipmate_outbox","event_payload":{"outbox_id":"7"}}}"#,
+        )
+        .unwrap();
+        assert!(m.carries(7) && !m.carries(8));
+        let other: HistoryMessage = serde_json::from_str(
+            r#"{"ts":"1.3","metadata":{"event_type":"deploy","event_payload":{"outbox_id":7}}}"#,
+        )
+        .unwrap();
+        assert!(!other.carries(7));
+    }
+}

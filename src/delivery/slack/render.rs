@@ -1,0 +1,262 @@
+//! A [`Message`] as a Slack Block Kit payload: one `section` (mrkdwn) per
+//! paragraph, an `actions` block with the buttons, a `text` fallback for
+//! notifications, and the `shipmate_outbox` metadata that lets a resend
+//! after a crash find the copy already posted. Slack's limits (3000
+//! characters per section, 50 blocks, 25 buttons, 75-character labels) are
+//! respected by splitting or capping, never by failing.
+
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::app::Message;
+use crate::delivery::buttons::button_ids;
+use crate::delivery::wire::cap;
+use crate::domain::Platform;
+
+/// Event type of the metadata attached to every message we post.
+pub const METADATA_EVENT: &str = "shipmate_outbox";
+
+const SECTION_MAX: usize = 3000;
+const MAX_SECTIONS: usize = 49;
+const FALLBACK_MAX: usize = 4000;
+const MAX_BUTTONS: usize = 25;
+const LABEL_MAX: usize = 75;
+const VALUE_MAX: usize = 2000;
+
+/// `chat.postMessage` / `chat.update` body.
+#[derive(Debug, Serialize)]
+pub struct Payload<'a> {
+    pub channel: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts: Option<&'a str>,
+    pub text: String,
+    pub blocks: Vec<Block>,
+    pub metadata: Metadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfurl_links: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfurl_media: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    Section { text: TextObject },
+    Actions { elements: Vec<ButtonElement> },
+}
+
+#[derive(Debug, Serialize)]
+pub struct TextObject {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emoji: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ButtonElement {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: TextObject,
+    action_id: String,
+    value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    style: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Metadata {
+    event_type: &'static str,
+    event_payload: EventPayload,
+}
+
+#[derive(Debug, Serialize)]
+struct EventPayload {
+    outbox_id: i64,
+}
+
+/// The payload for a message already passed through `mentions::for_platform`.
+/// `edit` is the `ts` of the message to replace, if any.
+pub fn payload<'a>(
+    channel: &'a str,
+    edit: Option<&'a str>,
+    outbox_id: i64,
+    message: &Message,
+    tz: Tz,
+) -> Payload<'a> {
+    let markup = message.markup(Platform::Slack, tz);
+    let mut blocks: Vec<Block> = sections(&markup)
+        .into_iter()
+        .map(|text| Block::Section {
+            text: TextObject {
+                kind: "mrkdwn",
+                text,
+                emoji: None,
+            },
+        })
+        .collect();
+    if !message.buttons.is_empty() {
+        let ids = button_ids(outbox_id, &message.buttons, VALUE_MAX);
+        let elements = message
+            .buttons
+            .iter()
+            .zip(ids)
+            .take(MAX_BUTTONS)
+            .enumerate()
+            .map(|(i, (b, value))| ButtonElement {
+                kind: "button",
+                text: TextObject {
+                    kind: "plain_text",
+                    text: cap(&b.label, LABEL_MAX),
+                    emoji: Some(true),
+                },
+                action_id: action_id(i, &b.command),
+                value,
+                style: b.danger.then_some("danger"),
+            })
+            .collect();
+        blocks.push(Block::Actions { elements });
+    }
+    let text = if markup.trim().is_empty() {
+        message
+            .buttons
+            .iter()
+            .map(|b| b.label.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    } else {
+        cap(&markup, FALLBACK_MAX)
+    };
+    Payload {
+        channel,
+        ts: edit,
+        text,
+        blocks,
+        metadata: Metadata {
+            event_type: METADATA_EVENT,
+            event_payload: EventPayload { outbox_id },
+        },
+        unfurl_links: edit.is_none().then_some(false),
+        unfurl_media: edit.is_none().then_some(false),
+    }
+}
+
+/// Paragraphs (split at blank lines) packed into sections of at most [`SECTION_MAX`].
+fn sections(markup: &str) -> Vec<String> {
+    fn flush(current: &mut String, out: &mut Vec<String>) {
+        if !current.is_empty() {
+            out.push(std::mem::take(current));
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in markup.split('\n') {
+        if line.trim().is_empty() {
+            flush(&mut current, &mut out);
+            continue;
+        }
+        for piece in pieces(line, SECTION_MAX) {
+            let len = current.chars().count();
+            if len > 0 && len + 1 + piece.chars().count() > SECTION_MAX {
+                flush(&mut current, &mut out);
+            }
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(&piece);
+        }
+    }
+    flush(&mut current, &mut out);
+    if out.len() > MAX_SECTIONS {
+        out.truncate(MAX_SECTIONS - 1);
+        out.push("_… message truncated_".to_string());
+    }
+    out
+}
+
+/// A line cut into pieces of at most `max` characters.
+fn pieces(line: &str, max: usize) -> Vec<String> {
+    let chars: Vec<char> = line.chars().collect();
+    chars.chunks(max).map(|c| c.iter().collect()).collect()
+}
+
+/// A stable, readable action id: `shipmate-<index>-<command slug>`.
+fn action_id(index: usize, command: &str) -> String {
+    let mut slug = String::new();
+    for c in command.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= 200 {
+            break;
+        }
+    }
+    format!("shipmate-{index}-{}", slug.trim_matches('-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::app::Line;
+
+    #[test]
+    fn a_card_becomes_sections_buttons_fallback_and_metadata() {
+        let m = Message::new()
+            .line(Line::new().bold("DR-1").text(" wants approval"))
+            .line(Line::new().text(""))
+            .line(Line::new().text("Second paragraph"))
+            .button("Approve", "/delete-request approve DR-1".into(), false)
+            .button(
+                "Object",
+                "/delete-request object DR-1 reason:\"…\"".into(),
+                true,
+            );
+        let p = payload("C1", None, 9, &m, chrono_tz::UTC);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["channel"], "C1");
+        assert!(v.get("ts").is_none());
+        assert_eq!(v["text"], "*DR-1* wants approval\n\nSecond paragraph");
+        assert_eq!(
+            v["blocks"][0],
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": "*DR-1* wants approval"}})
+        );
+        assert_eq!(v["blocks"][1]["text"]["text"], "Second paragraph");
+        let buttons = &v["blocks"][2];
+        assert_eq!(buttons["type"], "actions");
+        assert_eq!(
+            buttons["elements"][0],
+            json!({"type": "button", "text": {"type": "plain_text", "text": "Approve", "emoji": true},
+                   "action_id": "shipmate-0-delete-request-approve-dr-1",
+                   "value": "/delete-request approve DR-1"})
+        );
+        assert_eq!(buttons["elements"][1]["style"], "danger");
+        assert_eq!(
+            v["metadata"],
+            json!({"event_type": "shipmate_outbox", "event_payload": {"outbox_id": 9}})
+        );
+        assert_eq!(v["unfurl_links"], false);
+    }
+
+    #[test]
+    fn long_text_is_split_within_slack_limits() {
+        let line = "word ".repeat(1000);
+        let mut m = Message::new();
+        for _ in 0..60 {
+            m = m.line(Line::new().text(line.clone())).line(Line::new());
+        }
+        let p = payload("C1", Some("1.2"), 1, &m, chrono_tz::UTC);
+        assert!(p.blocks.len() <= 50);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["ts"], "1.2");
+        assert!(v.get("unfurl_links").is_none());
+        for b in v["blocks"].as_array().unwrap() {
+            assert!(b["text"]["text"].as_str().unwrap().chars().count() <= 3000);
+        }
+        assert!(p.text.chars().count() <= 4000);
+    }
+}
