@@ -381,3 +381,41 @@ async fn one_person_on_two_platforms_approves_once() {
     assert_eq!(t.snapshot().await, before);
     assert_eq!(state_of(&t, 1).await, "pending-approval");
 }
+
+#[tokio::test]
+async fn a_command_that_outlasts_the_3_second_window_is_deferred_then_edited_in() {
+    let (t, mock) = discord_app(&[]).await;
+    let original = "/api/v10/webhooks/775799577604522054/A_UNIQUE_TOKEN/messages/@original";
+    Mock::given(method("PATCH"))
+        .and(path(original))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .mount(&mock)
+        .await;
+    // once /healthz answers, startup's own writes are done
+    let health = reqwest::get(t.url("/healthz")).await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let lock = t.app.db.begin().await.expect("write lock");
+
+    let started = std::time::Instant::now();
+    let res = post_discord(
+        &t,
+        &discord_interaction(2, MASON, &[], create_data()),
+        now(),
+    )
+    .await;
+
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(res.json::<Value>().await.expect("json"), json!({"type": 5}));
+    lock.rollback().await.expect("release");
+    let edits = received(&mock, original, 1).await;
+    assert_eq!(edits.len(), 1, "the result is edited in");
+    assert!(
+        edits[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Filed DR-1"),
+        "{}",
+        edits[0]
+    );
+    assert_eq!(state_of(&t, 1).await, "pending-approval");
+}

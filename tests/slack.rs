@@ -411,3 +411,51 @@ async fn slack_endpoints_are_off_unless_slack_is_enabled() {
             .contains("slack.enabled")
     );
 }
+
+#[tokio::test]
+async fn a_command_that_outlasts_the_3_second_window_is_acknowledged_then_answered_via_response_url()
+ {
+    let (t, mock) = slack_app(&[]).await;
+    // another writer holds the database, so the command waits on the lock
+    // once /healthz answers, startup's own writes are done
+    let health = reqwest::get(t.url("/healthz")).await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let lock = t.app.db.begin().await.expect("write lock");
+    let body = slash_body(
+        "/delete-request",
+        FILE,
+        "W111",
+        "C111",
+        &response_url(&mock),
+    );
+
+    let started = std::time::Instant::now();
+    let res = post_slack(&t, "/slack/commands", &body, now()).await;
+
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "answered within 3 s"
+    );
+    let ack: Value = res.json().await.expect("json");
+    assert_eq!(ack["response_type"], "ephemeral");
+    assert!(
+        ack["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Working on it"),
+        "{ack}"
+    );
+    lock.rollback().await.expect("release");
+    let replies = received(&mock, "/actions/1", 1).await;
+    assert_eq!(replies.len(), 1, "the result follows");
+    assert_eq!(replies[0]["response_type"], "in_channel");
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Filed DR-1"),
+        "{}",
+        replies[0]
+    );
+    assert_eq!(state_of(&t, 1).await, "pending-approval");
+}
