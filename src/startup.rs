@@ -68,6 +68,17 @@ impl Application {
 
     /// Runs everything until one part stops (which only an error does).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let settings = &self.app.config.settings;
+        if settings.slack.enabled && settings.slack.socket_mode {
+            tracing::warn!(
+                "slack.socket_mode is set but Socket Mode is not implemented yet: Slack reaches shipmate only through POST /slack/*"
+            );
+        }
+        if settings.discord.enabled && settings.discord.gateway {
+            tracing::warn!(
+                "discord.gateway is set but the gateway is not implemented yet: Discord reaches shipmate only through POST /discord/interactions"
+            );
+        }
         let router = http::router(self.app.clone(), telemetry::metrics());
         let server = axum::serve(self.listener, router);
         scheduler::register_recurring(&self.app).await?;
