@@ -1,6 +1,7 @@
 //! The `shipmate` binary: CLI, configuration, logging; everything else is in
 //! the library. Exit codes: 0 success, 1 a command refused or invalid (and
-//! `check-config` problems), 2 usage or configuration errors.
+//! `check-config` problems, Discord refusing `register-commands`), 2 usage or
+//! configuration errors.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -60,6 +61,17 @@ enum Command {
     Migrate,
     /// Validate the configuration; every problem is named with its key.
     CheckConfig,
+    /// Register the Discord application commands (guild when discord.guild_id
+    /// is set, else global) and print the Slack app manifest (YAML) on stdout.
+    RegisterCommands {
+        /// Public base URL of this server, for the manifest's request URLs
+        /// (default: https://shipmate.example.com).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Only print the Slack manifest; do not call Discord.
+        #[arg(long)]
+        manifest_only: bool,
+    },
 }
 
 const USAGE_ERROR: u8 = 2;
@@ -115,6 +127,66 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => Ok(check_config(path)),
+        Command::RegisterCommands {
+            public_url,
+            manifest_only,
+        } => Ok(register_commands(&config, public_url, manifest_only).await),
+    }
+}
+
+async fn register_commands(
+    config: &Config,
+    public_url: Option<String>,
+    manifest_only: bool,
+) -> ExitCode {
+    use shipmate::platform::discord::commands::{self, RegisterError};
+    use shipmate::platform::slack::manifest;
+    let public_url = match public_url {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => u,
+        Some(u) => {
+            eprintln!(
+                "--public-url: `{u}` is not an http(s) URL, e.g. https://shipmate.example.org"
+            );
+            return ExitCode::from(USAGE_ERROR);
+        }
+        None => {
+            eprintln!(
+                "note: no --public-url given; the manifest's request URLs use {}",
+                manifest::EXAMPLE_PUBLIC_URL
+            );
+            manifest::EXAMPLE_PUBLIC_URL.to_string()
+        }
+    };
+    print!(
+        "{}",
+        manifest::manifest(&public_url, config.settings.slack.socket_mode)
+    );
+    let discord = &config.settings.discord;
+    if manifest_only {
+        return ExitCode::SUCCESS;
+    }
+    if !discord.enabled {
+        eprintln!("discord.enabled is false: no Discord commands were registered");
+        return ExitCode::SUCCESS;
+    }
+    let client = reqwest::Client::new();
+    match commands::register(&client, discord).await {
+        Ok(n) => {
+            let scope = match discord.guild_id.trim() {
+                "" => "globally (may take up to an hour to appear)".to_string(),
+                guild => format!("in guild {guild}"),
+            };
+            eprintln!("registered {n} Discord commands {scope}");
+            ExitCode::SUCCESS
+        }
+        Err(e @ RegisterError::Missing(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(USAGE_ERROR)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
     }
 }
 

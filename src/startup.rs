@@ -63,6 +63,7 @@ impl Application {
             }
         }
         let app = App::new(db, Arc::new(config), options.clock);
+        scheduler::register_recurring(&app).await?;
         Ok(Self {
             app,
             listener,
@@ -83,9 +84,19 @@ impl Application {
 
     /// Runs everything until one part stops (which only an error does).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let settings = &self.app.config.settings;
+        if settings.slack.enabled && settings.slack.socket_mode {
+            tracing::warn!(
+                "slack.socket_mode is set but Socket Mode is not implemented yet: Slack reaches shipmate only through POST /slack/*"
+            );
+        }
+        if settings.discord.enabled && settings.discord.gateway {
+            tracing::warn!(
+                "discord.gateway is set but the gateway is not implemented yet: Discord reaches shipmate only through POST /discord/interactions"
+            );
+        }
         let router = http::router(self.app.clone(), telemetry::metrics());
         let server = axum::serve(self.listener, router);
-        scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
         let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);
@@ -98,7 +109,6 @@ impl Application {
 
     /// Runs only the background workers (the standalone console).
     pub async fn run_workers(self) -> anyhow::Result<()> {
-        scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
         let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);

@@ -1,6 +1,12 @@
-//! The HTTP server (axum): health and metrics now; the Slack, Discord,
-//! webhook and status-feed routes join this router. Every route shares the
-//! body-size limit `http.max_body_bytes` (413 beyond it).
+//! The HTTP server (axum): health, metrics, and the Slack and Discord
+//! endpoints ([`slack`], [`discord`]); webhook and status-feed routes join
+//! this router. Every route shares the body-size limit
+//! `http.max_body_bytes` (413 beyond it).
+
+mod answer;
+mod discord;
+mod reject;
+mod slack;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -22,10 +28,19 @@ struct HttpState {
 /// Builds the router.
 pub fn router(app: App, metrics: PrometheusHandle) -> Router {
     let limit = app.config.settings.http.max_body_bytes;
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("shipmate/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .with_state(HttpState { app, metrics })
+        .with_state(HttpState {
+            app: app.clone(),
+            metrics,
+        })
+        .merge(slack::routes(app.clone(), client.clone()))
+        .merge(discord::routes(app, client))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
 }
@@ -52,4 +67,17 @@ async fn metrics_text(State(s): State<HttpState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
+}
+
+/// The command a clicked button stands for: its own text, or a
+/// `ref:<outbox id>:<index>` into the message that carried it.
+async fn button_command(app: &App, id: &str) -> Option<String> {
+    let mut conn = app.db.pool.acquire().await.ok()?;
+    match crate::delivery::buttons::command_for(&mut conn, id).await {
+        Ok(command) => command,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "could not resolve a button");
+            None
+        }
+    }
 }

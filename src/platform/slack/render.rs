@@ -1,0 +1,175 @@
+//! Block Kit for replies and forms.
+
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use super::wire::FormMeta;
+use super::{FORM_CALLBACK, FORM_INPUT};
+use crate::app::{Message, Reply};
+use crate::domain::Platform;
+use crate::platform::command_text::{Field, Template};
+
+/// Slack's limit on a section's text.
+const SECTION_MAX: usize = 3000;
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+fn plain(text: &str, max: usize) -> Value {
+    json!({"type": "plain_text", "text": truncate(text, max)})
+}
+
+/// The blocks of a message: its text as sections, its buttons as actions.
+pub fn blocks(message: &Message, tz: Tz) -> Vec<Value> {
+    let text = message.markup(Platform::Slack, tz);
+    let mut blocks = vec![json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": truncate(&text, SECTION_MAX)}
+    })];
+    if !message.buttons.is_empty() {
+        let elements: Vec<Value> = message
+            .buttons
+            .iter()
+            .take(25)
+            .enumerate()
+            .map(|(i, b)| {
+                let mut button = json!({
+                    "type": "button",
+                    "action_id": format!("shipmate.command.{i}"),
+                    "text": plain(&b.label, 75),
+                    "value": b.command,
+                });
+                if b.danger {
+                    button["style"] = json!("danger");
+                }
+                button
+            })
+            .collect();
+        blocks.push(json!({"type": "actions", "elements": elements}));
+    }
+    blocks
+}
+
+/// The HTTP answer to a slash command (or a `response_url` post).
+pub fn reply_body(reply: &Reply, tz: Tz) -> Value {
+    json!({
+        "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
+        "text": truncate(&reply.message.markup(Platform::Slack, tz), 40_000),
+        "blocks": blocks(&reply.message, tz),
+    })
+}
+
+/// Like [`reply_body`] for a `response_url`: never replaces the clicked message.
+pub fn follow_up_body(reply: &Reply, tz: Tz) -> Value {
+    let mut body = reply_body(reply, tz);
+    body["replace_original"] = json!(false);
+    body
+}
+
+/// A short private note (acknowledgements, failures to open a form).
+pub fn note(text: &str) -> Value {
+    json!({"response_type": "ephemeral", "text": text})
+}
+
+fn input(field: &Field) -> Value {
+    let element = if field.choices.is_empty() {
+        json!({
+            "type": "plain_text_input",
+            "action_id": FORM_INPUT,
+            "multiline": field.long,
+        })
+    } else {
+        let options: Vec<Value> = field
+            .choices
+            .iter()
+            .map(|c| json!({"text": plain(c, 75), "value": c}))
+            .collect();
+        json!({"type": "static_select", "action_id": FORM_INPUT, "options": options})
+    };
+    let mut block = json!({
+        "type": "input",
+        "block_id": field.name,
+        "optional": !field.required,
+        "label": plain(&field.label, 2000),
+        "element": element,
+    });
+    if !field.help.is_empty() {
+        block["hint"] = plain(&field.help, 2000);
+    }
+    block
+}
+
+/// The modal that asks for a template's missing fields.
+pub fn form_view(template: &Template, meta: &FormMeta) -> Value {
+    let mut blocks = vec![json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": format!("`{}`", template.base)}
+    })];
+    blocks.extend(template.fields.iter().map(input));
+    json!({
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "private_metadata": serde_json::to_string(meta).unwrap_or_default(),
+        "title": plain(&template.title(), 24),
+        "submit": plain("Submit", 24),
+        "close": plain("Cancel", 24),
+        "blocks": blocks,
+    })
+}
+
+/// The answer to a form submission that must stay open: the error shown on a field.
+pub fn form_errors(field: &str, text: &str) -> Value {
+    json!({"response_action": "errors", "errors": {field: truncate(text, 1000)}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Line;
+    use crate::platform::command_text::template;
+
+    #[test]
+    fn a_reply_with_buttons_has_an_actions_block_carrying_the_commands() {
+        let reply = Reply::in_channel(
+            Message::new()
+                .line(Line::new().bold("DR-1").text(" filed"))
+                .button("Approve", "/delete-request approve DR-1".into(), false)
+                .button(
+                    "Object",
+                    "/delete-request object DR-1 reason:\"…\"".into(),
+                    true,
+                ),
+        );
+        let body = reply_body(&reply, chrono_tz::UTC);
+        assert_eq!(body["response_type"], "in_channel");
+        assert_eq!(body["text"], "*DR-1* filed");
+        assert_eq!(
+            body["blocks"][1]["elements"][0]["value"],
+            "/delete-request approve DR-1"
+        );
+        assert_eq!(body["blocks"][1]["elements"][1]["style"], "danger");
+    }
+
+    #[test]
+    fn a_form_has_one_input_per_field_and_carries_its_metadata() {
+        let t = template("/delete-request object DR-1 reason:\"…\"").expect("template");
+        let meta = FormMeta {
+            base: t.base.clone(),
+            channel: "C1".into(),
+            response_url: None,
+        };
+        let view = form_view(&t, &meta);
+        assert_eq!(view["blocks"][1]["block_id"], "reason");
+        assert_eq!(view["blocks"][1]["element"]["multiline"], true);
+        let back: FormMeta =
+            serde_json::from_str(view["private_metadata"].as_str().unwrap_or_default())
+                .expect("metadata");
+        assert_eq!(back, meta);
+    }
+}
