@@ -6,8 +6,11 @@
 pub mod address;
 pub mod deletion;
 pub mod error;
+pub mod freeze;
 pub mod record;
+pub mod release;
 pub mod role;
+pub mod runbook;
 pub mod timing;
 
 pub use address::{ChannelRef, MemberRef, Platform, UserRef};

@@ -1,0 +1,627 @@
+//! Release runs: a runbook template started at T0 and worked through task by
+//! task. Gates are signed only by their owner role and only when everything
+//! they depend on is done; revoking a sign-off reopens what depends on it.
+//! Notices publish their text when done; tasks may open freeze windows.
+//!
+//! ```text
+//! task:  pending ──start──▶ in-progress ──done──▶ done        (owner role or release-manager)
+//!           └───────────────done───────────────▶ done
+//!           └──skip (release-manager, reason)──▶ skipped
+//! gate:  pending ──sign (owner role, deps done)──▶ done ──revoke (reason)──▶ pending (+ dependents reopened)
+//! release: open ──close (release-manager, nothing unfinished)──▶ closed
+//! ```
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::runbook::{Runbook, TaskKind, TaskSpec, WindowSpec};
+use super::{Actor, ChannelRef, DomainError, Role, UserRef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskState {
+    Pending,
+    InProgress,
+    Done,
+    Skipped,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::InProgress => "in-progress",
+            TaskState::Done => "done",
+            TaskState::Skipped => "skipped",
+        }
+    }
+    pub fn finished(self) -> bool {
+        matches!(self, TaskState::Done | TaskState::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseState {
+    Open,
+    Closed,
+}
+
+/// One task of a running release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRun {
+    pub spec: TaskSpec,
+    pub state: TaskState,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub by: Option<UserRef>,
+    pub note: Option<String>,
+}
+
+/// A release run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub name: String,
+    pub template: String,
+    pub channel: ChannelRef,
+    pub t0: DateTime<Utc>,
+    pub state: ReleaseState,
+    pub tasks: Vec<TaskRun>,
+    pub started_by: UserRef,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// What the application must do after a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Announce(Notice),
+    /// Check at `at` whether the task is overdue.
+    ScheduleOverdue {
+        task: String,
+        at: DateTime<Utc>,
+    },
+    /// Open a freeze or backport window now.
+    OpenWindow(WindowSpec),
+}
+
+/// The announcements a release makes in its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Started,
+    TaskReady {
+        task: String,
+    },
+    TaskStarted {
+        task: String,
+        by: UserRef,
+    },
+    TaskDone {
+        task: String,
+        by: UserRef,
+    },
+    TaskSkipped {
+        task: String,
+        by: UserRef,
+        reason: String,
+    },
+    Published {
+        task: String,
+        text: String,
+    },
+    Signed {
+        gate: String,
+        by: UserRef,
+    },
+    Revoked {
+        gate: String,
+        by: UserRef,
+        reason: String,
+        reopened: Vec<String>,
+    },
+    Overdue {
+        task: String,
+        days_late: i64,
+    },
+    Closed {
+        by: UserRef,
+    },
+}
+
+/// Planned versus actual for one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetroRow {
+    pub id: String,
+    pub title: String,
+    pub owner: Role,
+    pub kind: TaskKind,
+    pub state: TaskState,
+    pub planned_start: NaiveDate,
+    pub planned_end: NaiveDate,
+    pub actual_start: Option<NaiveDate>,
+    pub actual_end: Option<NaiveDate>,
+    /// Days late (positive) or early (negative) against the planned end; `None` while unfinished.
+    pub slip_days: Option<i64>,
+    pub by: Option<UserRef>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+fn local_date(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    t.with_timezone(&tz).date_naive()
+}
+
+impl Release {
+    /// Starts a release from a template (release-manager).
+    pub fn start(
+        name: &str,
+        runbook: &Runbook,
+        t0: DateTime<Utc>,
+        channel: ChannelRef,
+        by: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Self, Vec<Effect>), DomainError> {
+        by.require(Role::ReleaseManager, "start releases")?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(DomainError::invalid(
+                "give the release a name of up to 100 characters, e.g. 2026-Q4",
+            ));
+        }
+        let release = Self {
+            name: name.to_string(),
+            template: runbook.name.clone(),
+            channel,
+            t0,
+            state: ReleaseState::Open,
+            tasks: runbook
+                .tasks
+                .iter()
+                .map(|spec| TaskRun {
+                    spec: spec.clone(),
+                    state: TaskState::Pending,
+                    started_at: None,
+                    finished_at: None,
+                    by: None,
+                    note: None,
+                })
+                .collect(),
+            started_by: by.user.clone(),
+            created_at: now,
+            closed_at: None,
+        };
+        let mut effects = vec![Effect::Announce(Notice::Started)];
+        effects.extend(release.tasks.iter().map(|t| Effect::ScheduleOverdue {
+            task: t.spec.id.clone(),
+            at: release.planned_end(&t.spec),
+        }));
+        effects.extend(
+            release
+                .ready_pending()
+                .into_iter()
+                .map(|task| Effect::Announce(Notice::TaskReady { task })),
+        );
+        Ok((release, effects))
+    }
+
+    pub fn planned_start(&self, spec: &TaskSpec) -> DateTime<Utc> {
+        self.t0 + TimeDelta::days(spec.offset_days)
+    }
+
+    pub fn planned_end(&self, spec: &TaskSpec) -> DateTime<Utc> {
+        self.planned_start(spec) + spec.duration
+    }
+
+    /// The task with this id, or a refusal listing the ids there are.
+    pub fn task(&self, id: &str) -> Result<&TaskRun, DomainError> {
+        self.tasks.iter().find(|t| t.spec.id == id).ok_or_else(|| {
+            let ids: Vec<&str> = self.tasks.iter().map(|t| t.spec.id.as_str()).collect();
+            DomainError::not_found(format!(
+                "this release has no task `{id}`; its tasks are {}",
+                ids.join(", ")
+            ))
+        })
+    }
+
+    fn index(&self, id: &str) -> Result<usize, DomainError> {
+        let task = self.task(id)?;
+        Ok(self
+            .tasks
+            .iter()
+            .position(|t| t.spec.id == task.spec.id)
+            .unwrap_or_default())
+    }
+
+    /// Unfinished dependencies of a task, with their states.
+    pub fn blockers(&self, spec: &TaskSpec) -> Vec<String> {
+        spec.depends_on
+            .iter()
+            .filter_map(|d| self.tasks.iter().find(|t| &t.spec.id == d))
+            .filter(|t| !t.state.finished())
+            .map(|t| format!("{} ({})", t.spec.id, t.state.as_str()))
+            .collect()
+    }
+
+    /// Pending tasks whose dependencies are all finished.
+    pub fn ready_pending(&self) -> BTreeSet<String> {
+        self.tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Pending && self.blockers(&t.spec).is_empty())
+            .map(|t| t.spec.id.clone())
+            .collect()
+    }
+
+    fn require_open(&self) -> Result<(), DomainError> {
+        match self.state {
+            ReleaseState::Open => Ok(()),
+            ReleaseState::Closed => Err(DomainError::conflict("this release is closed")),
+        }
+    }
+
+    fn require_worker(spec: &TaskSpec, by: &Actor) -> Result<(), DomainError> {
+        if by.has(spec.owner) || by.has(Role::ReleaseManager) {
+            return Ok(());
+        }
+        Err(DomainError::forbidden(format!(
+            "`{}` belongs to `{}`: only its members or a release-manager can work on it; {} is neither",
+            spec.id, spec.owner, by.user
+        )))
+    }
+
+    fn require_unblocked(&self, spec: &TaskSpec, verb: &str) -> Result<(), DomainError> {
+        let blockers = self.blockers(spec);
+        if blockers.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::conflict(format!(
+                "cannot {verb} `{}` yet: waiting for {}",
+                spec.id,
+                blockers.join(", ")
+            )))
+        }
+    }
+
+    fn newly_ready(&self, before: &BTreeSet<String>) -> Vec<Effect> {
+        self.ready_pending()
+            .difference(before)
+            .map(|task| Effect::Announce(Notice::TaskReady { task: task.clone() }))
+            .collect()
+    }
+
+    /// Marks a task (not a gate) in progress.
+    pub fn start_task(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        self.require_open()?;
+        let i = self.index(id)?;
+        let spec = self.tasks[i].spec.clone();
+        if spec.kind == TaskKind::Gate {
+            return Err(DomainError::conflict(format!(
+                "`{id}` is a gate: sign it with /signoff {id}"
+            )));
+        }
+        Self::require_worker(&spec, by)?;
+        if self.tasks[i].state != TaskState::Pending {
+            return Err(DomainError::conflict(format!(
+                "`{id}` is already {}",
+                self.tasks[i].state.as_str()
+            )));
+        }
+        self.require_unblocked(&spec, "start")?;
+        let task = &mut self.tasks[i];
+        task.state = TaskState::InProgress;
+        task.started_at = Some(at);
+        task.by = Some(by.user.clone());
+        Ok(vec![Effect::Announce(Notice::TaskStarted {
+            task: spec.id,
+            by: by.user.clone(),
+        })])
+    }
+
+    /// Marks a task or notice done; a notice publishes its text, a task may open windows.
+    pub fn complete_task(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        self.require_open()?;
+        let i = self.index(id)?;
+        let spec = self.tasks[i].spec.clone();
+        if spec.kind == TaskKind::Gate {
+            return Err(DomainError::conflict(format!(
+                "`{id}` is a gate: sign it with /signoff {id}"
+            )));
+        }
+        Self::require_worker(&spec, by)?;
+        if self.tasks[i].state.finished() {
+            return Err(DomainError::conflict(format!(
+                "`{id}` is already {}",
+                self.tasks[i].state.as_str()
+            )));
+        }
+        self.require_unblocked(&spec, "finish")?;
+        let before = self.ready_pending();
+        let task = &mut self.tasks[i];
+        task.state = TaskState::Done;
+        task.started_at.get_or_insert(at);
+        task.finished_at = Some(at);
+        task.by = Some(by.user.clone());
+        task.note = note.filter(|n| !n.trim().is_empty());
+        let mut effects = vec![Effect::Announce(Notice::TaskDone {
+            task: spec.id.clone(),
+            by: by.user.clone(),
+        })];
+        if let (TaskKind::Notice, Some(text)) = (spec.kind, &spec.publishes) {
+            effects.push(Effect::Announce(Notice::Published {
+                task: spec.id.clone(),
+                text: text.clone(),
+            }));
+        }
+        effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
+        effects.extend(self.newly_ready(&before));
+        Ok(effects)
+    }
+
+    /// Skips a task that is not needed (release-manager, with a reason).
+    pub fn skip_task(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Effect>, DomainError> {
+        self.require_open()?;
+        by.require(Role::ReleaseManager, "skip tasks")?;
+        let i = self.index(id)?;
+        let spec = self.tasks[i].spec.clone();
+        if spec.kind == TaskKind::Gate {
+            return Err(DomainError::conflict(format!(
+                "`{id}` is a gate and cannot be skipped: a `{}` member must sign it",
+                spec.owner
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(DomainError::invalid(
+                "skipping needs a reason: add reason:\"…\"",
+            ));
+        }
+        if self.tasks[i].state.finished() {
+            return Err(DomainError::conflict(format!(
+                "`{id}` is already {}",
+                self.tasks[i].state.as_str()
+            )));
+        }
+        let before = self.ready_pending();
+        let task = &mut self.tasks[i];
+        task.state = TaskState::Skipped;
+        task.finished_at = Some(at);
+        task.by = Some(by.user.clone());
+        task.note = Some(reason.trim().to_string());
+        let mut effects = vec![Effect::Announce(Notice::TaskSkipped {
+            task: spec.id,
+            by: by.user.clone(),
+            reason: reason.trim().to_string(),
+        })];
+        effects.extend(self.newly_ready(&before));
+        Ok(effects)
+    }
+
+    /// Signs a gate: only its owner role, only when its dependencies are done.
+    pub fn sign(
+        &mut self,
+        gate: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        self.require_open()?;
+        let i = self.gate_index(gate)?;
+        let spec = self.tasks[i].spec.clone();
+        if !by.has(spec.owner) {
+            return Err(DomainError::forbidden(format!(
+                "only `{}` members can sign the `{gate}` gate; {} is not one",
+                spec.owner, by.user
+            )));
+        }
+        if self.tasks[i].state == TaskState::Done {
+            let who = self.tasks[i]
+                .by
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Err(DomainError::conflict(format!(
+                "`{gate}` is already signed by {who}"
+            )));
+        }
+        self.require_unblocked(&spec, "sign")?;
+        let before = self.ready_pending();
+        let task = &mut self.tasks[i];
+        task.state = TaskState::Done;
+        task.started_at.get_or_insert(at);
+        task.finished_at = Some(at);
+        task.by = Some(by.user.clone());
+        task.note = note.filter(|n| !n.trim().is_empty());
+        let mut effects = vec![Effect::Announce(Notice::Signed {
+            gate: spec.id.clone(),
+            by: by.user.clone(),
+        })];
+        effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
+        effects.extend(self.newly_ready(&before));
+        Ok(effects)
+    }
+
+    /// Revokes a sign-off (its owner role or a release-manager, with a reason);
+    /// every task that depends on the gate, directly or not, reopens.
+    pub fn revoke(
+        &mut self,
+        gate: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Effect>, DomainError> {
+        self.require_open()?;
+        let i = self.gate_index(gate)?;
+        let spec = self.tasks[i].spec.clone();
+        if !(by.has(spec.owner) || by.has(Role::ReleaseManager)) {
+            return Err(DomainError::forbidden(format!(
+                "only `{}` members or a release-manager can revoke the `{gate}` sign-off",
+                spec.owner
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(DomainError::invalid(
+                "revoking needs a reason: add reason:\"…\"",
+            ));
+        }
+        if self.tasks[i].state != TaskState::Done {
+            return Err(DomainError::conflict(format!(
+                "`{gate}` is not signed, so there is nothing to revoke"
+            )));
+        }
+        let mut reopen: BTreeSet<String> = BTreeSet::from([spec.id.clone()]);
+        // tasks are in dependency order, so one pass finds every transitive dependent
+        for t in &self.tasks {
+            if t.spec.depends_on.iter().any(|d| reopen.contains(d)) {
+                reopen.insert(t.spec.id.clone());
+            }
+        }
+        let mut reopened = Vec::new();
+        let mut effects = Vec::new();
+        for t in self
+            .tasks
+            .iter_mut()
+            .filter(|t| reopen.contains(&t.spec.id))
+        {
+            if matches!(t.state, TaskState::Done | TaskState::InProgress) {
+                if t.spec.id != spec.id {
+                    reopened.push(t.spec.id.clone());
+                }
+                t.state = TaskState::Pending;
+                t.started_at = None;
+                t.finished_at = None;
+                t.by = None;
+                t.note = None;
+                effects.push(Effect::ScheduleOverdue {
+                    task: t.spec.id.clone(),
+                    at: (self.t0 + TimeDelta::days(t.spec.offset_days) + t.spec.duration).max(at),
+                });
+            }
+        }
+        effects.insert(
+            0,
+            Effect::Announce(Notice::Revoked {
+                gate: spec.id,
+                by: by.user.clone(),
+                reason: reason.trim().to_string(),
+                reopened,
+            }),
+        );
+        Ok(effects)
+    }
+
+    fn gate_index(&self, gate: &str) -> Result<usize, DomainError> {
+        let gates: Vec<&str> = self
+            .tasks
+            .iter()
+            .filter(|t| t.spec.kind == TaskKind::Gate)
+            .map(|t| t.spec.id.as_str())
+            .collect();
+        match self.tasks.iter().position(|t| t.spec.id == gate) {
+            Some(i) if self.tasks[i].spec.kind == TaskKind::Gate => Ok(i),
+            Some(_) => Err(DomainError::invalid(format!(
+                "`{gate}` is a task, not a gate (finish it with /task done {gate}); gates: {}",
+                gates.join(", ")
+            ))),
+            None => Err(DomainError::not_found(format!(
+                "this release has no gate `{gate}`; gates: {}",
+                gates.join(", ")
+            ))),
+        }
+    }
+
+    /// Closes the release (release-manager) once nothing is unfinished.
+    pub fn close(&mut self, by: &Actor, now: DateTime<Utc>) -> Result<Vec<Effect>, DomainError> {
+        by.require(Role::ReleaseManager, "close releases")?;
+        self.require_open()?;
+        let open: Vec<&str> = self
+            .tasks
+            .iter()
+            .filter(|t| !t.state.finished())
+            .map(|t| t.spec.id.as_str())
+            .collect();
+        if !open.is_empty() {
+            return Err(DomainError::conflict(format!(
+                "cannot close: unfinished tasks {} (finish them, or skip them with /task skip <task> reason:…)",
+                open.join(", ")
+            )));
+        }
+        self.state = ReleaseState::Closed;
+        self.closed_at = Some(now);
+        Ok(vec![Effect::Announce(Notice::Closed {
+            by: by.user.clone(),
+        })])
+    }
+
+    /// The daily overdue check for one task: a reminder and the next check,
+    /// or nothing when the task is finished or the release closed.
+    pub fn overdue(&self, id: &str, now: DateTime<Utc>) -> Vec<Effect> {
+        let Ok(task) = self.task(id) else {
+            return Vec::new();
+        };
+        let due = self.planned_end(&task.spec);
+        if self.state == ReleaseState::Closed || task.state.finished() || now < due {
+            return Vec::new();
+        }
+        let days_late = (now - due).num_days() + 1;
+        vec![
+            Effect::Announce(Notice::Overdue {
+                task: id.to_string(),
+                days_late,
+            }),
+            Effect::ScheduleOverdue {
+                task: id.to_string(),
+                at: now + TimeDelta::days(1),
+            },
+        ]
+    }
+
+    /// Planned versus actual for every task, with dates in `tz`.
+    pub fn retro(&self, tz: Tz) -> Vec<RetroRow> {
+        self.tasks
+            .iter()
+            .map(|t| {
+                let planned_end = local_date(self.planned_end(&t.spec) - TimeDelta::seconds(1), tz);
+                let actual_end = t.finished_at.map(|f| local_date(f, tz));
+                RetroRow {
+                    id: t.spec.id.clone(),
+                    title: t.spec.title.clone(),
+                    owner: t.spec.owner,
+                    kind: t.spec.kind,
+                    state: t.state,
+                    planned_start: local_date(self.planned_start(&t.spec), tz),
+                    planned_end,
+                    actual_start: t.started_at.map(|s| local_date(s, tz)),
+                    actual_end,
+                    slip_days: actual_end
+                        .filter(|_| t.state == TaskState::Done)
+                        .map(|a| (a - planned_end).num_days()),
+                    by: t.by.clone(),
+                    finished_at: t.finished_at,
+                    note: t.note.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "release_tests.rs"]
+mod tests;
