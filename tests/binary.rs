@@ -257,3 +257,84 @@ fn serve_killed_during_cooling_off_announces_ready_exactly_once_after_restart() 
     let third_out = third.kill();
     assert!(!third_out.contains("DR-1"), "nothing re-sent:\n{third_out}");
 }
+
+#[test]
+fn check_config_catches_a_cycle_an_unknown_dependency_and_an_unknown_role_in_a_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = dir.path().join("runbooks");
+    std::fs::create_dir(&runbooks).unwrap();
+    std::fs::write(
+        runbooks.join("hotfix.toml"),
+        r#"title = "Hotfix"
+[[tasks]]
+id = "build"
+title = "Build"
+owner = "wizard"
+offset = 0
+[[tasks]]
+id = "ship"
+title = "Ship"
+owner = "devops"
+offset = 1
+depends_on = ["build", "approve"]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        runbooks.join("loop.toml"),
+        r#"title = "Loop"
+[[tasks]]
+id = "a"
+title = "A"
+owner = "qa"
+offset = 0
+depends_on = ["c"]
+[[tasks]]
+id = "b"
+title = "B"
+owner = "qa"
+offset = 0
+depends_on = ["a"]
+[[tasks]]
+id = "c"
+title = "C"
+owner = "qa"
+kind = "gate"
+offset = 0
+depends_on = ["b"]
+"#,
+    )
+    .unwrap();
+    let out = shipmate(dir.path(), 0)
+        .env("SHIPMATE__RELEASES__RUNBOOKS_DIR", &runbooks)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("runbooks.hotfix.tasks.build.owner: unknown role `wizard`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("runbooks.loop.tasks.a.depends_on: dependency cycle: a → c → b → a"),
+        "{report}"
+    );
+    std::fs::write(
+        runbooks.join("hotfix.toml"),
+        std::fs::read_to_string(runbooks.join("hotfix.toml"))
+            .unwrap()
+            .replace("wizard", "devops"),
+    )
+    .unwrap();
+    let out = shipmate(dir.path(), 0)
+        .env("SHIPMATE__RELEASES__RUNBOOKS_DIR", &runbooks)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("runbooks.hotfix.tasks.ship.depends_on: unknown task `approve`"),
+        "{report}"
+    );
+}

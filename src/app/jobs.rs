@@ -34,6 +34,12 @@ pub async fn fire(
     match job.kind.as_str() {
         EXPIRE_JOB => expire_cooling_off(&mut ctx, job).await?,
         READY_REMINDER_JOB => remind_ready(&mut ctx).await.map_err(unwrap_handled)?,
+        super::release::OVERDUE_JOB => overdue(&mut ctx, job).await?,
+        kind @ (super::freeze::ENDING_JOB | super::freeze::ENDED_JOB) => {
+            super::freeze::fire(&mut ctx, kind, &job.payload)
+                .await
+                .map_err(unwrap_handled)?
+        }
         other => anyhow::bail!("unknown job kind `{other}`"),
     }
     Ok(ctx.effects())
@@ -73,4 +79,16 @@ fn unwrap_handled(e: super::CommandError) -> anyhow::Error {
         super::CommandError::User(e) => anyhow::anyhow!("{e}"),
         super::CommandError::Internal(e) => e,
     }
+}
+
+async fn overdue(ctx: &mut Ctx<'_>, job: &Job) -> anyhow::Result<()> {
+    let payload: super::release::OverduePayload = serde_json::from_str(&job.payload)?;
+    let id = RecordId::new(RecordKind::Release, payload.id);
+    let Some(release) = store::release::get(ctx.conn, payload.id).await? else {
+        anyhow::bail!("{id} no longer exists");
+    };
+    let effects = release.overdue(&payload.task, ctx.now);
+    super::release::apply_effects(ctx, id, &release, effects)
+        .await
+        .map_err(unwrap_handled)
 }

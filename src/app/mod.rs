@@ -7,11 +7,13 @@
 
 mod context;
 pub mod deletion;
+pub mod freeze;
 mod help;
 pub mod invocation;
 pub mod jobs;
 pub mod mention;
 pub mod message;
+pub mod release;
 pub mod roles;
 
 use std::sync::Arc;
@@ -88,6 +90,10 @@ impl App {
         let result = match parsed.command.name {
             "delete-request" => deletion::run(&mut ctx, parsed).await,
             "role" => roles::run(&mut ctx, parsed).await,
+            "release" => release::run_release(&mut ctx, parsed).await,
+            "task" => release::run_task(&mut ctx, parsed).await,
+            "signoff" => release::run_signoff(&mut ctx, parsed).await,
+            "freeze" => freeze::run(&mut ctx, parsed).await,
             other => Err(CommandError::Internal(anyhow::anyhow!(
                 "no handler for /{other}"
             ))),

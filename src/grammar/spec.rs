@@ -242,8 +242,196 @@ pub const ROLE: CommandSpec = CommandSpec {
     ],
 };
 
+const RELEASE_KEY: Param = opt_key(
+    "release",
+    "REL-n",
+    "the release (default: the one started in this channel)",
+);
+
+pub const RELEASE: CommandSpec = CommandSpec {
+    name: "release",
+    summary: "Run releases and upgrades from runbook templates",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "start",
+            summary: "Start a release from a template, bound to this channel (release-manager)",
+            params: &[
+                pos("name", "name", "what this release is called, e.g. 2026-Q4"),
+                key(
+                    "template",
+                    "template",
+                    "the runbook: demo-upgrade, portal-release, rollout, or your own",
+                ),
+                opt_key(
+                    "t0",
+                    "date",
+                    "day zero of the plan, YYYY-MM-DD (default today)",
+                ),
+            ],
+        },
+        SubSpec {
+            name: "plan",
+            summary: "The timeline with real dates, owners and states",
+            params: &[RELEASE_KEY],
+        },
+        SubSpec {
+            name: "status",
+            summary: "Progress, and what blocks what",
+            params: &[RELEASE_KEY],
+        },
+        SubSpec {
+            name: "retro",
+            summary: "Planned versus actual per task, slips and sign-offs",
+            params: &[
+                RELEASE_KEY,
+                choice(
+                    "format",
+                    false,
+                    &["text", "markdown"],
+                    "markdown gives a table to paste",
+                ),
+            ],
+        },
+        SubSpec {
+            name: "close",
+            summary: "Close the release once every task is finished (release-manager)",
+            params: &[RELEASE_KEY],
+        },
+    ],
+};
+
+const TASK_ID: Param = pos("task", "task", "the task id, e.g. backup (see /task list)");
+
+pub const TASK: CommandSpec = CommandSpec {
+    name: "task",
+    summary: "Work through a release's tasks",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "start",
+            summary: "Mark a task in progress (its owner role or release-manager)",
+            params: &[
+                TASK_ID,
+                RELEASE_KEY,
+                opt_key("at", "time", "when it started, if not now"),
+            ],
+        },
+        SubSpec {
+            name: "done",
+            summary: "Mark a task done; a notice publishes its text (its owner role or release-manager)",
+            params: &[
+                TASK_ID,
+                opt_key("note", "…", "what happened"),
+                RELEASE_KEY,
+                opt_key("at", "time", "when it finished, if not now"),
+            ],
+        },
+        SubSpec {
+            name: "skip",
+            summary: "Skip a task that is not needed (release-manager)",
+            params: &[
+                TASK_ID,
+                key("reason", "…", "why it is skipped"),
+                RELEASE_KEY,
+            ],
+        },
+        SubSpec {
+            name: "list",
+            summary: "The tasks with their owners and states",
+            params: &[RELEASE_KEY],
+        },
+    ],
+};
+
+const GATE: Param = pos("gate", "gate", "the gate, e.g. qa or product");
+
+pub const SIGNOFF: CommandSpec = CommandSpec {
+    name: "signoff",
+    summary: "Sign a release gate (only its owner role, only after what it depends on)",
+    default_sub: Some("sign"),
+    subs: &[
+        SubSpec {
+            name: "sign",
+            summary: "Sign a gate (the default subcommand)",
+            params: &[
+                GATE,
+                RELEASE_KEY,
+                opt_key("note", "…", "a remark kept with the sign-off"),
+            ],
+        },
+        SubSpec {
+            name: "revoke",
+            summary: "Revoke a sign-off; what depends on it reopens",
+            params: &[
+                GATE,
+                key("reason", "…", "why the sign-off no longer holds"),
+                RELEASE_KEY,
+            ],
+        },
+        SubSpec {
+            name: "status",
+            summary: "Every gate with who signed it and when",
+            params: &[RELEASE_KEY],
+        },
+    ],
+};
+
+pub const FREEZE: CommandSpec = CommandSpec {
+    name: "freeze",
+    summary: "Code-freeze and backport windows",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "start",
+            summary: "Open a window for a target (release-manager)",
+            params: &[
+                pos("target", "target", "what is frozen, e.g. portal"),
+                key(
+                    "until",
+                    "date|duration",
+                    "when it ends: a date/time or a duration such as 30d",
+                ),
+                key("reason", "…", "why"),
+                choice(
+                    "kind",
+                    false,
+                    &["freeze", "backport"],
+                    "freeze (fixes and docs only) or backport (security fixes)",
+                ),
+            ],
+        },
+        SubSpec {
+            name: "end",
+            summary: "End a window early (release-manager)",
+            params: &[
+                pos("target", "target", "the frozen target"),
+                choice(
+                    "kind",
+                    false,
+                    &["freeze", "backport"],
+                    "which window (default freeze)",
+                ),
+            ],
+        },
+        SubSpec {
+            name: "status",
+            summary: "Windows in force and coming",
+            params: &[],
+        },
+    ],
+};
+
 /// Every command, in the order `/help` lists them.
-pub const COMMANDS: &[&CommandSpec] = &[&DELETE_REQUEST, &ROLE, &HELP];
+pub const COMMANDS: &[&CommandSpec] = &[
+    &DELETE_REQUEST,
+    &RELEASE,
+    &TASK,
+    &SIGNOFF,
+    &FREEZE,
+    &ROLE,
+    &HELP,
+];
 
 /// Looks a command up by name, with or without the leading `/`.
 pub fn find_command(name: &str) -> Option<&'static CommandSpec> {

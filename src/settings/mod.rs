@@ -6,6 +6,7 @@
 //! with its key (that list is what `shipmate check-config` prints).
 
 mod raw;
+pub mod runbooks;
 mod validate;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");
 /// List-valued keys that an environment variable may set as `a,b,c`.
 const LIST_KEYS: &[&str] = &[
     "deletion.channels",
+    "freeze.channels",
     "deletion.protected",
     "pipelines.release_windows",
     "pipelines.default_channels",

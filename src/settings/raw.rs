@@ -47,6 +47,8 @@ pub struct Settings {
     pub pipelines: PipelineSettings,
     pub downtime: DowntimeSettings,
     pub sms: SmsSettings,
+    pub releases: ReleaseSettings,
+    pub freeze: FreezeSettings,
     pub scheduler: SchedulerSettings,
     pub outbox: OutboxSettings,
 }
@@ -230,4 +232,17 @@ pub struct SchedulerSettings {
 pub struct OutboxSettings {
     pub max_attempts: u32,
     pub retry_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseSettings {
+    pub runbooks_dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreezeSettings {
+    pub channels: Vec<String>,
+    pub remind_before: String,
 }

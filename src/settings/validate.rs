@@ -109,6 +109,10 @@ pub struct Config {
     pub outbox_retry_base: TimeDelta,
     pub slack_rate: ChannelRate,
     pub discord_rate: ChannelRate,
+    /// Runbook templates by name.
+    pub runbooks: BTreeMap<String, crate::domain::runbook::Runbook>,
+    pub freeze_channels: Vec<ChannelRef>,
+    pub freeze_remind_before: TimeDelta,
 }
 
 /// At most `limit` messages per `window` to one channel of a platform.
@@ -373,6 +377,11 @@ impl Settings {
                 c.problem(key, format!("`{url}` is not an http(s) URL"));
             }
         }
+        let (runbooks, runbook_problems) =
+            super::runbooks::load(std::path::Path::new(&self.releases.runbooks_dir));
+        c.problems.extend(runbook_problems);
+        let freeze_channels = c.channels("freeze.channels", &self.freeze.channels);
+        let freeze_remind_before = c.duration("freeze.remind_before", &self.freeze.remind_before);
         let scheduler_retry_base = c.duration("scheduler.retry_base", &self.scheduler.retry_base);
         let outbox_retry_base = c.interval("outbox.retry_base", &self.outbox.retry_base);
         let slack_rate = c.rate(
@@ -390,6 +399,9 @@ impl Settings {
             return Err(c.problems);
         }
         Ok(Config {
+            runbooks,
+            freeze_channels,
+            freeze_remind_before: freeze_remind_before.unwrap_or(TimeDelta::days(3)),
             settings: self.clone(),
             tz,
             bind,

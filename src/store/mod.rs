@@ -8,8 +8,10 @@
 
 pub mod audit;
 pub mod deletion;
+pub mod freeze;
 pub mod jobs;
 pub mod outbox;
+pub mod release;
 pub mod roles;
 
 use std::path::Path;

@@ -1,0 +1,660 @@
+//! `/release`, `/task` and `/signoff`: release runs from runbook templates,
+//! bound to the channel they were started in. Turns the domain's effects into
+//! announcements in that channel, daily overdue checks and freeze windows.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::context::Handled;
+use super::message::local;
+use super::{Ctx, Line, Message, Reply};
+use crate::domain::release::{Effect, Notice, Release, RetroRow, TaskState};
+use crate::domain::runbook::TaskKind;
+use crate::domain::timing::parse_time;
+use crate::domain::{DomainError, RecordId, RecordKind};
+use crate::grammar::Parsed;
+use crate::store::{self, jobs::NewJob};
+
+/// The daily overdue check of one task.
+pub const OVERDUE_JOB: &str = "release.overdue";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OverduePayload {
+    pub id: i64,
+    pub task: String,
+}
+
+pub async fn run_release(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    match p.sub.name {
+        "start" => start(ctx, p).await,
+        "plan" => {
+            let (id, r) = resolve(ctx, p).await?;
+            Ok(Reply::private(plan(&id, &r, ctx.app.config.tz)))
+        }
+        "status" => {
+            let (id, r) = resolve(ctx, p).await?;
+            Ok(Reply::private(status(&id, &r, ctx.app.config.tz, ctx.now)))
+        }
+        "retro" => {
+            let (id, r) = resolve(ctx, p).await?;
+            let tz = ctx.app.config.tz;
+            let message = match p.get("format") {
+                Some("markdown") => Message::text(retro_markdown(&id, &r, tz)),
+                _ => retro(&id, &r, tz),
+            };
+            Ok(Reply::private(message))
+        }
+        _ => {
+            let (id, mut r) = resolve(ctx, p).await?;
+            let effects = r
+                .close(&ctx.actor, ctx.now)
+                .map_err(|e| in_context(id, e))?;
+            save(ctx, id, &r, "close", "").await?;
+            apply_effects(ctx, id, &r, effects).await?;
+            Ok(Reply::in_channel(Message::text(format!(
+                "{id} `{}` is closed. Retro: /release retro release:{id}",
+                r.name
+            ))))
+        }
+    }
+}
+
+pub async fn run_task(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    let (id, mut r) = resolve(ctx, p).await?;
+    let task = p.get("task").unwrap_or_default().to_string();
+    let at = match p.get("at") {
+        Some(s) => parse_when(s, ctx.app.config.tz)?,
+        None => ctx.now,
+    };
+    if at > ctx.now {
+        return Err(DomainError::invalid("at: cannot be in the future").into());
+    }
+    let (effects, detail) = match p.sub.name {
+        "start" => (r.start_task(&task, &ctx.actor, at), format!("task={task}")),
+        "done" => {
+            let note = p.get("note").map(str::to_string);
+            let detail = format!(
+                "task={task}{}",
+                note.as_deref()
+                    .map(|n| format!(" note={n}"))
+                    .unwrap_or_default()
+            );
+            (r.complete_task(&task, &ctx.actor, at, note), detail)
+        }
+        "skip" => {
+            let reason = p.get("reason").unwrap_or_default();
+            (
+                r.skip_task(&task, &ctx.actor, at, reason),
+                format!("task={task} reason={reason}"),
+            )
+        }
+        _ => return Ok(Reply::private(task_list(&id, &r, ctx.app.config.tz))),
+    };
+    let effects = effects.map_err(|e| in_context(id, e))?;
+    let action = format!("task.{}", p.sub.name);
+    save(ctx, id, &r, &action, &detail).await?;
+    apply_effects(ctx, id, &r, effects).await?;
+    let state = r.task(&task).map(|t| t.state.as_str()).unwrap_or_default();
+    Ok(Reply::in_channel(Message::text(format!(
+        "{id} `{task}` is now {state}."
+    ))))
+}
+
+pub async fn run_signoff(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    let (id, mut r) = resolve(ctx, p).await?;
+    let gate = p.get("gate").unwrap_or_default().to_string();
+    let (effects, action, detail) = match p.sub.name {
+        "sign" => {
+            let note = p.get("note").map(str::to_string);
+            let detail = format!(
+                "gate={gate}{}",
+                note.as_deref()
+                    .map(|n| format!(" note={n}"))
+                    .unwrap_or_default()
+            );
+            (r.sign(&gate, &ctx.actor, ctx.now, note), "signoff", detail)
+        }
+        "revoke" => {
+            let reason = p.get("reason").unwrap_or_default();
+            (
+                r.revoke(&gate, &ctx.actor, ctx.now, reason),
+                "signoff.revoke",
+                format!("gate={gate} reason={reason}"),
+            )
+        }
+        _ => return Ok(Reply::private(gates(&id, &r, ctx.app.config.tz))),
+    };
+    let effects = effects.map_err(|e| in_context(id, e))?;
+    save(ctx, id, &r, action, &detail).await?;
+    apply_effects(ctx, id, &r, effects).await?;
+    let verb = if action == "signoff" {
+        "signed"
+    } else {
+        "revoked"
+    };
+    Ok(Reply::in_channel(Message::text(format!(
+        "{id} gate `{gate}` {verb}."
+    ))))
+}
+
+fn in_context(id: RecordId, e: DomainError) -> DomainError {
+    match e {
+        DomainError::Invalid(m) => DomainError::Invalid(format!("{id}: {m}")),
+        DomainError::Forbidden(m) => DomainError::Forbidden(format!("{id}: {m}")),
+        DomainError::Conflict(m) => DomainError::Conflict(format!("{id}: {m}")),
+        DomainError::NotFound(m) => DomainError::NotFound(format!("{id}: {m}")),
+    }
+}
+
+/// `YYYY-MM-DD` (midnight in `tz`), `YYYY-MM-DD HH:MM` or RFC 3339.
+pub fn parse_when(s: &str, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
+    if let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return midnight(date, tz);
+    }
+    parse_time(s, tz)
+}
+
+fn midnight(date: NaiveDate, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| DomainError::invalid(format!("{date} has no midnight in {tz}")))
+}
+
+async fn start(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    let template = p.get("template").unwrap_or_default();
+    let config = ctx.app.config.clone();
+    let runbook = config.runbooks.get(template).ok_or_else(|| {
+        let names: Vec<&str> = config.runbooks.keys().map(String::as_str).collect();
+        DomainError::invalid(format!(
+            "unknown template `{template}`: the templates are {}",
+            names.join(", ")
+        ))
+    })?;
+    let tz = config.tz;
+    let t0 = match p.get("t0") {
+        Some(s) => parse_when(s, tz)?,
+        None => midnight(ctx.now.with_timezone(&tz).date_naive(), tz)?,
+    };
+    if let Some((open, r)) =
+        store::release::open_in_channel(ctx.conn, &ctx.channel.to_string()).await?
+    {
+        let open = RecordId::new(RecordKind::Release, open);
+        return Err(DomainError::conflict(format!(
+            "{open} `{}` is still open in this channel: close it first, or start this one in another channel",
+            r.name
+        ))
+        .into());
+    }
+    let (release, effects) = Release::start(
+        p.get("name").unwrap_or_default(),
+        runbook,
+        t0,
+        ctx.channel.clone(),
+        &ctx.actor,
+        ctx.now,
+    )?;
+    let n = store::release::insert(ctx.conn, &release, ctx.now).await?;
+    let id = RecordId::new(RecordKind::Release, n);
+    ctx.audit(
+        &id.to_string(),
+        "start",
+        &format!(
+            "name={} template={template} t0={}",
+            release.name,
+            local(t0, tz)
+        ),
+    )
+    .await?;
+    apply_effects(ctx, id, &release, effects).await?;
+    Ok(Reply::in_channel(plan(&id, &release, tz)))
+}
+
+async fn resolve(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, Release)> {
+    if let Some(named) = p.get("release") {
+        let id = RecordId::parse_as(RecordKind::Release, named)?;
+        return match store::release::get(ctx.conn, id.n).await? {
+            Some(r) => Ok((id, r)),
+            None => Err(DomainError::not_found(format!("{id} does not exist")).into()),
+        };
+    }
+    match store::release::open_in_channel(ctx.conn, &ctx.channel.to_string()).await? {
+        Some((n, r)) => Ok((RecordId::new(RecordKind::Release, n), r)),
+        None => Err(DomainError::not_found(
+            "no release is open in this channel: name one with release:REL-n, or start one with /release start <name> template:<template>",
+        )
+        .into()),
+    }
+}
+
+async fn save(
+    ctx: &mut Ctx<'_>,
+    id: RecordId,
+    r: &Release,
+    action: &str,
+    detail: &str,
+) -> Handled<()> {
+    store::release::update(ctx.conn, id.n, r, ctx.now).await?;
+    ctx.audit(&id.to_string(), action, detail).await
+}
+
+/// Turns release effects into announcements, overdue checks and freeze windows.
+pub async fn apply_effects(
+    ctx: &mut Ctx<'_>,
+    id: RecordId,
+    r: &Release,
+    effects: Vec<Effect>,
+) -> Handled<()> {
+    for effect in effects {
+        match effect {
+            Effect::Announce(notice) => {
+                let message = announcement(ctx, id, r, &notice).await?;
+                let channel = r.channel.clone();
+                ctx.post(&channel, &message, None).await?;
+            }
+            Effect::ScheduleOverdue { task, at } => {
+                let payload = serde_json::to_string(&OverduePayload {
+                    id: id.n,
+                    task: task.clone(),
+                })
+                .map_err(anyhow::Error::from)?;
+                let dedup_key = Some(format!("{OVERDUE_JOB}:{id}:{task}:{}", store::ms(at)));
+                ctx.schedule(NewJob {
+                    kind: OVERDUE_JOB.into(),
+                    payload,
+                    due_at: at,
+                    cron: None,
+                    dedup_key,
+                })
+                .await?;
+            }
+            Effect::OpenWindow(spec) => {
+                super::freeze::open(
+                    ctx,
+                    &spec.target,
+                    spec.kind,
+                    ctx.now + spec.duration,
+                    &spec.reason,
+                    &id.to_string(),
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn announcement(
+    ctx: &mut Ctx<'_>,
+    id: RecordId,
+    r: &Release,
+    notice: &Notice,
+) -> Handled<Message> {
+    let tz = ctx.app.config.tz;
+    let head = |emoji: &str| {
+        Line::new()
+            .text(format!("{emoji} "))
+            .bold(id.to_string())
+            .text(" ")
+    };
+    let title = |task: &str| {
+        r.task(task)
+            .map(|t| t.spec.title.clone())
+            .unwrap_or_default()
+    };
+    let m = match notice {
+        Notice::Started => Message::new().line(
+            head("🚀")
+                .code(&r.name)
+                .text(format!(" started from `{}` by ", r.template))
+                .user(&r.started_by)
+                .text(format!(
+                    ". T0 is {}; {} tasks. See /release plan",
+                    local(r.t0, tz),
+                    r.tasks.len()
+                )),
+        ),
+        Notice::TaskReady { task } => {
+            let Ok(t) = r.task(task) else {
+                return Ok(Message::new());
+            };
+            let owners = super::roles::members_of(ctx, t.spec.owner).await?;
+            let what = if t.spec.kind == TaskKind::Gate {
+                format!("/signoff {task}")
+            } else {
+                format!("/task done {task}")
+            };
+            Message::new().line(
+                head("▶️")
+                    .code(task)
+                    .text(format!(" is ready: {} — ", t.spec.title))
+                    .role(t.spec.owner, owners)
+                    .text(format!(
+                        " (planned by {}; then {what})",
+                        local(r.planned_end(&t.spec), tz)
+                    )),
+            )
+        }
+        Notice::TaskStarted { task, by } => {
+            Message::new().line(head("🔧").code(task).text(" started by ").user(by))
+        }
+        Notice::TaskDone { task, by } => {
+            let mut line = head("✅")
+                .code(task)
+                .text(format!(" done ({}) by ", title(task)))
+                .user(by);
+            if let Some(note) = r.task(task).ok().and_then(|t| t.note.clone()) {
+                line = line.text(format!(": {note}"));
+            }
+            Message::new().line(line)
+        }
+        Notice::TaskSkipped { task, by, reason } => Message::new().line(
+            head("⏭️")
+                .code(task)
+                .text(" skipped by ")
+                .user(by)
+                .text(format!(": {reason}")),
+        ),
+        Notice::Published { text, .. } => {
+            Message::new().line(Line::new().text("📣 ").text(text.clone()))
+        }
+        Notice::Signed { gate, by } => Message::new().line(
+            head("🖊️")
+                .text(format!("gate `{gate}` ({}) signed off by ", title(gate)))
+                .user(by)
+                .text("."),
+        ),
+        Notice::Revoked {
+            gate,
+            by,
+            reason,
+            reopened,
+        } => {
+            let mut line = head("↩️")
+                .text(format!("sign-off `{gate}` revoked by "))
+                .user(by)
+                .text(format!(": {reason}."));
+            if !reopened.is_empty() {
+                line = line.text(format!(" Reopened: {}.", reopened.join(", ")));
+            }
+            Message::new().line(line)
+        }
+        Notice::Overdue { task, days_late } => {
+            let Ok(t) = r.task(task) else {
+                return Ok(Message::new());
+            };
+            let owners = super::roles::members_of(ctx, t.spec.owner).await?;
+            Message::new().line(
+                head("⏰")
+                    .code(task)
+                    .text(format!(
+                        " ({}) is overdue by {days_late} day(s), planned by {} — ",
+                        t.spec.title,
+                        local(r.planned_end(&t.spec), tz)
+                    ))
+                    .role(t.spec.owner, owners),
+            )
+        }
+        Notice::Closed { by } => Message::new().line(
+            head("🏁")
+                .code(&r.name)
+                .text(" closed by ")
+                .user(by)
+                .text(format!(". Retro: /release retro release:{id}")),
+        ),
+    };
+    Ok(m)
+}
+
+fn date(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%a %Y-%m-%d").to_string()
+}
+
+fn plan(id: &RecordId, r: &Release, tz: Tz) -> Message {
+    let mut m = Message::new().line(
+        Line::new()
+            .text("📋 ")
+            .bold(id.to_string())
+            .text(" ")
+            .code(&r.name)
+            .text(format!(
+                " ({}) — T0 {} in {}",
+                r.template,
+                date(r.t0, tz),
+                r.channel
+            )),
+    );
+    for t in &r.tasks {
+        let start = r.planned_start(&t.spec);
+        let last_day = r.planned_end(&t.spec) - chrono::TimeDelta::seconds(1);
+        let span =
+            if start.with_timezone(&tz).date_naive() == last_day.with_timezone(&tz).date_naive() {
+                date(start, tz)
+            } else {
+                format!("{} → {}", date(start, tz), date(last_day, tz))
+            };
+        m = m.line(Line::new().text(format!(
+            "  T+{:<3} {span:<31} {:<22} {:<7} {:<16} {:<12} {}",
+            t.spec.offset_days,
+            t.spec.id,
+            t.spec.kind.as_str(),
+            t.spec.owner.as_str(),
+            t.state.as_str(),
+            t.spec.title
+        )));
+    }
+    m
+}
+
+fn status(id: &RecordId, r: &Release, tz: Tz, now: DateTime<Utc>) -> Message {
+    let done = r.tasks.iter().filter(|t| t.state.finished()).count();
+    let mut m = Message::new().line(
+        Line::new()
+            .bold(id.to_string())
+            .text(" ")
+            .code(&r.name)
+            .text(format!(
+                ": {done} of {} tasks finished{}",
+                r.tasks.len(),
+                if r.state == crate::domain::release::ReleaseState::Closed {
+                    " (closed)"
+                } else {
+                    ""
+                }
+            )),
+    );
+    let list = |filter: &dyn Fn(&crate::domain::release::TaskRun) -> bool| -> Vec<String> {
+        r.tasks
+            .iter()
+            .filter(|t| filter(t))
+            .map(|t| format!("{} ({})", t.spec.id, t.spec.owner))
+            .collect()
+    };
+    let in_progress = list(&|t| t.state == TaskState::InProgress);
+    let ready = r.ready_pending();
+    let ready: Vec<String> = r
+        .tasks
+        .iter()
+        .filter(|t| ready.contains(&t.spec.id))
+        .map(|t| format!("{} ({})", t.spec.id, t.spec.owner))
+        .collect();
+    let blocked: Vec<String> = r
+        .tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Pending)
+        .filter_map(|t| {
+            let b = r.blockers(&t.spec);
+            (!b.is_empty()).then(|| format!("{} ← {}", t.spec.id, b.join(", ")))
+        })
+        .collect();
+    let overdue: Vec<String> = r
+        .tasks
+        .iter()
+        .filter(|t| !t.state.finished() && r.planned_end(&t.spec) <= now)
+        .map(|t| {
+            format!(
+                "{} (planned by {})",
+                t.spec.id,
+                date(r.planned_end(&t.spec) - chrono::TimeDelta::seconds(1), tz)
+            )
+        })
+        .collect();
+    for (label, items) in [
+        ("In progress", in_progress),
+        ("Ready", ready),
+        ("Blocked", blocked),
+        ("Overdue", overdue),
+    ] {
+        if !items.is_empty() {
+            m = m.line(Line::new().text(format!("  {label}: {}", items.join("; "))));
+        }
+    }
+    m
+}
+
+fn task_list(id: &RecordId, r: &Release, tz: Tz) -> Message {
+    let mut m = Message::text(format!("{id} `{}` tasks:", r.name));
+    for t in &r.tasks {
+        let when = t
+            .finished_at
+            .map(|f| format!(" at {}", local(f, tz)))
+            .unwrap_or_default();
+        m = m.line(Line::new().text(format!(
+            "  {:<22} {:<7} {:<16} {}{when}",
+            t.spec.id,
+            t.spec.kind.as_str(),
+            t.spec.owner.as_str(),
+            t.state.as_str()
+        )));
+    }
+    m
+}
+
+fn gates(id: &RecordId, r: &Release, tz: Tz) -> Message {
+    let mut m = Message::text(format!("{id} `{}` sign-offs:", r.name));
+    let ready = r.ready_pending();
+    for t in r.tasks.iter().filter(|t| t.spec.kind == TaskKind::Gate) {
+        let line = match (&t.by, t.finished_at, t.state) {
+            (Some(by), Some(at), TaskState::Done) => Line::new()
+                .text(format!("  ✅ {} ({}) signed by ", t.spec.id, t.spec.owner))
+                .user(by)
+                .text(format!(" at {}", local(at, tz))),
+            _ if ready.contains(&t.spec.id) => Line::new().text(format!(
+                "  ⏳ {} ({}) ready to sign",
+                t.spec.id, t.spec.owner
+            )),
+            _ => Line::new().text(format!(
+                "  ⛔ {} ({}) waiting for {}",
+                t.spec.id,
+                t.spec.owner,
+                r.blockers(&t.spec).join(", ")
+            )),
+        };
+        m = m.line(line);
+    }
+    m
+}
+
+fn slip(row: &RetroRow) -> String {
+    match row.slip_days {
+        Some(0) => "on time".to_string(),
+        Some(d) if d > 0 => format!("+{d}d"),
+        Some(d) => format!("{d}d"),
+        None => row.state.as_str().to_string(),
+    }
+}
+
+fn retro(id: &RecordId, r: &Release, tz: Tz) -> Message {
+    let rows = r.retro(tz);
+    let slipped: Vec<&RetroRow> = rows
+        .iter()
+        .filter(|row| row.slip_days.is_some_and(|d| d > 0))
+        .collect();
+    let total: i64 = slipped.iter().filter_map(|row| row.slip_days).sum();
+    let mut m = Message::text(format!(
+        "📊 Retro {id} `{}` ({}): {} of {} tasks slipped, {total} day(s) in all",
+        r.name,
+        r.template,
+        slipped.len(),
+        rows.len()
+    ));
+    m = m.line(Line::new().text(format!(
+        "  {:<22} {:<11} {:<11} {}",
+        "task", "planned", "actual", "slip"
+    )));
+    for row in &rows {
+        let actual = row
+            .actual_end
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "—".into());
+        m = m.line(Line::new().text(format!(
+            "  {:<22} {:<11} {:<11} {}",
+            row.id,
+            row.planned_end.to_string(),
+            actual,
+            slip(row)
+        )));
+    }
+    if !slipped.is_empty() {
+        m = m.line(Line::new().text("Slipped:"));
+        for row in &slipped {
+            let note = row
+                .note
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
+            m = m.line(Line::new().text(format!("  {} {}{note}", row.id, slip(row))));
+        }
+    }
+    m = m.line(Line::new().text("Sign-offs:"));
+    for row in rows.iter().filter(|row| row.kind == TaskKind::Gate) {
+        m = match (&row.by, row.finished_at, row.state) {
+            (Some(by), Some(at), TaskState::Done) => m.line(
+                Line::new()
+                    .text(format!("  {} by ", row.id))
+                    .user(by)
+                    .text(format!(" at {}", local(at, tz))),
+            ),
+            _ => m.line(Line::new().text(format!("  {} not signed", row.id))),
+        };
+    }
+    m
+}
+
+fn retro_markdown(id: &RecordId, r: &Release, tz: Tz) -> String {
+    let rows = r.retro(tz);
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!("## Retro: {id} {} ({})\n\n", r.name, r.template);
+    out.push_str("| Task | Owner | Planned start | Planned end | Actual start | Actual end | Slip (days) | Note |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for row in &rows {
+        let opt = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_else(|| "—".into());
+        let slip = match row.slip_days {
+            Some(d) if d > 0 => format!("+{d}"),
+            Some(d) => d.to_string(),
+            None => row.state.as_str().to_string(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            cell(&row.id),
+            row.owner,
+            row.planned_start,
+            row.planned_end,
+            opt(row.actual_start),
+            opt(row.actual_end),
+            slip,
+            cell(row.note.as_deref().unwrap_or(""))
+        ));
+    }
+    out.push_str("\n### Sign-offs\n\n");
+    for row in rows.iter().filter(|row| row.kind == TaskKind::Gate) {
+        match (&row.by, row.finished_at) {
+            (Some(by), Some(at)) if row.state == TaskState::Done => {
+                out.push_str(&format!("- {}: {by} at {}\n", row.id, local(at, tz)))
+            }
+            _ => out.push_str(&format!("- {}: not signed\n", row.id)),
+        }
+    }
+    out
+}

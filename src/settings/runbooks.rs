@@ -1,0 +1,288 @@
+//! Runbook templates: the three shipped ones (embedded) plus every
+//! `*.toml` in `releases.runbooks_dir` (a file with a shipped name replaces
+//! it). Each problem is named with its template and task.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::Problem;
+use crate::domain::Role;
+use crate::domain::freeze::WindowKind;
+use crate::domain::runbook::{Runbook, TaskKind, TaskSpec, WindowSpec, validate};
+use crate::domain::timing::parse_duration;
+
+/// The shipped templates.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "demo-upgrade",
+        include_str!("../../config/runbooks/demo-upgrade.toml"),
+    ),
+    (
+        "portal-release",
+        include_str!("../../config/runbooks/portal-release.toml"),
+    ),
+    (
+        "rollout",
+        include_str!("../../config/runbooks/rollout.toml"),
+    ),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRunbook {
+    title: String,
+    tasks: Vec<RawTask>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTask {
+    id: String,
+    title: String,
+    owner: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    depends_on: Vec<String>,
+    offset: Offset,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    publishes: Option<String>,
+    #[serde(default)]
+    opens: Vec<RawWindow>,
+}
+
+/// `offset = 3` or `offset = "T+3"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Offset {
+    Days(i64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    kind: String,
+    target: String,
+    duration: String,
+    reason: String,
+}
+
+/// Loads every template; returns the valid ones and every problem.
+pub fn load(dir: &Path) -> (BTreeMap<String, Runbook>, Vec<Problem>) {
+    let mut sources: BTreeMap<String, String> = EMBEDDED
+        .iter()
+        .map(|(name, text)| (name.to_string(), text.to_string()))
+        .collect();
+    let mut problems = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for path in entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        {
+            let Some(name) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    sources.insert(name, text);
+                }
+                Err(e) => problems.push(Problem {
+                    key: format!("runbooks.{name}"),
+                    message: format!("cannot read {}: {e}", path.display()),
+                }),
+            }
+        }
+    }
+    let mut runbooks = BTreeMap::new();
+    for (name, text) in sources {
+        match parse(&name, &text) {
+            Ok(rb) => {
+                runbooks.insert(name, rb);
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    (runbooks, problems)
+}
+
+fn parse(name: &str, text: &str) -> Result<Runbook, Vec<Problem>> {
+    let raw: RawRunbook = toml_from_str(text).map_err(|e| {
+        vec![Problem {
+            key: format!("runbooks.{name}"),
+            message: e,
+        }]
+    })?;
+    let mut problems = Vec::new();
+    let mut tasks = Vec::new();
+    for t in raw.tasks {
+        let key = |field: &str| format!("runbooks.{name}.tasks.{}.{field}", t.id);
+        let mut bad = |field: &str, message: String| {
+            problems.push(Problem {
+                key: key(field),
+                message,
+            })
+        };
+        let owner = t
+            .owner
+            .parse::<Role>()
+            .map_err(|e| bad("owner", e.to_string()))
+            .ok();
+        let kind = match t.kind.as_deref().unwrap_or("task") {
+            "task" => Some(TaskKind::Task),
+            "gate" => Some(TaskKind::Gate),
+            "notice" => Some(TaskKind::Notice),
+            other => {
+                bad(
+                    "kind",
+                    format!("`{other}` is not a task kind: use task, gate or notice"),
+                );
+                None
+            }
+        };
+        let offset = match &t.offset {
+            Offset::Days(n) => Some(*n),
+            Offset::Text(s) => s
+                .trim()
+                .strip_prefix("T+")
+                .and_then(|n| n.parse().ok())
+                .or_else(|| {
+                    bad(
+                        "offset",
+                        format!("`{s}` is not an offset: write a number of days or T+N"),
+                    );
+                    None
+                }),
+        };
+        let duration = parse_duration(t.duration.as_deref().unwrap_or("1d"))
+            .map_err(|e| bad("duration", e.to_string()))
+            .ok();
+        let mut opens = Vec::new();
+        for (i, w) in t.opens.iter().enumerate() {
+            let field = format!("opens[{i}]");
+            let kind = w
+                .kind
+                .parse::<WindowKind>()
+                .map_err(|e| bad(&field, e.to_string()))
+                .ok();
+            let dur = parse_duration(&w.duration)
+                .map_err(|e| bad(&field, e.to_string()))
+                .ok();
+            if let (Some(kind), Some(duration)) = (kind, dur) {
+                opens.push(WindowSpec {
+                    kind,
+                    target: w.target.clone(),
+                    duration,
+                    reason: w.reason.clone(),
+                });
+            }
+        }
+        if let (Some(owner), Some(kind), Some(offset_days), Some(duration)) =
+            (owner, kind, offset, duration)
+        {
+            tasks.push(TaskSpec {
+                id: t.id,
+                title: t.title,
+                owner,
+                kind,
+                depends_on: t.depends_on,
+                offset_days,
+                duration,
+                publishes: t.publishes,
+                opens,
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    validate(name, &raw.title, tasks).map_err(|ps| {
+        ps.into_iter()
+            .map(|(key, message)| Problem { key, message })
+            .collect()
+    })
+}
+
+fn toml_from_str(text: &str) -> Result<RawRunbook, String> {
+    use config::{Config as Layers, File, FileFormat};
+    Layers::builder()
+        .add_source(File::from_str(text, FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize::<RawRunbook>())
+        .map_err(|e| format!("not a valid runbook: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_templates_are_valid() {
+        let (runbooks, problems) = load(Path::new("/nonexistent"));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            runbooks.keys().collect::<Vec<_>>(),
+            ["demo-upgrade", "portal-release", "rollout"]
+        );
+        let demo = &runbooks["demo-upgrade"];
+        let qa = demo.tasks.iter().find(|t| t.id == "qa").unwrap();
+        assert_eq!(
+            (qa.kind, qa.offset_days, qa.owner),
+            (TaskKind::Gate, 8, Role::Qa)
+        );
+        let portal = &runbooks["portal-release"];
+        let merge = portal.tasks.iter().find(|t| t.id == "merge-main").unwrap();
+        assert_eq!(merge.opens[0].kind, WindowKind::Freeze);
+    }
+
+    #[test]
+    fn cycles_unknown_dependencies_and_unknown_roles_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "title = \"Bad\"\n[[tasks]]\nid = \"a\"\ntitle = \"A\"\nowner = \"wizard\"\noffset = 0\n[[tasks]]\nid = \"b\"\ntitle = \"B\"\nowner = \"qa\"\noffset = \"T+1\"\ndepends_on = [\"zz\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("loop.toml"),
+            "title = \"Loop\"\n[[tasks]]\nid = \"a\"\ntitle = \"A\"\nowner = \"qa\"\noffset = 0\ndepends_on = [\"b\"]\n[[tasks]]\nid = \"b\"\ntitle = \"B\"\nowner = \"qa\"\noffset = 1\ndepends_on = [\"a\"]\n",
+        )
+        .unwrap();
+        let (runbooks, problems) = load(dir.path());
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|p| p.starts_with("runbooks.bad.tasks.a.owner: unknown role `wizard`")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|p| p
+                    .starts_with("runbooks.loop.tasks.a.depends_on: dependency cycle: a → b → a")),
+            "{text:?}"
+        );
+        assert!(runbooks.contains_key("demo-upgrade"));
+        std::fs::remove_file(dir.path().join("bad.toml")).unwrap();
+        std::fs::write(
+            dir.path().join("bad.toml"),
+            "title = \"Bad\"\n[[tasks]]\nid = \"b\"\ntitle = \"B\"\nowner = \"qa\"\noffset = 1\ndepends_on = [\"zz\"]\n",
+        )
+        .unwrap();
+        let (_, problems) = load(dir.path());
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|p| p == "runbooks.bad.tasks.b.depends_on: unknown task `zz`"),
+            "{text:?}"
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! Releases and sign-offs through the dispatcher with an injected clock: the
+//! demo-upgrade runbook walked end to end, gates enforced, daily overdue
+//! reminders, the retro, and freeze windows opened by a release task.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use common::{TestApp, spawn_app_with_clock};
+use shipmate::domain::timing::ManualClock;
+use shipmate::scheduler;
+
+/// 2026-11-02 00:00 IST, a Monday.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 18, 30, 0).unwrap()
+}
+
+/// Day `n` after T0 at 10:00 IST.
+fn day(n: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::days(n) + TimeDelta::hours(10)
+}
+
+/// How many queued messages read (as plain text) with `needle` in them.
+async fn outbox_count(t: &TestApp, needle: &str) -> i64 {
+    let bodies: Vec<String> = sqlx::query_scalar("SELECT body FROM outbox")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    bodies
+        .iter()
+        .map(|b| {
+            serde_json::from_str::<shipmate::app::Message>(b)
+                .unwrap()
+                .plain(t.app.config.tz)
+        })
+        .filter(|text| text.contains(needle))
+        .count() as i64
+}
+
+#[tokio::test]
+async fn the_demo_upgrade_is_walked_end_to_end_with_gates_enforced_and_a_retro_of_the_slips() {
+    // Arrange
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    let started = t
+        .ok(
+            "rm",
+            "/release start 2026-Q4 template:demo-upgrade t0:2026-11-02",
+        )
+        .await;
+    assert!(
+        started.contains("REL-1 `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02"),
+        "{started}"
+    );
+    assert!(
+        started.contains("T+8   Tue 2026-11-10                  qa"),
+        "{started}"
+    );
+    assert_eq!(
+        outbox_count(&t, "`agree-date` is ready").await,
+        1,
+        "first owner pinged"
+    );
+
+    // Act + Assert: work the plan, late here and there
+    clock.set(day(3));
+    t.ok("rm", "/task done agree-date note:\"agreed with City B\"")
+        .await;
+    assert!(
+        outbox_count(&t, "`backup` is ready").await == 1,
+        "next owners pinged"
+    );
+    t.ok("ops", "/task done backup").await;
+    t.ok("rm", "/task done notify-partners").await;
+    assert_eq!(
+        outbox_count(&t, "📣 Scheduled maintenance").await,
+        1,
+        "the notice publishes its text"
+    );
+    clock.set(day(5));
+    t.ok("ops", "/task start deploy").await;
+    t.ok("ops", "/task done deploy").await;
+    clock.set(day(6));
+    t.ok("ops", "/task done localisation").await;
+
+    let early = t.refused("qa", "/signoff qa").await;
+    assert!(
+        early.contains("cannot sign `qa` yet: waiting for testing (pending)"),
+        "{early}"
+    );
+    clock.set(day(9));
+    t.ok("qa", "/task done testing note:\"City B maps slow\"")
+        .await;
+    let wrong_role = t.refused("pm", "/signoff qa").await;
+    assert!(
+        wrong_role.contains("only `qa` members can sign the `qa` gate"),
+        "{wrong_role}"
+    );
+    let by_rm = t.refused("rm", "/signoff qa").await;
+    assert!(
+        by_rm.contains("only `qa` members"),
+        "a release-manager cannot sign for QA: {by_rm}"
+    );
+    let product_first = t.refused("pm", "/signoff product").await;
+    assert!(
+        product_first.contains("waiting for qa (pending)"),
+        "{product_first}"
+    );
+
+    clock.set(day(10));
+    t.ok("qa", "/signoff qa note:\"all green on both tenants\"")
+        .await;
+    clock.set(day(12));
+    t.ok("pm", "/signoff product").await;
+    clock.set(day(13));
+    for task in ["announce-stakeholders", "announce-partners", "notice-down"] {
+        t.ok("rm", &format!("/task done {task}")).await;
+    }
+    t.ok("rm", "/release close").await;
+
+    // the retro writes itself
+    let retro = t.ok("rm", "/release retro release:REL-1").await;
+    assert!(
+        retro.contains("6 of 11 tasks slipped, 12 day(s) in all"),
+        "{retro}"
+    );
+    assert!(
+        retro.contains("backup                 2026-11-03  2026-11-05  +2d"),
+        "{retro}"
+    );
+    assert!(
+        retro.contains("product                2026-11-14  2026-11-14  on time"),
+        "{retro}"
+    );
+    assert!(retro.contains("testing +2d — City B maps slow"), "{retro}");
+    assert!(
+        retro.contains("qa by @qa at 2026-11-12 10:00 IST"),
+        "{retro}"
+    );
+    let markdown = t
+        .ok("rm", "/release retro release:REL-1 format:markdown")
+        .await;
+    assert!(markdown.contains("| testing | qa | 2026-11-08 | 2026-11-09 | 2026-11-11 | 2026-11-11 | +2 | City B maps slow |"), "{markdown}");
+    assert!(
+        markdown.contains("- product: console:pm at 2026-11-14 10:00 IST"),
+        "{markdown}"
+    );
+
+    let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE record = 'REL-1'")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        audit, 14,
+        "start, 12 task and sign-off transitions, close: each audited"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_sign_off_reopens_what_depends_on_it_and_refusals_change_nothing() {
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok("rm", "/release start R1 template:rollout").await;
+    t.ok("ops", "/task done freeze-pipeline").await;
+    t.ok("pm", "/task done analyse-changes").await;
+    t.ok("pm", "/signoff approve-changes").await;
+    t.ok("ops", "/task done backend-deploy").await;
+    let before = t.snapshot().await;
+    for (user, text, why) in [
+        (
+            "ops",
+            "/signoff revoke approve-changes reason:x",
+            "only `product` members or a release-manager",
+        ),
+        ("pm", "/signoff revoke approve-changes", "missing `reason`"),
+        ("ops", "/signoff go-live", "only `qa` members"),
+        (
+            "qa",
+            "/task skip check-links reason:later",
+            "release-manager",
+        ),
+        (
+            "rm",
+            "/release start R2 template:rollout",
+            "still open in this channel",
+        ),
+        (
+            "rm",
+            "/release start R2 template:nope",
+            "unknown template `nope`",
+        ),
+        ("rm", "/release close", "unfinished tasks"),
+        (
+            "qa",
+            "/signoff approve-changes release:REL-9",
+            "REL-9 does not exist",
+        ),
+    ] {
+        let reply = t.refused(user, text).await;
+        assert!(reply.contains(why), "{text}: {reply}");
+    }
+    assert_eq!(
+        t.snapshot().await,
+        before,
+        "refused commands changed the database"
+    );
+
+    let revoked = t
+        .ok(
+            "pm",
+            "/signoff revoke approve-changes reason:\"row counts off by 5%\"",
+        )
+        .await;
+    assert!(
+        revoked.contains("gate `approve-changes` revoked"),
+        "{revoked}"
+    );
+    assert_eq!(outbox_count(&t, "Reopened: backend-deploy.").await, 1);
+    let status = t.ok("pm", "/signoff status").await;
+    assert!(
+        status.contains("⏳ approve-changes (product) ready to sign"),
+        "{status}"
+    );
+    let tasks = t.ok("ops", "/task list").await;
+    assert!(
+        tasks.contains("backend-deploy         task    devops           pending"),
+        "{tasks}"
+    );
+}
+
+#[tokio::test]
+async fn overdue_tasks_are_reminded_once_a_day_until_done() {
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok(
+        "rm",
+        "/release start Q4 template:demo-upgrade t0:2026-11-02",
+    )
+    .await;
+    let reminders = || outbox_count(&t, "`backup` (Back up the database and images) is overdue");
+
+    // backup is planned for T+1 (Tue); it is due at Wed 00:00
+    clock.set(t0() + TimeDelta::days(2) - TimeDelta::minutes(1));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(reminders().await, 0, "not overdue before its planned end");
+    clock.set(t0() + TimeDelta::days(2));
+    scheduler::run_due(&t.app).await.unwrap();
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(
+        reminders().await,
+        1,
+        "one reminder on the first overdue day"
+    );
+    clock.advance(TimeDelta::hours(12));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(reminders().await, 1, "not twice the same day");
+    clock.advance(TimeDelta::hours(12));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(reminders().await, 2, "again the next day");
+
+    t.ok("rm", "/task done agree-date").await;
+    t.ok("ops", "/task done backup").await;
+    clock.advance(TimeDelta::days(3));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(reminders().await, 2, "no more reminders once done");
+    assert!(
+        outbox_count(&t, "`notify-partners` (Tell partners").await >= 2,
+        "other late tasks keep being reminded"
+    );
+}
+
+#[tokio::test]
+async fn a_release_task_opens_the_code_freeze_which_reminds_before_it_ends() {
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(
+        &[("SHIPMATE__FREEZE__CHANNELS", "console:#eng")],
+        clock.clone(),
+    )
+    .await;
+    t.ok("rm", "/release start P1 template:portal-release")
+        .await;
+    t.ok("ops", "/task done rc-staging").await;
+    t.ok("pm", "/task done uat").await;
+    t.ok("pm", "/signoff validation").await;
+    t.ok("qa", "/signoff qa").await;
+    let none = shipmate::app::freeze::active_for(
+        &mut t.app.db.pool.acquire().await.unwrap(),
+        "portal",
+        day(0),
+    )
+    .await
+    .unwrap();
+    assert!(none.is_none());
+
+    t.ok("ops", "/task done merge-main").await;
+    let status = t.ok("ops", "/freeze status").await;
+    assert!(
+        status.contains("code freeze · `portal` · in force until"),
+        "{status}"
+    );
+    assert_eq!(
+        outbox_count(&t, "❄️ Code freeze on `portal` until").await,
+        1
+    );
+    let frozen = shipmate::app::freeze::active_for(
+        &mut t.app.db.pool.acquire().await.unwrap(),
+        "portal",
+        day(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(frozen.map(|w| w.opened_by), Some("REL-1".to_string()));
+    let twice = t
+        .refused("rm", "/freeze start portal until:7d reason:again")
+        .await;
+    assert!(twice.contains("already has a code freeze"), "{twice}");
+
+    clock.set(day(0) + TimeDelta::days(27));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(
+        outbox_count(&t, "⏳ Code freeze on `portal` ends").await,
+        1,
+        "reminded 3 days ahead"
+    );
+    clock.set(day(0) + TimeDelta::days(30));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(
+        outbox_count(&t, "🔓 Code freeze on `portal` has ended.").await,
+        1
+    );
+    let after = shipmate::app::freeze::active_for(
+        &mut t.app.db.pool.acquire().await.unwrap(),
+        "portal",
+        day(31),
+    )
+    .await
+    .unwrap();
+    assert!(after.is_none());
+}
+
+#[tokio::test]
+async fn freeze_windows_are_opened_and_ended_by_hand() {
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    assert!(
+        t.refused("ops", "/freeze start api until:2d reason:x")
+            .await
+            .contains("release-manager")
+    );
+    assert!(
+        t.refused("rm", "/freeze start api until:someday reason:x")
+            .await
+            .contains("neither a date/time")
+    );
+    t.ok(
+        "rm",
+        "/freeze start api until:2026-11-20 reason:\"audit\" kind:backport",
+    )
+    .await;
+    let ended = t.ok("rm", "/freeze end api kind:backport").await;
+    assert!(ended.contains("Backport window on `api` ended."), "{ended}");
+    assert!(
+        t.refused("rm", "/freeze end api kind:backport")
+            .await
+            .contains("no active backport window")
+    );
+    clock.set(day(30));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(
+        outbox_count(&t, "has ended").await,
+        0,
+        "a window ended early sends no end notice"
+    );
+}
