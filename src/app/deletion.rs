@@ -148,7 +148,7 @@ async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Repl
     };
     let effects = request
         .apply(event, &ctx.actor, &policy, ctx.now)
-        .map_err(|e| in_context(id, e))?;
+        .map_err(|e| e.about(id))?;
     store::deletion::update(ctx.conn, id.n, &request, ctx.now).await?;
     let detail = format!(
         "state={}{}{detail}",
@@ -158,16 +158,6 @@ async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Repl
     ctx.audit(&id.to_string(), action, &detail).await?;
     apply_effects(ctx, id, &request, effects).await?;
     Ok(Reply::in_channel(summary(ctx, id, &request)))
-}
-
-/// Prefixes a refusal with the record it concerns.
-fn in_context(id: RecordId, e: DomainError) -> DomainError {
-    match e {
-        DomainError::Invalid(m) => DomainError::Invalid(format!("{id}: {m}")),
-        DomainError::Forbidden(m) => DomainError::Forbidden(format!("{id}: {m}")),
-        DomainError::Conflict(m) => DomainError::Conflict(format!("{id}: {m}")),
-        DomainError::NotFound(m) => DomainError::NotFound(m),
-    }
 }
 
 fn summary(ctx: &Ctx<'_>, id: RecordId, r: &DeletionRequest) -> Message {

@@ -47,9 +47,7 @@ pub async fn run_release(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         }
         _ => {
             let (id, mut r) = resolve(ctx, p).await?;
-            let effects = r
-                .close(&ctx.actor, ctx.now)
-                .map_err(|e| in_context(id, e))?;
+            let effects = r.close(&ctx.actor, ctx.now).map_err(|e| e.about(id))?;
             save(ctx, id, &r, "close", "").await?;
             apply_effects(ctx, id, &r, effects).await?;
             Ok(Reply::in_channel(Message::text(format!(
@@ -91,7 +89,7 @@ pub async fn run_task(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         }
         _ => return Ok(Reply::private(task_list(&id, &r, ctx.app.config.tz))),
     };
-    let effects = effects.map_err(|e| in_context(id, e))?;
+    let effects = effects.map_err(|e| e.about(id))?;
     let action = format!("task.{}", p.sub.name);
     save(ctx, id, &r, &action, &detail).await?;
     apply_effects(ctx, id, &r, effects).await?;
@@ -125,7 +123,7 @@ pub async fn run_signoff(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         }
         _ => return Ok(Reply::private(gates(&id, &r, ctx.app.config.tz))),
     };
-    let effects = effects.map_err(|e| in_context(id, e))?;
+    let effects = effects.map_err(|e| e.about(id))?;
     save(ctx, id, &r, action, &detail).await?;
     apply_effects(ctx, id, &r, effects).await?;
     let verb = if action == "signoff" {
@@ -136,15 +134,6 @@ pub async fn run_signoff(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
     Ok(Reply::in_channel(Message::text(format!(
         "{id} gate `{gate}` {verb}."
     ))))
-}
-
-fn in_context(id: RecordId, e: DomainError) -> DomainError {
-    match e {
-        DomainError::Invalid(m) => DomainError::Invalid(format!("{id}: {m}")),
-        DomainError::Forbidden(m) => DomainError::Forbidden(format!("{id}: {m}")),
-        DomainError::Conflict(m) => DomainError::Conflict(format!("{id}: {m}")),
-        DomainError::NotFound(m) => DomainError::NotFound(format!("{id}: {m}")),
-    }
 }
 
 /// `YYYY-MM-DD` (midnight in `tz`), `YYYY-MM-DD HH:MM` or RFC 3339.

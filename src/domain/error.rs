@@ -31,4 +31,14 @@ impl DomainError {
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self::NotFound(msg.into())
     }
+
+    /// Prefixes the message with the record it concerns, e.g. `DR-1: …`.
+    pub fn about(self, record: impl std::fmt::Display) -> Self {
+        match self {
+            Self::Invalid(m) => Self::Invalid(format!("{record}: {m}")),
+            Self::Forbidden(m) => Self::Forbidden(format!("{record}: {m}")),
+            Self::Conflict(m) => Self::Conflict(format!("{record}: {m}")),
+            Self::NotFound(m) => Self::NotFound(format!("{record}: {m}")),
+        }
+    }
 }

@@ -291,13 +291,8 @@ impl Release {
             .collect()
     }
 
-    /// Marks a task (not a gate) in progress.
-    pub fn start_task(
-        &mut self,
-        id: &str,
-        by: &Actor,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<Effect>, DomainError> {
+    /// The index and spec of a task (not a gate) that `by` may work on.
+    fn workable(&self, id: &str, by: &Actor) -> Result<(usize, TaskSpec), DomainError> {
         self.require_open()?;
         let i = self.index(id)?;
         let spec = self.tasks[i].spec.clone();
@@ -307,6 +302,59 @@ impl Release {
             )));
         }
         Self::require_worker(&spec, by)?;
+        Ok((i, spec))
+    }
+
+    fn refuse_if_finished(&self, i: usize) -> Result<(), DomainError> {
+        let task = &self.tasks[i];
+        if task.state.finished() {
+            let noun = if task.spec.kind == TaskKind::Gate {
+                "signed"
+            } else {
+                task.state.as_str()
+            };
+            let who = task
+                .by
+                .as_ref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default();
+            return Err(DomainError::conflict(format!(
+                "`{}` is already {noun}{who}",
+                task.spec.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Finishes task `i` and returns the tasks that became ready through it.
+    fn finish(
+        &mut self,
+        i: usize,
+        state: TaskState,
+        by: &Actor,
+        at: DateTime<Utc>,
+        note: Option<String>,
+    ) -> Vec<Effect> {
+        let before = self.ready_pending();
+        let task = &mut self.tasks[i];
+        task.state = state;
+        if state == TaskState::Done {
+            task.started_at.get_or_insert(at);
+        }
+        task.finished_at = Some(at);
+        task.by = Some(by.user.clone());
+        task.note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+        self.newly_ready(&before)
+    }
+
+    /// Marks a task (not a gate) in progress.
+    pub fn start_task(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        let (i, spec) = self.workable(id, by)?;
         if self.tasks[i].state != TaskState::Pending {
             return Err(DomainError::conflict(format!(
                 "`{id}` is already {}",
@@ -332,29 +380,10 @@ impl Release {
         at: DateTime<Utc>,
         note: Option<String>,
     ) -> Result<Vec<Effect>, DomainError> {
-        self.require_open()?;
-        let i = self.index(id)?;
-        let spec = self.tasks[i].spec.clone();
-        if spec.kind == TaskKind::Gate {
-            return Err(DomainError::conflict(format!(
-                "`{id}` is a gate: sign it with /signoff {id}"
-            )));
-        }
-        Self::require_worker(&spec, by)?;
-        if self.tasks[i].state.finished() {
-            return Err(DomainError::conflict(format!(
-                "`{id}` is already {}",
-                self.tasks[i].state.as_str()
-            )));
-        }
+        let (i, spec) = self.workable(id, by)?;
+        self.refuse_if_finished(i)?;
         self.require_unblocked(&spec, "finish")?;
-        let before = self.ready_pending();
-        let task = &mut self.tasks[i];
-        task.state = TaskState::Done;
-        task.started_at.get_or_insert(at);
-        task.finished_at = Some(at);
-        task.by = Some(by.user.clone());
-        task.note = note.filter(|n| !n.trim().is_empty());
+        let ready = self.finish(i, TaskState::Done, by, at, note);
         let mut effects = vec![Effect::Announce(Notice::TaskDone {
             task: spec.id.clone(),
             by: by.user.clone(),
@@ -366,7 +395,7 @@ impl Release {
             }));
         }
         effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
-        effects.extend(self.newly_ready(&before));
+        effects.extend(ready);
         Ok(effects)
     }
 
@@ -378,39 +407,28 @@ impl Release {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<Vec<Effect>, DomainError> {
-        self.require_open()?;
         by.require(Role::ReleaseManager, "skip tasks")?;
         let i = self.index(id)?;
-        let spec = self.tasks[i].spec.clone();
-        if spec.kind == TaskKind::Gate {
+        if self.tasks[i].spec.kind == TaskKind::Gate {
             return Err(DomainError::conflict(format!(
                 "`{id}` is a gate and cannot be skipped: a `{}` member must sign it",
-                spec.owner
+                self.tasks[i].spec.owner
             )));
         }
+        let (i, spec) = self.workable(id, by)?;
         if reason.trim().is_empty() {
             return Err(DomainError::invalid(
                 "skipping needs a reason: add reason:\"…\"",
             ));
         }
-        if self.tasks[i].state.finished() {
-            return Err(DomainError::conflict(format!(
-                "`{id}` is already {}",
-                self.tasks[i].state.as_str()
-            )));
-        }
-        let before = self.ready_pending();
-        let task = &mut self.tasks[i];
-        task.state = TaskState::Skipped;
-        task.finished_at = Some(at);
-        task.by = Some(by.user.clone());
-        task.note = Some(reason.trim().to_string());
+        self.refuse_if_finished(i)?;
+        let ready = self.finish(i, TaskState::Skipped, by, at, Some(reason.to_string()));
         let mut effects = vec![Effect::Announce(Notice::TaskSkipped {
             task: spec.id,
             by: by.user.clone(),
             reason: reason.trim().to_string(),
         })];
-        effects.extend(self.newly_ready(&before));
+        effects.extend(ready);
         Ok(effects)
     }
 
@@ -431,30 +449,15 @@ impl Release {
                 spec.owner, by.user
             )));
         }
-        if self.tasks[i].state == TaskState::Done {
-            let who = self.tasks[i]
-                .by
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            return Err(DomainError::conflict(format!(
-                "`{gate}` is already signed by {who}"
-            )));
-        }
+        self.refuse_if_finished(i)?;
         self.require_unblocked(&spec, "sign")?;
-        let before = self.ready_pending();
-        let task = &mut self.tasks[i];
-        task.state = TaskState::Done;
-        task.started_at.get_or_insert(at);
-        task.finished_at = Some(at);
-        task.by = Some(by.user.clone());
-        task.note = note.filter(|n| !n.trim().is_empty());
+        let ready = self.finish(i, TaskState::Done, by, at, note);
         let mut effects = vec![Effect::Announce(Notice::Signed {
             gate: spec.id.clone(),
             by: by.user.clone(),
         })];
         effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
-        effects.extend(self.newly_ready(&before));
+        effects.extend(ready);
         Ok(effects)
     }
 
