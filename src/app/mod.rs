@@ -5,14 +5,19 @@
 //! A refused or failed command rolls back: nothing it wrote (state, audit
 //! rows, outbox rows, jobs) survives.
 
+pub mod calendar;
 mod context;
 pub mod deletion;
+pub mod downtime;
 mod help;
 pub mod invocation;
 pub mod jobs;
 pub mod mention;
 pub mod message;
 pub mod roles;
+pub mod sms;
+pub mod sms_poll;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -87,6 +92,8 @@ impl App {
         let mut ctx = Ctx::new(&mut tx, self, actor, inv.channel.clone(), now, audit_actor);
         let result = match parsed.command.name {
             "delete-request" => deletion::run(&mut ctx, parsed).await,
+            "downtime" => downtime::run(&mut ctx, parsed).await,
+            "sms" => sms::run(&mut ctx, parsed).await,
             "role" => roles::run(&mut ctx, parsed).await,
             other => Err(CommandError::Internal(anyhow::anyhow!(
                 "no handler for /{other}"

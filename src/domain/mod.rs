@@ -5,9 +5,11 @@
 
 pub mod address;
 pub mod deletion;
+pub mod downtime;
 pub mod error;
 pub mod record;
 pub mod role;
+pub mod sms;
 pub mod timing;
 
 pub use address::{ChannelRef, MemberRef, Platform, UserRef};

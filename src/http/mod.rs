@@ -1,5 +1,5 @@
-//! The HTTP server (axum): health and metrics now; the Slack, Discord,
-//! webhook and status-feed routes join this router. Every route shares the
+//! The HTTP server (axum): health, metrics and the public status feed
+//! ([`status`]); the Slack, Discord and webhook routes join this router. Every route shares the
 //! body-size limit `http.max_body_bytes` (413 beyond it).
 
 use axum::extract::State;
@@ -9,6 +9,8 @@ use axum::routing::get;
 use axum::{Router, extract::DefaultBodyLimit};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
+
+mod status;
 
 use crate::app::App;
 use crate::store;
@@ -25,6 +27,7 @@ pub fn router(app: App, metrics: PrometheusHandle) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .merge(status::routes())
         .with_state(HttpState { app, metrics })
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))

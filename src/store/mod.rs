@@ -8,9 +8,11 @@
 
 pub mod audit;
 pub mod deletion;
+pub mod downtime;
 pub mod jobs;
 pub mod outbox;
 pub mod roles;
+pub mod sms;
 
 use std::path::Path;
 use std::str::FromStr;
