@@ -1,7 +1,7 @@
 //! shipmate: a self-hosted chat-ops bot for release operations.
 //!
 //! # Layout
-//! - [`domain`]: plain rules (deletion requests, roles, addresses, time); no I/O.
+//! - [`domain`]: plain rules (deletion requests, downtime, SMS credits, roles, addresses, time); no I/O.
 //! - [`grammar`]: the one command grammar and its table of commands.
 //! - [`settings`]: layered configuration and `check-config`'s validation.
 //! - [`store`]: SQLite persistence, the only place with SQL; embedded migrations.
@@ -9,7 +9,7 @@
 //! - [`scheduler`]: durable jobs (one table), fired exactly once.
 //! - [`delivery`]: the outbox worker and the per-platform `Transport` trait.
 //! - [`platform`]: adapters from platforms (console today) to invocations.
-//! - [`http`]: the axum router (health, metrics).
+//! - [`http`]: the axum router (health, metrics, the public status feed and calendar).
 //! - [`startup`]: builds and runs the whole application.
 //! - [`telemetry`]: logging and metrics.
 

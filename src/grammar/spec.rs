@@ -259,9 +259,10 @@ pub const DOWNTIME: CommandSpec = CommandSpec {
                     "time",
                     "when it starts: \"YYYY-MM-DD HH:MM\" in the configured zone, or RFC 3339",
                 ),
+                key("reason", "…", "what the downtime is for"),
+                // Optional parameters come last: Discord requires required options first.
                 opt_key("duration", "d", "how long it lasts, e.g. 2h (or give end)"),
                 opt_key("end", "time", "when it ends (or give duration)"),
-                key("reason", "…", "what the downtime is for"),
                 opt_key("audience", "…", "who is affected, e.g. \"partner portals\""),
             ],
         },

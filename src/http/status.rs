@@ -233,6 +233,12 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_the_snippet_that_is_served() {
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&snippet("https://shipmate.example.org/status.json")));
+    }
+
+    #[test]
     fn html_is_escaped() {
         assert_eq!(
             escape("<b a=\"1\">&'"),
