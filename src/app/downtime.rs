@@ -58,6 +58,7 @@ pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
 fn policy(ctx: &Ctx<'_>) -> Policy {
     Policy {
         remind_before: ctx.app.config.downtime.remind_before.clone(),
+        tz: ctx.app.config.tz,
     }
 }
 

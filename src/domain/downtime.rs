@@ -19,6 +19,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::{Actor, DomainError, RecordId, Role, UserRef};
@@ -93,6 +94,8 @@ impl From<State> for String {
 pub struct Policy {
     /// `downtime.remind_before`: reminders this long before the start.
     pub remind_before: Vec<TimeDelta>,
+    /// The configured zone, for times in refusals.
+    pub tz: Tz,
 }
 
 /// What an announcer supplies.
@@ -278,8 +281,10 @@ pub fn check_overlap(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     neighbours: &[Neighbour],
+    tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
+    let show = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
     let clash = neighbours.iter().find(|n| {
         // A window still in progress past its planned end blocks until it is completed.
         let n_end = if n.state == State::InProgress {
@@ -293,8 +298,8 @@ pub fn check_overlap(
         Some(n) => Err(DomainError::conflict(format!(
             "{} already covers {env} from {} to {} ({}): windows of one environment may not overlap; postpone or cancel {} first, or pick another time",
             n.id,
-            n.start.format("%Y-%m-%d %H:%M UTC"),
-            n.end.format("%Y-%m-%d %H:%M UTC"),
+            show(n.start),
+            show(n.end),
             n.state,
             n.id
         ))),
@@ -319,7 +324,14 @@ impl Downtime {
             None => None,
         };
         check_window(draft.start, draft.end, now)?;
-        check_overlap(&environment, draft.start, draft.end, neighbours, now)?;
+        check_overlap(
+            &environment,
+            draft.start,
+            draft.end,
+            neighbours,
+            policy.tz,
+            now,
+        )?;
         let downtime = Self {
             environment,
             start: draft.start,
@@ -454,7 +466,14 @@ impl Downtime {
         let length = self.end - self.start;
         let (new_start, new_end) = (to, to + length);
         check_window(new_start, new_end, now)?;
-        check_overlap(&self.environment, new_start, new_end, neighbours, now)?;
+        check_overlap(
+            &self.environment,
+            new_start,
+            new_end,
+            neighbours,
+            policy.tz,
+            now,
+        )?;
         let (from_start, from_end) = (self.start, self.end);
         self.start = new_start;
         self.end = new_end;

@@ -29,6 +29,7 @@ fn alice() -> Actor {
 fn policy() -> Policy {
     Policy {
         remind_before: vec![h(1), h(24)],
+        tz: chrono_tz::Asia::Kolkata,
     }
 }
 
@@ -190,7 +191,12 @@ fn overlapping_windows_of_one_environment_are_refused_naming_the_other() {
     )
     .unwrap_err();
     assert!(matches!(err, DomainError::Conflict(_)));
-    assert!(err.to_string().contains("DT-3"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "DT-3 already covers production from 2026-11-04 14:30 IST to 2026-11-04 16:30 IST"
+        ),
+        "{err}"
+    );
 
     // Touching windows do not overlap; other environments and dead windows do not count.
     let mut after = draft();
@@ -220,6 +226,7 @@ fn an_overrunning_window_blocks_its_environment_until_completed() {
         d.start,
         d.end,
         &[running],
+        chrono_tz::UTC,
         t0() + h(1) - TimeDelta::minutes(1),
     );
     assert!(err.unwrap_err().to_string().contains("DT-1"));
