@@ -1,7 +1,7 @@
 //! shipmate: a self-hosted chat-ops bot for release operations.
 //!
 //! # Layout
-//! - [`domain`]: plain rules (deletion requests, roles, addresses, time); no I/O.
+//! - [`domain`]: plain rules (deletion requests, releases and runbooks, freeze windows, downtime, SMS credits, roles, addresses, time); no I/O.
 //! - [`grammar`]: the one command grammar and its table of commands.
 //! - [`settings`]: layered configuration and `check-config`'s validation.
 //! - [`store`]: SQLite persistence, the only place with SQL; embedded migrations.
@@ -10,7 +10,7 @@
 //! - [`delivery`]: the outbox worker and the per-platform `Transport` trait.
 //! - [`platform`]: adapters from platforms (console, Slack, Discord) to invocations;
 //!   request signatures; Slack manifest and Discord command registration.
-//! - [`http`]: the axum router (health, metrics, Slack and Discord endpoints).
+//! - [`http`]: the axum router (health, metrics, Slack and Discord endpoints, the public status feed and calendar).
 //! - [`startup`]: builds and runs the whole application.
 //! - [`telemetry`]: logging and metrics.
 

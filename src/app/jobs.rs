@@ -40,6 +40,9 @@ pub async fn fire(
                 .await
                 .map_err(unwrap_handled)?
         }
+        super::downtime::TIMER_JOB => super::downtime::fire_timer(&mut ctx, &job.payload).await?,
+        super::sms::REMINDER_JOB => super::sms::remind(&mut ctx).await.map_err(unwrap_handled)?,
+        super::sms_poll::POLL_JOB => super::sms_poll::spawn(app),
         other => anyhow::bail!("unknown job kind `{other}`"),
     }
     Ok(ctx.effects())
@@ -47,10 +50,23 @@ pub async fn fire(
 
 /// The recurring jobs the configuration asks for, as (kind, cron expression).
 pub fn recurring(config: &crate::settings::Config) -> Vec<(&'static str, String)> {
-    vec![(
-        READY_REMINDER_JOB,
-        config.settings.deletion.ready_reminder_cron.clone(),
-    )]
+    let mut jobs = vec![
+        (
+            READY_REMINDER_JOB,
+            config.settings.deletion.ready_reminder_cron.clone(),
+        ),
+        (
+            super::sms::REMINDER_JOB,
+            config.settings.sms.reminder_cron.clone(),
+        ),
+    ];
+    if config.sms.poll {
+        jobs.push((
+            super::sms_poll::POLL_JOB,
+            config.settings.sms.poll_cron.clone(),
+        ));
+    }
+    jobs
 }
 
 async fn expire_cooling_off(ctx: &mut Ctx<'_>, job: &Job) -> anyhow::Result<()> {
@@ -74,7 +90,8 @@ async fn expire_cooling_off(ctx: &mut Ctx<'_>, job: &Job) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn unwrap_handled(e: super::CommandError) -> anyhow::Error {
+/// A handler's error as a job error (a user error in a job is still a failure).
+pub(crate) fn unwrap_handled(e: super::CommandError) -> anyhow::Error {
     match e {
         super::CommandError::User(e) => anyhow::anyhow!("{e}"),
         super::CommandError::Internal(e) => e,

@@ -5,8 +5,10 @@
 //! A refused or failed command rolls back: nothing it wrote (state, audit
 //! rows, outbox rows, jobs) survives.
 
+pub mod calendar;
 mod context;
 pub mod deletion;
+pub mod downtime;
 pub mod freeze;
 mod help;
 pub mod invocation;
@@ -15,6 +17,9 @@ pub mod mention;
 pub mod message;
 pub mod release;
 pub mod roles;
+pub mod sms;
+pub mod sms_poll;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -89,6 +94,8 @@ impl App {
         let mut ctx = Ctx::new(&mut tx, self, actor, inv.channel.clone(), now, audit_actor);
         let result = match parsed.command.name {
             "delete-request" => deletion::run(&mut ctx, parsed).await,
+            "downtime" => downtime::run(&mut ctx, parsed).await,
+            "sms" => sms::run(&mut ctx, parsed).await,
             "role" => roles::run(&mut ctx, parsed).await,
             "release" => release::run_release(&mut ctx, parsed).await,
             "task" => release::run_task(&mut ctx, parsed).await,

@@ -5,12 +5,14 @@
 
 pub mod address;
 pub mod deletion;
+pub mod downtime;
 pub mod error;
 pub mod freeze;
 pub mod record;
 pub mod release;
 pub mod role;
 pub mod runbook;
+pub mod sms;
 pub mod timing;
 
 pub use address::{ChannelRef, MemberRef, Platform, UserRef};

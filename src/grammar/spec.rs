@@ -422,6 +422,80 @@ pub const FREEZE: CommandSpec = CommandSpec {
     ],
 };
 
+const DT_ID: Param = pos("id", "DT-n", "the downtime window, e.g. DT-1");
+
+pub const DOWNTIME: CommandSpec = CommandSpec {
+    name: "downtime",
+    summary: "Announce and run planned downtime windows",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "announce",
+            summary: "Announce a downtime window; give duration or end (release-manager)",
+            params: &[
+                key("env", "env", "the environment, e.g. production"),
+                key(
+                    "start",
+                    "time",
+                    "when it starts: \"YYYY-MM-DD HH:MM\" in the configured zone, or RFC 3339",
+                ),
+                key("reason", "…", "what the downtime is for"),
+                // Optional parameters come last: Discord requires required options first.
+                opt_key("duration", "d", "how long it lasts, e.g. 2h (or give end)"),
+                opt_key("end", "time", "when it ends (or give duration)"),
+                opt_key("audience", "…", "who is affected, e.g. \"partner portals\""),
+            ],
+        },
+        SubSpec {
+            name: "postpone",
+            summary: "Move an announced window to a new start, keeping its length (release-manager)",
+            params: &[
+                DT_ID,
+                key("to", "time", "the new start time"),
+                opt_key("reason", "…", "why it moved"),
+            ],
+        },
+        SubSpec {
+            name: "start",
+            summary: "Start a window now, before its planned time (release-manager)",
+            params: &[DT_ID],
+        },
+        SubSpec {
+            name: "complete",
+            summary: "Announce that service is back (release-manager)",
+            params: &[DT_ID],
+        },
+        SubSpec {
+            name: "cancel",
+            summary: "Call off an announced window (release-manager)",
+            params: &[DT_ID, key("reason", "…", "why it is called off")],
+        },
+        SubSpec {
+            name: "list",
+            summary: "List current and upcoming windows",
+            params: &[],
+        },
+    ],
+};
+
+pub const SMS: CommandSpec = CommandSpec {
+    name: "sms",
+    summary: "Track SMS credits and forecast when they run out",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "balance",
+            summary: "Record the current SMS credit balance (devops)",
+            params: &[pos("credits", "credits", "the balance, e.g. 12000")],
+        },
+        SubSpec {
+            name: "status",
+            summary: "Show the balance, burn rate and forecast run-out date",
+            params: &[],
+        },
+    ],
+};
+
 /// Every command, in the order `/help` lists them.
 pub const COMMANDS: &[&CommandSpec] = &[
     &DELETE_REQUEST,
@@ -429,6 +503,8 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &TASK,
     &SIGNOFF,
     &FREEZE,
+    &DOWNTIME,
+    &SMS,
     &ROLE,
     &HELP,
 ];

@@ -1,7 +1,6 @@
-//! The HTTP server (axum): health, metrics, and the Slack and Discord
-//! endpoints ([`slack`], [`discord`]); webhook and status-feed routes join
-//! this router. Every route shares the body-size limit
-//! `http.max_body_bytes` (413 beyond it).
+//! The HTTP server (axum): health, metrics, the Slack and Discord endpoints
+//! ([`slack`], [`discord`]) and the public status feed ([`status`]). Every
+//! route shares the body-size limit `http.max_body_bytes` (413 beyond it).
 
 mod answer;
 mod discord;
@@ -15,6 +14,8 @@ use axum::routing::get;
 use axum::{Router, extract::DefaultBodyLimit};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
+
+mod status;
 
 use crate::app::App;
 use crate::store;
@@ -35,6 +36,7 @@ pub fn router(app: App, metrics: PrometheusHandle) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .merge(status::routes())
         .with_state(HttpState {
             app: app.clone(),
             metrics,

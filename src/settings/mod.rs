@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use raw::*;
-pub use validate::{ChannelRate, Config, DeletionRules, Directory, Problem, parse_interval};
+pub use validate::{
+    ChannelRate, Config, DeletionRules, Directory, DowntimeRules, Problem, SmsRules, parse_interval,
+};
 
 /// The embedded defaults: the same file that documents every key.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");

@@ -218,6 +218,8 @@ pub struct SmsSettings {
     pub balance_pointer: String,
     #[serde(default)]
     pub balance_token: Secret,
+    /// How often the poller reads `balance_url` (cron with seconds, in `timezone`).
+    pub poll_cron: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

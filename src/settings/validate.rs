@@ -97,6 +97,22 @@ impl DeletionRules {
     }
 }
 
+/// Downtime rules (`[downtime]`).
+#[derive(Debug, Clone, Default)]
+pub struct DowntimeRules {
+    pub channels: Vec<ChannelRef>,
+    pub remind_before: Vec<TimeDelta>,
+}
+
+/// SMS credit rules (`[sms]`).
+#[derive(Debug, Clone)]
+pub struct SmsRules {
+    pub channels: Vec<ChannelRef>,
+    pub window: TimeDelta,
+    /// The poller is on when `sms.balance_url` is set.
+    pub poll: bool,
+}
+
 /// The typed configuration the app runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -105,6 +121,8 @@ pub struct Config {
     pub bind: SocketAddr,
     pub directory: Directory,
     pub deletion: DeletionRules,
+    pub downtime: DowntimeRules,
+    pub sms: SmsRules,
     pub scheduler_retry_base: TimeDelta,
     pub outbox_retry_base: TimeDelta,
     pub slack_rate: ChannelRate,
@@ -327,16 +345,17 @@ impl Settings {
                 );
             }
         }
-        c.channels("downtime.channels", &self.downtime.channels);
-        for (i, d) in self.downtime.remind_before.iter().enumerate() {
-            c.duration(&format!("downtime.remind_before[{i}]"), d);
-        }
-        c.channels("sms.channels", &self.sms.channels);
-        c.cron("sms.reminder_cron", &self.sms.reminder_cron);
-        c.duration("sms.window", &self.sms.window);
-        if self.sms.warn_days == 0 {
-            c.problem("sms.warn_days", "must be at least 1");
-        }
+        let downtime = DowntimeRules {
+            channels: c.channels("downtime.channels", &self.downtime.channels),
+            remind_before: self
+                .downtime
+                .remind_before
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| c.duration(&format!("downtime.remind_before[{i}]"), d))
+                .collect(),
+        };
+        let sms = self.check_sms(&mut c);
 
         if self.slack.enabled {
             if self.slack.bot_token.is_empty() {
@@ -412,6 +431,8 @@ impl Settings {
                 protected,
                 cooling_off,
             },
+            downtime,
+            sms,
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
             slack_rate,
@@ -420,9 +441,52 @@ impl Settings {
     }
 }
 
+impl Settings {
+    fn check_sms(&self, c: &mut Checker) -> SmsRules {
+        let s = &self.sms;
+        let channels = c.channels("sms.channels", &s.channels);
+        c.cron("sms.reminder_cron", &s.reminder_cron);
+        let window = c.duration("sms.window", &s.window);
+        if s.warn_days == 0 {
+            c.problem("sms.warn_days", "must be at least 1");
+        }
+        let url = s.balance_url.trim();
+        let poll = !url.is_empty();
+        if poll {
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => c.problem("sms.balance_url", format!("`{url}` is not an http(s) URL")),
+            }
+            c.cron("sms.poll_cron", &s.poll_cron);
+        }
+        let pointer = s.balance_pointer.trim();
+        if poll && !(pointer.is_empty() || pointer.starts_with('/')) {
+            c.problem(
+                "sms.balance_pointer",
+                format!(
+                    "`{pointer}` is not a JSON pointer: start it with /, e.g. /data/balance (empty: the whole body is the number)"
+                ),
+            );
+        }
+        if !poll && !s.balance_token.is_empty() {
+            c.problem(
+                "sms.balance_token",
+                "is set but sms.balance_url is empty: set the URL too, or drop the token",
+            );
+        }
+        SmsRules {
+            channels,
+            window: window.unwrap_or(TimeDelta::days(30)),
+            poll,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use chrono::TimeDelta;
 
     use super::super::load;
 
@@ -530,5 +594,57 @@ mod tests {
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
+    }
+
+    #[test]
+    fn downtime_and_sms_keys_are_checked_by_name() {
+        let s = load(
+            None,
+            env(&[
+                ("SHIPMATE__DOWNTIME__REMIND_BEFORE", "24h,soon"),
+                ("SHIPMATE__DOWNTIME__CHANNELS", "partners"),
+                ("SHIPMATE__SMS__WINDOW", "a month"),
+                ("SHIPMATE__SMS__BALANCE_URL", "ftp://vendor/balance"),
+                ("SHIPMATE__SMS__BALANCE_POINTER", "data.balance"),
+                ("SHIPMATE__SMS__POLL_CRON", "hourly"),
+            ]),
+        )
+        .unwrap();
+        let keys: Vec<String> = s
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "downtime.channels[0]",
+                "downtime.remind_before[1]",
+                "sms.window",
+                "sms.balance_url",
+                "sms.poll_cron",
+                "sms.balance_pointer",
+            ]
+        );
+        let token_only = load(None, env(&[("SHIPMATE__SMS__BALANCE_TOKEN", "t0ken")])).unwrap();
+        let problems = token_only.validate().unwrap_err();
+        assert_eq!(problems[0].key, "sms.balance_token");
+        assert!(
+            !problems[0].to_string().contains("t0ken"),
+            "secrets stay out"
+        );
+        let ok = load(
+            None,
+            env(&[("SHIPMATE__DOWNTIME__REMIND_BEFORE", "2h,15m")]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        assert_eq!(
+            ok.downtime.remind_before,
+            [TimeDelta::hours(2), TimeDelta::minutes(15)]
+        );
+        assert!(!ok.sms.poll);
     }
 }

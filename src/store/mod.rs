@@ -8,11 +8,13 @@
 
 pub mod audit;
 pub mod deletion;
+pub mod downtime;
 pub mod freeze;
 pub mod jobs;
 pub mod outbox;
 pub mod release;
 pub mod roles;
+pub mod sms;
 
 use std::path::Path;
 use std::str::FromStr;

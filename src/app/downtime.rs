@@ -1,0 +1,404 @@
+//! `/downtime`: announces, postpones, starts, completes, cancels and lists
+//! downtime windows; turns the domain's effects into announcements in every
+//! `downtime.channels` channel and timer jobs (reminders, start, overrun),
+//! and fires those timers.
+//!
+//! Every timer job carries the window's version; the window re-checks it
+//! when the job fires, so a reminder of a postponed window says nothing even
+//! if its job somehow survived the cancellation.
+
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+
+use super::context::Handled;
+use super::{Ctx, Line, Message, Reply};
+use crate::domain::downtime::{
+    Downtime, Draft, Effect, Event, Neighbour, Notice, Policy, State, Timer,
+};
+use crate::domain::timing::{format_duration, parse_duration, parse_time};
+use crate::domain::{DomainError, RecordId, RecordKind};
+use crate::grammar::Parsed;
+use crate::store::{self, downtime::Stored, jobs::NewJob};
+
+/// The one job kind for every downtime timer.
+pub const TIMER_JOB: &str = "downtime.timer";
+
+/// Payload of [`TIMER_JOB`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TimerPayload {
+    pub id: i64,
+    pub version: u32,
+    #[serde(flatten)]
+    pub timer: Timer,
+}
+
+/// The dedup-key prefix of every timer of one window (the trailing `:` keeps DT-1 from matching DT-10).
+fn timer_prefix(id: RecordId) -> String {
+    format!("{TIMER_JOB}:{id}:")
+}
+
+pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    match p.sub.name {
+        "announce" => announce(ctx, p).await,
+        "postpone" => {
+            let to = parse_time(p.get("to").unwrap_or_default(), ctx.app.config.tz)?;
+            let reason = p.get("reason").map(str::to_string);
+            transition(ctx, p, Event::Postpone { to, reason }).await
+        }
+        "start" => transition(ctx, p, Event::Start).await,
+        "complete" => transition(ctx, p, Event::Complete).await,
+        "cancel" => {
+            let reason = p.get("reason").unwrap_or_default().to_string();
+            transition(ctx, p, Event::Cancel { reason }).await
+        }
+        _ => list(ctx).await,
+    }
+}
+
+fn policy(ctx: &Ctx<'_>) -> Policy {
+    Policy {
+        remind_before: ctx.app.config.downtime.remind_before.clone(),
+        tz: ctx.app.config.tz,
+    }
+}
+
+async fn neighbours(
+    ctx: &mut Ctx<'_>,
+    environment: &str,
+    except: Option<i64>,
+) -> Handled<Vec<Neighbour>> {
+    let live = store::downtime::live_in(ctx.conn, &environment.trim().to_ascii_lowercase()).await?;
+    Ok(live
+        .into_iter()
+        .filter(|s| Some(s.n) != except)
+        .map(|s| {
+            s.downtime
+                .as_neighbour(RecordId::new(RecordKind::Downtime, s.n))
+        })
+        .collect())
+}
+
+async fn announce(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+    let tz = ctx.app.config.tz;
+    let start = parse_time(p.get("start").unwrap_or_default(), tz)?;
+    let end = match (p.get("duration"), p.get("end")) {
+        (Some(d), None) => start + parse_duration(d)?,
+        (None, Some(e)) => parse_time(e, tz)?,
+        (Some(_), Some(_)) => {
+            return Err(
+                DomainError::invalid("give either duration:<d> or end:<time>, not both").into(),
+            );
+        }
+        (None, None) => {
+            return Err(DomainError::invalid(
+                "missing the length of the window: add duration:<d> (e.g. duration:2h) or end:<time>",
+            )
+            .into());
+        }
+    };
+    let draft = Draft {
+        environment: p.get("env").unwrap_or_default().to_string(),
+        start,
+        end,
+        reason: p.get("reason").unwrap_or_default().to_string(),
+        audience: p.get("audience").map(str::to_string),
+    };
+    let others = neighbours(ctx, &draft.environment, None).await?;
+    let (downtime, effects) =
+        Downtime::announce(draft, &ctx.actor, &policy(ctx), &others, ctx.now)?;
+    let n = store::downtime::insert(ctx.conn, &downtime, ctx.now).await?;
+    let id = RecordId::new(RecordKind::Downtime, n);
+    let detail = format!(
+        "env={} start={} end={} reason={}",
+        downtime.environment,
+        downtime.start.to_rfc3339(),
+        downtime.end.to_rfc3339(),
+        downtime.reason
+    );
+    ctx.audit(&id.to_string(), "announced", &detail).await?;
+    apply_effects(ctx, id, &downtime, effects).await?;
+    Ok(Reply::in_channel(summary(id, &downtime).line(
+        Line::new().text(format!("Announced to {}.", channel_list(ctx))),
+    )))
+}
+
+fn channel_list(ctx: &Ctx<'_>) -> String {
+    let channels: Vec<String> = ctx
+        .app
+        .config
+        .downtime
+        .channels
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if channels.is_empty() {
+        "no channel (downtime.channels is empty)".into()
+    } else {
+        channels.join(", ")
+    }
+}
+
+async fn load(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, Downtime)> {
+    let id = RecordId::parse_as(RecordKind::Downtime, p.get("id").unwrap_or_default())?;
+    match store::downtime::get(ctx.conn, id.n).await? {
+        Some(s) => Ok((id, s.downtime)),
+        None => {
+            Err(DomainError::not_found(format!("{id} does not exist: see /downtime list")).into())
+        }
+    }
+}
+
+async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Reply> {
+    let (id, mut downtime) = load(ctx, p).await?;
+    let others = match &event {
+        Event::Postpone { .. } => neighbours(ctx, &downtime.environment, Some(id.n)).await?,
+        _ => Vec::new(),
+    };
+    let action = p.sub.name;
+    let extra = match &event {
+        Event::Postpone { to, reason } => format!(
+            " to={}{}",
+            to.to_rfc3339(),
+            reason
+                .as_ref()
+                .map(|r| format!(" reason={r}"))
+                .unwrap_or_default()
+        ),
+        Event::Cancel { reason } => format!(" reason={reason}"),
+        _ => String::new(),
+    };
+    let effects = downtime
+        .apply(event, &ctx.actor, &policy(ctx), &others, ctx.now)
+        .map_err(|e| in_context(id, e))?;
+    store::downtime::update(ctx.conn, id.n, &downtime, ctx.now).await?;
+    let detail = format!(
+        "state={} version={}{extra}",
+        downtime.state, downtime.version
+    );
+    ctx.audit(&id.to_string(), action, &detail).await?;
+    apply_effects(ctx, id, &downtime, effects).await?;
+    Ok(Reply::in_channel(summary(id, &downtime)))
+}
+
+/// Prefixes a refusal with the record it concerns.
+fn in_context(id: RecordId, e: DomainError) -> DomainError {
+    match e {
+        DomainError::Invalid(m) => DomainError::Invalid(format!("{id}: {m}")),
+        DomainError::Forbidden(m) => DomainError::Forbidden(format!("{id}: {m}")),
+        DomainError::Conflict(m) => DomainError::Conflict(format!("{id}: {m}")),
+        DomainError::NotFound(m) => DomainError::NotFound(m),
+    }
+}
+
+fn window(line: Line, d: &Downtime) -> Line {
+    line.time(d.start)
+        .text(" → ")
+        .time(d.end)
+        .text(format!(" ({})", format_duration(d.end - d.start)))
+}
+
+fn summary(id: RecordId, d: &Downtime) -> Message {
+    let head = Line::new()
+        .bold(id.to_string())
+        .text(" ")
+        .code(&d.environment)
+        .text(format!(" is {}: ", d.state));
+    Message::new().line(window(head, d).text("."))
+}
+
+/// Turns domain effects into jobs and announcements, in the caller's transaction.
+pub async fn apply_effects(
+    ctx: &mut Ctx<'_>,
+    id: RecordId,
+    d: &Downtime,
+    effects: Vec<Effect>,
+) -> Handled<()> {
+    for effect in effects {
+        match effect {
+            Effect::CancelTimers => {
+                store::jobs::cancel_for(ctx.conn, TIMER_JOB, &timer_prefix(id)).await?;
+            }
+            Effect::Schedule { timer, version, at } => {
+                let payload = serde_json::to_string(&TimerPayload {
+                    id: id.n,
+                    version,
+                    timer,
+                })
+                .map_err(anyhow::Error::from)?;
+                ctx.schedule(NewJob {
+                    kind: TIMER_JOB.into(),
+                    payload,
+                    due_at: at,
+                    cron: None,
+                    dedup_key: Some(format!("{}v{version}:{}", timer_prefix(id), timer.key())),
+                })
+                .await?;
+            }
+            Effect::Announce(notice) => {
+                let message = announcement(id, d, &notice);
+                let channels = ctx.app.config.downtime.channels.clone();
+                ctx.post_all(&channels, &message).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The message each notice puts in the downtime channels.
+pub fn announcement(id: RecordId, d: &Downtime, notice: &Notice) -> Message {
+    let head = |emoji: &str| {
+        Line::new()
+            .text(format!("{emoji} "))
+            .bold(id.to_string())
+            .text(" downtime of ")
+            .code(&d.environment)
+    };
+    let details = |m: Message| {
+        let m = m.line(Line::new().text(format!("Reason: {}", d.reason)));
+        match &d.audience {
+            Some(a) => m.line(Line::new().text(format!("Affects: {a}"))),
+            None => m,
+        }
+    };
+    match notice {
+        Notice::Announced => details(
+            Message::new()
+                .line(head("🛠️").text(" announced"))
+                .line(window(Line::new().text("Window: "), d)),
+        ),
+        Notice::Postponed {
+            from_start,
+            from_end,
+            reason,
+        } => {
+            let m = Message::new()
+                .line(head("📅").text(" postponed"))
+                .line(
+                    Line::new()
+                        .text("Was: ")
+                        .time(*from_start)
+                        .text(" → ")
+                        .time(*from_end),
+                )
+                .line(window(Line::new().text("Now: "), d));
+            let m = match reason {
+                Some(r) => m.line(Line::new().text(format!("Why: {r}"))),
+                None => m,
+            };
+            details(m)
+        }
+        Notice::Reminder { before } => details(
+            Message::new().line(
+                head("⏰")
+                    .text(format!(" starts in {}: ", format_duration(*before)))
+                    .time(d.start)
+                    .text(" → ")
+                    .time(d.end),
+            ),
+        ),
+        Notice::Started { by } => {
+            let line = head("🔴").text(" is in progress, until ").time(d.end);
+            let line = match by {
+                Some(u) => line.text(" (started early by ").user(u).text(")"),
+                None => line,
+            };
+            details(Message::new().line(line.text(".")))
+        }
+        Notice::Overrun => Message::new().line(
+            head("⚠️")
+                .text(" is overrunning: it was planned to end at ")
+                .time(d.end)
+                .text(format!(
+                    ". Run /downtime complete {id} when service is back."
+                )),
+        ),
+        Notice::Completed { by } => {
+            let took = match d.started_at.zip(d.completed_at) {
+                Some((s, c)) => format!(" after {}", rough(c - s)),
+                None => String::new(),
+            };
+            Message::new().line(
+                head("✅")
+                    .text(format!(" is over: service is back{took}. Completed by "))
+                    .user(by)
+                    .text("."),
+            )
+        }
+        Notice::Cancelled { by, reason } => Message::new().line(
+            head("🚫")
+                .text(" is cancelled: the window ")
+                .time(d.start)
+                .text(" will not happen. Cancelled by ")
+                .user(by)
+                .text(format!(": {reason}")),
+        ),
+    }
+}
+
+/// A length in the largest sensible units, e.g. `1h 25m`.
+fn rough(d: TimeDelta) -> String {
+    let mins = d.num_minutes().max(0);
+    match (mins / 60, mins % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+async fn list(ctx: &mut Ctx<'_>) -> Handled<Reply> {
+    let live =
+        store::downtime::in_states(ctx.conn, &[State::Announced, State::InProgress], 50).await?;
+    if live.is_empty() {
+        return Ok(Reply::private(Message::text(
+            "No current or upcoming downtime.",
+        )));
+    }
+    let mut m = Message::text("Downtime (current and upcoming):");
+    for Stored { n, downtime: d, .. } in live {
+        let id = RecordId::new(RecordKind::Downtime, n);
+        let state = if d.is_overrunning(ctx.now) {
+            "in-progress, overrunning".to_string()
+        } else {
+            d.state.to_string()
+        };
+        m = m.line(
+            window(
+                Line::new()
+                    .text(format!("  {id} · {state} · "))
+                    .code(&d.environment)
+                    .text(" · "),
+                &d,
+            )
+            .text(format!(" · {} · by ", d.reason))
+            .user(&d.announced_by),
+        );
+    }
+    Ok(Reply::private(m))
+}
+
+/// Fires a due timer job: re-reads the window and lets it decide.
+pub async fn fire_timer(ctx: &mut Ctx<'_>, payload: &str) -> anyhow::Result<()> {
+    let payload: TimerPayload = serde_json::from_str(payload)?;
+    let id = RecordId::new(RecordKind::Downtime, payload.id);
+    let Some(Stored {
+        downtime: mut d, ..
+    }) = store::downtime::get(ctx.conn, payload.id).await?
+    else {
+        anyhow::bail!("{id} no longer exists");
+    };
+    let before = d.state;
+    let effects = d.on_timer(payload.timer, payload.version, ctx.now);
+    if effects.is_empty() {
+        tracing::debug!(%id, timer = ?payload.timer, "stale or moot downtime timer ignored");
+        return Ok(());
+    }
+    if d.state != before {
+        store::downtime::update(ctx.conn, payload.id, &d, ctx.now).await?;
+        ctx.audit(&id.to_string(), "started", "planned start reached")
+            .await
+            .map_err(super::jobs::unwrap_handled)?;
+    }
+    apply_effects(ctx, id, &d, effects)
+        .await
+        .map_err(super::jobs::unwrap_handled)
+}
