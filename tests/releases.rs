@@ -373,3 +373,59 @@ async fn freeze_windows_are_opened_and_ended_by_hand() {
         "a window ended early sends no end notice"
     );
 }
+
+fn property(event: &ical::parser::ical::component::IcalEvent, name: &str) -> String {
+    event
+        .properties
+        .iter()
+        .find(|p| p.name == name)
+        .and_then(|p| p.value.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn freeze_windows_appear_in_the_calendar_and_ending_early_bumps_the_sequence() {
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok(
+        "rm",
+        "/freeze start portal until:30d reason:\"post-release freeze\"",
+    )
+    .await;
+    let read = || async {
+        let body = reqwest::get(t.url("/calendar.ics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut parser = ical::IcalParser::new(std::io::BufReader::new(body.as_bytes()));
+        parser
+            .next()
+            .expect("a calendar")
+            .expect("valid iCalendar")
+            .events
+    };
+    let events = read().await;
+    let freeze = events
+        .iter()
+        .find(|e| property(e, "SUMMARY") == "Code freeze: portal")
+        .expect("the freeze is in the calendar");
+    let uid = property(freeze, "UID");
+    assert_eq!(property(freeze, "SEQUENCE"), "0");
+    assert!(property(freeze, "DESCRIPTION").contains("post-release freeze"));
+
+    clock.set(day(2));
+    t.ok("rm", "/freeze end portal").await;
+    let events = read().await;
+    let ended = events
+        .iter()
+        .find(|e| property(e, "UID") == uid)
+        .expect("same UID after ending early");
+    assert_eq!(property(ended, "SEQUENCE"), "1");
+    assert_eq!(
+        property(ended, "DTEND"),
+        "20261104T043000Z",
+        "ends when it was ended (day 2, 10:00 IST)"
+    );
+}

@@ -105,9 +105,38 @@ pub async fn calendar_windows(app: &App) -> anyhow::Result<Vec<CalendarWindow>> 
     let mut conn = app.db.pool.acquire().await?;
     let since = app.clock.now() - CALENDAR_HISTORY;
     let mut windows = downtime_windows(&mut conn, since).await?;
-    // Other kinds of window (code freezes, release windows) append theirs here.
+    windows.extend(freeze_windows(&mut conn, since).await?);
     windows.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.uid.cmp(&b.uid)));
     Ok(windows)
+}
+
+/// Code-freeze and backport windows; one ended early ends there, with a higher SEQUENCE.
+async fn freeze_windows(
+    conn: &mut SqliteConnection,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<CalendarWindow>> {
+    Ok(store::freeze::since(conn, since)
+        .await?
+        .into_iter()
+        .map(|(id, w)| {
+            let label = w.kind.label();
+            let mut description = format!("{}: {}\nOpened by {}", label, w.reason, w.opened_by);
+            if let Some(ended) = w.ended_at {
+                description.push_str(&format!("\nEnded early at {}", ended.to_rfc3339()));
+            }
+            CalendarWindow {
+                uid: format!("freeze-{id}-{}@shipmate", w.starts_at.timestamp_millis()),
+                summary: format!("{}{}: {}", label[..1].to_uppercase(), &label[1..], w.target),
+                description,
+                start: w.starts_at,
+                end: w.ended_at.unwrap_or(w.ends_at),
+                sequence: u32::from(w.ended_at.is_some()),
+                cancelled: false,
+                created: w.starts_at,
+                updated: w.ended_at.unwrap_or(w.starts_at),
+            }
+        })
+        .collect())
 }
 
 async fn downtime_windows(

@@ -102,3 +102,18 @@ pub async fn not_ended(
         .await?;
     rows.into_iter().map(decode).collect()
 }
+
+/// Every window that ended (or ends) after `since`, for the calendar.
+pub async fn since(
+    conn: &mut SqliteConnection,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<(i64, FreezeWindow)>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM freeze_windows WHERE COALESCE(ended_at, ends_at) > ? ORDER BY starts_at LIMIT 500"
+    );
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ms(since))
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(decode).collect()
+}
