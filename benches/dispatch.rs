@@ -111,6 +111,90 @@ async fn bench_dispatch() {
     );
 }
 
+/// The floor: one bare statement through sqlx's SQLite worker thread.
+async fn bench_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(&format!("sqlite://{}/rt.db", dir.path().display()))
+        .await
+        .expect("db");
+    let mut conn = db.pool.acquire().await.expect("conn");
+    let n = 50_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        sqlx::query("SELECT 1")
+            .execute(&mut *conn)
+            .await
+            .expect("select");
+    }
+    let per = t.elapsed() / n;
+    println!(
+        "sqlx round trip: one `SELECT 1` on a pooled connection: {:.1} µs",
+        per.as_secs_f64() * 1e6
+    );
+}
+
+/// Commands from 8 concurrent clients (as from several chat users at once).
+async fn bench_concurrent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/bench.db", dir.path().display());
+    let env = [("SHIPMATE__DATABASE__URL".to_string(), url.clone())]
+        .into_iter()
+        .collect();
+    let config = settings::load(None, Some(env))
+        .expect("settings")
+        .validate()
+        .expect("valid");
+    let db = Db::open(&url).await.expect("db");
+    let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
+    let clients = 8;
+    let per_client = PAIRS / clients;
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for c in 0..clients {
+        let app = app.clone();
+        handles.push(tokio::spawn(async move {
+            let alice: shipmate::domain::UserRef =
+                format!("console:user{c}").parse().expect("user");
+            let channel: shipmate::domain::ChannelRef =
+                "console:#bioinfo".parse().expect("channel");
+            let mut latencies = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let inv = Invocation::new(
+                    alice.clone(),
+                    channel.clone(),
+                    format!("/delete-request c{c}/run-{i} reason:other concurrent"),
+                );
+                let t = Instant::now();
+                assert_eq!(app.dispatch(&inv).await.status, Status::Ok);
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for h in handles {
+        latencies.extend(h.await.expect("client"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    println!(
+        "dispatch, {clients} concurrent clients: {} creates",
+        latencies.len()
+    );
+    println!(
+        "  throughput  {:>10.0} commands/s",
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  p50         {:>10.3} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "  p99         {:>10.3} ms",
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+}
+
 fn healthz(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -197,6 +281,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    runtime.block_on(bench_round_trip());
     runtime.block_on(bench_dispatch());
+    runtime.block_on(bench_concurrent());
     bench_startup();
 }
