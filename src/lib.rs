@@ -8,8 +8,10 @@
 //! - [`app`]: use-cases: `dispatch(Invocation) -> Reply`, job handlers, the reply model.
 //! - [`scheduler`]: durable jobs (one table), fired exactly once.
 //! - [`delivery`]: the outbox worker and the per-platform `Transport` trait.
-//! - [`platform`]: adapters from platforms (console, Slack, Discord) to invocations;
-//!   request signatures; Slack manifest and Discord command registration.
+//! - [`platform`]: adapters from platforms (console, Slack, Discord) to invocations:
+//!   one inbound core per platform shared by the HTTP endpoints, Slack Socket
+//!   Mode and the Discord gateway; request signatures; Slack manifest and
+//!   Discord command registration.
 //! - [`http`]: the axum router (health, metrics, Slack and Discord endpoints, the public status feed and calendar).
 //! - [`startup`]: builds and runs the whole application.
 //! - [`telemetry`]: logging and metrics.

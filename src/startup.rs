@@ -1,6 +1,7 @@
 //! Startup as a library function: [`Application::build`] opens the database,
 //! binds the listener and returns a handle; [`Application::run_until_stopped`]
-//! runs the HTTP server, the scheduler and the outbox worker together.
+//! runs the HTTP server, the scheduler, the outbox worker and the enabled
+//! Slack Socket Mode / Discord gateway connections together.
 //! Tests build one per test on port 0 with a temporary database.
 
 use std::io::Write;
@@ -14,7 +15,7 @@ use crate::domain::Platform;
 use crate::domain::timing::{Clock, SystemClock};
 use crate::settings::Config;
 use crate::store::Db;
-use crate::{http, scheduler, telemetry};
+use crate::{http, platform, scheduler, telemetry};
 
 /// How to build the application; tests replace the clock and the console output.
 pub struct Options {
@@ -82,28 +83,25 @@ impl Application {
         &self.app
     }
 
-    /// Runs everything until one part stops (which only an error does).
+    /// Runs everything until one part stops (which only an error does):
+    /// the HTTP server, the scheduler, the outbox worker, and the Slack
+    /// Socket Mode listener and Discord gateway when they are enabled.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let settings = &self.app.config.settings;
-        if settings.slack.enabled && settings.slack.socket_mode {
-            tracing::warn!(
-                "slack.socket_mode is set but Socket Mode is not implemented yet: Slack reaches shipmate only through POST /slack/*"
-            );
-        }
-        if settings.discord.enabled && settings.discord.gateway {
-            tracing::warn!(
-                "discord.gateway is set but the gateway is not implemented yet: Discord reaches shipmate only through POST /discord/interactions"
-            );
-        }
         let router = http::router(self.app.clone(), telemetry::metrics());
         let server = axum::serve(self.listener, router);
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
-        let _workers = AbortOnDrop(vec![scheduler.abort_handle(), outbox.abort_handle()]);
+        let connections = tokio::spawn(connections(self.app.clone()));
+        let _workers = AbortOnDrop(vec![
+            scheduler.abort_handle(),
+            outbox.abort_handle(),
+            connections.abort_handle(),
+        ]);
         tokio::select! {
             r = server => r.map_err(anyhow::Error::from),
             r = scheduler => r.map_err(anyhow::Error::from),
             r = outbox => r.map_err(anyhow::Error::from),
+            r = connections => r.map_err(anyhow::Error::from).and_then(|r| r),
         }
     }
 
@@ -116,6 +114,33 @@ impl Application {
             r = scheduler => r.map_err(anyhow::Error::from),
             r = outbox => r.map_err(anyhow::Error::from),
         }
+    }
+}
+
+/// The outbound connections that receive commands: Slack Socket Mode and
+/// the Discord gateway, each when enabled; pending forever when neither is.
+async fn connections(app: App) -> anyhow::Result<()> {
+    let settings = &app.config.settings;
+    let socket = settings.slack.enabled && settings.slack.socket_mode;
+    let gateway = settings.discord.enabled && settings.discord.gateway;
+    let client = delivery::wire::client()?;
+    let slack = async {
+        if socket {
+            platform::slack::socket::run(app.clone(), client.clone()).await
+        } else {
+            std::future::pending().await
+        }
+    };
+    let discord = async {
+        if gateway {
+            platform::discord::gateway::run(app.clone(), client.clone()).await
+        } else {
+            std::future::pending().await
+        }
+    };
+    tokio::select! {
+        r = slack => r,
+        r = discord => r,
     }
 }
 

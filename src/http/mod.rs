@@ -2,7 +2,6 @@
 //! ([`slack`], [`discord`]) and the public status feed ([`status`]). Every
 //! route shares the body-size limit `http.max_body_bytes` (413 beyond it).
 
-mod answer;
 mod discord;
 mod reject;
 mod slack;
@@ -69,17 +68,4 @@ async fn metrics_text(State(s): State<HttpState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
-}
-
-/// The command a clicked button stands for: its own text, or a
-/// `ref:<outbox id>:<index>` into the message that carried it.
-async fn button_command(app: &App, id: &str) -> Option<String> {
-    let mut conn = app.db.pool.acquire().await.ok()?;
-    match crate::delivery::buttons::command_for(&mut conn, id).await {
-        Ok(command) => command,
-        Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "could not resolve a button");
-            None
-        }
-    }
 }

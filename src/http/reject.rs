@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::platform::answer::Malformed;
 use crate::platform::signature::SignatureError;
 
 /// A refused request: its status and the reason sent back.
@@ -36,6 +37,12 @@ impl From<SignatureError> for Rejection {
             status: StatusCode::UNAUTHORIZED,
             reason: format!("unauthorized: {e}"),
         }
+    }
+}
+
+impl From<Malformed> for Rejection {
+    fn from(e: Malformed) -> Self {
+        Rejection::malformed(e.0)
     }
 }
 

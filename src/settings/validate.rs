@@ -387,6 +387,18 @@ impl Settings {
             if !self.discord.gateway && self.discord.public_key.len() != 64 {
                 c.problem("discord.public_key", "must be the application's 64-hex-digit public key for the interactions endpoint");
             }
+            if self.discord.gateway
+                && !self
+                    .discord
+                    .api_base_url
+                    .trim_end_matches('/')
+                    .ends_with("/api/v10")
+            {
+                c.problem(
+                    "discord.api_base_url",
+                    "must end with /api/v10 when discord.gateway is true (the gateway client's REST calls are sent to it as a proxy)",
+                );
+            }
         }
         for (key, url) in [
             ("slack.api_base_url", &self.slack.api_base_url),
@@ -547,6 +559,38 @@ mod tests {
             keys,
             ["slack.per_channel_window", "discord.per_channel_limit"]
         );
+    }
+
+    #[test]
+    fn socket_and_gateway_modes_need_their_own_keys_only() {
+        let problems = |pairs: &[(&str, &str)]| -> Vec<String> {
+            match load(None, env(pairs)).unwrap().validate() {
+                Ok(_) => Vec::new(),
+                Err(problems) => problems.into_iter().map(|p| p.key).collect(),
+            }
+        };
+        let slack = [
+            ("SHIPMATE__SLACK__ENABLED", "true"),
+            ("SHIPMATE__SLACK__BOT_TOKEN", "xoxb-1"),
+            ("SHIPMATE__SLACK__SOCKET_MODE", "true"),
+        ];
+        assert_eq!(problems(&slack), ["slack.app_token"]);
+        let mut with_token = slack.to_vec();
+        with_token.push(("SHIPMATE__SLACK__APP_TOKEN", "xapp-1"));
+        assert!(problems(&with_token).is_empty(), "no signing secret needed");
+
+        let discord = [
+            ("SHIPMATE__DISCORD__ENABLED", "true"),
+            ("SHIPMATE__DISCORD__BOT_TOKEN", "t"),
+            ("SHIPMATE__DISCORD__GATEWAY", "true"),
+        ];
+        assert!(problems(&discord).is_empty(), "no public key needed");
+        let mut proxied = discord.to_vec();
+        proxied.push((
+            "SHIPMATE__DISCORD__API_BASE_URL",
+            "http://127.0.0.1:9/discord",
+        ));
+        assert_eq!(problems(&proxied), ["discord.api_base_url"]);
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Discord: the wire shape of interactions, how a
+//! Discord: the wire shape of interactions, the inbound core shared by the
+//! interactions endpoint and the gateway ([`inbound`], [`gateway`]), how a
 //! [`Reply`](crate::app::Reply) and a form look as interaction responses, the
 //! mapping of application-command options back onto the grammar, and the
 //! application commands generated from the grammar for registration.
 //! Nothing outside `platform` and `http` sees these types.
 
 pub mod commands;
+pub mod gateway;
+pub mod inbound;
 pub mod render;
 pub mod wire;
 

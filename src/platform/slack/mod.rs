@@ -1,12 +1,16 @@
-//! Slack: the wire shapes of slash commands, interactions and events, how a
-//! [`Reply`](crate::app::Reply) and a form look in Block Kit, the few Web API
-//! calls the inbound side makes (`views.open`, `response_url`), and the app
-//! manifest generated from the grammar. Nothing outside `platform` and
+//! Slack: the wire shapes of slash commands, interactions and events, the
+//! inbound core shared by HTTP and Socket Mode ([`inbound`]), the Socket
+//! Mode listener ([`socket`]), how a [`Reply`](crate::app::Reply) and a form
+//! look in Block Kit, the few Web API calls the inbound side makes
+//! (`views.open`, `response_url`), and the app manifest generated from the
+//! grammar. Nothing outside `platform` and
 //! `http` sees these types.
 
 pub mod api;
+pub mod inbound;
 pub mod manifest;
 pub mod render;
+pub mod socket;
 pub mod wire;
 
 /// The `callback_id` of every form shipmate opens.

@@ -1,7 +1,9 @@
 //! Answering inside the platforms' 3-second window: a command runs in its
-//! own task; if it is not done after [`ANSWER_WITHIN`] the endpoint
+//! own task; if it is not done after [`ANSWER_WITHIN`] the adapter
 //! acknowledges and the result follows later (the task is never cancelled,
-//! so the command's transaction completes either way).
+//! so the command's transaction completes either way). Shared by the HTTP
+//! endpoints, Slack Socket Mode and the Discord gateway, together with
+//! [`button_command`], which resolves what a clicked button stands for.
 
 use std::time::Duration;
 
@@ -11,6 +13,25 @@ use crate::app::{App, Invocation, Reply, Status};
 
 /// How long an endpoint waits for a command before acknowledging.
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(2500);
+
+/// A payload that decoded but cannot be acted on; the reason names the
+/// problem (a 400 over HTTP, a logged warning over a socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed(pub String);
+
+impl Malformed {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed request: {}", self.0)
+    }
+}
+
+impl std::error::Error for Malformed {}
 
 /// A command's result, or the task still computing it.
 pub enum Outcome {
@@ -35,6 +56,19 @@ pub async fn within(mut handle: JoinHandle<Reply>, limit: Duration) -> Outcome {
 /// The reply of a late command, once it is done.
 pub async fn finish(handle: JoinHandle<Reply>) -> Reply {
     reply_of(handle.await)
+}
+
+/// The command a clicked button stands for: its own text, or a
+/// `ref:<outbox id>:<index>` into the message that carried it.
+pub async fn button_command(app: &App, id: &str) -> Option<String> {
+    let mut conn = app.db.pool.acquire().await.ok()?;
+    match crate::delivery::buttons::command_for(&mut conn, id).await {
+        Ok(command) => command,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "could not resolve a button");
+            None
+        }
+    }
 }
 
 fn reply_of(joined: Result<Reply, tokio::task::JoinError>) -> Reply {

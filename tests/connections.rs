@@ -1,0 +1,186 @@
+//! Slack Socket Mode and the Discord gateway. What runs offline: each
+//! connection asks the configured (mock) Web API for its websocket with the
+//! right token, and payloads shaped as they arrive over the socket/gateway
+//! run through the same core as the HTTP endpoints against the whole app
+//! (parsed into slack-morphism's and serenity's event types, as the
+//! listeners do).
+//! The websockets themselves need Slack's and Discord's servers and are not
+//! exercised here.
+
+mod chat;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use chat::*;
+use serde_json::{Value, json};
+use shipmate::platform::discord::gateway;
+use shipmate::platform::discord::inbound::Inbound as DiscordInbound;
+use shipmate::platform::slack::inbound::Inbound as SlackInbound;
+use shipmate::platform::slack::socket::{handle_command, handle_interaction};
+use slack_morphism::prelude::*;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// Waits until the mock has seen a request on `at`.
+async fn first_request(mock: &MockServer, at: &str) -> Request {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = mock.received_requests().await.unwrap_or_default();
+        if let Some(r) = seen.into_iter().find(|r| r.url.path() == at) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "nothing received on {at}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn auth(r: &Request) -> &str {
+    r.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn socket_mode_asks_the_configured_slack_api_for_a_websocket_with_the_app_token() {
+    // Arrange: a Slack API that hands out a websocket URL nobody listens on
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/apps.connections.open"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "url": "ws://127.0.0.1:9/link"})),
+        )
+        .mount(&mock)
+        .await;
+    let mut env = slack_env(&mock);
+    env.retain(|(k, _)| *k != "SHIPMATE__SLACK__SIGNING_SECRET");
+    env.push(("SHIPMATE__SLACK__SOCKET_MODE", "true".into()));
+    env.push(("SHIPMATE__SLACK__APP_TOKEN", "xapp-1-test".into()));
+
+    // Act
+    let _t = spawn(&env).await;
+
+    // Assert
+    let open = first_request(&mock, "/api/apps.connections.open").await;
+    assert_eq!(open.method.as_str(), "POST");
+    assert_eq!(auth(&open), "Bearer xapp-1-test");
+}
+
+#[tokio::test]
+async fn the_gateway_asks_the_configured_discord_api_for_its_url_with_the_bot_token() {
+    // Arrange: a Discord API that names a gateway nobody listens on
+    let mock = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v10/gateway"))
+        .and(header("authorization", "Bot discord-test-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"url": "ws://127.0.0.1:9"})))
+        .mount(&mock)
+        .await;
+    let mut env = discord_env(&mock);
+    env.retain(|(k, _)| *k != "SHIPMATE__DISCORD__PUBLIC_KEY");
+    env.push(("SHIPMATE__DISCORD__GATEWAY", "true".into()));
+
+    // Act
+    let _t = spawn(&env).await;
+
+    // Assert
+    let gateway = first_request(&mock, "/api/v10/gateway").await;
+    assert_eq!(auth(&gateway), "Bot discord-test-token");
+}
+
+/// Slack on, with a mock for `response_url`, and a steward.
+async fn slack_app() -> (common::TestApp, MockServer) {
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/actions/1"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&mock)
+        .await;
+    let mut env = slack_env(&mock);
+    env.push(("SHIPMATE__ROLES__DATA-STEWARD", "slack:USTEWARD".into()));
+    (spawn(&env).await, mock)
+}
+
+#[tokio::test]
+async fn socket_mode_payloads_file_and_approve_through_the_http_core() {
+    let (t, mock) = slack_app().await;
+    let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
+    let response_url = format!("{}/actions/1", mock.uri());
+
+    // a slash command: the reply is the ack payload
+    let form: Vec<(String, String)> = serde_urlencoded::from_str(&slash_body(
+        "/delete-request",
+        "city-b/run-5 reason:duplicate-run ran twice",
+        "W111",
+        "C111",
+        &response_url,
+    ))
+    .expect("form");
+    let payload: serde_json::Map<String, Value> =
+        form.into_iter().map(|(k, v)| (k, v.into())).collect();
+    let cmd: SlackCommandEvent = serde_json::from_value(payload.into()).expect("parses");
+    let ack = handle_command(&inbound, cmd).await.expect("payload");
+    let ack = serde_json::to_value(&ack).expect("json");
+    assert_eq!(ack["response_type"], "in_channel", "{ack}");
+    assert!(
+        ack["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Filed DR-1"),
+        "{ack}"
+    );
+
+    // a button click: bare ack, the reply goes to response_url
+    let click = block_actions(
+        "/delete-request approve DR-1",
+        "USTEWARD",
+        "C111",
+        &response_url,
+    );
+    let event: SlackInteractionEvent = serde_json::from_value(click).expect("parses");
+    let ack = handle_interaction(&inbound, event).await;
+    assert_eq!(ack, SlackInteractionResponse::Empty);
+    let replies = received(&mock, "/actions/1", 1).await;
+    assert_eq!(
+        replies[0]["response_type"], "in_channel",
+        "{:?}",
+        replies[0]
+    );
+    assert_eq!(state_of(&t, 1).await, "cooling-off");
+}
+
+#[tokio::test]
+async fn a_gateway_interaction_files_a_request_through_the_http_core() {
+    let mock = MockServer::start().await;
+    let t = spawn(&discord_env(&mock)).await;
+    let inbound = DiscordInbound::new(t.app.clone(), reqwest::Client::new());
+    // the docs' chat-input payload plus the fields the gateway adds today (serenity requires them)
+    let mut raw = discord_interaction(
+        2,
+        "53908232506183680",
+        &[],
+        json!({"type": 1, "name": "delete-request", "id": "771825006014889984", "options": [{
+        "type": 1, "name": "create", "options": [
+            {"type": 3, "name": "target", "value": "city-b/run 42"},
+            {"type": 3, "name": "reason", "value": "duplicate-run"},
+            {"type": 3, "name": "justification", "value": "the pipeline ran twice"}
+        ]}]}),
+    );
+    raw["application_id"] = "775799577604522054".into();
+    raw["version"] = 1.into();
+    raw["entitlements"] = json!([]);
+    raw["attachment_size_limit"] = 8_388_608.into();
+    raw["member"]["flags"] = 0.into();
+    let interaction: serenity::all::Interaction =
+        serde_json::from_value(raw).expect("serenity parses the interaction");
+
+    let wire = gateway::wire(&interaction).expect("translates");
+    let response = inbound.interaction(&wire).await.expect("answered");
+
+    assert_eq!(response["type"], 4, "{response}");
+    let content = response["data"]["content"].as_str().unwrap_or_default();
+    assert!(content.contains("Filed DR-1"), "{content}");
+    assert_eq!(state_of(&t, 1).await, "pending-approval");
+}
