@@ -132,11 +132,11 @@ async fn fire_one(app: &App, id: i64) -> anyhow::Result<bool> {
     // The handler runs in a savepoint: on failure its writes are undone while
     // the claim holds, and the failure is recorded in the same transaction,
     // so no other worker can run the job in between.
-    let mut attempt = sqlx::Connection::begin(&mut *tx).await?;
-    let outcome = jobs::fire(app, &mut attempt, &job, now).await;
+    tx.savepoint("attempt").await?;
+    let outcome = jobs::fire(app, &mut tx, &job, now).await;
     let fired = match outcome {
         Ok(effects) => {
-            attempt.commit().await?;
+            tx.release("attempt", true).await?;
             let next = job
                 .cron
                 .as_deref()
@@ -147,7 +147,7 @@ async fn fire_one(app: &App, id: i64) -> anyhow::Result<bool> {
             true
         }
         Err(e) => {
-            attempt.rollback().await?;
+            tx.release("attempt", false).await?;
             let max = i64::from(app.config.settings.scheduler.max_attempts);
             let retry_at = (job.attempts + 1 < max)
                 .then(|| now + backoff(app.config.scheduler_retry_base, job.attempts));

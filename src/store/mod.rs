@@ -3,8 +3,12 @@
 //! migrations embedded in the binary.
 //!
 //! Every function takes a `&mut SqliteConnection` so callers compose them in
-//! one transaction; [`Db::begin`] opens it with `BEGIN IMMEDIATE` so writers
-//! queue on the busy timeout instead of failing on a lock upgrade.
+//! one transaction. SQLite has one writer at a time, so the process keeps one
+//! writer connection behind a fair async lock: [`Db::begin`] takes it and
+//! opens `BEGIN IMMEDIATE` (other processes sharing the file queue on the busy
+//! timeout); reads that need no transaction use the pool. Each statement is a
+//! hop to SQLite's worker thread, so [`Tx::commit_with`] sends the last writes
+//! of a command together with its `COMMIT`.
 
 pub mod audit;
 pub mod deletion;
@@ -16,14 +20,19 @@ pub mod release;
 pub mod roles;
 pub mod sms;
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The migrations, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -32,9 +41,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: SqlitePool,
+    writer: Arc<Mutex<SqliteConnection>>,
 }
-
-pub type Tx = Transaction<'static, Sqlite>;
 
 impl Db {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
@@ -56,12 +64,23 @@ impl Db {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
-            .connect_with(options)
+            // a SQLite file does not drop connections: skip the ping on every acquire
+            .test_before_acquire(false)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open the database at {url}"))?;
-        let db = Self { pool };
-        db.migrate().await?;
-        Ok(db)
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("applying database migrations")?;
+        let writer = options
+            .connect()
+            .await
+            .with_context(|| format!("cannot open the database at {url}"))?;
+        Ok(Self {
+            pool,
+            writer: Arc::new(Mutex::new(writer)),
+        })
     }
 
     /// Applies pending migrations.
@@ -72,17 +91,120 @@ impl Db {
             .context("applying database migrations")
     }
 
-    /// Opens a write transaction.
+    /// Opens a write transaction on the writer connection (waiting in turn for it).
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
+        let mut conn = self.writer.clone().lock_owned().await;
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
             .await
-            .context("opening a database transaction")
+            .context("opening a database transaction")?;
+        Ok(Tx { conn: Some(conn) })
     }
 
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    conn: Option<OwnedMutexGuard<SqliteConnection>>,
+}
+
+impl Tx {
+    fn conn(&mut self) -> anyhow::Result<&mut SqliteConnection> {
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| anyhow::anyhow!("transaction already finished"))
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> anyhow::Result<()> {
+        self.commit_with(String::new(), SqliteArguments::default())
+            .await
+    }
+
+    /// Runs `statements` (with `args` bound across them in order) and commits,
+    /// in one round trip to SQLite. On failure the transaction rolls back.
+    pub async fn commit_with(
+        mut self,
+        statements: String,
+        args: SqliteArguments,
+    ) -> anyhow::Result<()> {
+        let sql = format!("{statements}COMMIT;");
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(self.conn()?)
+            .await
+            .context("committing a database transaction")?;
+        self.conn = None;
+        Ok(())
+    }
+
+    /// Rolls back.
+    pub async fn rollback(mut self) -> anyhow::Result<()> {
+        if let Some(mut conn) = self.conn.take() {
+            sqlx::query("ROLLBACK")
+                .execute(&mut *conn)
+                .await
+                .context("rolling back")?;
+        }
+        Ok(())
+    }
+
+    /// Opens a savepoint inside the transaction.
+    pub async fn savepoint(&mut self, name: &'static str) -> anyhow::Result<()> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SAVEPOINT {name}")))
+            .execute(self.conn()?)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps (`true`) or undoes (`false`) what was written since the savepoint.
+    pub async fn release(&mut self, name: &'static str, keep: bool) -> anyhow::Result<()> {
+        let sql = if keep {
+            format!("RELEASE {name}")
+        } else {
+            format!("ROLLBACK TO {name}; RELEASE {name}")
+        };
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(self.conn()?)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Deref for Tx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        // `conn` is only empty once the Tx has been consumed by commit or rollback
+        self.conn
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("a finished transaction is not used"))
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable!("a finished transaction is not used"))
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        // an abandoned transaction (an error, a panic, a cancelled request) rolls
+        // back before the writer connection is handed to anyone else
+        if let (Some(mut conn), Ok(handle)) =
+            (self.conn.take(), tokio::runtime::Handle::try_current())
+        {
+            handle.spawn(async move {
+                if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                    tracing::error!(error = %e, "rolling back an abandoned transaction failed");
+                }
+            });
+        }
     }
 }
 
