@@ -112,7 +112,7 @@ impl App {
                     self.notify(effects);
                     reply
                 }
-                Err(e) => internal_error(e.into()),
+                Err(e) => internal_error(e),
             },
             Err(CommandError::User(e)) => {
                 let _ = tx.rollback().await;
