@@ -8,7 +8,7 @@ use sqlx::SqliteConnection;
 use super::App;
 use super::message::Message;
 use crate::domain::{Actor, ChannelRef, DomainError};
-use crate::store::{self, audit::AuditEntry, jobs::NewJob};
+use crate::store::{audit::AuditEntry, batch::Batch, jobs::NewJob};
 
 /// Why a handler stopped: the user's mistake, or ours.
 #[derive(Debug)]
@@ -45,6 +45,12 @@ pub struct Ctx<'a> {
     pub channel: ChannelRef,
     pub now: DateTime<Utc>,
     audit_actor: (String, String),
+    /// Audit rows, messages and jobs, written together at the end (see
+    /// [`crate::store::batch`]): whoever commits the transaction first calls
+    /// [`Ctx::flush`] or sends [`Ctx::take_batch`] with its `COMMIT`.
+    batch: Batch,
+    /// Run-time role grants, read once per command.
+    grants: Option<Vec<(String, String)>>,
     posted: bool,
     scheduled: bool,
 }
@@ -65,6 +71,8 @@ impl<'a> Ctx<'a> {
             channel,
             now,
             audit_actor,
+            batch: Batch::default(),
+            grants: None,
             posted: false,
             scheduled: false,
         }
@@ -80,7 +88,7 @@ impl<'a> Ctx<'a> {
             action: action.to_string(),
             detail: detail.to_string(),
         };
-        store::audit::append(self.conn, &entry).await?;
+        self.batch.audit(&entry);
         Ok(())
     }
 
@@ -92,7 +100,8 @@ impl<'a> Ctx<'a> {
         key: Option<&str>,
     ) -> Handled<()> {
         let body = serde_json::to_string(message).map_err(anyhow::Error::from)?;
-        store::outbox::enqueue(self.conn, &channel.to_string(), &body, key, self.now).await?;
+        self.batch
+            .outbox(channel.to_string(), body, key.map(str::to_string), self.now);
         self.posted = true;
         Ok(())
     }
@@ -107,9 +116,33 @@ impl<'a> Ctx<'a> {
 
     /// Schedules a job.
     pub async fn schedule(&mut self, job: NewJob) -> Handled<()> {
-        store::jobs::schedule(self.conn, &job, self.now).await?;
+        self.batch.job(&job, self.now);
         self.scheduled = true;
         Ok(())
+    }
+
+    /// Uses grants the caller has read already.
+    pub fn set_grants(&mut self, grants: Vec<(String, String)>) {
+        self.grants = Some(grants);
+    }
+
+    /// Every run-time role grant as (role, member), read at most once.
+    pub async fn grants(&mut self) -> Handled<Vec<(String, String)>> {
+        if self.grants.is_none() {
+            self.grants = Some(crate::store::roles::all(self.conn).await?);
+        }
+        Ok(self.grants.clone().unwrap_or_default())
+    }
+
+    /// Writes the gathered rows now (before reading audit, outbox or jobs back).
+    pub async fn flush(&mut self) -> Handled<()> {
+        std::mem::take(&mut self.batch).execute(self.conn).await?;
+        Ok(())
+    }
+
+    /// The gathered rows, to send with the `COMMIT`.
+    pub fn take_batch(&mut self) -> Batch {
+        std::mem::take(&mut self.batch)
     }
 
     /// Whether messages were queued and jobs scheduled.

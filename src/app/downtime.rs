@@ -216,6 +216,7 @@ pub async fn apply_effects(
     for effect in effects {
         match effect {
             Effect::CancelTimers => {
+                ctx.flush().await?;
                 store::jobs::cancel_for(ctx.conn, TIMER_JOB, &timer_prefix(id)).await?;
             }
             Effect::Schedule { timer, version, at } => {

@@ -45,6 +45,7 @@ pub async fn fire(
         super::sms_poll::POLL_JOB => super::sms_poll::spawn(app),
         other => anyhow::bail!("unknown job kind `{other}`"),
     }
+    ctx.flush().await.map_err(unwrap_handled)?;
     Ok(ctx.effects())
 }
 

@@ -85,13 +85,14 @@ impl App {
             Err(e) => return internal_error(e),
         };
         let now = self.clock.now();
-        let actor =
+        let (actor, grants) =
             match roles::actor_for(&mut tx, &self.config, &inv.user, &inv.platform_roles).await {
-                Ok(actor) => actor,
+                Ok(found) => found,
                 Err(e) => return internal_error(e.into()),
             };
         let audit_actor = (inv.user.to_string(), inv.user.platform.to_string());
         let mut ctx = Ctx::new(&mut tx, self, actor, inv.channel.clone(), now, audit_actor);
+        ctx.set_grants(grants);
         let result = match parsed.command.name {
             "delete-request" => deletion::run(&mut ctx, parsed).await,
             "downtime" => downtime::run(&mut ctx, parsed).await,
@@ -106,8 +107,10 @@ impl App {
             ))),
         };
         let effects = ctx.effects();
+        let batch = ctx.take_batch();
+        drop(ctx);
         match result {
-            Ok(reply) => match tx.commit().await {
+            Ok(reply) => match commit(tx, batch).await {
                 Ok(()) => {
                     self.notify(effects);
                     reply
@@ -142,6 +145,12 @@ impl App {
             self.wake.jobs.notify_one();
         }
     }
+}
+
+/// Commits with the command's gathered writes, in one round trip.
+async fn commit(tx: crate::store::Tx, batch: crate::store::batch::Batch) -> anyhow::Result<()> {
+    let (statements, args) = batch.into_parts()?;
+    tx.commit_with(statements, args).await
 }
 
 fn internal_error(e: anyhow::Error) -> Reply {

@@ -12,27 +12,30 @@ use crate::settings::Config;
 use crate::store;
 
 /// Resolves the actor: person key, and roles from config and grants.
+/// Also returns every run-time grant, read once per command (see [`members_of`]).
 pub async fn actor_for(
     conn: &mut SqliteConnection,
     config: &Config,
     user: &UserRef,
     platform_roles: &[String],
-) -> sqlx::Result<Actor> {
+) -> sqlx::Result<(Actor, Vec<(String, String)>)> {
     let dir = &config.directory;
     let identities = dir.identities_of(user);
     let mut roles = dir.configured_roles(&identities, platform_roles);
     let mut members: Vec<String> = identities.iter().map(UserRef::to_string).collect();
     members.extend(platform_roles.iter().map(|id| format!("discord-role:{id}")));
-    for granted in store::roles::granted_to(conn, &members).await? {
+    let grants = store::roles::all(conn).await?;
+    for (granted, _) in grants.iter().filter(|(_, member)| members.contains(member)) {
         if let Ok(role) = granted.parse::<Role>() {
             roles.insert(role);
         }
     }
-    Ok(Actor {
+    let actor = Actor {
         user: user.clone(),
         person: dir.person_of(user),
         roles: RoleSet::new(roles),
-    })
+    };
+    Ok((actor, grants))
 }
 
 /// Everyone holding `role`, from config and grants (for mentions).
@@ -45,7 +48,7 @@ pub async fn members_of(ctx: &mut Ctx<'_>, role: Role) -> Handled<Vec<MemberRef>
         .get(&role)
         .cloned()
         .unwrap_or_default();
-    for (r, m) in store::roles::all(ctx.conn).await? {
+    for (r, m) in ctx.grants().await? {
         if r == role.as_str()
             && let Ok(member) = m.parse::<MemberRef>()
             && !members.contains(&member)

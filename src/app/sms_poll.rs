@@ -98,7 +98,9 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
             PollOutcome::Failed(reason)
         }
     };
+    ctx.flush().await.map_err(super::jobs::unwrap_handled)?;
     let effects = ctx.effects();
+    drop(ctx);
     tx.commit().await.context("committing the SMS poll")?;
     app.notify(effects);
     Ok(outcome)

@@ -11,6 +11,7 @@
 //! of a command together with its `COMMIT`.
 
 pub mod audit;
+pub mod batch;
 pub mod deletion;
 pub mod downtime;
 pub mod freeze;

@@ -1,0 +1,155 @@
+//! Writes gathered while a command runs (audit rows, outbox messages, jobs)
+//! and sent to SQLite together, usually with the command's `COMMIT`: every
+//! statement is a round trip to SQLite's worker thread, so one batch instead
+//! of one statement per row keeps commands fast.
+//!
+//! The rows are only appended, never read back within the command that
+//! writes them; a handler that must read one of these tables after writing
+//! to it calls `Ctx::flush` first.
+
+use chrono::{DateTime, Utc};
+use sqlx::Arguments;
+use sqlx::sqlite::SqliteArguments;
+
+use super::audit::AuditEntry;
+use super::jobs::NewJob;
+use super::ms;
+
+/// Pending appends, as SQL text and the arguments bound across it in order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    sql: String,
+    args: SqliteArguments,
+    error: Option<String>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.sql.is_empty()
+    }
+
+    fn bind<T>(&mut self, value: T)
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e.to_string());
+        }
+    }
+
+    pub fn audit(&mut self, e: &AuditEntry) {
+        self.sql.push_str("INSERT INTO audit_log (at, actor, platform, record, action, detail) VALUES (?, ?, ?, ?, ?, ?);");
+        self.bind(ms(e.at));
+        self.bind(e.actor.clone());
+        self.bind(e.platform.clone());
+        self.bind(e.record.clone());
+        self.bind(e.action.clone());
+        self.bind(e.detail.clone());
+    }
+
+    pub fn outbox(
+        &mut self,
+        channel: String,
+        body: String,
+        message_key: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        self.sql.push_str(
+            "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?);",
+        );
+        self.bind(channel);
+        self.bind(body);
+        self.bind(message_key);
+        self.bind(ms(now));
+        self.bind(ms(now));
+    }
+
+    /// A job; one whose dedup key exists already is ignored.
+    pub fn job(&mut self, j: &NewJob, now: DateTime<Utc>) {
+        self.sql.push_str(
+            "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?);",
+        );
+        self.bind(j.kind.clone());
+        self.bind(j.payload.clone());
+        self.bind(ms(j.due_at));
+        self.bind(j.cron.clone());
+        self.bind(j.dedup_key.clone());
+        self.bind(ms(now));
+    }
+
+    /// The statements and their arguments (to run, or to send with a `COMMIT`).
+    pub fn into_parts(self) -> anyhow::Result<(String, SqliteArguments)> {
+        match self.error {
+            Some(e) => Err(anyhow::anyhow!("encoding a batched write: {e}")),
+            None => Ok((self.sql, self.args)),
+        }
+    }
+
+    /// Runs the batch now, in the caller's transaction.
+    pub async fn execute(self, conn: &mut sqlx::SqliteConnection) -> anyhow::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let (sql, args) = self.into_parts()?;
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::Db;
+
+    #[tokio::test]
+    async fn a_batch_writes_every_row_with_its_own_values_and_ignores_duplicate_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/b.db", dir.path().display()))
+            .await
+            .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let mut batch = Batch::default();
+        for record in ["DR-1", "DR-2"] {
+            batch.audit(&AuditEntry {
+                at: now,
+                actor: "console:a".into(),
+                platform: "console".into(),
+                record: record.into(),
+                action: "created".into(),
+                detail: String::new(),
+            });
+        }
+        batch.outbox("console:#x".into(), "{}".into(), Some("k".into()), now);
+        let job = NewJob {
+            kind: "k".into(),
+            payload: "{}".into(),
+            due_at: now,
+            cron: None,
+            dedup_key: Some("once".into()),
+        };
+        batch.job(&job, now);
+        batch.job(&job, now);
+        let tx = db.begin().await.unwrap();
+        let (sql, args) = batch.into_parts().unwrap();
+        tx.commit_with(sql, args).await.unwrap();
+        let records: Vec<String> = sqlx::query_scalar("SELECT record FROM audit_log ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(records, ["DR-1", "DR-2"]);
+        let key: Option<String> = sqlx::query_scalar("SELECT message_key FROM outbox")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(key.as_deref(), Some("k"));
+        let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'k'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(jobs, 1);
+    }
+}
