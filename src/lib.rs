@@ -9,11 +9,13 @@
 //! - [`scheduler`]: durable jobs (one table), fired exactly once.
 //! - [`delivery`]: the outbox worker and the per-platform `Transport` trait.
 //! - [`platform`]: adapters from platforms (console today) to invocations.
-//! - [`http`]: the axum router (health, metrics).
+//! - [`ci`]: CI/CD provider payloads (GitHub, GitLab, AWS, generic) → pipeline events; webhook auth.
+//! - [`http`]: the axum router (health, metrics, webhooks).
 //! - [`startup`]: builds and runs the whole application.
 //! - [`telemetry`]: logging and metrics.
 
 pub mod app;
+pub mod ci;
 pub mod delivery;
 pub mod domain;
 pub mod grammar;

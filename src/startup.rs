@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::ci::sns::{CertSource, HttpSns};
 use crate::delivery::{self, ConsoleTransport, Transports};
 use crate::domain::Platform;
 use crate::domain::timing::{Clock, SystemClock};
@@ -16,10 +17,12 @@ use crate::settings::Config;
 use crate::store::Db;
 use crate::{http, scheduler, telemetry};
 
-/// How to build the application; tests replace the clock and the console output.
+/// How to build the application; tests replace the clock, the console
+/// output and where SNS signing certificates come from.
 pub struct Options {
     pub clock: Arc<dyn Clock>,
     pub console_out: Box<dyn Write + Send>,
+    pub sns: Arc<dyn CertSource>,
 }
 
 impl Default for Options {
@@ -27,6 +30,7 @@ impl Default for Options {
         Self {
             clock: Arc::new(SystemClock),
             console_out: Box::new(std::io::stdout()),
+            sns: Arc::new(HttpSns::default()),
         }
     }
 }
@@ -36,6 +40,7 @@ pub struct Application {
     app: App,
     listener: TcpListener,
     transports: Transports,
+    sns: Arc<dyn CertSource>,
 }
 
 impl Application {
@@ -52,6 +57,7 @@ impl Application {
             app,
             listener,
             transports,
+            sns: options.sns,
         })
     }
 
@@ -68,7 +74,7 @@ impl Application {
 
     /// Runs everything until one part stops (which only an error does).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let router = http::router(self.app.clone(), telemetry::metrics());
+        let router = http::router_with(self.app.clone(), telemetry::metrics(), self.sns);
         let server = axum::serve(self.listener, router);
         scheduler::register_recurring(&self.app).await?;
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));

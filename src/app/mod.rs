@@ -12,6 +12,9 @@ pub mod invocation;
 pub mod jobs;
 pub mod mention;
 pub mod message;
+pub mod pipeline;
+pub mod pipeline_intake;
+pub mod pipeline_message;
 pub mod roles;
 
 use std::sync::Arc;
@@ -88,6 +91,7 @@ impl App {
         let result = match parsed.command.name {
             "delete-request" => deletion::run(&mut ctx, parsed).await,
             "role" => roles::run(&mut ctx, parsed).await,
+            "pipeline" => pipeline::run(&mut ctx, parsed).await,
             other => Err(CommandError::Internal(anyhow::anyhow!(
                 "no handler for /{other}"
             ))),

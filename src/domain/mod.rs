@@ -6,7 +6,10 @@
 pub mod address;
 pub mod deletion;
 pub mod error;
+pub mod pipeline;
+pub mod pipeline_route;
 pub mod record;
+pub mod release_window;
 pub mod role;
 pub mod timing;
 

@@ -242,8 +242,37 @@ pub const ROLE: CommandSpec = CommandSpec {
     ],
 };
 
+pub const PIPELINE: CommandSpec = CommandSpec {
+    name: "pipeline",
+    summary: "Show CI/CD pipeline runs",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "status",
+            summary: "The latest run of each pipeline, per environment",
+            params: &[opt_key(
+                "env",
+                "environment",
+                "only this environment, e.g. production",
+            )],
+        },
+        SubSpec {
+            name: "history",
+            summary: "The last runs of one pipeline",
+            params: &[Param {
+                name: "pipeline",
+                form: Form::Rest,
+                required: true,
+                choices: &[],
+                hint: "pipeline",
+                help: "the pipeline or workflow name, e.g. deploy-web",
+            }],
+        },
+    ],
+};
+
 /// Every command, in the order `/help` lists them.
-pub const COMMANDS: &[&CommandSpec] = &[&DELETE_REQUEST, &ROLE, &HELP];
+pub const COMMANDS: &[&CommandSpec] = &[&DELETE_REQUEST, &PIPELINE, &ROLE, &HELP];
 
 /// Looks a command up by name, with or without the leading `/`.
 pub fn find_command(name: &str) -> Option<&'static CommandSpec> {

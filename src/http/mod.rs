@@ -1,6 +1,11 @@
-//! The HTTP server (axum): health and metrics now; the Slack, Discord,
-//! webhook and status-feed routes join this router. Every route shares the
-//! body-size limit `http.max_body_bytes` (413 beyond it).
+//! The HTTP server (axum): health, metrics and the CI/CD webhooks
+//! ([`webhooks`]); the Slack, Discord and status-feed routes join this
+//! router. Every route shares the body-size limit `http.max_body_bytes`
+//! (413 beyond it).
+
+pub mod webhooks;
+
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -11,6 +16,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::app::App;
+use crate::ci::sns::{CertSource, HttpSns};
 use crate::store;
 
 #[derive(Clone)]
@@ -21,11 +27,20 @@ struct HttpState {
 
 /// Builds the router.
 pub fn router(app: App, metrics: PrometheusHandle) -> Router {
+    router_with(app, metrics, Arc::new(HttpSns::default()))
+}
+
+/// Builds the router with the given SNS certificate source (tests inject one).
+pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>) -> Router {
     let limit = app.config.settings.http.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .with_state(HttpState { app, metrics })
+        .with_state(HttpState {
+            app: app.clone(),
+            metrics,
+        })
+        .merge(webhooks::routes(app, sns))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use raw::*;
-pub use validate::{Config, DeletionRules, Directory, Problem};
+pub use validate::{Config, DeletionRules, Directory, PipelineRules, Problem};
 
 /// The embedded defaults: the same file that documents every key.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod deletion;
 pub mod jobs;
 pub mod outbox;
+pub mod pipeline;
 pub mod roles;
 
 use std::path::Path;

@@ -40,6 +40,64 @@ pub async fn enqueue(
     Ok(done.last_insert_rowid())
 }
 
+/// What [`enqueue_latest`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// A pending, unleased row of the same channel and key now carries the new body.
+    Replaced(i64),
+    /// A new row was added.
+    Added(i64),
+}
+
+/// Queues the newest state of a living message (coalescing): when a row with
+/// the same channel and key is still pending and no worker holds it, its body
+/// is replaced, so a burst of updates yields one delivery. Otherwise a row is
+/// added; when the key already has rows (it is an edit) it is held until
+/// `edit_delay` after the previous row's delivery (or due time), so a message
+/// is edited at most once per `edit_delay` and updates arriving meanwhile
+/// are merged into the waiting row.
+pub async fn enqueue_latest(
+    conn: &mut SqliteConnection,
+    channel: &str,
+    body: &str,
+    key: &str,
+    now: DateTime<Utc>,
+    edit_delay: TimeDelta,
+) -> sqlx::Result<Queued> {
+    let replaced: Option<i64> = sqlx::query_scalar(
+        "UPDATE outbox SET body = ?1
+         WHERE id = (SELECT id FROM outbox
+                     WHERE channel = ?2 AND message_key = ?3 AND state = 'pending'
+                       AND (lease_until IS NULL OR lease_until <= ?4)
+                     ORDER BY id DESC LIMIT 1)
+         RETURNING id",
+    )
+    .bind(body)
+    .bind(channel)
+    .bind(key)
+    .bind(ms(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = replaced {
+        return Ok(Queued::Replaced(id));
+    }
+    let done = sqlx::query(
+        "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3,
+                 MAX(?4, COALESCE((SELECT MAX(COALESCE(delivered_at, next_attempt_at)) FROM outbox
+                                   WHERE channel = ?1 AND message_key = ?3) + ?5, ?4)),
+                 ?4)",
+    )
+    .bind(channel)
+    .bind(body)
+    .bind(key)
+    .bind(ms(now))
+    .bind(edit_delay.num_milliseconds())
+    .execute(&mut *conn)
+    .await?;
+    Ok(Queued::Added(done.last_insert_rowid()))
+}
+
 /// Leases up to `limit` due messages for `lease`; rows leased by another live worker are skipped.
 pub async fn lease_due(
     conn: &mut SqliteConnection,

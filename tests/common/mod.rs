@@ -58,14 +58,31 @@ pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with_clock(overrides: &[(&str, &str)], clock: Arc<dyn Clock>) -> TestApp {
+    spawn_app_with(overrides, clock, None).await
+}
+
+/// The app with its SNS certificate source replaced (`None`: the real one).
+pub async fn spawn_app_with(
+    overrides: &[(&str, &str)],
+    clock: Arc<dyn Clock>,
+    sns: Option<Arc<dyn shipmate::ci::sns::CertSource>>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = test_config(&dir, overrides);
     let console = SharedBuffer::default();
     let application = Application::build(
         config,
-        Options {
-            clock,
-            console_out: Box::new(console.clone()),
+        match sns {
+            Some(sns) => Options {
+                clock,
+                console_out: Box::new(console.clone()),
+                sns,
+            },
+            None => Options {
+                clock,
+                console_out: Box::new(console.clone()),
+                ..Options::default()
+            },
         },
     )
     .await
