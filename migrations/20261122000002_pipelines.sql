@@ -11,7 +11,7 @@ CREATE TABLE pipeline_deliveries (
     run_key     TEXT,
     received_at INTEGER NOT NULL,
     PRIMARY KEY (source, delivery_id)
-) WITHOUT ROWID;
+);
 
 -- One row per run (pipeline:{source}:{run id}:{attempt}); `body` is the
 -- folded run as JSON, the other columns are what commands filter on.

@@ -186,7 +186,11 @@ fn mention(u: &UserRef, platform: Platform) -> String {
 
 /// A time in the configured zone, e.g. `2026-11-23 10:00 IST` (seconds shown only when not zero).
 pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    let format = if t.timestamp() % 60 == 0 { "%Y-%m-%d %H:%M %Z" } else { "%Y-%m-%d %H:%M:%S %Z" };
+    let format = if t.timestamp() % 60 == 0 {
+        "%Y-%m-%d %H:%M %Z"
+    } else {
+        "%Y-%m-%d %H:%M:%S %Z"
+    };
     t.with_timezone(&tz).format(format).to_string()
 }
 

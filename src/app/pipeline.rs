@@ -68,7 +68,10 @@ async fn history(ctx: &mut Ctx<'_>, pipeline: &str) -> Handled<Reply> {
         };
         return Err(DomainError::not_found(format!("No runs of `{pipeline}`: {hint}.")).into());
     }
-    let mut m = Message::text(format!("Last {} runs of {pipeline}, newest first:", rows.len()));
+    let mut m = Message::text(format!(
+        "Last {} runs of {pipeline}, newest first:",
+        rows.len()
+    ));
     for (_, body) in &rows {
         if let Some(rec) = read(body) {
             m = m.line(summary(&rec)).line(when(&rec));

@@ -97,7 +97,12 @@ async fn writer(app: App, mut rx: mpsc::Receiver<(Delivery, Reply)>) {
             }
             Err(e) => {
                 let reference = format!("{:x}", Utc::now().timestamp_micros());
-                tracing::error!(reference, error = format!("{e:#}"), batch = batch.len(), "storing webhook deliveries failed");
+                tracing::error!(
+                    reference,
+                    error = format!("{e:#}"),
+                    batch = batch.len(),
+                    "storing webhook deliveries failed"
+                );
                 for (_, reply) in batch.drain(..) {
                     let _ = reply.send(Err(format!("internal error (ref {reference})")));
                 }
@@ -174,7 +179,9 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
             Ok(rec) => {
                 records.insert(key, rec);
             }
-            Err(e) => tracing::warn!(run = key, error = %e, "stored run unreadable; starting it afresh"),
+            Err(e) => {
+                tracing::warn!(run = key, error = %e, "stored run unreadable; starting it afresh")
+            }
         }
     }
 
@@ -281,7 +288,11 @@ fn channels_for<'a>(app: &'a App, rec: &RunRecord) -> (&'a [ChannelRef], Option<
     }
 }
 
-async fn members(app: &App, conn: &mut SqliteConnection, role: Role) -> anyhow::Result<Vec<MemberRef>> {
+async fn members(
+    app: &App,
+    conn: &mut SqliteConnection,
+    role: Role,
+) -> anyhow::Result<Vec<MemberRef>> {
     let mut members = app
         .config
         .directory
@@ -310,7 +321,9 @@ async fn queue_messages(
     let interval = app.config.pipelines.min_edit_interval;
     let mut posted = false;
     for key in &pending.changed {
-        let Some(rec) = records.get(key) else { continue };
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
         let (channels, _) = channels_for(app, rec);
         if channels.is_empty() {
             continue;
@@ -323,7 +336,9 @@ async fn queue_messages(
         }
     }
     for key in &pending.failed {
-        let Some(rec) = records.get(key) else { continue };
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
         let (channels, oncall) = channels_for(app, rec);
         if channels.is_empty() {
             continue;
@@ -335,12 +350,15 @@ async fn queue_messages(
         let body = serde_json::to_string(&failure_message(rec, oncall))?;
         let follow_up = format!("{key}:failure");
         for channel in channels {
-            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now).await?;
+            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now)
+                .await?;
             posted = true;
         }
     }
     for key in &pending.flagged {
-        let Some(rec) = records.get(key) else { continue };
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
         let (channels, _) = channels_for(app, rec);
         if channels.is_empty() {
             continue;
@@ -349,7 +367,8 @@ async fn queue_messages(
         let body = serde_json::to_string(&flag_message(rec, devops))?;
         let follow_up = format!("{key}:release-window");
         for channel in channels {
-            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now).await?;
+            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now)
+                .await?;
             posted = true;
         }
     }

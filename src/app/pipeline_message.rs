@@ -66,14 +66,24 @@ pub fn summary(rec: &RunRecord) -> Line {
         line = line.text(format!(" (attempt {})", run.attempt));
     }
     match (&run.branch, run.short_commit()) {
-        (Some(b), Some(c)) => line = line.text(" · ").code(b.clone()).text(" @ ").code(c.to_string()),
+        (Some(b), Some(c)) => {
+            line = line
+                .text(" · ")
+                .code(b.clone())
+                .text(" @ ")
+                .code(c.to_string())
+        }
         (Some(b), None) => line = line.text(" · ").code(b.clone()),
         (None, Some(c)) => line = line.text(" · ").code(c.to_string()),
         (None, None) => {}
     }
     let mut state = format!(" · {}", run.status.as_str().replace('_', " "));
     if let Some(d) = run.duration() {
-        let verb = if run.status.is_finished() { "in" } else { "for" };
+        let verb = if run.status.is_finished() {
+            "in"
+        } else {
+            "for"
+        };
         state.push_str(&format!(" {verb} {}", human_duration(d)));
     }
     line = line.text(state);
@@ -122,11 +132,18 @@ fn failed_job_line(job: &crate::domain::pipeline::Job) -> Line {
         .as_deref()
         .map(|s| format!(" (stage {s})"))
         .unwrap_or_default();
-    let url = job.url.as_deref().map(|u| format!(" · {u}")).unwrap_or_default();
+    let url = job
+        .url
+        .as_deref()
+        .map(|u| format!(" · {u}"))
+        .unwrap_or_default();
     Line::new()
         .text(format!("  {} ", job.status.emoji()))
         .code(job.name.clone())
-        .text(format!("{stage} {}{url}", job.status.as_str().replace('_', " ")))
+        .text(format!(
+            "{stage} {}{url}",
+            job.status.as_str().replace('_', " ")
+        ))
 }
 
 /// The failure follow-up: what failed, and the on-call role mentioned.
@@ -165,9 +182,9 @@ pub fn flag_message(rec: &RunRecord, devops: Vec<MemberRef>) -> Message {
         m = m.line(
             Line::new()
                 .text(format!(
-                    "⚠️ Production deploy {} {}: ",
+                    "⚠️ Production deploy {}{}: ",
                     rec.pipeline_name(),
-                    rec.run.number.map(|n| format!("#{n} ")).unwrap_or_default()
+                    rec.run.number.map(|n| format!(" #{n}")).unwrap_or_default()
                 ))
                 .text(flag.to_string())
                 .text(" — ")
@@ -191,8 +208,16 @@ mod tests {
         e.commit = Some("3484a3fb816e0859fd6e1cea078d76385ff50625".into());
         e.url = Some("https://github.com/octo-org/octo-repo/actions/runs/289782451".into());
         e.status = Some(Status::Succeeded);
-        e.started_at = Some(chrono::Utc.with_ymd_and_hms(2020, 10, 5, 16, 33, 0).unwrap());
-        e.finished_at = Some(chrono::Utc.with_ymd_and_hms(2020, 10, 5, 16, 37, 18).unwrap());
+        e.started_at = Some(
+            chrono::Utc
+                .with_ymd_and_hms(2020, 10, 5, 16, 33, 0)
+                .unwrap(),
+        );
+        e.finished_at = Some(
+            chrono::Utc
+                .with_ymd_and_hms(2020, 10, 5, 16, 37, 18)
+                .unwrap(),
+        );
         let rec = RunRecord {
             run: apply(None, &e).0,
             environment: "production".into(),

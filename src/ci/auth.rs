@@ -58,7 +58,9 @@ pub fn authorization_token(header: Option<&str>) -> Option<String> {
             .decode(value.trim())
             .ok()?;
         let text = String::from_utf8(decoded).ok()?;
-        return text.split_once(':').map(|(_, password)| password.to_string());
+        return text
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
     }
     None
 }
@@ -69,7 +71,10 @@ mod tests {
 
     #[test]
     fn bearer_and_basic_both_carry_the_token() {
-        assert_eq!(authorization_token(Some("Bearer abc")).as_deref(), Some("abc"));
+        assert_eq!(
+            authorization_token(Some("Bearer abc")).as_deref(),
+            Some("abc")
+        );
         // "sns:abc" in base64
         assert_eq!(
             authorization_token(Some("Basic c25zOmFiYw==")).as_deref(),

@@ -227,7 +227,10 @@ fn codepipeline(event: &Event, d: PipelineDetail) -> RunEvent {
                     name,
                     stage: stage_of,
                     status,
-                    url: d.result.and_then(|r| non_empty(&r.url)).or_else(|| e.url.clone()),
+                    url: d
+                        .result
+                        .and_then(|r| non_empty(&r.url))
+                        .or_else(|| e.url.clone()),
                     started_at: (status == Status::Running).then_some(e.at).flatten(),
                     finished_at: finished,
                     at: e.at,
@@ -253,7 +256,11 @@ fn codebuild(event: &Event, d: BuildDetail) -> RunEvent {
         e.url = info.logs.and_then(|l| l.deep_link);
         e.started_at = opt_time(&info.start);
         e.commit = info.source_version;
-        for p in info.phases.into_iter().filter(|p| p.phase_type != "COMPLETED") {
+        for p in info
+            .phases
+            .into_iter()
+            .filter(|p| p.phase_type != "COMPLETED")
+        {
             let Some(status) = p.status.as_deref().and_then(build_state) else {
                 continue;
             };

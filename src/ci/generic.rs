@@ -62,7 +62,11 @@ pub struct GenericJob {
 /// Parses a generic event; returns its dedup id with it.
 pub fn parse(body: &[u8]) -> Result<(String, Intake), Malformed> {
     let g: GenericEvent = from_json(body)?;
-    for (field, value) in [("id", &g.id), ("pipeline", &g.pipeline), ("run_id", &g.run_id)] {
+    for (field, value) in [
+        ("id", &g.id),
+        ("pipeline", &g.pipeline),
+        ("run_id", &g.run_id),
+    ] {
         if value.trim().is_empty() {
             return Err(Malformed(format!("`{field}` must not be empty")));
         }

@@ -239,9 +239,13 @@ fn check_suite(p: CheckSuitePayload) -> RunEvent {
     let mut e = RunEvent::new(Source::Github, format!("suite-{}", s.id), app);
     e.repository = repo_name(&p.repository);
     e.url = match (&p.repository, &s.head_sha) {
-        (Some(Repo { html_url: Some(base), .. }), Some(sha)) => {
-            Some(format!("{base}/commit/{sha}/checks"))
-        }
+        (
+            Some(Repo {
+                html_url: Some(base),
+                ..
+            }),
+            Some(sha),
+        ) => Some(format!("{base}/commit/{sha}/checks")),
         _ => None,
     };
     e.branch = s.head_branch;

@@ -119,7 +119,9 @@ fn status(s: &str) -> Option<Status> {
 }
 
 fn path(project: &Option<Project>) -> Option<String> {
-    project.as_ref().and_then(|p| non_empty(&p.path_with_namespace))
+    project
+        .as_ref()
+        .and_then(|p| non_empty(&p.path_with_namespace))
 }
 
 fn web_url(project: &Option<Project>) -> Option<String> {
@@ -153,7 +155,8 @@ fn pipeline(p: PipelineHook) -> RunEvent {
     e.branch = a.git_ref;
     e.commit = a.sha;
     e.actor = p.user.and_then(User::handle);
-    e.url = non_empty(&a.url).or_else(|| base.as_ref().map(|b| format!("{b}/-/pipelines/{}", a.id)));
+    e.url =
+        non_empty(&a.url).or_else(|| base.as_ref().map(|b| format!("{b}/-/pipelines/{}", a.id)));
     e.status = status(&a.status);
     e.started_at = opt_time(&a.created_at);
     e.finished_at = opt_time(&a.finished_at);
@@ -186,12 +189,12 @@ fn job(j: JobHook) -> RunEvent {
     e.branch = j.git_ref;
     e.commit = j.sha;
     e.actor = j.user.and_then(User::handle);
-    e.url = base.as_ref().map(|b| format!("{b}/-/pipelines/{}", j.pipeline_id));
+    e.url = base
+        .as_ref()
+        .map(|b| format!("{b}/-/pipelines/{}", j.pipeline_id));
     let started_at = opt_time(&j.build_started_at);
     let finished_at = opt_time(&j.build_finished_at);
-    e.at = finished_at
-        .or(started_at)
-        .or(opt_time(&j.build_created_at));
+    e.at = finished_at.or(started_at).or(opt_time(&j.build_created_at));
     if let Some(s) = status(&j.build_status) {
         e.jobs.push(Job {
             id: j.build_id.to_string(),
@@ -212,7 +215,11 @@ fn deployment(d: DeploymentHook) -> RunEvent {
     let name = repo
         .clone()
         .unwrap_or_else(|| format!("deployment {}", d.deployment_id));
-    let mut e = RunEvent::new(Source::Gitlab, format!("deployment-{}", d.deployment_id), name);
+    let mut e = RunEvent::new(
+        Source::Gitlab,
+        format!("deployment-{}", d.deployment_id),
+        name,
+    );
     e.deployment = true;
     let environment = non_empty(&d.environment);
     e.production = d.environment_tier.as_deref() == Some("production")

@@ -105,7 +105,11 @@ mod tests {
             ("Sep 1, 2017 4:12:29 PM", "2017-09-01T16:12:29+00:00"),
             ("2021-02-23T02:41:37.886Z", "2021-02-23T02:41:37.886+00:00"),
         ] {
-            assert_eq!(time(s).map(|t| t.to_rfc3339()).as_deref(), Some(want), "{s}");
+            assert_eq!(
+                time(s).map(|t| t.to_rfc3339()).as_deref(),
+                Some(want),
+                "{s}"
+            );
         }
         assert_eq!(time("yesterday"), None);
     }

@@ -62,13 +62,17 @@ impl Envelope {
 
     /// The canonical string SNS signs (documented per message type).
     pub fn string_to_sign(&self) -> String {
-        let mut fields: Vec<(&str, &str)> = vec![("Message", &self.message), ("MessageId", &self.message_id)];
+        let mut fields: Vec<(&str, &str)> =
+            vec![("Message", &self.message), ("MessageId", &self.message_id)];
         if self.kind == "Notification" {
             if let Some(subject) = &self.subject {
                 fields.push(("Subject", subject));
             }
         } else {
-            fields.push(("SubscribeURL", self.subscribe_url.as_deref().unwrap_or_default()));
+            fields.push((
+                "SubscribeURL",
+                self.subscribe_url.as_deref().unwrap_or_default(),
+            ));
         }
         fields.push(("Timestamp", &self.timestamp));
         if self.kind != "Notification" {
@@ -89,13 +93,16 @@ pub fn is_sns_url(url: &str) -> bool {
         return false;
     };
     let host = rest.split(['/', '?']).next().unwrap_or_default();
-    let Some(region) = host
-        .strip_prefix("sns.")
-        .and_then(|h| h.strip_suffix(".amazonaws.com").or_else(|| h.strip_suffix(".amazonaws.com.cn")))
-    else {
+    let Some(region) = host.strip_prefix("sns.").and_then(|h| {
+        h.strip_suffix(".amazonaws.com")
+            .or_else(|| h.strip_suffix(".amazonaws.com.cn"))
+    }) else {
         return false;
     };
-    region.len() >= 3 && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    region.len() >= 3
+        && region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// RSA PKCS#1 v1.5 under SHA-1 or SHA-256, through `ring`.
@@ -144,12 +151,12 @@ static SHA256: RsaPkcs1 = RsaPkcs1 {
 
 /// Checks the envelope's signature against the PEM certificate that `SigningCertURL` served.
 pub fn verify_with_cert(envelope: &Envelope, cert_pem: &str) -> Result<(), String> {
-    let algorithm: &dyn SignatureVerificationAlgorithm =
-        match envelope.signature_version.as_deref() {
-            Some("1") => &SHA1,
-            Some("2") => &SHA256,
-            other => return Err(format!("unsupported SignatureVersion {other:?}")),
-        };
+    let algorithm: &dyn SignatureVerificationAlgorithm = match envelope.signature_version.as_deref()
+    {
+        Some("1") => &SHA1,
+        Some("2") => &SHA256,
+        other => return Err(format!("unsupported SignatureVersion {other:?}")),
+    };
     let signature = base64::engine::general_purpose::STANDARD
         .decode(envelope.signature.as_deref().unwrap_or_default())
         .map_err(|e| format!("Signature is not base64: {e}"))?;
@@ -193,7 +200,12 @@ impl Default for HttpSns {
 impl CertSource for HttpSns {
     fn certificate<'a>(&'a self, url: &'a str) -> PortFuture<'a, String> {
         Box::pin(async move {
-            if let Some(pem) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(url) {
+            if let Some(pem) = self
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(url)
+            {
                 return Ok(pem.clone());
             }
             let pem = self
@@ -234,7 +246,9 @@ pub async fn verify(envelope: &Envelope, certs: &dyn CertSource) -> Result<(), S
         .as_deref()
         .ok_or("SigningCertURL is missing")?;
     if !is_sns_url(url) || !url.ends_with(".pem") {
-        return Err(format!("SigningCertURL {url} is not an SNS certificate URL"));
+        return Err(format!(
+            "SigningCertURL {url} is not an SNS certificate URL"
+        ));
     }
     let pem = certs.certificate(url).await?;
     verify_with_cert(envelope, &pem)
@@ -246,7 +260,9 @@ mod tests {
 
     #[test]
     fn only_sns_hosts_over_https_are_trusted() {
-        assert!(is_sns_url("https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3.pem"));
+        assert!(is_sns_url(
+            "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-f3.pem"
+        ));
         assert!(is_sns_url("https://sns.cn-north-1.amazonaws.com.cn/x.pem"));
         for bad in [
             "http://sns.us-west-2.amazonaws.com/x.pem",

@@ -392,10 +392,7 @@ fn apply_job(jobs: &mut Vec<Job>, update: &Job, event_at: Option<DateTime<Utc>>)
                 job.at = later(job.at, at);
                 changed = true;
             }
-            for (slot, value) in [
-                (&mut job.url, &update.url),
-                (&mut job.stage, &update.stage),
-            ] {
+            for (slot, value) in [(&mut job.url, &update.url), (&mut job.stage, &update.stage)] {
                 if slot.is_none() && value.is_some() {
                     slot.clone_from(value);
                     changed = true;
@@ -451,7 +448,10 @@ pub fn apply(run: Option<Run>, e: &RunEvent) -> (Run, Vec<Effect>) {
     }
     // A job that started means the run did, even if its own event is late.
     if run.status.rank() < Status::Running.rank()
-        && run.jobs.iter().any(|j| j.status.rank() >= Status::Running.rank())
+        && run
+            .jobs
+            .iter()
+            .any(|j| j.status.rank() >= Status::Running.rank())
     {
         run.status = Status::Running;
     }

@@ -83,11 +83,26 @@ mod tests {
                 .environment
                 .clone()
         };
-        assert_eq!(r(Source::Github, "acme/portal", "deploy-web", Some("main")), "production");
-        assert_eq!(r(Source::Gitlab, "acme/portal", "deploy-web", Some("main")), "catch-all");
-        assert_eq!(r(Source::Github, "other/portal", "deploy-web", Some("main")), "catch-all");
-        assert_eq!(r(Source::Github, "acme/portal", "test", Some("main")), "catch-all");
-        assert_eq!(r(Source::Github, "acme/portal", "deploy", None), "catch-all");
+        assert_eq!(
+            r(Source::Github, "acme/portal", "deploy-web", Some("main")),
+            "production"
+        );
+        assert_eq!(
+            r(Source::Gitlab, "acme/portal", "deploy-web", Some("main")),
+            "catch-all"
+        );
+        assert_eq!(
+            r(Source::Github, "other/portal", "deploy-web", Some("main")),
+            "catch-all"
+        );
+        assert_eq!(
+            r(Source::Github, "acme/portal", "test", Some("main")),
+            "catch-all"
+        );
+        assert_eq!(
+            r(Source::Github, "acme/portal", "deploy", None),
+            "catch-all"
+        );
         assert!(route_for(&routes[..1], &run(Source::Aws, "x", "y", None)).is_none());
     }
 }

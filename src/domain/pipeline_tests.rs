@@ -119,12 +119,11 @@ fn a_finished_job_never_regresses_and_a_running_job_starts_the_run() {
 #[test]
 fn failure_is_announced_once_with_the_failed_jobs_named() {
     let mut failing = event(Some(Status::Failed), 30);
-    failing.jobs = vec![job("test", Status::Failed, 30), job("lint", Status::Succeeded, 20)];
-    let (run, effects) = fold(&[
-        event(Some(Status::Running), 0),
-        failing.clone(),
-        failing,
-    ]);
+    failing.jobs = vec![
+        job("test", Status::Failed, 30),
+        job("lint", Status::Succeeded, 20),
+    ];
+    let (run, effects) = fold(&[event(Some(Status::Running), 0), failing.clone(), failing]);
     assert_eq!(effects.iter().filter(|e| **e == Effect::Failed).count(), 1);
     let failed: Vec<&str> = run.failed_jobs().map(|j| j.name.as_str()).collect();
     assert_eq!(failed, vec!["test"]);

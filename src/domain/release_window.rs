@@ -178,10 +178,16 @@ mod tests {
         assert!(w.contains(at_local(2026, 11, 23, 10, 0), KOLKATA));
         assert!(w.contains(at_local(2026, 11, 26, 15, 59), KOLKATA));
         assert!(!w.contains(at_local(2026, 11, 26, 16, 0), KOLKATA));
-        assert!(!w.contains(at_local(2026, 11, 27, 11, 0), KOLKATA), "Friday");
+        assert!(
+            !w.contains(at_local(2026, 11, 27, 11, 0), KOLKATA),
+            "Friday"
+        );
         assert!(!w.contains(at_local(2026, 11, 23, 9, 59), KOLKATA));
         let wrap: ReleaseWindow = "Sat-Mon 08:00-09:00".parse().unwrap();
-        assert!(wrap.contains(at_local(2026, 11, 29, 8, 30), KOLKATA), "Sunday");
+        assert!(
+            wrap.contains(at_local(2026, 11, 29, 8, 30), KOLKATA),
+            "Sunday"
+        );
         let list: ReleaseWindow = "Tue,Thu 10:00-12:00".parse().unwrap();
         assert!(list.contains(at_local(2026, 11, 26, 11, 0), KOLKATA));
         assert!(!list.contains(at_local(2026, 11, 25, 11, 0), KOLKATA));

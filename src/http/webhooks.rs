@@ -53,7 +53,11 @@ fn unauthorized(source: Source, why: &str) -> Response {
     metrics::counter!("shipmate_webhook_rejected_total", "source" => source.as_str(), "reason" => "unauthorized")
         .increment(1);
     tracing::warn!(%source, why, "webhook refused");
-    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": why }))).into_response();
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({ "error": why })),
+    )
+        .into_response();
     if source == Source::Aws {
         // SNS sends Basic credentials only after this challenge.
         response.headers_mut().insert(
@@ -77,12 +81,16 @@ async fn store(hooks: &Hooks, delivery: Delivery) -> Response {
             axum::Json(json!({ "outcome": "applied", "run": run_key })),
         )
             .into_response(),
-        Ok(Outcome::Duplicate) => {
-            (StatusCode::OK, axum::Json(json!({ "outcome": "duplicate" }))).into_response()
-        }
-        Ok(Outcome::Ignored) => {
-            (StatusCode::ACCEPTED, axum::Json(json!({ "outcome": "ignored" }))).into_response()
-        }
+        Ok(Outcome::Duplicate) => (
+            StatusCode::OK,
+            axum::Json(json!({ "outcome": "duplicate" })),
+        )
+            .into_response(),
+        Ok(Outcome::Ignored) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({ "outcome": "ignored" })),
+        )
+            .into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({ "error": e.to_string() })),
@@ -94,10 +102,16 @@ async fn store(hooks: &Hooks, delivery: Delivery) -> Response {
 async fn github(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
     let secret = h.app.config.settings.webhooks.github.secret.expose();
     if !auth::github_signature_ok(secret, &body, header(&headers, "x-hub-signature-256")) {
-        return unauthorized(Source::Github, "X-Hub-Signature-256 does not match the body");
+        return unauthorized(
+            Source::Github,
+            "X-Hub-Signature-256 does not match the body",
+        );
     }
     let Some(event) = header(&headers, "x-github-event") else {
-        return malformed(Source::Github, &Malformed("missing X-GitHub-Event header".into()));
+        return malformed(
+            Source::Github,
+            &Malformed("missing X-GitHub-Event header".into()),
+        );
     };
     let intake = match ci::github::parse(event, &body) {
         Ok(i) => i,
@@ -106,7 +120,16 @@ async fn github(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Resp
     let id = header(&headers, "x-github-delivery")
         .map(str::to_string)
         .unwrap_or_else(|| ci::digest(&body));
-    store(&h, Delivery { source: Source::Github, id, kind: event.to_string(), intake }).await
+    store(
+        &h,
+        Delivery {
+            source: Source::Github,
+            id,
+            kind: event.to_string(),
+            intake,
+        },
+    )
+    .await
 }
 
 async fn gitlab(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
@@ -115,7 +138,10 @@ async fn gitlab(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Resp
         return unauthorized(Source::Gitlab, "X-Gitlab-Token does not match");
     }
     let Some(event) = header(&headers, "x-gitlab-event") else {
-        return malformed(Source::Gitlab, &Malformed("missing X-Gitlab-Event header".into()));
+        return malformed(
+            Source::Gitlab,
+            &Malformed("missing X-Gitlab-Event header".into()),
+        );
     };
     let intake = match ci::gitlab::parse(event, &body) {
         Ok(i) => i,
@@ -125,7 +151,16 @@ async fn gitlab(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Resp
         .or_else(|| header(&headers, "idempotency-key"))
         .map(str::to_string)
         .unwrap_or_else(|| ci::digest(&body));
-    store(&h, Delivery { source: Source::Gitlab, id, kind: event.to_string(), intake }).await
+    store(
+        &h,
+        Delivery {
+            source: Source::Gitlab,
+            id,
+            kind: event.to_string(),
+            intake,
+        },
+    )
+    .await
 }
 
 async fn generic(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Response {
@@ -136,7 +171,16 @@ async fn generic(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Res
     }
     match ci::generic::parse(&body) {
         Ok((id, intake)) => {
-            store(&h, Delivery { source: Source::Generic, id, kind: "generic".into(), intake }).await
+            store(
+                &h,
+                Delivery {
+                    source: Source::Generic,
+                    id,
+                    kind: "generic".into(),
+                    intake,
+                },
+            )
+            .await
         }
         Err(e) => malformed(Source::Generic, &e),
     }
@@ -163,7 +207,9 @@ async fn aws(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Respons
         let Some(kind) = detail_type(&value).map(str::to_string) else {
             return malformed(
                 Source::Aws,
-                &Malformed("neither an SNS message nor an EventBridge event: no `detail-type`".into()),
+                &Malformed(
+                    "neither an SNS message nor an EventBridge event: no `detail-type`".into(),
+                ),
             );
         };
         // EventBridge ids are unique per event, but AWS's documented examples
@@ -174,13 +220,29 @@ async fn aws(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Respons
             None => digest,
         };
         return match ci::aws::parse_event(value) {
-            Ok(intake) => store(&h, Delivery { source: Source::Aws, id, kind, intake }).await,
+            Ok(intake) => {
+                store(
+                    &h,
+                    Delivery {
+                        source: Source::Aws,
+                        id,
+                        kind,
+                        intake,
+                    },
+                )
+                .await
+            }
             Err(e) => malformed(Source::Aws, &e),
         };
     }
     let envelope: Envelope = match serde_json::from_value(value) {
         Ok(e) => e,
-        Err(e) => return malformed(Source::Aws, &Malformed(format!("malformed SNS message: {e}"))),
+        Err(e) => {
+            return malformed(
+                Source::Aws,
+                &Malformed(format!("malformed SNS message: {e}")),
+            );
+        }
     };
     if settings.verify_sns
         && let Err(why) = sns::verify(&envelope, h.sns.as_ref()).await
@@ -204,31 +266,55 @@ async fn aws(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Respons
                 }
                 _ => ("sns:other".to_string(), Intake::Ignored),
             };
-            let delivery = Delivery { source: Source::Aws, id: envelope.message_id.clone(), kind, intake };
+            let delivery = Delivery {
+                source: Source::Aws,
+                id: envelope.message_id.clone(),
+                kind,
+                intake,
+            };
             store(&h, delivery).await
         }
-        other => malformed(Source::Aws, &Malformed(format!("unknown SNS message Type `{other}`"))),
+        other => malformed(
+            Source::Aws,
+            &Malformed(format!("unknown SNS message Type `{other}`")),
+        ),
     }
 }
 
 async fn confirm(h: &Hooks, envelope: &Envelope) -> Response {
     let url = envelope.subscribe_url.as_deref().unwrap_or_default();
-    tracing::info!(topic = envelope.topic_arn, "SNS subscription confirmation received");
+    tracing::info!(
+        topic = envelope.topic_arn,
+        "SNS subscription confirmation received"
+    );
     if !h.app.config.settings.webhooks.aws.confirm_subscriptions {
-        tracing::info!("not confirming: webhooks.aws.confirm_subscriptions is off; confirm it in the AWS console");
+        tracing::info!(
+            "not confirming: webhooks.aws.confirm_subscriptions is off; confirm it in the AWS console"
+        );
         return (StatusCode::OK, axum::Json(json!({ "outcome": "logged" }))).into_response();
     }
     if !sns::is_sns_url(url) {
-        return malformed(Source::Aws, &Malformed("SubscribeURL is not an SNS URL".into()));
+        return malformed(
+            Source::Aws,
+            &Malformed("SubscribeURL is not an SNS URL".into()),
+        );
     }
     match h.sns.confirm(url).await {
         Ok(()) => {
             tracing::info!(topic = envelope.topic_arn, "SNS subscription confirmed");
-            (StatusCode::OK, axum::Json(json!({ "outcome": "confirmed" }))).into_response()
+            (
+                StatusCode::OK,
+                axum::Json(json!({ "outcome": "confirmed" })),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::error!(error = e, "SNS subscription confirmation failed");
-            (StatusCode::BAD_GATEWAY, axum::Json(json!({ "error": "confirmation failed" }))).into_response()
+            (
+                StatusCode::BAD_GATEWAY,
+                axum::Json(json!({ "error": "confirmation failed" })),
+            )
+                .into_response()
         }
     }
 }

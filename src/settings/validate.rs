@@ -356,7 +356,9 @@ impl Settings {
             .release_windows
             .iter()
             .enumerate()
-            .filter_map(|(i, w)| c.parse::<ReleaseWindow>(&format!("pipelines.release_windows[{i}]"), w))
+            .filter_map(|(i, w)| {
+                c.parse::<ReleaseWindow>(&format!("pipelines.release_windows[{i}]"), w)
+            })
             .collect();
         let min_edit_interval = c
             .duration("pipelines.min_edit_interval", &p.min_edit_interval)
@@ -369,7 +371,10 @@ impl Settings {
                 match glob::Pattern::new(value) {
                     Ok(p) => Some(p),
                     Err(e) => {
-                        c.problem(format!("{key}.{name}"), format!("`{value}` is not a glob pattern: {e}"));
+                        c.problem(
+                            format!("{key}.{name}"),
+                            format!("`{value}` is not a glob pattern: {e}"),
+                        );
                         None
                     }
                 }

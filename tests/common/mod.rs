@@ -58,17 +58,30 @@ pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with_clock(overrides: &[(&str, &str)], clock: Arc<dyn Clock>) -> TestApp {
-    spawn_app_with(overrides, clock, None).await
+    spawn_app_with(overrides, None, clock, None).await
 }
 
-/// The app with its SNS certificate source replaced (`None`: the real one).
+/// The app with a config file (TOML, for keys the environment cannot set
+/// such as `[[pipelines.routes]]`) and its SNS certificate source replaced
+/// (`None`: the real one).
 pub async fn spawn_app_with(
     overrides: &[(&str, &str)],
+    toml: Option<&str>,
     clock: Arc<dyn Clock>,
     sns: Option<Arc<dyn shipmate::ci::sns::CertSource>>,
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = test_config(&dir, overrides);
+    let config = match toml {
+        None => test_config(&dir, overrides),
+        Some(text) => {
+            let file = dir.path().join("test.toml");
+            std::fs::write(&file, text).expect("write config");
+            settings::load(Some(&file), Some(test_env(&dir, overrides)))
+                .expect("settings load")
+                .validate()
+                .expect("settings valid")
+        }
+    };
     let console = SharedBuffer::default();
     let application = Application::build(
         config,
