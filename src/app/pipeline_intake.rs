@@ -6,7 +6,8 @@
 //! [`MAX_BATCH`]), and in one `BEGIN IMMEDIATE` transaction records the
 //! deliveries (dedup), folds each new event into its run, routes it, checks
 //! the release windows, and writes one outbox row per run and channel
-//! ([`store::outbox::enqueue_latest`] merges it into a still-pending row).
+//! ([`store::outbox::enqueue_latest_many`] merges it into a still-pending
+//! row). Every step is one statement per batch, not per delivery.
 //! Only after the commit does each handler get its answer, so a 2xx means
 //! the event is stored. One writer means no lock contention between
 //! requests, and batching means one commit (one WAL append) for many.
@@ -319,7 +320,7 @@ async fn queue_messages(
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let interval = app.config.pipelines.min_edit_interval;
-    let mut posted = false;
+    let mut latest = Vec::new();
     for key in &pending.changed {
         let Some(rec) = records.get(key) else {
             continue;
@@ -330,11 +331,15 @@ async fn queue_messages(
         }
         let body = serde_json::to_string(&run_message(rec))?;
         for channel in channels {
-            store::outbox::enqueue_latest(conn, &channel.to_string(), &body, key, now, interval)
-                .await?;
-            posted = true;
+            latest.push(store::outbox::Latest {
+                channel: channel.to_string(),
+                key,
+                body: body.clone(),
+            });
         }
     }
+    store::outbox::enqueue_latest_many(conn, &latest, now, interval).await?;
+    let mut posted = !latest.is_empty();
     for key in &pending.failed {
         let Some(rec) = records.get(key) else {
             continue;
