@@ -108,7 +108,14 @@ async fn send(conn: &mut BufReader<TcpStream>, req: &[u8]) -> u16 {
     status
 }
 
-async fn start(dir: &tempfile::TempDir) -> (u16, shipmate::app::App) {
+/// `WEBHOOKS_BENCH_ROUTE=none` leaves the throughput runs unrouted (runs
+/// stored, no outbox rows), to separate intake from the outbox worker.
+async fn start(dir: &tempfile::TempDir, routed: bool) -> (u16, shipmate::app::App) {
+    let route = if routed {
+        "[[pipelines.routes]]\nsource = \"github\"\nenvironment = \"ci\"\nchannels = [\"console:#ci\"]\n"
+    } else {
+        ""
+    };
     let file = dir.path().join("bench.toml");
     std::fs::write(
         &file,
@@ -121,11 +128,7 @@ bind = "127.0.0.1:0"
 max_body_bytes = 1048576
 [webhooks.github]
 secret = "{SECRET}"
-[[pipelines.routes]]
-source = "github"
-environment = "ci"
-channels = ["console:#ci"]
-"#,
+{route}"#,
             dir.path().display()
         ),
     )
@@ -286,7 +289,16 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (port, app) = start(&dir).await;
+        let routed = std::env::var("WEBHOOKS_BENCH_ROUTE").map_or(true, |v| v != "none");
+        println!(
+            "throughput runs {}",
+            if routed {
+                "routed to console:#ci (every run gets an outbox row; the worker delivers them to a sink meanwhile)"
+            } else {
+                "unrouted (runs stored, no outbox rows)"
+            }
+        );
+        let (port, app) = start(&dir, routed).await;
         let template = template();
         // Warm-up: connections, statement caches, page cache.
         throughput_quiet(port, &template).await;
@@ -296,7 +308,7 @@ fn main() {
         // The burst on a fresh instance, so its messages do not queue behind
         // the 80,000 above (the console sink delivers them one by one).
         let dir = tempfile::tempdir().expect("tempdir");
-        let (port, app) = start(&dir).await;
+        let (port, app) = start(&dir, true).await;
         burst(port, &app, &template).await;
     });
 }
