@@ -12,11 +12,13 @@
 //!   one inbound core per platform shared by the HTTP endpoints, Slack Socket
 //!   Mode and the Discord gateway; request signatures; Slack manifest and
 //!   Discord command registration.
-//! - [`http`]: the axum router (health, metrics, Slack and Discord endpoints, the public status feed and calendar).
+//! - [`ci`]: CI/CD provider payloads (GitHub, GitLab, AWS, generic) → pipeline events; webhook auth.
+//! - [`http`]: the axum router (health, metrics, Slack and Discord endpoints, CI/CD webhooks, the public status feed and calendar).
 //! - [`startup`]: builds and runs the whole application.
 //! - [`telemetry`]: logging and metrics.
 
 pub mod app;
+pub mod ci;
 pub mod delivery;
 pub mod domain;
 pub mod grammar;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::ci::sns::{CertSource, HttpSns};
 use crate::delivery::{self, ConsoleTransport, DiscordTransport, SlackTransport, Transports};
 use crate::domain::Platform;
 use crate::domain::timing::{Clock, SystemClock};
@@ -17,10 +18,12 @@ use crate::settings::Config;
 use crate::store::Db;
 use crate::{http, platform, scheduler, telemetry};
 
-/// How to build the application; tests replace the clock and the console output.
+/// How to build the application; tests replace the clock, the console
+/// output and where SNS signing certificates come from.
 pub struct Options {
     pub clock: Arc<dyn Clock>,
     pub console_out: Box<dyn Write + Send>,
+    pub sns: Arc<dyn CertSource>,
 }
 
 impl Default for Options {
@@ -28,6 +31,7 @@ impl Default for Options {
         Self {
             clock: Arc::new(SystemClock),
             console_out: Box::new(std::io::stdout()),
+            sns: Arc::new(HttpSns::default()),
         }
     }
 }
@@ -37,6 +41,7 @@ pub struct Application {
     app: App,
     listener: TcpListener,
     transports: Transports,
+    sns: Arc<dyn CertSource>,
 }
 
 impl Application {
@@ -69,6 +74,7 @@ impl Application {
             app,
             listener,
             transports,
+            sns: options.sns,
         })
     }
 
@@ -87,7 +93,7 @@ impl Application {
     /// the HTTP server, the scheduler, the outbox worker, and the Slack
     /// Socket Mode listener and Discord gateway when they are enabled.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let router = http::router(self.app.clone(), telemetry::metrics());
+        let router = http::router_with(self.app.clone(), telemetry::metrics(), self.sns);
         let server = axum::serve(self.listener, router);
         let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
         let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));

@@ -15,6 +15,9 @@ pub mod invocation;
 pub mod jobs;
 pub mod mention;
 pub mod message;
+pub mod pipeline;
+pub mod pipeline_intake;
+pub mod pipeline_message;
 pub mod release;
 pub mod roles;
 pub mod sms;
@@ -102,6 +105,7 @@ impl App {
             "task" => release::run_task(&mut ctx, parsed).await,
             "signoff" => release::run_signoff(&mut ctx, parsed).await,
             "freeze" => freeze::run(&mut ctx, parsed).await,
+            "pipeline" => pipeline::run(&mut ctx, parsed).await,
             other => Err(CommandError::Internal(anyhow::anyhow!(
                 "no handler for /{other}"
             ))),

@@ -1,5 +1,6 @@
 //! Delivery to `console:` channels: a block on the serving process's stdout
-//! with the time, the channel and the text.
+//! with the time, the channel and the text. A terminal cannot edit what it
+//! printed, so an edit is printed again, marked `(edit of console-N)`.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,9 @@ impl Transport for ConsoleTransport {
         Box::pin(async move {
             let text = item.message.plain(self.tz);
             let mut block = format!("[{}] {}", local(chrono::Utc::now(), self.tz), item.channel);
+            if let Some(original) = &item.edit_of {
+                block.push_str(&format!(" (edit of {original})"));
+            }
             for line in text.lines() {
                 block.push_str("\n  ");
                 block.push_str(line);
@@ -64,8 +68,13 @@ impl Transport for ConsoleTransport {
                     after: None,
                     reason: format!("console write failed: {e}"),
                 })?;
+            // An edit keeps the id of the message it edits, as Slack and Discord do.
+            let id = item
+                .edit_of
+                .clone()
+                .unwrap_or_else(|| format!("console-{}", item.outbox_id));
             Ok(Delivered {
-                platform_message_id: Some(format!("console-{}", item.outbox_id)),
+                platform_message_id: Some(id),
             })
         })
     }

@@ -496,6 +496,35 @@ pub const SMS: CommandSpec = CommandSpec {
     ],
 };
 
+pub const PIPELINE: CommandSpec = CommandSpec {
+    name: "pipeline",
+    summary: "Show CI/CD pipeline runs",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "status",
+            summary: "The latest run of each pipeline, per environment",
+            params: &[opt_key(
+                "env",
+                "environment",
+                "only this environment, e.g. production",
+            )],
+        },
+        SubSpec {
+            name: "history",
+            summary: "The last runs of one pipeline",
+            params: &[Param {
+                name: "pipeline",
+                form: Form::Rest,
+                required: true,
+                choices: &[],
+                hint: "pipeline",
+                help: "the pipeline or workflow name, e.g. deploy-web",
+            }],
+        },
+    ],
+};
+
 /// Every command, in the order `/help` lists them.
 pub const COMMANDS: &[&CommandSpec] = &[
     &DELETE_REQUEST,
@@ -503,6 +532,7 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &TASK,
     &SIGNOFF,
     &FREEZE,
+    &PIPELINE,
     &DOWNTIME,
     &SMS,
     &ROLE,

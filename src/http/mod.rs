@@ -1,10 +1,14 @@
 //! The HTTP server (axum): health, metrics, the Slack and Discord endpoints
-//! ([`slack`], [`discord`]) and the public status feed ([`status`]). Every
-//! route shares the body-size limit `http.max_body_bytes` (413 beyond it).
+//! ([`slack`], [`discord`]), the CI/CD webhooks ([`webhooks`]) and the
+//! public status feed ([`status`]). Every route shares the body-size limit
+//! `http.max_body_bytes` (413 beyond it).
 
 mod discord;
 mod reject;
 mod slack;
+pub mod webhooks;
+
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -17,6 +21,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 mod status;
 
 use crate::app::App;
+use crate::ci::sns::{CertSource, HttpSns};
 use crate::store;
 
 #[derive(Clone)]
@@ -27,6 +32,11 @@ struct HttpState {
 
 /// Builds the router.
 pub fn router(app: App, metrics: PrometheusHandle) -> Router {
+    router_with(app, metrics, Arc::new(HttpSns::default()))
+}
+
+/// Builds the router with the given SNS certificate source (tests inject one).
+pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>) -> Router {
     let limit = app.config.settings.http.max_body_bytes;
     let client = reqwest::Client::builder()
         .user_agent(concat!("shipmate/", env!("CARGO_PKG_VERSION")))
@@ -41,7 +51,8 @@ pub fn router(app: App, metrics: PrometheusHandle) -> Router {
             metrics,
         })
         .merge(slack::routes(app.clone(), client.clone()))
-        .merge(discord::routes(app, client))
+        .merge(discord::routes(app.clone(), client))
+        .merge(webhooks::routes(app, sns))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
 }

@@ -180,6 +180,9 @@ pub struct GenericWebhook {
 pub struct PipelineSettings {
     pub release_windows: Vec<String>,
     pub default_channels: Vec<String>,
+    /// Edits of one run's message are held back at least this long, so a
+    /// burst of events becomes one post and a few edits.
+    pub min_edit_interval: String,
     #[serde(default)]
     pub routes: Vec<RouteSettings>,
 }

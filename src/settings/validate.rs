@@ -11,6 +11,9 @@ use chrono_tz::Tz;
 
 use super::Settings;
 use crate::domain::deletion::Sensitivity;
+use crate::domain::pipeline::Source;
+use crate::domain::pipeline_route::Route;
+use crate::domain::release_window::{DeployRules, ReleaseWindow};
 use crate::domain::timing::parse_duration;
 use crate::domain::{ChannelRef, MemberRef, Platform, Role, UserRef};
 
@@ -113,6 +116,15 @@ pub struct SmsRules {
     pub poll: bool,
 }
 
+/// Pipeline notification rules (`[pipelines]`).
+#[derive(Debug, Clone)]
+pub struct PipelineRules {
+    pub routes: Vec<Route>,
+    pub default_channels: Vec<ChannelRef>,
+    pub deploy: DeployRules,
+    pub min_edit_interval: TimeDelta,
+}
+
 /// The typed configuration the app runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -123,6 +135,7 @@ pub struct Config {
     pub deletion: DeletionRules,
     pub downtime: DowntimeRules,
     pub sms: SmsRules,
+    pub pipelines: PipelineRules,
     pub scheduler_retry_base: TimeDelta,
     pub outbox_retry_base: TimeDelta,
     pub slack_rate: ChannelRate,
@@ -328,23 +341,7 @@ impl Settings {
             }
         }
 
-        c.channels(
-            "pipelines.default_channels",
-            &self.pipelines.default_channels,
-        );
-        for (i, route) in self.pipelines.routes.iter().enumerate() {
-            let key = format!("pipelines.routes[{i}]");
-            c.channels(&format!("{key}.channels"), &route.channels);
-            if let Some(oncall) = &route.oncall {
-                c.parse::<Role>(&format!("{key}.oncall"), oncall);
-            }
-            if route.environment.trim().is_empty() {
-                c.problem(
-                    format!("{key}.environment"),
-                    "is empty: name the environment, e.g. production",
-                );
-            }
-        }
+        let pipelines = self.pipeline_rules(&mut c, tz);
         let downtime = DowntimeRules {
             channels: c.channels("downtime.channels", &self.downtime.channels),
             remind_before: self
@@ -445,6 +442,7 @@ impl Settings {
             },
             downtime,
             sms,
+            pipelines,
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
             slack_rate,
@@ -490,6 +488,75 @@ impl Settings {
             channels,
             window: window.unwrap_or(TimeDelta::days(30)),
             poll,
+        }
+    }
+
+    fn pipeline_rules(&self, c: &mut Checker, tz: Tz) -> PipelineRules {
+        let p = &self.pipelines;
+        let default_channels = c.channels("pipelines.default_channels", &p.default_channels);
+        let windows = p
+            .release_windows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| {
+                c.parse::<ReleaseWindow>(&format!("pipelines.release_windows[{i}]"), w)
+            })
+            .collect();
+        let min_edit_interval = c
+            .duration("pipelines.min_edit_interval", &p.min_edit_interval)
+            .unwrap_or(TimeDelta::seconds(1));
+        let mut routes = Vec::new();
+        for (i, route) in p.routes.iter().enumerate() {
+            let key = format!("pipelines.routes[{i}]");
+            let mut glob = |name: &str, value: &Option<String>| -> Option<glob::Pattern> {
+                let value = value.as_deref()?;
+                match glob::Pattern::new(value) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        c.problem(
+                            format!("{key}.{name}"),
+                            format!("`{value}` is not a glob pattern: {e}"),
+                        );
+                        None
+                    }
+                }
+            };
+            let repository = glob("repository", &route.repository);
+            let pipeline = glob("pipeline", &route.pipeline);
+            let branch = glob("branch", &route.branch);
+            let source = route
+                .source
+                .as_deref()
+                .and_then(|s| c.parse::<Source>(&format!("{key}.source"), s));
+            let channels = c.channels(&format!("{key}.channels"), &route.channels);
+            let oncall = route
+                .oncall
+                .as_deref()
+                .and_then(|o| c.parse::<Role>(&format!("{key}.oncall"), o));
+            if route.environment.trim().is_empty() {
+                c.problem(
+                    format!("{key}.environment"),
+                    "is empty: name the environment, e.g. production",
+                );
+            }
+            routes.push(Route {
+                source,
+                repository,
+                pipeline,
+                branch,
+                environment: route.environment.trim().to_string(),
+                channels,
+                oncall,
+            });
+        }
+        PipelineRules {
+            routes,
+            default_channels,
+            deploy: DeployRules {
+                windows,
+                tz: Some(tz),
+            },
+            min_edit_interval,
         }
     }
 }
@@ -690,5 +757,36 @@ mod tests {
             [TimeDelta::hours(2), TimeDelta::minutes(15)]
         );
         assert!(!ok.sms.poll);
+    }
+
+    #[test]
+    fn pipeline_problems_are_named_with_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pipelines.toml");
+        std::fs::write(
+            &file,
+            r#"
+[pipelines]
+release_windows = ["Mon-Thu 10:00-16:00", "Someday 10:00-12:00"]
+[[pipelines.routes]]
+source = "jenkins"
+repository = "acme/[portal"
+environment = "production"
+channels = ["console:#deploys"]
+oncall = "wizard"
+"#,
+        )
+        .unwrap();
+        let problems = load(Some(&file), env(&[])).unwrap().validate().unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        for key in [
+            "pipelines.release_windows[1]",
+            "pipelines.routes[0].source",
+            "pipelines.routes[0].repository",
+            "pipelines.routes[0].oncall",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        assert!(!keys.contains(&"pipelines.release_windows[0]"));
     }
 }

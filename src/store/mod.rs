@@ -17,6 +17,7 @@ pub mod downtime;
 pub mod freeze;
 pub mod jobs;
 pub mod outbox;
+pub mod pipeline;
 pub mod release;
 pub mod roles;
 pub mod sms;

@@ -40,6 +40,104 @@ pub async fn enqueue(
     Ok(done.last_insert_rowid())
 }
 
+/// One living message's newest state, for [`enqueue_latest_many`].
+#[derive(Debug, Clone)]
+pub struct Latest<'a> {
+    pub channel: String,
+    pub key: &'a str,
+    pub body: String,
+}
+
+/// Queues the newest state of living messages (coalescing), a batch at a
+/// time in a handful of statements. For each (channel, key): when a row is
+/// still pending and no worker holds it, its body is replaced, so a burst of
+/// updates yields one delivery. Otherwise a row is added; when the key
+/// already has rows (it is an edit) it is due `edit_delay` after the previous
+/// row's delivery (or due time), so a message is edited at most once per
+/// `edit_delay` and updates arriving meanwhile merge into the waiting row.
+/// Call it inside a write transaction, so no worker leases a row between the
+/// look-up and the update.
+pub async fn enqueue_latest_many(
+    conn: &mut SqliteConnection,
+    items: &[Latest<'_>],
+    now: DateTime<Utc>,
+    edit_delay: TimeDelta,
+) -> sqlx::Result<()> {
+    use std::collections::{BTreeSet, HashMap};
+    const CHUNK: usize = 200;
+    // The newest open row and the last due/delivery time of every (channel, key).
+    let mut existing: HashMap<(String, String), (Option<i64>, Option<i64>)> = HashMap::new();
+    let channels: BTreeSet<&str> = items.iter().map(|i| i.channel.as_str()).collect();
+    let channels: Vec<&str> = channels.into_iter().collect();
+    for keys in items.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT channel, message_key,
+                    MAX(CASE WHEN state = 'pending' AND (lease_until IS NULL OR lease_until <= ?) THEN id END),
+                    MAX(COALESCE(delivered_at, next_attempt_at))
+             FROM outbox WHERE channel IN ({}) AND message_key IN ({})
+             GROUP BY channel, message_key",
+            vec!["?"; channels.len()].join(", "),
+            vec!["?"; keys.len()].join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String, String, Option<i64>, Option<i64>)>(
+            sqlx::AssertSqlSafe(sql),
+        )
+        .bind(ms(now));
+        for c in &channels {
+            q = q.bind(*c);
+        }
+        for k in keys {
+            q = q.bind(k.key);
+        }
+        for (channel, key, open, last) in q.fetch_all(&mut *conn).await? {
+            existing.insert((channel, key), (open, last));
+        }
+    }
+    let mut replace: Vec<(i64, &str)> = Vec::new();
+    let mut add: Vec<(&Latest, i64)> = Vec::new();
+    for item in items {
+        match existing.get(&(item.channel.clone(), item.key.to_string())) {
+            Some((Some(open), _)) => replace.push((*open, &item.body)),
+            Some((None, Some(last))) => {
+                add.push((item, ms(now).max(last + edit_delay.num_milliseconds())));
+            }
+            _ => add.push((item, ms(now))),
+        }
+    }
+    for chunk in replace.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE outbox SET body = CASE id {} END WHERE id IN ({})",
+            vec!["WHEN ? THEN ?"; chunk.len()].join(" "),
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, body) in chunk {
+            q = q.bind(*id).bind(*body);
+        }
+        for (id, _) in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in add.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES {}",
+            vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (item, due) in chunk {
+            q = q
+                .bind(&item.channel)
+                .bind(&item.body)
+                .bind(item.key)
+                .bind(*due)
+                .bind(ms(now));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Leases up to `limit` due messages for `lease`; rows leased by another live worker are skipped.
 pub async fn lease_due(
     conn: &mut SqliteConnection,

@@ -59,8 +59,7 @@ pub async fn spawn_app(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_with_clock(overrides: &[(&str, &str)], clock: Arc<dyn Clock>) -> TestApp {
-    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
-    spawn_app_in(dir, overrides, clock).await
+    spawn_app_with(overrides, None, clock, None).await
 }
 
 /// Starts an application on the database in `dir` (for example after
@@ -70,13 +69,54 @@ pub async fn spawn_app_in(
     overrides: &[(&str, &str)],
     clock: Arc<dyn Clock>,
 ) -> TestApp {
-    let config = test_config(&dir, overrides);
+    build(dir, overrides, None, clock, None).await
+}
+
+/// The app with a config file (TOML, for keys the environment cannot set
+/// such as `[[pipelines.routes]]`) and its SNS certificate source replaced
+/// (`None`: the real one).
+pub async fn spawn_app_with(
+    overrides: &[(&str, &str)],
+    toml: Option<&str>,
+    clock: Arc<dyn Clock>,
+    sns: Option<Arc<dyn shipmate::ci::sns::CertSource>>,
+) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    build(dir, overrides, toml, clock, sns).await
+}
+
+async fn build(
+    dir: Arc<TempDir>,
+    overrides: &[(&str, &str)],
+    toml: Option<&str>,
+    clock: Arc<dyn Clock>,
+    sns: Option<Arc<dyn shipmate::ci::sns::CertSource>>,
+) -> TestApp {
+    let config = match toml {
+        None => test_config(&dir, overrides),
+        Some(text) => {
+            let file = dir.path().join("test.toml");
+            std::fs::write(&file, text).expect("write config");
+            settings::load(Some(&file), Some(test_env(&dir, overrides)))
+                .expect("settings load")
+                .validate()
+                .expect("settings valid")
+        }
+    };
     let console = SharedBuffer::default();
     let application = Application::build(
         config,
-        Options {
-            clock,
-            console_out: Box::new(console.clone()),
+        match sns {
+            Some(sns) => Options {
+                clock,
+                console_out: Box::new(console.clone()),
+                sns,
+            },
+            None => Options {
+                clock,
+                console_out: Box::new(console.clone()),
+                ..Options::default()
+            },
         },
     )
     .await

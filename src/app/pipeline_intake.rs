@@ -1,0 +1,381 @@
+//! The webhook writer: one task folds accepted deliveries into runs and
+//! queues their messages, many deliveries per transaction.
+//!
+//! Every HTTP handler [`PipelineIntake::submit`]s its parsed [`Delivery`]
+//! and waits; the writer takes whatever has queued up (up to
+//! [`MAX_BATCH`]), and in one `BEGIN IMMEDIATE` transaction records the
+//! deliveries (dedup), folds each new event into its run, routes it, checks
+//! the release windows, and writes one outbox row per run and channel
+//! ([`store::outbox::enqueue_latest_many`] merges it into a still-pending
+//! row). Every step is one statement per batch, not per delivery.
+//! Only after the commit does each handler get its answer, so a 2xx means
+//! the event is stored. One writer means no lock contention between
+//! requests, and batching means one commit (one WAL append) for many.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::App;
+use super::pipeline_message::{RunRecord, failure_message, flag_message, run_message};
+use crate::ci::{Delivery, Intake};
+use crate::domain::pipeline::{Effect, RunEvent, Status, apply};
+use crate::domain::pipeline_route::route_for;
+use crate::domain::release_window::deploy_flags;
+use crate::domain::{ChannelRef, MemberRef, Role};
+use crate::store;
+
+/// The most deliveries folded into one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// What became of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Folded into its run.
+    Applied { run_key: String },
+    /// Seen before (same source and delivery id): acknowledged, not applied again.
+    Duplicate,
+    /// A valid event shipmate does not track: recorded and acknowledged.
+    Ignored,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, String>>;
+
+/// The handle HTTP handlers submit deliveries through.
+#[derive(Clone)]
+pub struct PipelineIntake {
+    tx: mpsc::Sender<(Delivery, Reply)>,
+}
+
+impl PipelineIntake {
+    /// Starts the writer; it stops when every handle is dropped.
+    pub fn spawn(app: App) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 16);
+        tokio::spawn(writer(app, rx));
+        Self { tx }
+    }
+
+    /// Stores a delivery; returns once it is committed.
+    pub async fn submit(&self, delivery: Delivery) -> anyhow::Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((delivery, reply))
+            .await
+            .map_err(|_| anyhow::anyhow!("the pipeline writer has stopped"))?;
+        answer
+            .await
+            .context("the pipeline writer dropped the delivery")?
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
+async fn writer(app: App, mut rx: mpsc::Receiver<(Delivery, Reply)>) {
+    let mut batch: Vec<(Delivery, Reply)> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let deliveries: Vec<&Delivery> = batch.iter().map(|(d, _)| d).collect();
+        match write_batch(&app, &deliveries).await {
+            Ok(outcomes) => {
+                for ((d, reply), outcome) in batch.drain(..).zip(outcomes) {
+                    let label = match &outcome {
+                        Outcome::Applied { .. } => "applied",
+                        Outcome::Duplicate => "duplicate",
+                        Outcome::Ignored => "ignored",
+                    };
+                    metrics::counter!("shipmate_webhook_deliveries_total", "source" => d.source.as_str(), "outcome" => label)
+                        .increment(1);
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                let reference = format!("{:x}", Utc::now().timestamp_micros());
+                tracing::error!(
+                    reference,
+                    error = format!("{e:#}"),
+                    batch = batch.len(),
+                    "storing webhook deliveries failed"
+                );
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(format!("internal error (ref {reference})")));
+                }
+            }
+        }
+    }
+}
+
+/// Messages to queue after folding: run keys whose message changed, and follow-ups.
+#[derive(Default)]
+struct Pending {
+    changed: Vec<String>,
+    changed_set: HashSet<String>,
+    failed: Vec<String>,
+    flagged: Vec<String>,
+}
+
+impl Pending {
+    fn touch(&mut self, key: &str) {
+        if self.changed_set.insert(key.to_string()) {
+            self.changed.push(key.to_string());
+        }
+    }
+}
+
+/// Stores one batch in one transaction; one outcome per delivery, in order.
+pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<Vec<Outcome>> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+
+    // 1. Dedup: within the batch, then against the table.
+    let keys: Vec<Option<String>> = deliveries
+        .iter()
+        .map(|d| match &d.intake {
+            Intake::Event(e) => Some(e.run_key()),
+            Intake::Ignored => None,
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut first = vec![false; deliveries.len()];
+    let mut rows = Vec::with_capacity(deliveries.len());
+    for (i, d) in deliveries.iter().enumerate() {
+        if seen.insert((d.source, d.id.as_str())) {
+            first[i] = true;
+            rows.push(store::pipeline::NewDelivery {
+                source: d.source.as_str(),
+                delivery_id: &d.id,
+                kind: &d.kind,
+                applied: keys[i].is_some(),
+                run_key: keys[i].as_deref(),
+            });
+        }
+    }
+    let fresh = store::pipeline::record_deliveries(&mut tx, &rows, now).await?;
+    let accepted: Vec<bool> = deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, d)| first[i] && fresh.contains(&(d.source.as_str().to_string(), d.id.clone())))
+        .collect();
+
+    // 2. Load the runs these events belong to.
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut wanted_set = HashSet::new();
+    for (i, key) in keys.iter().enumerate() {
+        if let (true, Some(k)) = (accepted[i], key)
+            && wanted_set.insert(k.as_str())
+        {
+            wanted.push(k);
+        }
+    }
+    let mut records: HashMap<String, RunRecord> = HashMap::with_capacity(wanted.len());
+    for (key, body) in store::pipeline::load_runs(&mut tx, &wanted).await? {
+        match serde_json::from_str::<RunRecord>(&body) {
+            Ok(rec) => {
+                records.insert(key, rec);
+            }
+            Err(e) => {
+                tracing::warn!(run = key, error = %e, "stored run unreadable; starting it afresh")
+            }
+        }
+    }
+
+    // 3. Fold, route, flag.
+    let mut pending = Pending::default();
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for (i, d) in deliveries.iter().enumerate() {
+        let outcome = match (&d.intake, accepted[i]) {
+            (_, false) => Outcome::Duplicate,
+            (Intake::Ignored, true) => Outcome::Ignored,
+            (Intake::Event(e), true) => {
+                fold(app, &mut records, &mut pending, e, now);
+                Outcome::Applied {
+                    run_key: e.run_key(),
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+
+    // 4. Save every touched run; queue messages for the changed ones.
+    let rows: Vec<store::pipeline::RunRow> = wanted
+        .iter()
+        .filter_map(|k| records.get(*k))
+        .map(|rec| store::pipeline::RunRow {
+            key: &rec.run.key,
+            source: rec.run.source.as_str(),
+            pipeline: rec.pipeline_name(),
+            environment: &rec.environment,
+            routed: rec.routed,
+            status: rec.run.status.as_str(),
+            body: serde_json::to_string(rec).unwrap_or_default(),
+        })
+        .collect();
+    store::pipeline::save_runs(&mut tx, &rows, now).await?;
+    let posted = queue_messages(app, &mut tx, &records, &pending, now).await?;
+
+    tx.commit().await.context("committing webhook deliveries")?;
+    if posted {
+        app.wake.outbox.notify_one();
+    }
+    Ok(outcomes)
+}
+
+fn fold(
+    app: &App,
+    records: &mut HashMap<String, RunRecord>,
+    pending: &mut Pending,
+    e: &RunEvent,
+    now: DateTime<Utc>,
+) {
+    let rules = &app.config.pipelines;
+    let key = e.run_key();
+    let previous = records.remove(&key);
+    let (flags, flags_checked) = previous
+        .as_ref()
+        .map(|r| (r.flags.clone(), r.flags_checked))
+        .unwrap_or_default();
+    let (run, effects) = apply(previous.map(|r| r.run), e);
+    let route = route_for(&rules.routes, &run);
+    let environment = route
+        .map(|r| r.environment.clone())
+        .or_else(|| run.provider_environment.clone())
+        .unwrap_or_else(|| "unrouted".into());
+    if route.is_none() {
+        metrics::counter!("shipmate_pipeline_events_unrouted_total", "source" => e.source.as_str())
+            .increment(1);
+    }
+    let mut rec = RunRecord {
+        run,
+        environment,
+        routed: route.is_some(),
+        flags,
+        flags_checked,
+    };
+    // The release-window check runs once, when a production deploy starts.
+    if !rec.flags_checked
+        && rec.run.status.rank() >= Status::Running.rank()
+        && rec.is_production_deploy()
+    {
+        let started = rec.run.started_at.or(e.at).unwrap_or(now);
+        rec.flags = deploy_flags(&rules.deploy, started);
+        rec.flags_checked = true;
+        if !rec.flags.is_empty() {
+            pending.flagged.push(key.clone());
+            pending.touch(&key);
+        }
+    }
+    if effects.contains(&Effect::Changed) {
+        pending.touch(&key);
+    }
+    if effects.contains(&Effect::Failed) {
+        pending.failed.push(key.clone());
+    }
+    records.insert(key, rec);
+}
+
+/// Where a run's messages go: its route's channels, or the default channels.
+fn channels_for<'a>(app: &'a App, rec: &RunRecord) -> (&'a [ChannelRef], Option<Role>) {
+    let rules = &app.config.pipelines;
+    match route_for(&rules.routes, &rec.run) {
+        Some(route) => (&route.channels, route.oncall),
+        None => (&rules.default_channels, None),
+    }
+}
+
+async fn members(
+    app: &App,
+    conn: &mut SqliteConnection,
+    role: Role,
+) -> anyhow::Result<Vec<MemberRef>> {
+    let mut members = app
+        .config
+        .directory
+        .roles
+        .get(&role)
+        .cloned()
+        .unwrap_or_default();
+    for (r, m) in store::roles::all(conn).await? {
+        if r == role.as_str()
+            && let Ok(member) = m.parse::<MemberRef>()
+            && !members.contains(&member)
+        {
+            members.push(member);
+        }
+    }
+    Ok(members)
+}
+
+async fn queue_messages(
+    app: &App,
+    conn: &mut SqliteConnection,
+    records: &HashMap<String, RunRecord>,
+    pending: &Pending,
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let interval = app.config.pipelines.min_edit_interval;
+    let mut latest = Vec::new();
+    for key in &pending.changed {
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
+        let (channels, _) = channels_for(app, rec);
+        if channels.is_empty() {
+            continue;
+        }
+        let body = serde_json::to_string(&run_message(rec))?;
+        for channel in channels {
+            latest.push(store::outbox::Latest {
+                channel: channel.to_string(),
+                key,
+                body: body.clone(),
+            });
+        }
+    }
+    store::outbox::enqueue_latest_many(conn, &latest, now, interval).await?;
+    let mut posted = !latest.is_empty();
+    for key in &pending.failed {
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
+        let (channels, oncall) = channels_for(app, rec);
+        if channels.is_empty() {
+            continue;
+        }
+        let oncall = match oncall {
+            Some(role) => Some((role, members(app, conn, role).await?)),
+            None => None,
+        };
+        let body = serde_json::to_string(&failure_message(rec, oncall))?;
+        let follow_up = format!("{key}:failure");
+        for channel in channels {
+            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now)
+                .await?;
+            posted = true;
+        }
+    }
+    for key in &pending.flagged {
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
+        let (channels, _) = channels_for(app, rec);
+        if channels.is_empty() {
+            continue;
+        }
+        let devops = members(app, conn, Role::Devops).await?;
+        let body = serde_json::to_string(&flag_message(rec, devops))?;
+        let follow_up = format!("{key}:release-window");
+        for channel in channels {
+            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now)
+                .await?;
+            posted = true;
+        }
+    }
+    Ok(posted)
+}

@@ -1,0 +1,227 @@
+//! Release windows: weekly ranges such as `"Mon-Thu 10:00-16:00"` or
+//! `"Tue 10:00-16:00"` in the configured time zone, and the flags a
+//! production deployment earns when it starts outside them.
+//!
+//! [`deploy_flags`] is the one place that decides whether a deployment is
+//! flagged; a later "inside an active code freeze" check joins it there.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, NaiveTime, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+/// One weekly window: days (inclusive, may wrap Sat-Mon) and a time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseWindow {
+    days: Vec<Weekday>,
+    start: NaiveTime,
+    end: NaiveTime,
+    text: String,
+}
+
+const DAYS: [(&str, Weekday); 7] = [
+    ("monday", Weekday::Mon),
+    ("tuesday", Weekday::Tue),
+    ("wednesday", Weekday::Wed),
+    ("thursday", Weekday::Thu),
+    ("friday", Weekday::Fri),
+    ("saturday", Weekday::Sat),
+    ("sunday", Weekday::Sun),
+];
+
+/// `Mon`, `mon`, `Monday`, `Tues`…: at least three letters of the English name.
+fn day(s: &str) -> Option<Weekday> {
+    let s = s.to_ascii_lowercase();
+    if s.len() < 3 {
+        return None;
+    }
+    DAYS.iter()
+        .find(|(name, _)| name.starts_with(s.as_str()))
+        .map(|(_, d)| *d)
+}
+
+impl FromStr for ReleaseWindow {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| {
+            DomainError::invalid(format!(
+                "`{s}` is not a release window ({why}): write days and hours, e.g. \"Mon-Thu 10:00-16:00\" or \"Tue 10:00-16:00\""
+            ))
+        };
+        let mut parts = s.split_whitespace();
+        let (Some(days), Some(hours), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected two parts"));
+        };
+        let mut list = Vec::new();
+        for range in days.split(',') {
+            match range.split_once('-') {
+                Some((a, b)) => {
+                    let (Some(a), Some(b)) = (day(a), day(b)) else {
+                        return Err(bad("unknown day"));
+                    };
+                    let mut d = a;
+                    loop {
+                        list.push(d);
+                        if d == b {
+                            break;
+                        }
+                        d = d.succ();
+                    }
+                }
+                None => list.push(day(range).ok_or_else(|| bad("unknown day"))?),
+            }
+        }
+        let (from, to) = hours
+            .split_once('-')
+            .ok_or_else(|| bad("hours must be HH:MM-HH:MM"))?;
+        let time = |t: &str| NaiveTime::parse_from_str(t, "%H:%M").map_err(|_| bad("bad time"));
+        let (start, end) = (time(from)?, time(to)?);
+        if end <= start {
+            return Err(bad("the end must be after the start on the same day"));
+        }
+        Ok(Self {
+            days: list,
+            start,
+            end,
+            text: s.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for ReleaseWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl ReleaseWindow {
+    /// Whether `t` (read in `tz`) falls inside this window (start inclusive, end exclusive).
+    pub fn contains(&self, t: DateTime<Utc>, tz: Tz) -> bool {
+        let local = t.with_timezone(&tz);
+        let time = NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second())
+            .unwrap_or_default();
+        self.days.contains(&local.weekday()) && time >= self.start && time < self.end
+    }
+}
+
+/// Why a deployment is flagged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Flag {
+    /// A production deployment started outside every release window.
+    OutsideReleaseWindow { windows: Vec<String> },
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Flag::OutsideReleaseWindow { windows } => write!(
+                f,
+                "started outside the release windows ({})",
+                windows.join(", ")
+            ),
+        }
+    }
+}
+
+/// The rules a production deployment is checked against.
+#[derive(Debug, Clone, Default)]
+pub struct DeployRules {
+    pub windows: Vec<ReleaseWindow>,
+    pub tz: Option<Tz>,
+}
+
+/// The flags of a production deployment that started at `started`.
+/// No configured window means no restriction.
+pub fn deploy_flags(rules: &DeployRules, started: DateTime<Utc>) -> Vec<Flag> {
+    let tz = rules.tz.unwrap_or(Tz::UTC);
+    let mut flags = Vec::new();
+    if !rules.windows.is_empty() && !rules.windows.iter().any(|w| w.contains(started, tz)) {
+        flags.push(Flag::OutsideReleaseWindow {
+            windows: rules.windows.iter().map(ToString::to_string).collect(),
+        });
+    }
+    flags
+}
+
+/// Whether an environment name means production.
+pub fn is_production(environment: &str) -> bool {
+    matches!(
+        environment.to_ascii_lowercase().as_str(),
+        "production" | "prod" | "prd" | "live"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    const KOLKATA: Tz = chrono_tz::Asia::Kolkata;
+
+    fn at_local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        KOLKATA
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn windows_parse_days_ranges_and_hours() {
+        let w: ReleaseWindow = "Mon-Thu 10:00-16:00".parse().unwrap();
+        // 2026-11-23 is a Monday.
+        assert!(w.contains(at_local(2026, 11, 23, 10, 0), KOLKATA));
+        assert!(w.contains(at_local(2026, 11, 26, 15, 59), KOLKATA));
+        assert!(!w.contains(at_local(2026, 11, 26, 16, 0), KOLKATA));
+        assert!(
+            !w.contains(at_local(2026, 11, 27, 11, 0), KOLKATA),
+            "Friday"
+        );
+        assert!(!w.contains(at_local(2026, 11, 23, 9, 59), KOLKATA));
+        let wrap: ReleaseWindow = "Sat-Mon 08:00-09:00".parse().unwrap();
+        assert!(
+            wrap.contains(at_local(2026, 11, 29, 8, 30), KOLKATA),
+            "Sunday"
+        );
+        let list: ReleaseWindow = "Tue,Thu 10:00-12:00".parse().unwrap();
+        assert!(list.contains(at_local(2026, 11, 26, 11, 0), KOLKATA));
+        assert!(!list.contains(at_local(2026, 11, 25, 11, 0), KOLKATA));
+    }
+
+    #[test]
+    fn bad_windows_are_named() {
+        for bad in [
+            "",
+            "Mon",
+            "Funday 10:00-12:00",
+            "Mon 10-12",
+            "Mon 16:00-10:00",
+            "Mon 10:00-12:00 extra",
+        ] {
+            let e = bad.parse::<ReleaseWindow>().unwrap_err().to_string();
+            assert!(e.contains("release window"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_deploy_outside_every_window_is_flagged_and_none_configured_means_free() {
+        let rules = DeployRules {
+            windows: vec!["Mon-Thu 10:00-16:00".parse().unwrap()],
+            tz: Some(KOLKATA),
+        };
+        assert!(deploy_flags(&rules, at_local(2026, 11, 24, 11, 0)).is_empty());
+        let flags = deploy_flags(&rules, at_local(2026, 11, 27, 18, 0));
+        assert_eq!(
+            flags,
+            vec![Flag::OutsideReleaseWindow {
+                windows: vec!["Mon-Thu 10:00-16:00".into()]
+            }]
+        );
+        assert!(deploy_flags(&DeployRules::default(), at_local(2026, 11, 27, 18, 0)).is_empty());
+    }
+}
