@@ -36,7 +36,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// objects removed (html_url kept): about 5 KB, like a typical delivery.
 fn template() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/github/workflow_run.completed.success.json");
+        .join("tests/fixtures/github/workflow_run.completed.success.json");
     let mut v: Value =
         serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json");
     fn trim(v: &mut Value, depth: usize) {

@@ -1,5 +1,5 @@
 //! Pipeline notifications end to end: real provider payloads from
-//! `../shared/fixtures` posted to the running app with real signatures and
+//! `tests/fixtures` (copies of the shared fixtures, with their PROVENANCE) posted to the running app with real signatures and
 //! tokens, then the stored runs, the outbox rows and the console output
 //! checked. Offline: SNS certificates come from the test vectors.
 
@@ -68,7 +68,7 @@ oncall = "devops"
 
 fn fixtures(provider: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
+        .join("tests/fixtures")
         .join(provider)
 }
 
@@ -1134,5 +1134,56 @@ async fn pipeline_status_and_history_show_the_latest_runs() {
     assert!(
         unknown.contains("known pipelines: deploy-web, lint"),
         "{unknown}"
+    );
+}
+
+#[tokio::test]
+async fn a_production_deploy_during_a_code_freeze_of_its_target_is_flagged() {
+    // Arrange: a code freeze on `web`, the target of the generic deploy route's repository acme/web
+    let t = spawn(&[]).await;
+    t.ok(
+        "rm",
+        "/freeze start web until:7d reason:\"post-release freeze\"",
+    )
+    .await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let deploy = |id: &str, run: &str, repository: &str| {
+        json!({"id": id, "pipeline": "deploy-web", "run_id": run, "branch": "main", "repository": repository,
+               "status": "running", "started_at": now, "timestamp": now})
+    };
+
+    // Act
+    let (status, _) = generic(&t, deploy("f-1", "200", "acme/web")).await;
+    assert_eq!(status, 200);
+    let (status, _) = generic(&t, deploy("f-2", "201", "acme/api")).await;
+    assert_eq!(status, 200);
+
+    // Assert: the frozen target is flagged, the other one is not
+    let frozen = run(&t, "pipeline:generic:200:1").await;
+    assert!(
+        frozen.flags.iter().any(|f| f
+            .to_string()
+            .contains("started during the code freeze on `web`")),
+        "{:?}",
+        frozen.flags
+    );
+    assert!(
+        t.wait_console(
+            "started during the code freeze on `web`",
+            1,
+            Duration::from_secs(3)
+        )
+        .await,
+        "{}",
+        t.console.contents()
+    );
+    let other = run(&t, "pipeline:generic:201:1").await;
+    assert!(
+        !other
+            .flags
+            .iter()
+            .any(|f| f.to_string().contains("code freeze")),
+        "{:?}",
+        other.flags
     );
 }

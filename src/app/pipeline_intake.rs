@@ -12,6 +12,7 @@
 //! the event is stored. One writer means no lock contention between
 //! requests, and batching means one commit (one WAL append) for many.
 
+use crate::domain::freeze::FreezeWindow;
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
@@ -186,7 +187,13 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
         }
     }
 
-    // 3. Fold, route, flag.
+    // 3. Fold, route, flag (against the code freezes in force around now).
+    let freezes: Vec<FreezeWindow> =
+        store::freeze::since(&mut tx, now - chrono::TimeDelta::days(1))
+            .await?
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect();
     let mut pending = Pending::default();
     let mut outcomes = Vec::with_capacity(deliveries.len());
     for (i, d) in deliveries.iter().enumerate() {
@@ -194,7 +201,7 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
             (_, false) => Outcome::Duplicate,
             (Intake::Ignored, true) => Outcome::Ignored,
             (Intake::Event(e), true) => {
-                fold(app, &mut records, &mut pending, e, now);
+                fold(app, &mut records, &mut pending, e, &freezes, now);
                 Outcome::Applied {
                     run_key: e.run_key(),
                 }
@@ -232,6 +239,7 @@ fn fold(
     records: &mut HashMap<String, RunRecord>,
     pending: &mut Pending,
     e: &RunEvent,
+    freezes: &[FreezeWindow],
     now: DateTime<Utc>,
 ) {
     let rules = &app.config.pipelines;
@@ -264,7 +272,14 @@ fn fold(
         && rec.is_production_deploy()
     {
         let started = rec.run.started_at.or(e.at).unwrap_or(now);
-        rec.flags = deploy_flags(&rules.deploy, started);
+        let target = route.and_then(|r| r.target.clone()).or_else(|| {
+            rec.run
+                .repository
+                .as_deref()
+                .and_then(|r| r.rsplit('/').next())
+                .map(str::to_string)
+        });
+        rec.flags = deploy_flags(&rules.deploy, started, target.as_deref(), freezes);
         rec.flags_checked = true;
         if !rec.flags.is_empty() {
             pending.flagged.push(key.clone());

@@ -18,6 +18,8 @@ pub struct Route {
     pub environment: String,
     pub channels: Vec<ChannelRef>,
     pub oncall: Option<Role>,
+    /// The name code freezes use for what this route deploys (default: the repository's last path segment).
+    pub target: Option<String>,
 }
 
 fn fits(pattern: &Option<Pattern>, value: Option<&str>) -> bool {

@@ -5,6 +5,7 @@
 //! [`deploy_flags`] is the one place that decides whether a deployment is
 //! flagged; a later "inside an active code freeze" check joins it there.
 
+use super::freeze::{FreezeWindow, WindowKind};
 use std::fmt;
 use std::str::FromStr;
 
@@ -114,6 +115,12 @@ impl ReleaseWindow {
 pub enum Flag {
     /// A production deployment started outside every release window.
     OutsideReleaseWindow { windows: Vec<String> },
+    /// A production deployment started while its target was in a code freeze.
+    DuringFreeze {
+        target: String,
+        until: DateTime<Utc>,
+        reason: String,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -123,6 +130,15 @@ impl fmt::Display for Flag {
                 f,
                 "started outside the release windows ({})",
                 windows.join(", ")
+            ),
+            Flag::DuringFreeze {
+                target,
+                until,
+                reason,
+            } => write!(
+                f,
+                "started during the code freeze on `{target}` (until {}, {reason})",
+                until.format("%Y-%m-%d %H:%M UTC")
             ),
         }
     }
@@ -135,15 +151,33 @@ pub struct DeployRules {
     pub tz: Option<Tz>,
 }
 
-/// The flags of a production deployment that started at `started`.
-/// No configured window means no restriction.
-pub fn deploy_flags(rules: &DeployRules, started: DateTime<Utc>) -> Vec<Flag> {
+/// The flags of a production deployment of `target` that started at
+/// `started`: outside the release windows (none configured: no restriction),
+/// or inside a code freeze of its target.
+pub fn deploy_flags(
+    rules: &DeployRules,
+    started: DateTime<Utc>,
+    target: Option<&str>,
+    freezes: &[FreezeWindow],
+) -> Vec<Flag> {
     let tz = rules.tz.unwrap_or(Tz::UTC);
     let mut flags = Vec::new();
     if !rules.windows.is_empty() && !rules.windows.iter().any(|w| w.contains(started, tz)) {
         flags.push(Flag::OutsideReleaseWindow {
             windows: rules.windows.iter().map(ToString::to_string).collect(),
         });
+    }
+    if let Some(target) = target {
+        let frozen = freezes
+            .iter()
+            .find(|w| w.kind == WindowKind::Freeze && w.target == target && w.is_active(started));
+        if let Some(w) = frozen {
+            flags.push(Flag::DuringFreeze {
+                target: w.target.clone(),
+                until: w.ends_at,
+                reason: w.reason.clone(),
+            });
+        }
     }
     flags
 }
@@ -214,14 +248,76 @@ mod tests {
             windows: vec!["Mon-Thu 10:00-16:00".parse().unwrap()],
             tz: Some(KOLKATA),
         };
-        assert!(deploy_flags(&rules, at_local(2026, 11, 24, 11, 0)).is_empty());
-        let flags = deploy_flags(&rules, at_local(2026, 11, 27, 18, 0));
+        assert!(deploy_flags(&rules, at_local(2026, 11, 24, 11, 0), None, &[]).is_empty());
+        let flags = deploy_flags(&rules, at_local(2026, 11, 27, 18, 0), None, &[]);
         assert_eq!(
             flags,
             vec![Flag::OutsideReleaseWindow {
                 windows: vec!["Mon-Thu 10:00-16:00".into()]
             }]
         );
-        assert!(deploy_flags(&DeployRules::default(), at_local(2026, 11, 27, 18, 0)).is_empty());
+        assert!(
+            deploy_flags(
+                &DeployRules::default(),
+                at_local(2026, 11, 27, 18, 0),
+                None,
+                &[]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_deploy_during_a_code_freeze_of_its_target_is_flagged() {
+        let start = at_local(2026, 11, 23, 0, 0);
+        let freeze = FreezeWindow::open(
+            "portal",
+            WindowKind::Freeze,
+            start,
+            start + chrono::TimeDelta::days(30),
+            "release",
+            "REL-1",
+        )
+        .unwrap();
+        let backport = FreezeWindow::open(
+            "api",
+            WindowKind::Backport,
+            start,
+            start + chrono::TimeDelta::days(30),
+            "sec",
+            "REL-1",
+        )
+        .unwrap();
+        let rules = DeployRules::default();
+        let windows = [freeze, backport];
+        let during = deploy_flags(
+            &rules,
+            at_local(2026, 11, 25, 11, 0),
+            Some("portal"),
+            &windows,
+        );
+        assert!(
+            matches!(&during[..], [Flag::DuringFreeze { target, .. }] if target == "portal"),
+            "{during:?}"
+        );
+        assert!(during[0].to_string().contains("code freeze on `portal`"));
+        assert!(
+            deploy_flags(&rules, at_local(2026, 11, 25, 11, 0), Some("web"), &windows).is_empty(),
+            "other targets"
+        );
+        assert!(
+            deploy_flags(&rules, at_local(2026, 11, 25, 11, 0), Some("api"), &windows).is_empty(),
+            "backport windows allow deploys"
+        );
+        assert!(
+            deploy_flags(
+                &rules,
+                at_local(2026, 12, 24, 11, 0),
+                Some("portal"),
+                &windows
+            )
+            .is_empty(),
+            "after the freeze"
+        );
     }
 }

@@ -198,6 +198,8 @@ pub struct RouteSettings {
     #[serde(default)]
     pub channels: Vec<String>,
     pub oncall: Option<String>,
+    /// What the route deploys, as `/freeze` names it (default: the repository's last path segment).
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -547,6 +547,7 @@ impl Settings {
                 environment: route.environment.trim().to_string(),
                 channels,
                 oncall,
+                target: route.target.clone().filter(|t| !t.trim().is_empty()),
             });
         }
         PipelineRules {
