@@ -66,6 +66,7 @@ mod tests {
             environment: env.into(),
             channels: vec![],
             oncall: None,
+            target: None,
         }
     }
 
