@@ -5,6 +5,8 @@ WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+# declared [[bench]] targets must exist for cargo to read the manifest
+COPY benches ./benches
 COPY migrations ./migrations
 COPY config ./config
 RUN cargo build --release --locked --bin shipmate
