@@ -710,3 +710,64 @@ async fn an_empty_discord_bucket_holds_the_next_send_to_that_channel() {
         seen[1].0 - seen[0].0
     );
 }
+
+#[tokio::test]
+async fn a_follow_up_waits_for_its_message_and_lands_in_its_thread() {
+    // Arrange
+    let (slack, discord) = (MockServer::start().await, MockServer::start().await);
+    let post = Script::always(slack_ok());
+    let create = Script::always(discord_ok());
+    mount(&slack, "POST", "/api/chat.postMessage", &post).await;
+    mount(&discord, "POST", "/api/v10/channels/123/messages", &create).await;
+    let t = spawn_app(&pairs(&platform_env(&slack, &discord, &[]))).await;
+    let failed = serde_json::to_string(&Message::text("deploy #8 failed: unit-tests")).unwrap();
+    let page = serde_json::to_string(&Message::text("@devops deploy #8 failed")).unwrap();
+
+    // Act: the run message and its follow-up are queued together; the follow-up is queued first
+    let mut tx = t.app.db.begin().await.unwrap();
+    for channel in ["slack:C1", "discord:123"] {
+        store::outbox::enqueue_reply(
+            &mut tx,
+            channel,
+            &page,
+            "run-8:failure",
+            "run-8",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        store::outbox::enqueue(&mut tx, channel, &failed, Some("run-8"), Utc::now())
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    t.app.wake.outbox.notify_one();
+    let rows = settled(&t, Duration::from_secs(8)).await;
+
+    // Assert: every row delivered; the follow-up went second, as a reply to the run message
+    assert!(
+        rows.iter()
+            .all(|r| r.state == "delivered" && r.attempts == 1),
+        "{rows:#?}"
+    );
+    let slack_bodies = post.bodies();
+    assert_eq!(slack_bodies.len(), 2);
+    assert!(
+        slack_bodies[0].get("thread_ts").is_none(),
+        "{}",
+        slack_bodies[0]
+    );
+    assert_eq!(
+        slack_bodies[1]["thread_ts"], SLACK_TS,
+        "{}",
+        slack_bodies[1]
+    );
+    let discord_bodies = create.bodies();
+    assert_eq!(discord_bodies.len(), 2);
+    assert!(discord_bodies[0].get("message_reference").is_none());
+    assert_eq!(
+        discord_bodies[1]["message_reference"]["message_id"], DISCORD_ID,
+        "{}",
+        discord_bodies[1]
+    );
+}

@@ -1011,6 +1011,13 @@ async fn a_failed_run_names_the_failed_job_and_mentions_the_oncall_role() {
         "{}",
         last.1
     );
+    assert!(
+        t.console
+            .contents()
+            .contains("console:#ci (reply to console-"),
+        "the follow-up answers the run message in its thread: {}",
+        t.console.contents()
+    );
     let follow = outbox(&t, &format!("{key}:failure")).await;
     assert_eq!(follow.len(), 1);
     let message: Value = serde_json::from_str(&follow[0].1).expect("message");

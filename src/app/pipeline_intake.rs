@@ -370,7 +370,7 @@ async fn queue_messages(
         let body = serde_json::to_string(&failure_message(rec, oncall))?;
         let follow_up = format!("{key}:failure");
         for channel in channels {
-            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now)
+            store::outbox::enqueue_reply(conn, &channel.to_string(), &body, &follow_up, key, now)
                 .await?;
             posted = true;
         }
@@ -387,7 +387,7 @@ async fn queue_messages(
         let body = serde_json::to_string(&flag_message(rec, devops))?;
         let follow_up = format!("{key}:release-window");
         for channel in channels {
-            store::outbox::enqueue(conn, &channel.to_string(), &body, Some(&follow_up), now)
+            store::outbox::enqueue_reply(conn, &channel.to_string(), &body, &follow_up, key, now)
                 .await?;
             posted = true;
         }

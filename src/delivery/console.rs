@@ -55,6 +55,8 @@ impl Transport for ConsoleTransport {
             let mut block = format!("[{}] {}", local(chrono::Utc::now(), self.tz), item.channel);
             if let Some(original) = &item.edit_of {
                 block.push_str(&format!(" (edit of {original})"));
+            } else if let Some(parent) = &item.reply_to {
+                block.push_str(&format!(" (reply to {parent})"));
             }
             for line in text.lines() {
                 block.push_str("\n  ");

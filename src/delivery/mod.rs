@@ -45,6 +45,8 @@ pub struct Outbound {
     /// The platform id of the message to edit instead of posting a new one.
     pub edit_of: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The platform id of the message this one answers in a thread.
+    pub reply_to: Option<String>,
     /// Earlier attempts: when above zero, an earlier try may have reached the
     /// platform before the process died, so a transport checks before resending.
     pub attempts: i64,
@@ -179,12 +181,29 @@ async fn deliver_one(
         Some(key) => store::outbox::delivered_id_for_key(&mut conn, &row.channel, key).await?,
         None => None,
     };
+    let reply_to = match &row.reply_to_key {
+        Some(parent) => match store::outbox::delivered_id_for_key(&mut conn, &row.channel, parent)
+            .await?
+        {
+            Some(id) => Some(id),
+            // the message it answers is still on its way: wait for it, so the reply lands in its thread
+            None if store::outbox::pending_for_key(&mut conn, &row.channel, parent).await? => {
+                store::outbox::defer(&mut conn, row.id, app.clock.now() + TimeDelta::seconds(1))
+                    .await?;
+                return Ok(false);
+            }
+            // it can never be delivered: post the reply on its own
+            None => None,
+        },
+        None => None,
+    };
     let item = Outbound {
         outbox_id: row.id,
         channel,
         message,
         edit_of,
         created_at: row.created_at,
+        reply_to,
         attempts: row.attempts,
     };
     match transport.deliver(&item).await {

@@ -14,6 +14,8 @@ pub struct Pending {
     pub channel: String,
     pub body: String,
     pub message_key: Option<String>,
+    /// The living message (by key, same channel) this one replies to in a thread.
+    pub reply_to_key: Option<String>,
     pub attempts: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -138,6 +140,17 @@ pub async fn enqueue_latest_many(
     Ok(())
 }
 
+/// id, channel, body, message_key, reply_to_key, attempts, created_at
+type PendingRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
 /// Leases up to `limit` due messages for `lease`; rows leased by another live worker are skipped.
 pub async fn lease_due(
     conn: &mut SqliteConnection,
@@ -145,13 +158,13 @@ pub async fn lease_due(
     lease: TimeDelta,
     limit: i64,
 ) -> sqlx::Result<Vec<Pending>> {
-    let rows: Vec<(i64, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+    let rows: Vec<PendingRow> = sqlx::query_as(
         "UPDATE outbox SET lease_until = ?1
          WHERE id IN (SELECT id FROM outbox
                       WHERE state = 'pending' AND next_attempt_at <= ?2
                         AND (lease_until IS NULL OR lease_until <= ?2)
                       ORDER BY id LIMIT ?3)
-         RETURNING id, channel, body, message_key, attempts, created_at",
+         RETURNING id, channel, body, message_key, reply_to_key, attempts, created_at",
     )
     .bind(ms(now + lease))
     .bind(ms(now))
@@ -161,11 +174,12 @@ pub async fn lease_due(
     let mut pending: Vec<Pending> = rows
         .into_iter()
         .map(
-            |(id, channel, body, message_key, attempts, created_at)| Pending {
+            |(id, channel, body, message_key, reply_to_key, attempts, created_at)| Pending {
                 id,
                 channel,
                 body,
                 message_key,
+                reply_to_key,
                 attempts,
                 created_at: from_ms(created_at),
             },
@@ -173,6 +187,56 @@ pub async fn lease_due(
         .collect();
     pending.sort_by_key(|p| p.id);
     Ok(pending)
+}
+
+/// Queues a thread reply to the living message `reply_to_key` in the same channel.
+pub async fn enqueue_reply(
+    conn: &mut SqliteConnection,
+    channel: &str,
+    body: &str,
+    message_key: &str,
+    reply_to_key: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    let done = sqlx::query(
+        "INSERT INTO outbox (channel, body, message_key, reply_to_key, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(channel)
+    .bind(body)
+    .bind(message_key)
+    .bind(reply_to_key)
+    .bind(ms(now))
+    .bind(ms(now))
+    .execute(conn)
+    .await?;
+    Ok(done.last_insert_rowid())
+}
+
+/// Whether a row with this key is still waiting to be delivered in `channel`.
+pub async fn pending_for_key(
+    conn: &mut SqliteConnection,
+    channel: &str,
+    key: &str,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE channel = ? AND message_key = ? AND state = 'pending'",
+    )
+    .bind(channel)
+    .bind(key)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Moves a leased row back to waiting until `at`, without counting an attempt.
+pub async fn defer(conn: &mut SqliteConnection, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbox SET next_attempt_at = ?, lease_until = NULL WHERE id = ?")
+        .bind(ms(at))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The platform id of the message already delivered under this key, if any.

@@ -56,7 +56,21 @@ impl DiscordTransport {
     async fn send(&self, item: &Outbound) -> Result<Delivered, DeliveryError> {
         let channel = item.channel.id.as_str();
         let message = mentions::for_platform(&item.message, Platform::Discord, &self.directory);
-        let body = render::body(item.outbox_id, &message, item.edit_of.is_some(), self.tz);
+        let mut body = serde_json::to_value(render::body(
+            item.outbox_id,
+            &message,
+            item.edit_of.is_some(),
+            self.tz,
+        ))
+        .map_err(|e| DeliveryError::Permanent(format!("discord payload: {e}")))?;
+        if let (None, Some(parent), Some(fields)) =
+            (&item.edit_of, &item.reply_to, body.as_object_mut())
+        {
+            fields.insert(
+                "message_reference".into(),
+                serde_json::json!({ "message_id": parent, "fail_if_not_exists": false }),
+            );
+        }
         let messages = format!("{}/channels/{channel}/messages", self.base);
         let (what, request) = match &item.edit_of {
             Some(id) => ("discord edit", self.http.patch(format!("{messages}/{id}"))),

@@ -72,13 +72,22 @@ impl SlackTransport {
             });
         }
         let message = mentions::for_platform(&item.message, Platform::Slack, &self.directory);
-        let body = render::payload(
+        let mut body = serde_json::to_value(render::payload(
             channel,
             item.edit_of.as_deref(),
             item.outbox_id,
             &message,
             self.tz,
-        );
+        ))
+        .map_err(|e| DeliveryError::Permanent(format!("slack payload: {e}")))?;
+        if let (None, Some(parent), Some(fields)) =
+            (&item.edit_of, &item.reply_to, body.as_object_mut())
+        {
+            fields.insert(
+                "thread_ts".into(),
+                serde_json::Value::String(parent.clone()),
+            );
+        }
         let method = match item.edit_of {
             Some(_) => "chat.update",
             None => "chat.postMessage",
