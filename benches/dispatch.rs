@@ -27,7 +27,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-async fn bench_dispatch() {
+/// The application on a fresh WAL SQLite file (kept while the guard lives).
+async fn bench_app() -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/bench.db", dir.path().display());
     let env = [("SHIPMATE__DATABASE__URL".to_string(), url.clone())]
@@ -38,7 +39,11 @@ async fn bench_dispatch() {
         .validate()
         .expect("valid");
     let db = Db::open(&url).await.expect("db");
-    let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
+    (dir, App::new(db, Arc::new(config), Arc::new(SystemClock)))
+}
+
+async fn bench_dispatch() {
+    let (_dir, app) = bench_app().await;
     let alice: shipmate::domain::UserRef = "console:alice".parse().expect("user");
     let steward: shipmate::domain::UserRef = "console:steward".parse().expect("user");
     let channel: shipmate::domain::ChannelRef = "console:#bioinfo".parse().expect("channel");
@@ -135,17 +140,7 @@ async fn bench_round_trip() {
 
 /// Commands from 8 concurrent clients (as from several chat users at once).
 async fn bench_concurrent() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/bench.db", dir.path().display());
-    let env = [("SHIPMATE__DATABASE__URL".to_string(), url.clone())]
-        .into_iter()
-        .collect();
-    let config = settings::load(None, Some(env))
-        .expect("settings")
-        .validate()
-        .expect("valid");
-    let db = Db::open(&url).await.expect("db");
-    let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
+    let (_dir, app) = bench_app().await;
     let clients = 8;
     let per_client = PAIRS / clients;
     let started = Instant::now();

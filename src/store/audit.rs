@@ -1,9 +1,10 @@
-//! The append-only audit log: who did what to which record, when.
+//! The append-only audit log: who did what to which record, when. Rows are
+//! written through [`super::batch::Batch::audit`], with their command's COMMIT.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::{from_ms, ms};
+use super::from_ms;
 
 /// One audit row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,19 +15,6 @@ pub struct AuditEntry {
     pub record: String,
     pub action: String,
     pub detail: String,
-}
-
-pub async fn append(conn: &mut SqliteConnection, e: &AuditEntry) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO audit_log (at, actor, platform, record, action, detail) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(ms(e.at))
-        .bind(&e.actor)
-        .bind(&e.platform)
-        .bind(&e.record)
-        .bind(&e.action)
-        .bind(&e.detail)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// The history of one record, oldest first.

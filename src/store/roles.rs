@@ -5,26 +5,6 @@ use sqlx::SqliteConnection;
 
 use super::ms;
 
-/// Roles granted to any of `members`.
-pub async fn granted_to(
-    conn: &mut SqliteConnection,
-    members: &[String],
-) -> sqlx::Result<Vec<String>> {
-    if members.len() == 1 {
-        return sqlx::query_scalar("SELECT role FROM role_grants WHERE member = ?")
-            .bind(&members[0])
-            .fetch_all(conn)
-            .await;
-    }
-    let placeholders = vec!["?"; members.len()].join(",");
-    let sql = format!("SELECT DISTINCT role FROM role_grants WHERE member IN ({placeholders})");
-    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-    for m in members {
-        query = query.bind(m);
-    }
-    query.fetch_all(conn).await
-}
-
 /// Grants a role; false when it was already granted.
 pub async fn grant(
     conn: &mut SqliteConnection,
