@@ -226,14 +226,14 @@ async fn burst(port: u16, app: &shipmate::app::App, template: &Value) {
             "in_progress"
         };
         for r in 0..RUNS {
-            let t = Instant::now();
+            // on a fixed schedule (event n at n × pace), so latency and timer
+            // granularity do not stretch the burst
+            let n = step * RUNS as u32 + r as u32;
+            tokio::time::sleep_until((started + pace * n).into()).await;
             let run = base + r;
             let body = delivery(template, run, status, step + 1);
             let code = send(&mut conn, &request(&body, &format!("burst-{run}-{step}"))).await;
             assert_eq!(code, 200);
-            if let Some(rest) = pace.checked_sub(t.elapsed()) {
-                tokio::time::sleep(rest).await;
-            }
         }
     }
     let sent_in = started.elapsed();

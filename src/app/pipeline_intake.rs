@@ -6,8 +6,10 @@
 //! [`MAX_BATCH`]), and in one `BEGIN IMMEDIATE` transaction records the
 //! deliveries (dedup), folds each new event into its run, routes it, checks
 //! the release windows, and writes one outbox row per run and channel
-//! ([`store::outbox::enqueue_latest_many`] merges it into a still-pending
-//! row). Every step is one statement per batch, not per delivery.
+//! ([`store::outbox::enqueue_latest`] merges it into a still-pending
+//! row). Every step is one statement per batch, not per delivery, and the
+//! whole batch is two round trips to SQLite: the reads go with the `BEGIN`,
+//! the writes with the `COMMIT`.
 //! Only after the commit does each handler get its answer, so a 2xx means
 //! the event is stored. One writer means no lock contention between
 //! requests, and batching means one commit (one WAL append) for many.
@@ -17,7 +19,6 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::App;
@@ -27,7 +28,7 @@ use crate::domain::pipeline::{Effect, RunEvent, Status, apply};
 use crate::domain::pipeline_route::route_for;
 use crate::domain::release_window::deploy_flags;
 use crate::domain::{ChannelRef, MemberRef, Role};
-use crate::store;
+use crate::store::{self, Tx, batch::Batch};
 
 /// The most deliveries folded into one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -130,12 +131,14 @@ impl Pending {
     }
 }
 
-/// Stores one batch in one transaction; one outcome per delivery, in order.
+/// Stores one batch in one transaction of two round trips to SQLite; one
+/// outcome per delivery, in order.
 pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<Vec<Outcome>> {
     let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
 
-    // 1. Dedup: within the batch, then against the table.
+    // 1. Dedup within the batch; everything the fold needs is read with the
+    //    `BEGIN`: which deliveries are new, their runs, the freezes around
+    //    now, where the runs' messages stand, and the role grants.
     let keys: Vec<Option<String>> = deliveries
         .iter()
         .map(|d| match &d.intake {
@@ -146,6 +149,8 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
     let mut seen = HashSet::new();
     let mut first = vec![false; deliveries.len()];
     let mut rows = Vec::with_capacity(deliveries.len());
+    let mut candidates: Vec<&str> = Vec::new();
+    let mut candidate_set = HashSet::new();
     for (i, d) in deliveries.iter().enumerate() {
         if seen.insert((d.source, d.id.as_str())) {
             first[i] = true;
@@ -156,16 +161,29 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
                 applied: keys[i].is_some(),
                 run_key: keys[i].as_deref(),
             });
+            if let Some(k) = keys[i].as_deref()
+                && candidate_set.insert(k)
+            {
+                candidates.push(k);
+            }
         }
     }
-    let fresh = store::pipeline::record_deliveries(&mut tx, &rows, now).await?;
+    let channels = pipeline_channels(app);
+    let channel_names: Vec<&str> = channels.iter().map(String::as_str).collect();
+    let mut reads = Batch::default();
+    store::pipeline::record_deliveries(&mut reads, &rows, now);
+    store::pipeline::load_runs(&mut reads, &candidates);
+    store::freeze::read_since(&mut reads, now - chrono::TimeDelta::days(1));
+    store::outbox::read_latest_state(&mut reads, &channel_names, &candidates, now);
+    store::roles::read_all(&mut reads);
+    let (tx, found) = Tx::begin_with(app.db.lock().await, reads).await?;
+
+    let fresh = store::pipeline::fresh_deliveries(&found)?;
     let accepted: Vec<bool> = deliveries
         .iter()
         .enumerate()
         .map(|(i, d)| first[i] && fresh.contains(&(d.source.as_str().to_string(), d.id.clone())))
         .collect();
-
-    // 2. Load the runs these events belong to.
     let mut wanted: Vec<&str> = Vec::new();
     let mut wanted_set = HashSet::new();
     for (i, key) in keys.iter().enumerate() {
@@ -176,7 +194,10 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
         }
     }
     let mut records: HashMap<String, RunRecord> = HashMap::with_capacity(wanted.len());
-    for (key, body) in store::pipeline::load_runs(&mut tx, &wanted).await? {
+    for (key, body) in store::pipeline::runs_from(&found)? {
+        if !wanted_set.contains(key.as_str()) {
+            continue;
+        }
         match serde_json::from_str::<RunRecord>(&body) {
             Ok(rec) => {
                 records.insert(key, rec);
@@ -186,14 +207,14 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
             }
         }
     }
+    let freezes: Vec<FreezeWindow> = store::freeze::since_from(&found)?
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect();
+    let grants = store::roles::grants_from(&found)?;
+    let latest = store::outbox::latest_state_from(&found)?;
 
-    // 3. Fold, route, flag (against the code freezes in force around now).
-    let freezes: Vec<FreezeWindow> =
-        store::freeze::since(&mut tx, now - chrono::TimeDelta::days(1))
-            .await?
-            .into_iter()
-            .map(|(_, w)| w)
-            .collect();
+    // 2. Fold, route, flag (against the code freezes in force around now).
     let mut pending = Pending::default();
     let mut outcomes = Vec::with_capacity(deliveries.len());
     for (i, d) in deliveries.iter().enumerate() {
@@ -210,7 +231,8 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
         outcomes.push(outcome);
     }
 
-    // 4. Save every touched run; queue messages for the changed ones.
+    // 3. Save every touched run and queue messages for the changed ones,
+    //    sent with the `COMMIT`.
     let rows: Vec<store::pipeline::RunRow> = wanted
         .iter()
         .filter_map(|k| records.get(*k))
@@ -224,14 +246,36 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
             body: serde_json::to_string(rec).unwrap_or_default(),
         })
         .collect();
-    store::pipeline::save_runs(&mut tx, &rows, now).await?;
-    let posted = queue_messages(app, &mut tx, &records, &pending, now).await?;
-
-    tx.commit().await.context("committing webhook deliveries")?;
+    let mut writes = Batch::default();
+    store::pipeline::save_runs(&mut writes, &rows, now);
+    let posted = queue_messages(app, &mut writes, &records, &pending, &latest, &grants, now)?;
+    let (sql, args) = writes.into_parts()?;
+    tx.commit_with(sql, args)
+        .await
+        .context("committing webhook deliveries")?;
     if posted {
         app.wake.outbox.notify_one();
     }
     Ok(outcomes)
+}
+
+/// Every channel a pipeline message can go to (routes and default), for the look-up
+/// of where the runs' messages stand.
+fn pipeline_channels(app: &App) -> Vec<String> {
+    let rules = &app.config.pipelines;
+    let mut out: Vec<String> = Vec::new();
+    for channel in rules
+        .routes
+        .iter()
+        .flat_map(|r| r.channels.iter())
+        .chain(rules.default_channels.iter())
+    {
+        let name = channel.to_string();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
 }
 
 fn fold(
@@ -304,11 +348,7 @@ fn channels_for<'a>(app: &'a App, rec: &RunRecord) -> (&'a [ChannelRef], Option<
     }
 }
 
-async fn members(
-    app: &App,
-    conn: &mut SqliteConnection,
-    role: Role,
-) -> anyhow::Result<Vec<MemberRef>> {
+fn members(app: &App, grants: &[(String, String)], role: Role) -> Vec<MemberRef> {
     let mut members = app
         .config
         .directory
@@ -316,7 +356,7 @@ async fn members(
         .get(&role)
         .cloned()
         .unwrap_or_default();
-    for (r, m) in store::roles::all(conn).await? {
+    for (r, m) in grants {
         if r == role.as_str()
             && let Ok(member) = m.parse::<MemberRef>()
             && !members.contains(&member)
@@ -324,14 +364,16 @@ async fn members(
             members.push(member);
         }
     }
-    Ok(members)
+    members
 }
 
-async fn queue_messages(
+fn queue_messages(
     app: &App,
-    conn: &mut SqliteConnection,
+    writes: &mut Batch,
     records: &HashMap<String, RunRecord>,
     pending: &Pending,
+    latest_state: &store::outbox::LatestState,
+    grants: &[(String, String)],
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
     let interval = app.config.pipelines.min_edit_interval;
@@ -353,44 +395,39 @@ async fn queue_messages(
             });
         }
     }
-    store::outbox::enqueue_latest_many(conn, &latest, now, interval).await?;
+    store::outbox::enqueue_latest(writes, &latest, latest_state, now, interval);
     let mut posted = !latest.is_empty();
+    // Follow-ups: thread replies to the run's message in each channel.
+    let mut reply = |channels: &[ChannelRef], body: &str, follow_up: &str, key: &str| {
+        for channel in channels {
+            store::outbox::enqueue_reply_later(
+                writes,
+                &channel.to_string(),
+                body,
+                follow_up,
+                key,
+                now,
+            );
+            posted = true;
+        }
+    };
     for key in &pending.failed {
         let Some(rec) = records.get(key) else {
             continue;
         };
         let (channels, oncall) = channels_for(app, rec);
-        if channels.is_empty() {
-            continue;
-        }
-        let oncall = match oncall {
-            Some(role) => Some((role, members(app, conn, role).await?)),
-            None => None,
-        };
+        let oncall = oncall.map(|role| (role, members(app, grants, role)));
         let body = serde_json::to_string(&failure_message(rec, oncall))?;
-        let follow_up = format!("{key}:failure");
-        for channel in channels {
-            store::outbox::enqueue_reply(conn, &channel.to_string(), &body, &follow_up, key, now)
-                .await?;
-            posted = true;
-        }
+        reply(channels, &body, &format!("{key}:failure"), key);
     }
     for key in &pending.flagged {
         let Some(rec) = records.get(key) else {
             continue;
         };
         let (channels, _) = channels_for(app, rec);
-        if channels.is_empty() {
-            continue;
-        }
-        let devops = members(app, conn, Role::Devops).await?;
+        let devops = members(app, grants, Role::Devops);
         let body = serde_json::to_string(&flag_message(rec, devops))?;
-        let follow_up = format!("{key}:release-window");
-        for channel in channels {
-            store::outbox::enqueue_reply(conn, &channel.to_string(), &body, &follow_up, key, now)
-                .await?;
-            posted = true;
-        }
+        reply(channels, &body, &format!("{key}:release-window"), key);
     }
     Ok(posted)
 }

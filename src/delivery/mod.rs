@@ -91,6 +91,9 @@ impl Transports {
 
 const LEASE: TimeDelta = TimeDelta::seconds(30);
 const BATCH: i64 = 32;
+/// A lease with less than this left is renewed before a send (more than a
+/// transport's request timeout).
+const RENEW_BELOW: TimeDelta = TimeDelta::seconds(20);
 
 fn backoff(base: TimeDelta, attempts: i64) -> TimeDelta {
     (base * (1_i32 << attempts.clamp(0, 10))).min(TimeDelta::minutes(15))
@@ -122,8 +125,7 @@ pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<u
     let mut delivered = 0;
     loop {
         let now = app.clock.now();
-        let batch =
-            store::outbox::lease_due(&mut *app.db.pool.acquire().await?, now, LEASE, BATCH).await?;
+        let batch = store::outbox::lease_due(&mut *app.db.lock().await, now, LEASE, BATCH).await?;
         if batch.is_empty() {
             return Ok(delivered);
         }
@@ -142,10 +144,16 @@ async fn deliver_one(
     row: store::outbox::Pending,
     held: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
+    // Reads go to the pool; writes through the writer connection.
     let mut conn = app.db.pool.acquire().await?;
-    // Rate-limit waits for earlier rows of the batch may have outlived the
-    // lease: send only if the row is still ours, with a fresh lease for the send.
-    if !store::outbox::renew_lease(&mut conn, row.id, held, app.clock.now() + LEASE).await? {
+    // Rate-limit waits for earlier rows of the batch may have eaten into the
+    // lease: with less than RENEW_BELOW left, send only if the row is still
+    // ours, with a fresh lease for the send. (With more left, it is ours:
+    // nobody leases a row whose lease runs.)
+    let now = app.clock.now();
+    if held - now < RENEW_BELOW
+        && !store::outbox::renew_lease(&mut *app.db.lock().await, row.id, held, now + LEASE).await?
+    {
         tracing::debug!(outbox = row.id, "lease lost to another worker; skipping");
         return Ok(false);
     }
@@ -161,13 +169,13 @@ async fn deliver_one(
     let (channel, message) = match parsed {
         Ok(ok) => ok,
         Err(e) => {
-            park(&mut conn, &row, &format!("unreadable outbox row: {e}")).await?;
+            park(app, &row, &format!("unreadable outbox row: {e}")).await?;
             return Ok(false);
         }
     };
     let Some(transport) = transports.0.get(&channel.platform) else {
         park(
-            &mut conn,
+            app,
             &row,
             &format!(
                 "{} is not enabled, so {channel} cannot be reached",
@@ -182,19 +190,23 @@ async fn deliver_one(
         None => None,
     };
     let reply_to = match &row.reply_to_key {
-        Some(parent) => match store::outbox::delivered_id_for_key(&mut conn, &row.channel, parent)
-            .await?
-        {
-            Some(id) => Some(id),
-            // the message it answers is still on its way: wait for it, so the reply lands in its thread
-            None if store::outbox::pending_for_key(&mut conn, &row.channel, parent).await? => {
-                store::outbox::defer(&mut conn, row.id, app.clock.now() + TimeDelta::seconds(1))
+        Some(parent) => {
+            match store::outbox::delivered_id_for_key(&mut conn, &row.channel, parent).await? {
+                Some(id) => Some(id),
+                // the message it answers is still on its way: wait for it, so the reply lands in its thread
+                None if store::outbox::pending_for_key(&mut conn, &row.channel, parent).await? => {
+                    store::outbox::defer(
+                        &mut *app.db.lock().await,
+                        row.id,
+                        app.clock.now() + TimeDelta::seconds(1),
+                    )
                     .await?;
-                return Ok(false);
+                    return Ok(false);
+                }
+                // it can never be delivered: post the reply on its own
+                None => None,
             }
-            // it can never be delivered: post the reply on its own
-            None => None,
-        },
+        }
         None => None,
     };
     let item = Outbound {
@@ -209,7 +221,7 @@ async fn deliver_one(
     match transport.deliver(&item).await {
         Ok(done) => {
             store::outbox::mark_delivered(
-                &mut conn,
+                &mut *app.db.lock().await,
                 row.id,
                 done.platform_message_id.as_deref(),
                 app.clock.now(),
@@ -220,33 +232,34 @@ async fn deliver_one(
             Ok(true)
         }
         Err(DeliveryError::Permanent(reason)) => {
-            park(&mut conn, &row, &reason).await?;
+            park(app, &row, &reason).await?;
             Ok(false)
         }
         Err(DeliveryError::Retry { after, reason }) => {
             let max = i64::from(app.config.settings.outbox.max_attempts);
             if row.attempts + 1 >= max {
-                park(&mut conn, &row, &reason).await?;
+                park(app, &row, &reason).await?;
                 return Ok(false);
             }
             let wait = after
                 .and_then(|d| TimeDelta::from_std(d).ok())
                 .unwrap_or_else(|| backoff(app.config.outbox_retry_base, row.attempts));
             tracing::warn!(outbox = row.id, channel = %row.channel, attempt = row.attempts + 1, %reason, "delivery will be retried");
-            store::outbox::mark_failed(&mut conn, row.id, &reason, Some(app.clock.now() + wait))
-                .await?;
+            store::outbox::mark_failed(
+                &mut *app.db.lock().await,
+                row.id,
+                &reason,
+                Some(app.clock.now() + wait),
+            )
+            .await?;
             Ok(false)
         }
     }
 }
 
-async fn park(
-    conn: &mut sqlx::SqliteConnection,
-    row: &store::outbox::Pending,
-    reason: &str,
-) -> anyhow::Result<()> {
+async fn park(app: &App, row: &store::outbox::Pending, reason: &str) -> anyhow::Result<()> {
     tracing::error!(outbox = row.id, channel = %row.channel, %reason, "message parked: it will not be retried");
     metrics::counter!("shipmate_outbox_parked_total").increment(1);
-    store::outbox::mark_failed(conn, row.id, reason, None).await?;
+    store::outbox::mark_failed(&mut *app.db.lock().await, row.id, reason, None).await?;
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! Writes gathered while a command runs (audit rows, outbox messages, jobs)
-//! and sent to SQLite together, usually with the command's `COMMIT`: every
-//! statement is a round trip to SQLite's worker thread, so one batch instead
-//! of one statement per row keeps commands fast.
+//! Statements gathered to send to SQLite in one round trip: the writes of a
+//! command (audit rows, outbox messages, jobs), usually sent with its
+//! `COMMIT`, or tagged reads sent with a `BEGIN` (see `store::Tagged`).
+//! Every statement is a round trip to SQLite's worker thread, so one batch
+//! instead of one statement per row keeps commands fast.
 //!
 //! The rows are only appended, never read back within the command that
 //! writes them; a handler that must read one of these tables after writing
@@ -28,13 +29,22 @@ impl Batch {
         self.sql.is_empty()
     }
 
-    fn bind<T>(&mut self, value: T)
+    /// Appends one statement; its `?`s take the values bound next, in order.
+    pub fn statement(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self.sql.push(';');
+        self
+    }
+
+    /// Binds the next `?`.
+    pub fn bind<T>(&mut self, value: T) -> &mut Self
     where
         T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
     {
         if let Err(e) = self.args.add(value) {
             self.error.get_or_insert(e.to_string());
         }
+        self
     }
 
     pub fn audit(&mut self, e: &AuditEntry) {
@@ -151,5 +161,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(jobs, 1);
+    }
+
+    #[tokio::test]
+    async fn reads_sent_with_the_begin_come_back_by_tag_and_a_failed_read_leaves_no_transaction_open()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let mut w = db.begin().await.unwrap();
+        crate::store::roles::grant(&mut w, "qa", "console:bob", "console:root", now)
+            .await
+            .unwrap();
+        w.commit().await.unwrap();
+
+        let mut reads = Batch::default();
+        reads.statement("SELECT 7 AS n, 'seven' AS tag");
+        crate::store::roles::read_all(&mut reads);
+        reads.statement("SELECT 8 AS n, 'eight' AS tag");
+        let (tx, found) = crate::store::Tx::begin_with(db.lock().await, reads)
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::store::roles::grants_from(&found).unwrap(),
+            [("qa".to_string(), "console:bob".to_string())]
+        );
+        let eights: Vec<(i64,)> = found.decode("eight").unwrap();
+        assert_eq!(eights, [(8,)]);
+        tx.commit().await.unwrap();
+
+        let mut bad = Batch::default();
+        bad.statement("SELECT nope FROM nowhere");
+        let err = crate::store::Tx::begin_with(db.lock().await, bad)
+            .await
+            .err()
+            .expect("a read of a missing table fails");
+        assert!(format!("{err:#}").contains("nowhere"), "{err:#}");
+        // the writer is free and not inside a transaction
+        let tx = db.begin().await.expect("begin after a failed read");
+        tx.commit().await.unwrap();
     }
 }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::{from_ms, ms};
+use super::batch::Batch;
+use super::{Tagged, from_ms, ms};
 use crate::domain::freeze::{FreezeWindow, WindowKind};
 
 type Row = (i64, String, String, i64, i64, String, String, Option<i64>);
@@ -115,5 +116,19 @@ pub async fn since(
         .bind(ms(since))
         .fetch_all(conn)
         .await?;
+    rows.into_iter().map(decode).collect()
+}
+
+/// Reads every window that ended (or ends) after `since` in a batch (see [`since_from`]).
+pub fn read_since(b: &mut Batch, since: DateTime<Utc>) {
+    b.statement(&format!(
+        "SELECT {COLUMNS}, 'freeze' AS tag FROM freeze_windows WHERE COALESCE(ended_at, ends_at) > ? ORDER BY starts_at LIMIT 500"
+    ))
+    .bind(ms(since));
+}
+
+/// What [`read_since`] found.
+pub fn since_from(rows: &Tagged) -> anyhow::Result<Vec<(i64, FreezeWindow)>> {
+    let rows: Vec<Row> = rows.decode("freeze")?;
     rows.into_iter().map(decode).collect()
 }

@@ -31,9 +31,12 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions, Row, SqliteConnection, SqlitePool};
+
+use batch::Batch;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The migrations, embedded at compile time.
@@ -95,17 +98,60 @@ impl Db {
 
     /// Opens a write transaction on the writer connection (waiting in turn for it).
     pub async fn begin(&self) -> anyhow::Result<Tx> {
-        let mut conn = self.writer.clone().lock_owned().await;
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
-            .await
-            .context("opening a database transaction")?;
-        Ok(Tx { conn: Some(conn) })
+        let (tx, _) = Tx::begin_with(self.lock().await, Batch::default()).await?;
+        Ok(tx)
+    }
+
+    /// Takes the writer connection (waiting in turn), without opening a transaction.
+    pub async fn lock(&self) -> Writer {
+        Writer(self.writer.clone().lock_owned().await)
     }
 
     /// True when the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
+
+/// The writer connection, held: nobody else in this process writes meanwhile.
+/// Single statements run on it in autocommit; [`Tx::begin_with`] opens a
+/// transaction on it. Writing through it rather than through the pool keeps
+/// this process's writers queued on one lock instead of on SQLite's busy
+/// handler, which sleeps in milliseconds.
+pub struct Writer(OwnedMutexGuard<SqliteConnection>);
+
+impl Deref for Writer {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.0
+    }
+}
+
+impl DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.0
+    }
+}
+
+/// Rows of a multi-statement read: each statement names its rows with a
+/// last column `tag`, so one round trip can answer several questions.
+#[derive(Default)]
+pub struct Tagged(Vec<SqliteRow>);
+
+impl Tagged {
+    /// The rows one statement returned.
+    pub fn rows<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a SqliteRow> + 'a {
+        self.0
+            .iter()
+            .filter(move |row| row.try_get::<&str, _>("tag").is_ok_and(|t| t == tag))
+    }
+
+    /// One statement's rows decoded as `T` (by position; `tag` comes last).
+    pub fn decode<'a, T>(&'a self, tag: &'a str) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow>,
+    {
+        self.rows(tag).map(T::from_row).collect()
     }
 }
 
@@ -115,6 +161,43 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// Opens `BEGIN IMMEDIATE` on the held writer and runs `reads` (tagged
+    /// statements, see [`Tagged`]) in the same round trip.
+    pub async fn begin_with(writer: Writer, reads: Batch) -> anyhow::Result<(Tx, Tagged)> {
+        let mut tx = Tx {
+            conn: Some(writer.0),
+        };
+        let (sql, args) = reads.into_parts()?;
+        let sql = format!("BEGIN IMMEDIATE;{sql}");
+        let rows = match sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(tx.conn()?)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                // BEGIN may or may not have run: roll back whatever is open, quietly
+                if let Some(mut conn) = tx.conn.take() {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                }
+                return Err(anyhow::Error::from(e).context("opening a database transaction"));
+            }
+        };
+        Ok((tx, Tagged(rows)))
+    }
+
+    /// Rolls back and keeps the writer, to start again at once.
+    pub async fn rollback_keep(mut self) -> anyhow::Result<Writer> {
+        let mut conn = self
+            .conn
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("transaction already finished"))?;
+        sqlx::query("ROLLBACK")
+            .execute(&mut *conn)
+            .await
+            .context("rolling back")?;
+        Ok(Writer(conn))
+    }
+
     fn conn(&mut self) -> anyhow::Result<&mut SqliteConnection> {
         self.conn
             .as_deref_mut()

@@ -5,7 +5,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::SqliteConnection;
 
-use super::{from_ms, ms};
+use std::collections::HashMap;
+
+use super::batch::Batch;
+use super::{Tagged, from_ms, ms};
 
 /// A message waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +45,7 @@ pub async fn enqueue(
     Ok(done.last_insert_rowid())
 }
 
-/// One living message's newest state, for [`enqueue_latest_many`].
+/// One living message's newest state, for [`enqueue_latest`].
 #[derive(Debug, Clone)]
 pub struct Latest<'a> {
     pub channel: String,
@@ -50,55 +53,62 @@ pub struct Latest<'a> {
     pub body: String,
 }
 
-/// Queues the newest state of living messages (coalescing), a batch at a
-/// time in a handful of statements. For each (channel, key): when a row is
-/// still pending and no worker holds it, its body is replaced, so a burst of
-/// updates yields one delivery. Otherwise a row is added; when the key
-/// already has rows (it is an edit) it is due `edit_delay` after the previous
-/// row's delivery (or due time), so a message is edited at most once per
-/// `edit_delay` and updates arriving meanwhile merge into the waiting row.
-/// Call it inside a write transaction, so no worker leases a row between the
-/// look-up and the update.
-pub async fn enqueue_latest_many(
-    conn: &mut SqliteConnection,
+/// Where each living message stands: its newest row still waiting (and not
+/// leased), and when its last row was (or is due to be) delivered.
+pub type LatestState = HashMap<(String, String), (Option<i64>, Option<i64>)>;
+
+/// Reads where these living messages stand (see [`latest_state_from`]), for
+/// [`enqueue_latest`]. Read and write in one transaction, so no worker leases
+/// a row between the look-up and the update.
+pub fn read_latest_state(b: &mut Batch, channels: &[&str], keys: &[&str], now: DateTime<Utc>) {
+    if channels.is_empty() || keys.is_empty() {
+        return;
+    }
+    b.statement(&format!(
+        "SELECT channel, message_key,
+                MAX(CASE WHEN state = 'pending' AND (lease_until IS NULL OR lease_until <= ?) THEN id END),
+                MAX(COALESCE(delivered_at, next_attempt_at)), 'outbox.latest' AS tag
+         FROM outbox WHERE channel IN ({}) AND message_key IN ({})
+         GROUP BY channel, message_key",
+        vec!["?"; channels.len()].join(", "),
+        vec!["?"; keys.len()].join(", ")
+    ));
+    b.bind(ms(now));
+    for c in channels {
+        b.bind(c.to_string());
+    }
+    for k in keys {
+        b.bind(k.to_string());
+    }
+}
+
+/// What [`read_latest_state`] found.
+pub fn latest_state_from(rows: &Tagged) -> sqlx::Result<LatestState> {
+    let rows: Vec<(String, String, Option<i64>, Option<i64>)> = rows.decode("outbox.latest")?;
+    Ok(rows
+        .into_iter()
+        .map(|(channel, key, open, last)| ((channel, key), (open, last)))
+        .collect())
+}
+
+/// Queues the newest state of living messages (coalescing), in two
+/// statements. For each (channel, key): when a row is still pending and no
+/// worker holds it, its body is replaced, so a burst of updates yields one
+/// delivery. Otherwise a row is added; when the key already has rows (it is
+/// an edit) it is due `edit_delay` after the previous row's delivery (or due
+/// time), so a message is edited at most once per `edit_delay` and updates
+/// arriving meanwhile merge into the waiting row.
+pub fn enqueue_latest(
+    b: &mut Batch,
     items: &[Latest<'_>],
+    state: &LatestState,
     now: DateTime<Utc>,
     edit_delay: TimeDelta,
-) -> sqlx::Result<()> {
-    use std::collections::{BTreeSet, HashMap};
-    const CHUNK: usize = 200;
-    // The newest open row and the last due/delivery time of every (channel, key).
-    let mut existing: HashMap<(String, String), (Option<i64>, Option<i64>)> = HashMap::new();
-    let channels: BTreeSet<&str> = items.iter().map(|i| i.channel.as_str()).collect();
-    let channels: Vec<&str> = channels.into_iter().collect();
-    for keys in items.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT channel, message_key,
-                    MAX(CASE WHEN state = 'pending' AND (lease_until IS NULL OR lease_until <= ?) THEN id END),
-                    MAX(COALESCE(delivered_at, next_attempt_at))
-             FROM outbox WHERE channel IN ({}) AND message_key IN ({})
-             GROUP BY channel, message_key",
-            vec!["?"; channels.len()].join(", "),
-            vec!["?"; keys.len()].join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (String, String, Option<i64>, Option<i64>)>(
-            sqlx::AssertSqlSafe(sql),
-        )
-        .bind(ms(now));
-        for c in &channels {
-            q = q.bind(*c);
-        }
-        for k in keys {
-            q = q.bind(k.key);
-        }
-        for (channel, key, open, last) in q.fetch_all(&mut *conn).await? {
-            existing.insert((channel, key), (open, last));
-        }
-    }
+) {
     let mut replace: Vec<(i64, &str)> = Vec::new();
     let mut add: Vec<(&Latest, i64)> = Vec::new();
     for item in items {
-        match existing.get(&(item.channel.clone(), item.key.to_string())) {
+        match state.get(&(item.channel.clone(), item.key.to_string())) {
             Some((Some(open), _)) => replace.push((*open, &item.body)),
             Some((None, Some(last))) => {
                 add.push((item, ms(now).max(last + edit_delay.num_milliseconds())));
@@ -106,38 +116,53 @@ pub async fn enqueue_latest_many(
             _ => add.push((item, ms(now))),
         }
     }
-    for chunk in replace.chunks(CHUNK) {
-        let sql = format!(
+    if !replace.is_empty() {
+        b.statement(&format!(
             "UPDATE outbox SET body = CASE id {} END WHERE id IN ({})",
-            vec!["WHEN ? THEN ?"; chunk.len()].join(" "),
-            vec!["?"; chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, body) in chunk {
-            q = q.bind(*id).bind(*body);
+            vec!["WHEN ? THEN ?"; replace.len()].join(" "),
+            vec!["?"; replace.len()].join(", ")
+        ));
+        for (id, body) in &replace {
+            b.bind(*id).bind(body.to_string());
         }
-        for (id, _) in chunk {
-            q = q.bind(*id);
+        for (id, _) in &replace {
+            b.bind(*id);
         }
-        q.execute(&mut *conn).await?;
     }
-    for chunk in add.chunks(CHUNK) {
-        let sql = format!(
+    if !add.is_empty() {
+        b.statement(&format!(
             "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES {}",
-            vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (item, due) in chunk {
-            q = q
-                .bind(&item.channel)
-                .bind(&item.body)
-                .bind(item.key)
-                .bind(*due)
+            vec!["(?, ?, ?, ?, ?)"; add.len()].join(", ")
+        ));
+        for (item, due) in add {
+            b.bind(item.channel.clone())
+                .bind(item.body.clone())
+                .bind(item.key.to_string())
+                .bind(due)
                 .bind(ms(now));
         }
-        q.execute(&mut *conn).await?;
     }
-    Ok(())
+}
+
+/// Queues a thread reply to the living message `reply_to_key` in the same channel.
+pub fn enqueue_reply_later(
+    b: &mut Batch,
+    channel: &str,
+    body: &str,
+    message_key: &str,
+    reply_to_key: &str,
+    now: DateTime<Utc>,
+) {
+    b.statement(
+        "INSERT INTO outbox (channel, body, message_key, reply_to_key, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(channel.to_string())
+    .bind(body.to_string())
+    .bind(message_key.to_string())
+    .bind(reply_to_key.to_string())
+    .bind(ms(now))
+    .bind(ms(now));
 }
 
 /// id, channel, body, message_key, reply_to_key, attempts, created_at

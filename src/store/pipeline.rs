@@ -1,13 +1,15 @@
 //! Pipeline deliveries (the dedup table) and runs. Written in batches: the
-//! webhook writer folds many deliveries into one transaction, so these take
-//! slices and use one statement per slice where SQLite allows.
+//! webhook writer folds many deliveries into one transaction, so the batch
+//! statements take slices and are appended to a [`Batch`], to go to SQLite
+//! with the transaction's `BEGIN` (reads) or `COMMIT` (writes).
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::ms;
+use super::batch::Batch;
+use super::{Tagged, ms};
 
 /// One accepted delivery.
 #[derive(Debug, Clone)]
@@ -31,91 +33,79 @@ pub struct RunRow<'a> {
     pub body: String,
 }
 
-const CHUNK: usize = 200;
-
 fn placeholders(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     vec![row; rows].join(", ")
 }
 
-/// Records deliveries; returns the `(source, delivery_id)` pairs that were new.
-pub async fn record_deliveries(
-    conn: &mut SqliteConnection,
-    rows: &[NewDelivery<'_>],
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashSet<(String, String)>> {
-    let mut fresh = HashSet::new();
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO pipeline_deliveries (source, delivery_id, kind, outcome, run_key, received_at)
-             VALUES {} ON CONFLICT DO NOTHING RETURNING source, delivery_id",
-            placeholders(chunk.len(), 6)
-        );
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
-        for r in chunk {
-            q = q
-                .bind(r.source)
-                .bind(r.delivery_id)
-                .bind(r.kind)
-                .bind(if r.applied { "applied" } else { "ignored" })
-                .bind(r.run_key)
-                .bind(ms(now));
-        }
-        fresh.extend(q.fetch_all(&mut *conn).await?);
+/// Records deliveries (read back with [`fresh_deliveries`]). One statement:
+/// keep `rows` under a few thousand (SQLite's bound-parameter limit).
+pub fn record_deliveries(b: &mut Batch, rows: &[NewDelivery<'_>], now: DateTime<Utc>) {
+    if rows.is_empty() {
+        return;
     }
-    Ok(fresh)
+    b.statement(&format!(
+        "INSERT INTO pipeline_deliveries (source, delivery_id, kind, outcome, run_key, received_at)
+         VALUES {} ON CONFLICT DO NOTHING RETURNING source, delivery_id, 'delivery' AS tag",
+        placeholders(rows.len(), 6)
+    ));
+    for r in rows {
+        b.bind(r.source.to_string())
+            .bind(r.delivery_id.to_string())
+            .bind(r.kind.to_string())
+            .bind(if r.applied { "applied" } else { "ignored" })
+            .bind(r.run_key.map(str::to_string))
+            .bind(ms(now));
+    }
 }
 
-/// The stored bodies of these runs (missing keys are skipped).
-pub async fn load_runs(
-    conn: &mut SqliteConnection,
-    keys: &[&str],
-) -> sqlx::Result<Vec<(String, String)>> {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT key, body FROM pipeline_runs WHERE key IN ({})",
-            vec!["?"; chunk.len()].join(", ")
-        );
-        let mut q = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
-        for k in chunk {
-            q = q.bind(*k);
-        }
-        out.extend(q.fetch_all(&mut *conn).await?);
+/// The `(source, delivery_id)` pairs [`record_deliveries`] found new.
+pub fn fresh_deliveries(rows: &Tagged) -> sqlx::Result<HashSet<(String, String)>> {
+    Ok(rows.decode("delivery")?.into_iter().collect())
+}
+
+/// Reads the stored bodies of these runs (see [`runs_from`]).
+pub fn load_runs(b: &mut Batch, keys: &[&str]) {
+    if keys.is_empty() {
+        return;
     }
-    Ok(out)
+    b.statement(&format!(
+        "SELECT key, body, 'run' AS tag FROM pipeline_runs WHERE key IN ({})",
+        vec!["?"; keys.len()].join(", ")
+    ));
+    for k in keys {
+        b.bind(k.to_string());
+    }
+}
+
+/// `(key, body)` of the runs [`load_runs`] found (missing keys are skipped).
+pub fn runs_from(rows: &Tagged) -> sqlx::Result<Vec<(String, String)>> {
+    rows.decode("run")
 }
 
 /// Inserts or updates runs (a run keeps its `seq`, the order it was first seen in).
-pub async fn save_runs(
-    conn: &mut SqliteConnection,
-    rows: &[RunRow<'_>],
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO pipeline_runs (key, source, pipeline, environment, routed, status, updated_at, body)
-             VALUES {}
-             ON CONFLICT (key) DO UPDATE SET pipeline = excluded.pipeline,
-                environment = excluded.environment, routed = excluded.routed,
-                status = excluded.status, updated_at = excluded.updated_at, body = excluded.body",
-            placeholders(chunk.len(), 8)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for r in chunk {
-            q = q
-                .bind(r.key)
-                .bind(r.source)
-                .bind(r.pipeline)
-                .bind(r.environment)
-                .bind(r.routed)
-                .bind(r.status)
-                .bind(ms(now))
-                .bind(&r.body);
-        }
-        q.execute(&mut *conn).await?;
+pub fn save_runs(b: &mut Batch, rows: &[RunRow<'_>], now: DateTime<Utc>) {
+    if rows.is_empty() {
+        return;
     }
-    Ok(())
+    b.statement(&format!(
+        "INSERT INTO pipeline_runs (key, source, pipeline, environment, routed, status, updated_at, body)
+         VALUES {}
+         ON CONFLICT (key) DO UPDATE SET pipeline = excluded.pipeline,
+            environment = excluded.environment, routed = excluded.routed,
+            status = excluded.status, updated_at = excluded.updated_at, body = excluded.body",
+        placeholders(rows.len(), 8)
+    ));
+    for r in rows {
+        b.bind(r.key.to_string())
+            .bind(r.source.to_string())
+            .bind(r.pipeline.to_string())
+            .bind(r.environment.to_string())
+            .bind(r.routed)
+            .bind(r.status.to_string())
+            .bind(ms(now))
+            .bind(r.body.clone());
+    }
 }
 
 /// The latest run of each pipeline in each environment (or in one).

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::ms;
+use super::batch::Batch;
+use super::{Tagged, ms};
 
 /// Grants a role; false when it was already granted.
 pub async fn grant(
@@ -40,4 +41,14 @@ pub async fn all(conn: &mut SqliteConnection) -> sqlx::Result<Vec<(String, Strin
     sqlx::query_as("SELECT role, member FROM role_grants ORDER BY role, member")
         .fetch_all(conn)
         .await
+}
+
+/// Reads every run-time grant in a batch (see [`grants_from`]).
+pub fn read_all(b: &mut Batch) {
+    b.statement("SELECT role, member, 'grant' AS tag FROM role_grants ORDER BY role, member");
+}
+
+/// What [`read_all`] found, as (role, member).
+pub fn grants_from(rows: &Tagged) -> sqlx::Result<Vec<(String, String)>> {
+    rows.decode("grant")
 }
