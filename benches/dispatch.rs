@@ -138,30 +138,47 @@ async fn bench_round_trip() {
     );
 }
 
-/// Commands from 8 concurrent clients (as from several chat users at once).
-async fn bench_concurrent() {
+/// Create + approve from `clients` concurrent clients (as from several chat
+/// users at once): commands that arrive together share a transaction.
+async fn bench_concurrent(clients: usize) {
     let (_dir, app) = bench_app().await;
-    let clients = 8;
     let per_client = PAIRS / clients;
     let started = Instant::now();
     let mut handles = Vec::new();
     for c in 0..clients {
         let app = app.clone();
         handles.push(tokio::spawn(async move {
-            let alice: shipmate::domain::UserRef =
-                format!("console:user{c}").parse().expect("user");
+            let user: shipmate::domain::UserRef = format!("console:user{c}").parse().expect("user");
+            let steward: shipmate::domain::UserRef = "console:steward".parse().expect("user");
             let channel: shipmate::domain::ChannelRef =
                 "console:#bioinfo".parse().expect("channel");
-            let mut latencies = Vec::with_capacity(per_client);
+            let tz = app.config.tz;
+            let mut latencies = Vec::with_capacity(per_client * 2);
             for i in 0..per_client {
-                let inv = Invocation::new(
-                    alice.clone(),
+                let create = Invocation::new(
+                    user.clone(),
                     channel.clone(),
-                    format!("/delete-request c{c}/run-{i} reason:other concurrent"),
+                    format!("/delete-request c{c}/run-{i} reason:duplicate-run pipeline ran twice"),
                 );
                 let t = Instant::now();
-                assert_eq!(app.dispatch(&inv).await.status, Status::Ok);
+                let reply = app.dispatch(&create).await;
                 latencies.push(t.elapsed());
+                assert_eq!(reply.status, Status::Ok);
+                let text = reply.message.plain(tz);
+                let id = text
+                    .split_whitespace()
+                    .find(|w| w.starts_with("DR-"))
+                    .map(|w| w.trim_end_matches(':').to_string())
+                    .expect("the reply names the request");
+                let approve = Invocation::new(
+                    steward.clone(),
+                    channel.clone(),
+                    format!("/delete-request approve {id}"),
+                );
+                let t = Instant::now();
+                let reply = app.dispatch(&approve).await;
+                latencies.push(t.elapsed());
+                assert_eq!(reply.status, Status::Ok, "{:?}", reply.message);
             }
             latencies
         }));
@@ -173,7 +190,7 @@ async fn bench_concurrent() {
     let elapsed = started.elapsed();
     latencies.sort();
     println!(
-        "dispatch, {clients} concurrent clients: {} creates",
+        "dispatch, {clients} concurrent clients: {} commands (create + approve)",
         latencies.len()
     );
     println!(
@@ -278,6 +295,8 @@ fn main() {
         .expect("runtime");
     runtime.block_on(bench_round_trip());
     runtime.block_on(bench_dispatch());
-    runtime.block_on(bench_concurrent());
+    for clients in [4, 16, 64] {
+        runtime.block_on(bench_concurrent(clients));
+    }
     bench_startup();
 }

@@ -459,3 +459,91 @@ async fn job_state(t: &common::TestApp, id: i64) -> (String, i64, i64) {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn commands_that_arrive_together_run_in_order_in_one_transaction_and_a_refused_one_leaves_nothing()
+ {
+    let t = Arc::new(spawn_app(&[]).await);
+    // Hold the writer so the commands below queue up and run as one group.
+    let writer = t.app.db.lock().await;
+    let mut running = Vec::new();
+    for (user, text) in [
+        ("admin", "/role grant data-steward @bob"),
+        (
+            "alice",
+            "/delete-request city-b/run-1 reason:other justification:x",
+        ),
+        ("alice", "/delete-request approve DR-1"),
+        ("bob", "/delete-request approve DR-1"),
+        ("carol", "/delete-request approve DR-7"),
+        ("carol", "/delete-request show DR-1"),
+        ("carol", "/delete-request list"),
+    ] {
+        let t = t.clone();
+        running.push(tokio::spawn(async move { t.cmd(user, text).await }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(writer);
+    let mut replies = Vec::new();
+    for r in running {
+        let reply = r.await.expect("command task");
+        replies.push((reply.status, reply.message.plain(t.app.config.tz)));
+    }
+    use shipmate::app::Status::{Ok as Done, Refused};
+    assert_eq!(replies[0].0, Done, "{:?}", replies[0]);
+    assert!(replies[1].1.contains("Filed DR-1"), "{:?}", replies[1]);
+    assert_eq!(replies[2].0, Refused, "{:?}", replies[2]);
+    assert!(
+        replies[2].1.contains("you filed this request"),
+        "{:?}",
+        replies[2]
+    );
+    // bob's approval sees the grant and the request made earlier in the group
+    assert!(
+        replies[3].1.contains("cooling-off until"),
+        "{:?}",
+        replies[3]
+    );
+    assert!(
+        replies[4].1.contains("DR-7 does not exist"),
+        "{:?}",
+        replies[4]
+    );
+    // reads later in the group see the writes before them
+    let history = &replies[5].1;
+    assert!(
+        history.contains("cooling-off")
+            && history.contains("created")
+            && history.contains("approve"),
+        "{history}"
+    );
+    assert!(
+        replies[6].1.contains("DR-1 · cooling-off"),
+        "{:?}",
+        replies[6]
+    );
+    // the refusals were undone and the rest ran again exactly once
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("SELECT record, action FROM audit_log ORDER BY id")
+            .fetch_all(&t.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audit,
+        [
+            ("role:data-steward".to_string(), "grant".to_string()),
+            ("DR-1".into(), "created".into()),
+            ("DR-1".into(), "approve".into()),
+        ]
+    );
+    let state: Vec<String> = sqlx::query_scalar("SELECT state FROM deletion_requests")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, ["cooling-off"]);
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'deletion.expire'")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1, "one cooling-off expiry");
+}

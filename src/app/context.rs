@@ -51,6 +51,9 @@ pub struct Ctx<'a> {
     batch: Batch,
     /// Run-time role grants, read once per command.
     grants: Option<Vec<(String, String)>>,
+    /// Deletion requests read or written in this transaction (see
+    /// [`super::deletion::Working`]).
+    pub deletions: super::deletion::Working,
     posted: bool,
     scheduled: bool,
 }
@@ -73,6 +76,7 @@ impl<'a> Ctx<'a> {
             audit_actor,
             batch: Batch::default(),
             grants: None,
+            deletions: Default::default(),
             posted: false,
             scheduled: false,
         }
@@ -138,6 +142,17 @@ impl<'a> Ctx<'a> {
     pub async fn flush(&mut self) -> Handled<()> {
         std::mem::take(&mut self.batch).execute(self.conn).await?;
         Ok(())
+    }
+
+    /// Continues a batch gathered before (by earlier commands of the same
+    /// transaction), so one `COMMIT` sends them all.
+    pub fn continue_batch(&mut self, batch: Batch) {
+        self.batch = batch;
+    }
+
+    /// The writes gathered so far, to add to.
+    pub fn batch(&mut self) -> &mut Batch {
+        &mut self.batch
     }
 
     /// The gathered rows, to send with the `COMMIT`.

@@ -2,6 +2,8 @@
 //! shows and lists deletion requests; turns the domain's effects into cards
 //! in every `deletion.channels` channel and the cooling-off expiry job.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::context::Handled;
@@ -12,7 +14,7 @@ use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Pol
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind, Role};
 use crate::grammar::Parsed;
-use crate::store::{self, jobs::NewJob};
+use crate::store::{self, Tagged, batch::Batch, jobs::NewJob};
 
 /// The job that ends a cooling-off period.
 pub const EXPIRE_JOB: &str = "deletion.expire";
@@ -25,6 +27,49 @@ pub const READY_REMINDER_JOB: &str = "deletion.ready_reminder";
 pub struct ExpirePayload {
     pub id: i64,
     pub until_ms: i64,
+}
+
+/// The deletion requests a transaction has read or written, and the highest
+/// number given. Commands that run together in one transaction (see
+/// `app::group`) read the requests they name once, with the `BEGIN`
+/// ([`prefetch`]), see each other's changes here, and write them with the
+/// `COMMIT`. Outside a group it starts empty and reads go to the database.
+#[derive(Debug, Default)]
+pub struct Working {
+    /// The highest number given, when it was read in this transaction.
+    last: Option<i64>,
+    requests: HashMap<i64, DeletionRequest>,
+}
+
+/// Adds to `reads` what the `/delete-request` commands among `commands` will read.
+pub fn prefetch<'a>(commands: impl Iterator<Item = &'a Parsed>, reads: &mut Batch) {
+    let mut any = false;
+    let mut ids = Vec::new();
+    for p in commands.filter(|p| p.command.name == "delete-request") {
+        any = true;
+        if let Some(Ok(id)) = p
+            .get("id")
+            .map(|raw| RecordId::parse_as(RecordKind::DeletionRequest, raw))
+            && !ids.contains(&id.n)
+        {
+            ids.push(id.n);
+        }
+    }
+    if any {
+        store::deletion::prefetch(reads, &ids);
+    }
+}
+
+/// The working set from what [`prefetch`] read.
+pub fn working_from(found: &Tagged) -> anyhow::Result<Working> {
+    if found.rows("deletion.last").next().is_none() {
+        return Ok(Working::default());
+    }
+    let (last, requests) = store::deletion::prefetched_from(found)?;
+    Ok(Working {
+        last: Some(last),
+        requests: requests.into_iter().collect(),
+    })
 }
 
 pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
@@ -85,7 +130,17 @@ async fn create(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         channel: ctx.channel.clone(),
     };
     let (request, effects) = DeletionRequest::create(draft, &ctx.actor, ctx.now)?;
-    let n = store::deletion::insert(ctx.conn, &request, ctx.now).await?;
+    let n = match ctx.deletions.last {
+        Some(last) => {
+            let n = last + 1;
+            ctx.deletions.last = Some(n);
+            let now = ctx.now;
+            store::deletion::insert_later(ctx.batch(), n, &request, now)?;
+            n
+        }
+        None => store::deletion::insert(ctx.conn, &request, ctx.now).await?,
+    };
+    ctx.deletions.requests.insert(n, request.clone());
     let id = RecordId::new(RecordKind::DeletionRequest, n);
     let detail = format!(
         "target={} reason={} sensitivity={} justification={}",
@@ -127,6 +182,9 @@ fn channel_list(ctx: &Ctx<'_>) -> String {
 
 async fn load(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, DeletionRequest)> {
     let id = RecordId::parse_as(RecordKind::DeletionRequest, p.get("id").unwrap_or_default())?;
+    if let Some(r) = ctx.deletions.requests.get(&id.n) {
+        return Ok((id, r.clone()));
+    }
     match store::deletion::get(ctx.conn, id.n).await? {
         Some(r) => Ok((id, r)),
         None => Err(DomainError::not_found(format!(
@@ -149,7 +207,9 @@ async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Repl
     let effects = request
         .apply(event, &ctx.actor, &policy, ctx.now)
         .map_err(|e| e.about(id))?;
-    store::deletion::update(ctx.conn, id.n, &request, ctx.now).await?;
+    let now = ctx.now;
+    store::deletion::update_later(ctx.batch(), id.n, &request, now)?;
+    ctx.deletions.requests.insert(id.n, request.clone());
     let detail = format!(
         "state={}{}{detail}",
         request.state,
@@ -378,6 +438,7 @@ async fn show(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         );
     }
     m = m.line(Line::new().text("History:"));
+    ctx.flush().await?; // audit rows written earlier in this transaction
     for e in store::audit::for_record(ctx.conn, &id.to_string()).await? {
         let detail = if e.detail.is_empty() {
             String::new()
@@ -406,6 +467,7 @@ async fn list(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         ],
         one => vec![one.parse()?],
     };
+    ctx.flush().await?; // requests written earlier in this transaction
     let requests = store::deletion::list(ctx.conn, &states, 50).await?;
     if requests.is_empty() {
         return Ok(Reply::private(Message::text(format!(
@@ -428,6 +490,7 @@ async fn list(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
 
 /// Reminds devops of every request that is ready but not yet executed.
 pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
+    ctx.flush().await?;
     let ready = store::deletion::list(ctx.conn, &[State::Ready], 50).await?;
     if ready.is_empty() {
         return Ok(());

@@ -1,8 +1,6 @@
 //! Identity and roles: who an invoker is (their person across platforms and
 //! their roles from `[roles]` plus run-time grants), and `/role grant|revoke|list`.
 
-use sqlx::SqliteConnection;
-
 use super::context::Handled;
 use super::mention::parse_user;
 use super::{Ctx, Line, Message, Reply};
@@ -11,31 +9,29 @@ use crate::grammar::Parsed;
 use crate::settings::Config;
 use crate::store;
 
-/// Resolves the actor: person key, and roles from config and grants.
-/// Also returns every run-time grant, read once per command (see [`members_of`]).
-pub async fn actor_for(
-    conn: &mut SqliteConnection,
+/// Resolves the actor: person key, and roles from config and the run-time
+/// `grants` (every grant as (role, member), read once per transaction).
+pub fn actor_with(
     config: &Config,
     user: &UserRef,
     platform_roles: &[String],
-) -> sqlx::Result<(Actor, Vec<(String, String)>)> {
+    grants: &[(String, String)],
+) -> Actor {
     let dir = &config.directory;
     let identities = dir.identities_of(user);
     let mut roles = dir.configured_roles(&identities, platform_roles);
     let mut members: Vec<String> = identities.iter().map(UserRef::to_string).collect();
     members.extend(platform_roles.iter().map(|id| format!("discord-role:{id}")));
-    let grants = store::roles::all(conn).await?;
     for (granted, _) in grants.iter().filter(|(_, member)| members.contains(member)) {
         if let Ok(role) = granted.parse::<Role>() {
             roles.insert(role);
         }
     }
-    let actor = Actor {
+    Actor {
         user: user.clone(),
         person: dir.person_of(user),
         roles: RoleSet::new(roles),
-    };
-    Ok((actor, grants))
+    }
 }
 
 /// Everyone holding `role`, from config and grants (for mentions).

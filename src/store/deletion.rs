@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::{from_ms, ms};
+use super::batch::Batch;
+use super::{Tagged, from_ms, ms};
 use crate::domain::deletion::{DeletionRequest, State};
 
 #[derive(sqlx::FromRow)]
@@ -103,6 +104,96 @@ pub async fn insert(
     .execute(conn)
     .await?;
     Ok(done.last_insert_rowid())
+}
+
+/// Reads, in a batch, the highest request number ever given and these
+/// requests (see [`prefetched_from`]).
+pub fn prefetch(b: &mut Batch, ids: &[i64]) {
+    b.statement(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'deletion_requests'), 0),
+                    COALESCE((SELECT MAX(id) FROM deletion_requests), 0)), 'deletion.last' AS tag",
+    );
+    if ids.is_empty() {
+        return;
+    }
+    b.statement(&format!(
+        "SELECT {COLUMNS}, 'deletion' AS tag FROM deletion_requests WHERE id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    ));
+    for id in ids {
+        b.bind(*id);
+    }
+}
+
+/// What [`prefetch`] found: the highest number given, and the requests.
+pub fn prefetched_from(rows: &Tagged) -> anyhow::Result<(i64, Vec<(i64, DeletionRequest)>)> {
+    let last: Vec<(i64,)> = rows.decode("deletion.last")?;
+    let requests: Vec<Row> = rows.decode("deletion")?;
+    Ok((
+        last.first().map_or(0, |(n,)| *n),
+        requests
+            .into_iter()
+            .map(decode)
+            .collect::<anyhow::Result<_>>()?,
+    ))
+}
+
+/// Stores a new request under a number chosen by the caller (in a write
+/// transaction that read the highest number given, see [`prefetch`]).
+pub fn insert_later(
+    b: &mut Batch,
+    id: i64,
+    r: &DeletionRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    b.statement(
+        "INSERT INTO deletion_requests (id, target, reason, justification, sensitivity, stakeholders, channel,
+             requester, requester_person, needs_product, state, held_from, cooling_off_until, approvals,
+             objections, created_at, updated_at, closed_note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(r.target.clone())
+    .bind(r.reason.as_str())
+    .bind(r.justification.clone())
+    .bind(r.sensitivity.as_str())
+    .bind(serde_json::to_string(&r.stakeholders)?)
+    .bind(r.channel.to_string())
+    .bind(r.requester.to_string())
+    .bind(r.requester_person.clone())
+    .bind(r.needs_product)
+    .bind(r.state.as_str())
+    .bind(r.held_from.map(State::as_str))
+    .bind(r.cooling_off_until.map(ms))
+    .bind(serde_json::to_string(&r.approvals)?)
+    .bind(serde_json::to_string(&r.objections)?)
+    .bind(ms(r.created_at))
+    .bind(ms(now))
+    .bind(r.closed_note.clone());
+    Ok(())
+}
+
+/// Saves the mutable parts of a request, in a batch.
+pub fn update_later(
+    b: &mut Batch,
+    id: i64,
+    r: &DeletionRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    b.statement(
+        "UPDATE deletion_requests SET state = ?, held_from = ?, cooling_off_until = ?, approvals = ?, objections = ?,
+             closed_note = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(r.state.as_str())
+    .bind(r.held_from.map(State::as_str))
+    .bind(r.cooling_off_until.map(ms))
+    .bind(serde_json::to_string(&r.approvals)?)
+    .bind(serde_json::to_string(&r.objections)?)
+    .bind(r.closed_note.clone())
+    .bind(ms(now))
+    .bind(id);
+    Ok(())
 }
 
 /// Saves the mutable parts of a request.

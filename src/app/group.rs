@@ -1,0 +1,224 @@
+//! Group commit: commands that arrive while the writer is busy run together
+//! in the next transaction, one after another, and are answered after its
+//! one `COMMIT`.
+//!
+//! Every statement is a round trip to SQLite's worker thread, and on a small
+//! machine a round trip (two thread wake-ups) costs more than the SQL. So a
+//! command queues itself and waits for the writer connection; whoever gets
+//! the writer first takes every queued command (up to [`MAX_GROUP`]), opens
+//! `BEGIN IMMEDIATE` with the role grants and the deletion requests the
+//! commands name read in the same round trip, runs the commands in order
+//! (each sees the writes of those before it), and sends all their writes
+//! (requests, audit, outbox and job rows) with the `COMMIT`: a group of
+//! deletion commands is two round trips, however many commands it holds.
+//!
+//! A command that fails or is refused must leave nothing behind, and it may
+//! have written before it failed: the group then rolls back, answers that
+//! command, and runs the others again without it. Nobody is answered before
+//! the commit that makes their command durable.
+
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use super::context::CommandError;
+use super::{App, Ctx, Invocation, Reply, Status, internal_error, roles};
+use crate::grammar::Parsed;
+use crate::store::{Tx, Writer, batch::Batch};
+
+/// The most commands in one transaction.
+pub const MAX_GROUP: usize = 64;
+
+/// Commands waiting for the writer.
+#[derive(Default)]
+pub struct Queue(Mutex<Vec<Queued>>);
+
+struct Queued {
+    inv: Invocation,
+    parsed: Parsed,
+    reply: oneshot::Sender<Reply>,
+}
+
+impl Queue {
+    fn push(&self, item: Queued) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(item);
+    }
+
+    fn take(&self) -> Vec<Queued> {
+        let mut queue = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = queue.len().min(MAX_GROUP);
+        queue.drain(..n).collect()
+    }
+}
+
+/// What the commands of a group hand on to each other: their gathered
+/// writes, the role grants, and the deletion requests read or written.
+type Shared<'a> = (
+    &'a mut Batch,
+    &'a mut Vec<(String, String)>,
+    &'a mut super::deletion::Working,
+);
+
+/// One command's outcome within the group.
+type Outcome = Result<(Reply, (bool, bool)), Reply>;
+
+impl App {
+    /// Runs a parsed command in the next group transaction; returns its reply
+    /// once that transaction has committed (or the command was refused).
+    pub(super) async fn run_grouped(&self, inv: &Invocation, parsed: &Parsed) -> Reply {
+        loop {
+            let (reply, mut answer) = oneshot::channel();
+            self.queue.push(Queued {
+                inv: inv.clone(),
+                parsed: parsed.clone(),
+                reply,
+            });
+            loop {
+                let writer = self.db.lock().await;
+                match answer.try_recv() {
+                    Ok(reply) => return reply,
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        // still queued: lead the next group (it includes ours
+                        // unless MAX_GROUP others were queued before it)
+                        let group = self.queue.take();
+                        self.run_group(writer, group).await;
+                    }
+                    // the group that held it was cancelled: queue it again
+                    Err(oneshot::error::TryRecvError::Closed) => break,
+                }
+            }
+        }
+    }
+
+    async fn run_group(&self, writer: Writer, mut group: Vec<Queued>) {
+        let mut writer = Some(writer);
+        while let Some(held) = writer.take() {
+            if group.is_empty() {
+                return;
+            }
+            let mut reads = Batch::default();
+            crate::store::roles::read_all(&mut reads);
+            super::deletion::prefetch(group.iter().map(|q| &q.parsed), &mut reads);
+            let opened = Tx::begin_with(held, reads).await.and_then(|(tx, found)| {
+                let grants = crate::store::roles::grants_from(&found)?;
+                Ok((tx, grants, super::deletion::working_from(&found)?))
+            });
+            let (mut tx, mut grants, mut deletions) = match opened {
+                Ok(opened) => opened,
+                Err(e) => return answer_all(group, internal_error(e)),
+            };
+            let mut batch = Batch::default();
+            let mut done = Vec::with_capacity(group.len());
+            let mut failed = None;
+            for (i, item) in group.iter().enumerate() {
+                let state = (&mut batch, &mut grants, &mut deletions);
+                match self.run_one(&mut tx, state, item).await {
+                    Ok(ok) => done.push(ok),
+                    Err(reply) => {
+                        failed = Some((i, reply));
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => {
+                    let committed = match batch.into_parts() {
+                        Ok((sql, args)) => tx.commit_with(sql, args).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = committed {
+                        return answer_all(group, internal_error(e));
+                    }
+                    let mut effects = (false, false);
+                    for (item, (reply, (posted, scheduled))) in group.into_iter().zip(done) {
+                        effects = (effects.0 || posted, effects.1 || scheduled);
+                        let _ = item.reply.send(reply);
+                    }
+                    self.notify(effects);
+                    return;
+                }
+                Some((i, reply)) => {
+                    // undo the whole group, answer the failed command, run the rest again
+                    let item = group.remove(i);
+                    let _ = item.reply.send(reply);
+                    match tx.rollback_keep().await {
+                        Ok(held) => writer = Some(held),
+                        Err(e) => return answer_all(group, internal_error(e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one command in the group's transaction, adding its writes to `batch`.
+    async fn run_one(&self, tx: &mut Tx, state: Shared<'_>, item: &Queued) -> Outcome {
+        let (batch, grants, deletions) = state;
+        let inv = &item.inv;
+        let actor = roles::actor_with(&self.config, &inv.user, &inv.platform_roles, grants);
+        let audit_actor = (inv.user.to_string(), inv.user.platform.to_string());
+        let now = self.clock.now();
+        let mut ctx = Ctx::new(tx, self, actor, inv.channel.clone(), now, audit_actor);
+        ctx.set_grants(grants.clone());
+        ctx.continue_batch(std::mem::take(batch));
+        ctx.deletions = std::mem::take(deletions);
+        let parsed = &item.parsed;
+        let result = match parsed.command.name {
+            "delete-request" => super::deletion::run(&mut ctx, parsed).await,
+            "downtime" => super::downtime::run(&mut ctx, parsed).await,
+            "sms" => super::sms::run(&mut ctx, parsed).await,
+            "role" => super::roles::run(&mut ctx, parsed).await,
+            "release" => super::release::run_release(&mut ctx, parsed).await,
+            "task" => super::release::run_task(&mut ctx, parsed).await,
+            "signoff" => super::release::run_signoff(&mut ctx, parsed).await,
+            "freeze" => super::freeze::run(&mut ctx, parsed).await,
+            "pipeline" => super::pipeline::run(&mut ctx, parsed).await,
+            other => Err(CommandError::Internal(anyhow::anyhow!(
+                "no handler for /{other}"
+            ))),
+        };
+        let effects = ctx.effects();
+        *batch = ctx.take_batch();
+        *deletions = std::mem::take(&mut ctx.deletions);
+        drop(ctx);
+        match result {
+            Ok(reply) => {
+                if parsed.command.name == "role" {
+                    // grants may have changed for the commands after this one
+                    if let Err(e) = batch_flush_and_reread(tx, batch, grants).await {
+                        return Err(internal_error(e));
+                    }
+                }
+                Ok((reply, effects))
+            }
+            Err(CommandError::User(e)) => {
+                let status = match e {
+                    crate::domain::DomainError::Invalid(_) => Status::Invalid,
+                    _ => Status::Refused,
+                };
+                let text = match status {
+                    Status::Invalid => format!("{e}\nUsage:\n{}", parsed.usage()),
+                    _ => e.to_string(),
+                };
+                Err(Reply::error(status, text))
+            }
+            Err(CommandError::Internal(e)) => Err(internal_error(e)),
+        }
+    }
+}
+
+/// Re-reads the grants after a `/role` command (its own writes go first).
+async fn batch_flush_and_reread(
+    tx: &mut Tx,
+    batch: &mut Batch,
+    grants: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    std::mem::take(batch).execute(tx).await?;
+    *grants = crate::store::roles::all(tx).await?;
+    Ok(())
+}
+
+fn answer_all(group: Vec<Queued>, reply: Reply) {
+    for item in group {
+        let _ = item.reply.send(reply.clone());
+    }
+}
