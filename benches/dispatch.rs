@@ -295,7 +295,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(bench_round_trip());
     runtime.block_on(bench_dispatch());
-    for clients in [4, 16, 64] {
+    for clients in [4, 8, 12, 16, 64] {
         runtime.block_on(bench_concurrent(clients));
     }
     bench_startup();

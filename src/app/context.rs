@@ -138,9 +138,13 @@ impl<'a> Ctx<'a> {
         Ok(self.grants.clone().unwrap_or_default())
     }
 
-    /// Writes the gathered rows now (before reading audit, outbox or jobs back).
+    /// Writes the gathered rows now (before reading audit, outbox, jobs or
+    /// deletion requests back).
     pub async fn flush(&mut self) -> Handled<()> {
-        std::mem::take(&mut self.batch).execute(self.conn).await?;
+        let batch = self.take_batch()?;
+        if !batch.is_empty() {
+            batch.execute(self.conn).await?;
+        }
         Ok(())
     }
 
@@ -150,14 +154,19 @@ impl<'a> Ctx<'a> {
         self.batch = batch;
     }
 
-    /// The writes gathered so far, to add to.
-    pub fn batch(&mut self) -> &mut Batch {
-        &mut self.batch
+    /// Every gathered write, to send with the `COMMIT`.
+    pub fn take_batch(&mut self) -> Handled<Batch> {
+        self.deletions.save_to(&mut self.batch)?;
+        Ok(std::mem::take(&mut self.batch))
     }
 
-    /// The gathered rows, to send with the `COMMIT`.
-    pub fn take_batch(&mut self) -> Batch {
-        std::mem::take(&mut self.batch)
+    /// The gathered writes and the deletion working set, for the next
+    /// command of the same transaction (see `app::group`).
+    pub fn hand_over(&mut self) -> (Batch, super::deletion::Working) {
+        (
+            std::mem::take(&mut self.batch),
+            std::mem::take(&mut self.deletions),
+        )
     }
 
     /// Whether messages were queued and jobs scheduled.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::context::Handled;
@@ -39,6 +40,34 @@ pub struct Working {
     /// The highest number given, when it was read in this transaction.
     last: Option<i64>,
     requests: HashMap<i64, DeletionRequest>,
+    /// Requests changed and not yet written, with when.
+    unsaved: Vec<(i64, DateTime<Utc>)>,
+}
+
+impl Working {
+    /// The next number, when this transaction knows the highest given.
+    fn next_number(&mut self) -> Option<i64> {
+        let n = self.last? + 1;
+        self.last = Some(n);
+        Some(n)
+    }
+
+    /// Keeps a request's new state, to be written by [`Working::save_to`].
+    fn changed(&mut self, n: i64, r: &DeletionRequest, now: DateTime<Utc>) {
+        self.requests.insert(n, r.clone());
+        self.unsaved.retain(|(m, _)| *m != n);
+        self.unsaved.push((n, now));
+    }
+
+    /// Adds the unsaved requests to `batch` (one statement).
+    pub fn save_to(&mut self, batch: &mut Batch) -> anyhow::Result<()> {
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let rows: Vec<(i64, &DeletionRequest, DateTime<Utc>)> = unsaved
+            .iter()
+            .filter_map(|(n, at)| self.requests.get(n).map(|r| (*n, r, *at)))
+            .collect();
+        store::deletion::save_later(batch, &rows)
+    }
 }
 
 /// Adds to `reads` what the `/delete-request` commands among `commands` will read.
@@ -69,6 +98,7 @@ pub fn working_from(found: &Tagged) -> anyhow::Result<Working> {
     Ok(Working {
         last: Some(last),
         requests: requests.into_iter().collect(),
+        unsaved: Vec::new(),
     })
 }
 
@@ -130,17 +160,13 @@ async fn create(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         channel: ctx.channel.clone(),
     };
     let (request, effects) = DeletionRequest::create(draft, &ctx.actor, ctx.now)?;
-    let n = match ctx.deletions.last {
-        Some(last) => {
-            let n = last + 1;
-            ctx.deletions.last = Some(n);
-            let now = ctx.now;
-            store::deletion::insert_later(ctx.batch(), n, &request, now)?;
+    let n = match ctx.deletions.next_number() {
+        Some(n) => {
+            ctx.deletions.changed(n, &request, ctx.now);
             n
         }
         None => store::deletion::insert(ctx.conn, &request, ctx.now).await?,
     };
-    ctx.deletions.requests.insert(n, request.clone());
     let id = RecordId::new(RecordKind::DeletionRequest, n);
     let detail = format!(
         "target={} reason={} sensitivity={} justification={}",
@@ -207,9 +233,7 @@ async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Repl
     let effects = request
         .apply(event, &ctx.actor, &policy, ctx.now)
         .map_err(|e| e.about(id))?;
-    let now = ctx.now;
-    store::deletion::update_later(ctx.batch(), id.n, &request, now)?;
-    ctx.deletions.requests.insert(id.n, request.clone());
+    ctx.deletions.changed(id.n, &request, ctx.now);
     let detail = format!(
         "state={}{}{detail}",
         request.state,

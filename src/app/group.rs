@@ -122,7 +122,10 @@ impl App {
             }
             match failed {
                 None => {
-                    let committed = match batch.into_parts() {
+                    let committed = match deletions
+                        .save_to(&mut batch)
+                        .and_then(|()| batch.into_parts())
+                    {
                         Ok((sql, args)) => tx.commit_with(sql, args).await,
                         Err(e) => Err(e),
                     };
@@ -177,8 +180,7 @@ impl App {
             ))),
         };
         let effects = ctx.effects();
-        *batch = ctx.take_batch();
-        *deletions = std::mem::take(&mut ctx.deletions);
+        (*batch, *deletions) = ctx.hand_over();
         drop(ctx);
         match result {
             Ok(reply) => {

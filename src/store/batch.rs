@@ -4,7 +4,7 @@
 //! Every statement is a round trip to SQLite's worker thread, so one batch
 //! instead of one statement per row keeps commands fast.
 //!
-//! The rows are only appended, never read back within the command that
+//! The rows are only appended, never read back within the transaction that
 //! writes them; a handler that must read one of these tables after writing
 //! to it calls `Ctx::flush` first.
 
@@ -16,17 +16,29 @@ use super::audit::AuditEntry;
 use super::jobs::NewJob;
 use super::ms;
 
-/// Pending appends, as SQL text and the arguments bound across it in order.
+/// Pending statements, as SQL text and the arguments bound across it in
+/// order, plus audit, outbox and job rows, which go last, one multi-row
+/// `INSERT` per table (each statement's result is a hand-over between
+/// threads, so fewer statements are faster).
 #[derive(Debug, Default)]
 pub struct Batch {
     sql: String,
     args: SqliteArguments,
     error: Option<String>,
+    audit: Vec<AuditEntry>,
+    outbox: Vec<(String, String, Option<String>, i64)>,
+    jobs: Vec<(NewJob, i64)>,
 }
+
+/// The most rows in one multi-row `INSERT` (SQLite binds at most 32,766 values).
+const ROWS_PER_INSERT: usize = 1000;
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
         self.sql.is_empty()
+            && self.audit.is_empty()
+            && self.outbox.is_empty()
+            && self.jobs.is_empty()
     }
 
     /// Appends one statement; its `?`s take the values bound next, in order.
@@ -48,13 +60,7 @@ impl Batch {
     }
 
     pub fn audit(&mut self, e: &AuditEntry) {
-        self.sql.push_str("INSERT INTO audit_log (at, actor, platform, record, action, detail) VALUES (?, ?, ?, ?, ?, ?);");
-        self.bind(ms(e.at));
-        self.bind(e.actor.clone());
-        self.bind(e.platform.clone());
-        self.bind(e.record.clone());
-        self.bind(e.action.clone());
-        self.bind(e.detail.clone());
+        self.audit.push(e.clone());
     }
 
     pub fn outbox(
@@ -64,31 +70,62 @@ impl Batch {
         message_key: Option<String>,
         now: DateTime<Utc>,
     ) {
-        self.sql.push_str(
-            "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?);",
-        );
-        self.bind(channel);
-        self.bind(body);
-        self.bind(message_key);
-        self.bind(ms(now));
-        self.bind(ms(now));
+        self.outbox.push((channel, body, message_key, ms(now)));
     }
 
     /// A job; one whose dedup key exists already is ignored.
     pub fn job(&mut self, j: &NewJob, now: DateTime<Utc>) {
-        self.sql.push_str(
-            "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?);",
-        );
-        self.bind(j.kind.clone());
-        self.bind(j.payload.clone());
-        self.bind(ms(j.due_at));
-        self.bind(j.cron.clone());
-        self.bind(j.dedup_key.clone());
-        self.bind(ms(now));
+        self.jobs.push((j.clone(), ms(now)));
+    }
+
+    /// Turns the gathered rows into their multi-row `INSERT`s.
+    fn close(&mut self) {
+        for rows in std::mem::take(&mut self.audit).chunks(ROWS_PER_INSERT) {
+            self.statement(&format!(
+                "INSERT INTO audit_log (at, actor, platform, record, action, detail) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+            ));
+            for e in rows {
+                self.bind(ms(e.at))
+                    .bind(e.actor.clone())
+                    .bind(e.platform.clone())
+                    .bind(e.record.clone())
+                    .bind(e.action.clone())
+                    .bind(e.detail.clone());
+            }
+        }
+        for rows in std::mem::take(&mut self.outbox).chunks(ROWS_PER_INSERT) {
+            self.statement(&format!(
+                "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES {}",
+                vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
+            ));
+            for (channel, body, key, now) in rows {
+                self.bind(channel.clone())
+                    .bind(body.clone())
+                    .bind(key.clone())
+                    .bind(*now)
+                    .bind(*now);
+            }
+        }
+        for rows in std::mem::take(&mut self.jobs).chunks(ROWS_PER_INSERT) {
+            self.statement(&format!(
+                "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+            ));
+            for (j, now) in rows {
+                self.bind(j.kind.clone())
+                    .bind(j.payload.clone())
+                    .bind(ms(j.due_at))
+                    .bind(j.cron.clone())
+                    .bind(j.dedup_key.clone())
+                    .bind(*now);
+            }
+        }
     }
 
     /// The statements and their arguments (to run, or to send with a `COMMIT`).
-    pub fn into_parts(self) -> anyhow::Result<(String, SqliteArguments)> {
+    pub fn into_parts(mut self) -> anyhow::Result<(String, SqliteArguments)> {
+        self.close();
         match self.error {
             Some(e) => Err(anyhow::anyhow!("encoding a batched write: {e}")),
             None => Ok((self.sql, self.args)),

@@ -138,61 +138,47 @@ pub fn prefetched_from(rows: &Tagged) -> anyhow::Result<(i64, Vec<(i64, Deletion
     ))
 }
 
-/// Stores a new request under a number chosen by the caller (in a write
-/// transaction that read the highest number given, see [`prefetch`]).
-pub fn insert_later(
+/// Saves requests (new ones under the number the caller chose, in a write
+/// transaction that read the highest number given, see [`prefetch`]), in a
+/// batch, one statement for all: `(number, request, when)`.
+pub fn save_later(
     b: &mut Batch,
-    id: i64,
-    r: &DeletionRequest,
-    now: DateTime<Utc>,
+    rows: &[(i64, &DeletionRequest, DateTime<Utc>)],
 ) -> anyhow::Result<()> {
-    b.statement(
+    if rows.is_empty() {
+        return Ok(());
+    }
+    b.statement(&format!(
         "INSERT INTO deletion_requests (id, target, reason, justification, sensitivity, stakeholders, channel,
              requester, requester_person, needs_product, state, held_from, cooling_off_until, approvals,
              objections, created_at, updated_at, closed_note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(r.target.clone())
-    .bind(r.reason.as_str())
-    .bind(r.justification.clone())
-    .bind(r.sensitivity.as_str())
-    .bind(serde_json::to_string(&r.stakeholders)?)
-    .bind(r.channel.to_string())
-    .bind(r.requester.to_string())
-    .bind(r.requester_person.clone())
-    .bind(r.needs_product)
-    .bind(r.state.as_str())
-    .bind(r.held_from.map(State::as_str))
-    .bind(r.cooling_off_until.map(ms))
-    .bind(serde_json::to_string(&r.approvals)?)
-    .bind(serde_json::to_string(&r.objections)?)
-    .bind(ms(r.created_at))
-    .bind(ms(now))
-    .bind(r.closed_note.clone());
-    Ok(())
-}
-
-/// Saves the mutable parts of a request, in a batch.
-pub fn update_later(
-    b: &mut Batch,
-    id: i64,
-    r: &DeletionRequest,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    b.statement(
-        "UPDATE deletion_requests SET state = ?, held_from = ?, cooling_off_until = ?, approvals = ?, objections = ?,
-             closed_note = ?, updated_at = ?
-         WHERE id = ?",
-    )
-    .bind(r.state.as_str())
-    .bind(r.held_from.map(State::as_str))
-    .bind(r.cooling_off_until.map(ms))
-    .bind(serde_json::to_string(&r.approvals)?)
-    .bind(serde_json::to_string(&r.objections)?)
-    .bind(r.closed_note.clone())
-    .bind(ms(now))
-    .bind(id);
+         VALUES {}
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, held_from = excluded.held_from,
+             cooling_off_until = excluded.cooling_off_until, approvals = excluded.approvals,
+             objections = excluded.objections, closed_note = excluded.closed_note,
+             updated_at = excluded.updated_at",
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+    ));
+    for (id, r, now) in rows {
+        b.bind(*id)
+            .bind(r.target.clone())
+            .bind(r.reason.as_str())
+            .bind(r.justification.clone())
+            .bind(r.sensitivity.as_str())
+            .bind(serde_json::to_string(&r.stakeholders)?)
+            .bind(r.channel.to_string())
+            .bind(r.requester.to_string())
+            .bind(r.requester_person.clone())
+            .bind(r.needs_product)
+            .bind(r.state.as_str())
+            .bind(r.held_from.map(State::as_str))
+            .bind(r.cooling_off_until.map(ms))
+            .bind(serde_json::to_string(&r.approvals)?)
+            .bind(serde_json::to_string(&r.objections)?)
+            .bind(ms(r.created_at))
+            .bind(ms(*now))
+            .bind(r.closed_note.clone());
+    }
     Ok(())
 }
 

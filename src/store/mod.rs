@@ -39,6 +39,9 @@ use sqlx::{ConnectOptions, Row, SqliteConnection, SqlitePool};
 use batch::Batch;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// How often the WAL is copied back into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// The migrations, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -78,14 +81,46 @@ impl Db {
             .run(&pool)
             .await
             .context("applying database migrations")?;
+        // The writer never checkpoints (its commits stay short); see `spawn_checkpointer`.
         let writer = options
+            .pragma("wal_autocheckpoint", "0")
             .connect()
             .await
             .with_context(|| format!("cannot open the database at {url}"))?;
-        Ok(Self {
+        let db = Self {
             pool,
             writer: Arc::new(Mutex::new(writer)),
-        })
+        };
+        db.spawn_checkpointer();
+        Ok(db)
+    }
+
+    /// Copies the WAL back into the database file off the writer's path,
+    /// every [`CHECKPOINT_EVERY`], on a pool connection. A `PASSIVE`
+    /// checkpoint never blocks the writer, so a commit never waits for a
+    /// checkpoint's copying and `fsync`. Stops when the `Db` is dropped.
+    fn spawn_checkpointer(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        let alive = Arc::downgrade(&self.writer);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if alive.strong_count() == 0 {
+                    break;
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
+            }
+        });
     }
 
     /// Applies pending migrations.
