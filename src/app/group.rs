@@ -74,7 +74,17 @@ impl App {
                 reply,
             });
             loop {
-                let writer = self.db.lock().await;
+                // Wait for the answer or the writer, whichever comes first: a
+                // command answered by someone else's group leaves the queue
+                // for the writer at once, so the next group starts sooner.
+                let writer = tokio::select! {
+                    biased;
+                    answered = &mut answer => match answered {
+                        Ok(reply) => return reply,
+                        Err(_) => break, // its group was cancelled: queue it again
+                    },
+                    writer = self.db.lock() => writer,
+                };
                 match answer.try_recv() {
                     Ok(reply) => return reply,
                     Err(oneshot::error::TryRecvError::Empty) => {
