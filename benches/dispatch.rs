@@ -20,7 +20,7 @@ use shipmate::domain::timing::SystemClock;
 use shipmate::settings;
 use shipmate::store::Db;
 
-const PAIRS: usize = 10_000;
+const PAIRS: usize = 30_000;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -67,7 +67,7 @@ async fn bench_round_trip() {
 /// Create + approve from `clients` concurrent clients (as from several chat
 /// users at once): commands that arrive together share a transaction.
 async fn bench_concurrent(clients: usize) {
-    let (_dir, app) = bench_app().await;
+    let (dir, app) = bench_app().await;
     // warm-up: connections, statement caches, page cache
     let warm: shipmate::domain::UserRef = "console:warm".parse().expect("user");
     let channel: shipmate::domain::ChannelRef = "console:#bioinfo".parse().expect("channel");
@@ -142,12 +142,23 @@ async fn bench_concurrent(clients: usize) {
         "  p99         {:>10.3} ms",
         percentile(&latencies, 0.99).as_secs_f64() * 1e3
     );
+    println!(
+        "  p99.9       {:>10.3} ms · max {:.3} ms",
+        percentile(&latencies, 0.999).as_secs_f64() * 1e3,
+        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    );
     let counts: (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM audit_log), (SELECT COUNT(*) FROM outbox), (SELECT COUNT(*) FROM jobs WHERE kind = 'deletion.expire')",
     )
     .fetch_one(&app.db.pool)
     .await
     .expect("counts");
+    let wal = std::fs::metadata(dir.path().join("bench.db-wal")).map_or(0, |m| m.len());
+    println!(
+        "  WAL file at the end: {:.1} MB (the log starts over past {} MiB)",
+        wal as f64 / 1e6,
+        shipmate::store::checkpoint::RESTART_PAST_BYTES / (1024 * 1024)
+    );
     println!(
         "  rows written: audit {} · outbox {} · jobs {}",
         counts.0, counts.1, counts.2
@@ -241,7 +252,12 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(bench_round_trip());
-    for clients in [1, 4, 8, 12, 16, 64] {
+    // DISPATCH_BENCH_CLIENTS=8,12 runs only those levels (for profiling)
+    let levels: Vec<usize> = std::env::var("DISPATCH_BENCH_CLIENTS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 4, 6, 8, 12, 16, 64]);
+    for clients in levels {
         runtime.block_on(bench_concurrent(clients));
     }
     bench_startup();

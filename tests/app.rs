@@ -547,3 +547,71 @@ async fn commands_that_arrive_together_run_in_order_in_one_transaction_and_a_ref
         .unwrap();
     assert_eq!(jobs, 1, "one cooling-off expiry");
 }
+
+#[tokio::test]
+async fn many_users_at_once_each_get_their_own_request_approved_and_audited_exactly_once() {
+    // Commands keep arriving while groups commit, so groups follow each other
+    // with the next one's transaction opened by the previous one's commit.
+    let t = Arc::new(spawn_app(&[]).await);
+    let users = 16;
+    let each = 10;
+    let mut running = Vec::new();
+    for u in 0..users {
+        let t = t.clone();
+        running.push(tokio::spawn(async move {
+            let mut filed = Vec::new();
+            for i in 0..each {
+                let reply = t
+                    .ok(
+                        &format!("user{u}"),
+                        &format!("/delete-request city-{u}/run-{i} reason:duplicate-run twice"),
+                    )
+                    .await;
+                let id = reply
+                    .split_whitespace()
+                    .find(|w| w.starts_with("DR-"))
+                    .map(|w| w.trim_end_matches([':', '.']).to_string())
+                    .expect("the reply names the request");
+                let approved = t
+                    .ok("steward", &format!("/delete-request approve {id}"))
+                    .await;
+                assert!(approved.contains("cooling-off until"), "{approved}");
+                filed.push(id);
+            }
+            filed
+        }));
+    }
+    let mut ids = Vec::new();
+    for r in running {
+        ids.extend(r.await.expect("user task"));
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), users * each, "every request has its own number");
+    let actions: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT action, COUNT(DISTINCT record) FROM audit_log GROUP BY action ORDER BY action",
+    )
+    .fetch_all(&t.app.db.pool)
+    .await
+    .unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions,
+        [("approve".to_string(), 160), ("created".to_string(), 160)]
+    );
+    assert_eq!(total, 320, "each command audited once");
+    let cooling: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM deletion_requests WHERE state = 'cooling-off'")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(cooling, 160);
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'deletion.expire'")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 160, "one cooling-off expiry each");
+}

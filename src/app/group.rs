@@ -24,10 +24,14 @@ use tokio::sync::oneshot;
 use super::context::CommandError;
 use super::{App, Ctx, Invocation, Reply, Status, internal_error, roles};
 use crate::grammar::Parsed;
-use crate::store::{Tx, Writer, batch::Batch};
+use crate::store::{Chained, Tagged, Tx, Writer, batch::Batch};
 
 /// The most commands in one transaction.
 pub const MAX_GROUP: usize = 64;
+
+/// The most groups run one after another without letting go of the writer
+/// (webhooks, the outbox and the scheduler wait for it too).
+pub const MAX_CHAIN: usize = 16;
 
 /// Commands waiting for the writer.
 #[derive(Default)]
@@ -49,6 +53,12 @@ impl Queue {
         let n = queue.len().min(MAX_GROUP);
         queue.drain(..n).collect()
     }
+
+    /// Puts commands taken for a group that could not run back at the front.
+    fn put_back(&self, items: Vec<Queued>) {
+        let mut queue = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        queue.splice(0..0, items);
+    }
 }
 
 /// What the commands of a group hand on to each other: their gathered
@@ -61,6 +71,23 @@ type Shared<'a> = (
 
 /// One command's outcome within the group.
 type Outcome = Result<(Reply, (bool, bool)), Reply>;
+
+/// How a group starts: with the writer, or with its transaction already
+/// opened (and its reads done) by the previous group's commit.
+enum Start {
+    Writer(Writer),
+    Open(Tx, Tagged),
+}
+
+/// The next group, its transaction open, and how many groups ran before it
+/// without letting go of the writer.
+type Next = (Start, Vec<Queued>, usize);
+
+/// Adds the reads a group needs to the statements that open its transaction.
+fn reads_for(group: &[Queued], reads: &mut Batch) {
+    crate::store::roles::read_all(reads);
+    super::deletion::prefetch(group.iter().map(|q| &q.parsed), reads);
+}
 
 impl App {
     /// Runs a parsed command in the next group transaction; returns its reply
@@ -91,7 +118,9 @@ impl App {
                         // still queued: lead the next group (it includes ours
                         // unless MAX_GROUP others were queued before it)
                         let group = self.queue.take();
-                        self.run_group(writer, group).await;
+                        if let Some(next) = self.run_group(Start::Writer(writer), group, 0).await {
+                            self.keep_going(next);
+                        }
                     }
                     // the group that held it was cancelled: queue it again
                     Err(oneshot::error::TryRecvError::Closed) => break,
@@ -100,22 +129,51 @@ impl App {
         }
     }
 
-    async fn run_group(&self, writer: Writer, mut group: Vec<Queued>) {
-        let mut writer = Some(writer);
-        while let Some(held) = writer.take() {
-            if group.is_empty() {
-                return;
+    /// Runs the groups that keep arriving while the writer is held, in a task
+    /// of their own: the leader that started them has its answer already.
+    fn keep_going(&self, next: Next) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut next = Some(next);
+            while let Some((start, group, chained)) = next.take() {
+                next = app.run_group(start, group, chained).await;
             }
-            let mut reads = Batch::default();
-            crate::store::roles::read_all(&mut reads);
-            super::deletion::prefetch(group.iter().map(|q| &q.parsed), &mut reads);
-            let opened = Tx::begin_with(held, reads).await.and_then(|(tx, found)| {
+        });
+    }
+
+    /// Runs one group to its commit. When more commands are queued by then
+    /// (and fewer than [`MAX_CHAIN`] groups ran in a row), the commit opens
+    /// their transaction in the same round trip and they are returned, to
+    /// run next.
+    async fn run_group(
+        &self,
+        start: Start,
+        mut group: Vec<Queued>,
+        chained: usize,
+    ) -> Option<Next> {
+        let mut start = Some(start);
+        while let Some(opening) = start.take() {
+            if group.is_empty() {
+                return None;
+            }
+            let opened = match opening {
+                Start::Open(tx, found) => Ok((tx, found)),
+                Start::Writer(held) => {
+                    let mut reads = Batch::default();
+                    reads_for(&group, &mut reads);
+                    Tx::begin_with(held, reads).await
+                }
+            };
+            let opened = opened.and_then(|(tx, found)| {
                 let grants = crate::store::roles::grants_from(&found)?;
                 Ok((tx, grants, super::deletion::working_from(&found)?))
             });
             let (mut tx, mut grants, mut deletions) = match opened {
                 Ok(opened) => opened,
-                Err(e) => return answer_all(group, internal_error(e)),
+                Err(e) => {
+                    answer_all(group, internal_error(e));
+                    return None;
+                }
             };
             let mut batch = Batch::default();
             let mut done = Vec::with_capacity(group.len());
@@ -130,37 +188,65 @@ impl App {
                     }
                 }
             }
-            match failed {
-                None => {
-                    let committed = match deletions
-                        .save_to(&mut batch)
-                        .and_then(|()| batch.into_parts())
-                    {
-                        Ok((sql, args)) => tx.commit_with(sql, args).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = committed {
-                        return answer_all(group, internal_error(e));
+            if let Some((i, reply)) = failed {
+                // undo the whole group, answer the failed command, run the rest again
+                let item = group.remove(i);
+                let _ = item.reply.send(reply);
+                match tx.rollback_keep().await {
+                    Ok(held) => start = Some(Start::Writer(held)),
+                    Err(e) => {
+                        answer_all(group, internal_error(e));
+                        return None;
                     }
+                }
+                continue;
+            }
+            if let Err(e) = deletions.save_to(&mut batch) {
+                answer_all(group, internal_error(e));
+                return None;
+            }
+            let next = if chained + 1 < MAX_CHAIN {
+                self.queue.take()
+            } else {
+                Vec::new()
+            };
+            let outcome = if next.is_empty() {
+                match batch.into_parts() {
+                    Ok((sql, args)) => tx.commit_with(sql, args).await.map(|()| None),
+                    Err(e) => Err(e),
+                }
+            } else {
+                match tx
+                    .commit_then_begin(batch, |reads| reads_for(&next, reads))
+                    .await
+                {
+                    Ok(Chained::Open(tx, found)) => Ok(Some(Start::Open(tx, found))),
+                    Ok(Chained::Committed(held, e)) => {
+                        tracing::warn!(error = %format!("{e:#}"), "opening the next group's transaction failed; retrying");
+                        Ok(Some(Start::Writer(held)))
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            return match outcome {
+                Ok(following) => {
                     let mut effects = (false, false);
                     for (item, (reply, (posted, scheduled))) in group.into_iter().zip(done) {
                         effects = (effects.0 || posted, effects.1 || scheduled);
                         let _ = item.reply.send(reply);
                     }
                     self.notify(effects);
-                    return;
+                    following.map(|start| (start, next, chained + 1))
                 }
-                Some((i, reply)) => {
-                    // undo the whole group, answer the failed command, run the rest again
-                    let item = group.remove(i);
-                    let _ = item.reply.send(reply);
-                    match tx.rollback_keep().await {
-                        Ok(held) => writer = Some(held),
-                        Err(e) => return answer_all(group, internal_error(e)),
-                    }
+                Err(e) => {
+                    answer_all(group, internal_error(e));
+                    // the writer is free again: the next commands lead their own group
+                    self.queue.put_back(next);
+                    None
                 }
-            }
+            };
         }
+        None
     }
 
     /// Runs one command in the group's transaction, adding its writes to `batch`.

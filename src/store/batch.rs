@@ -78,8 +78,9 @@ impl Batch {
         self.jobs.push((j.clone(), ms(now)));
     }
 
-    /// Turns the gathered rows into their multi-row `INSERT`s.
-    fn close(&mut self) {
+    /// Turns the gathered rows into their multi-row `INSERT`s now, so that
+    /// statements appended afterwards run after them.
+    pub fn seal(&mut self) {
         for rows in std::mem::take(&mut self.audit).chunks(ROWS_PER_INSERT) {
             self.statement(&format!(
                 "INSERT INTO audit_log (at, actor, platform, record, action, detail) VALUES {}",
@@ -125,7 +126,7 @@ impl Batch {
 
     /// The statements and their arguments (to run, or to send with a `COMMIT`).
     pub fn into_parts(mut self) -> anyhow::Result<(String, SqliteArguments)> {
-        self.close();
+        self.seal();
         match self.error {
             Some(e) => Err(anyhow::anyhow!("encoding a batched write: {e}")),
             None => Ok((self.sql, self.args)),
@@ -152,23 +153,35 @@ mod tests {
     use super::*;
     use crate::store::Db;
 
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()
+    }
+
+    fn created(record: &str) -> AuditEntry {
+        AuditEntry {
+            at: at(),
+            actor: "console:a".into(),
+            platform: "console".into(),
+            record: record.into(),
+            action: "created".into(),
+            detail: String::new(),
+        }
+    }
+
+    async fn temp_db(dir: &tempfile::TempDir) -> Db {
+        Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn a_batch_writes_every_row_with_its_own_values_and_ignores_duplicate_jobs() {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&format!("sqlite://{}/b.db", dir.path().display()))
-            .await
-            .unwrap();
-        let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let db = temp_db(&dir).await;
+        let now = at();
         let mut batch = Batch::default();
         for record in ["DR-1", "DR-2"] {
-            batch.audit(&AuditEntry {
-                at: now,
-                actor: "console:a".into(),
-                platform: "console".into(),
-                record: record.into(),
-                action: "created".into(),
-                detail: String::new(),
-            });
+            batch.audit(&created(record));
         }
         batch.outbox("console:#x".into(), "{}".into(), Some("k".into()), now);
         let job = NewJob {
@@ -204,10 +217,8 @@ mod tests {
     async fn reads_sent_with_the_begin_come_back_by_tag_and_a_failed_read_leaves_no_transaction_open()
      {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .unwrap();
-        let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let db = temp_db(&dir).await;
+        let now = at();
         let mut w = db.begin().await.unwrap();
         crate::store::roles::grant(&mut w, "qa", "console:bob", "console:root", now)
             .await
@@ -239,5 +250,63 @@ mod tests {
         // the writer is free and not inside a transaction
         let tx = db.begin().await.expect("begin after a failed read");
         tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_opens_the_next_transaction_says_whether_it_committed() {
+        use crate::store::{Chained, Tx};
+        let dir = tempfile::tempdir().unwrap();
+        let db = temp_db(&dir).await;
+        let audited = || async {
+            sqlx::query_scalar::<_, String>("SELECT record FROM audit_log ORDER BY id")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap()
+        };
+
+        // both run: the next transaction reads what the first one wrote
+        let tx = db.begin().await.unwrap();
+        let mut writes = Batch::default();
+        writes.audit(&created("DR-1"));
+        let reads = |b: &mut Batch| {
+            b.statement("SELECT COUNT(*) AS n, 'count' AS tag FROM audit_log");
+        };
+        let Chained::Open(tx, found) = tx.commit_then_begin(writes, reads).await.unwrap() else {
+            panic!("the next transaction opens");
+        };
+        assert_eq!(found.decode::<(i64,)>("count").unwrap(), [(1,)]);
+        // the first is durable: another connection sees it while the second is open
+        assert_eq!(audited().await, ["DR-1"]);
+
+        // the commit runs, the next transaction's read fails: the writer comes back idle
+        let mut writes = Batch::default();
+        writes.audit(&created("DR-2"));
+        let bad = |b: &mut Batch| {
+            b.statement("SELECT nope, 'x' AS tag FROM nowhere");
+        };
+        let Chained::Committed(writer, e) = tx.commit_then_begin(writes, bad).await.unwrap() else {
+            panic!("the read of a missing table fails");
+        };
+        assert!(format!("{e:#}").contains("nowhere"), "{e:#}");
+        assert_eq!(audited().await, ["DR-1", "DR-2"]);
+        let (tx, _) = Tx::begin_with(writer, Batch::default()).await.unwrap();
+
+        // a write fails: nothing of that transaction stays, and no transaction is left open
+        let mut writes = Batch::default();
+        writes.audit(&created("DR-3"));
+        writes.statement("INSERT INTO nowhere VALUES (1)");
+        let err = tx
+            .commit_then_begin(writes, |_| {})
+            .await
+            .err()
+            .expect("fails");
+        assert!(format!("{err:#}").contains("nowhere"), "{err:#}");
+        assert_eq!(audited().await, ["DR-1", "DR-2"]);
+        db.begin()
+            .await
+            .expect("the writer is free")
+            .commit()
+            .await
+            .unwrap();
     }
 }

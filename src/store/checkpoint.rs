@@ -1,0 +1,109 @@
+//! WAL upkeep: copies the write-ahead log back into the database file off
+//! the writer's path, and keeps the log from growing without end.
+//!
+//! The writer connection never checkpoints (its commits stay short). A
+//! background task does, every [`CHECKPOINT_EVERY`], with `PASSIVE`
+//! checkpoints on a pool connection, which never block the writer. The log
+//! starts over from its beginning only when a write begins after a
+//! checkpoint copied all of it, and under steady writes a passive checkpoint
+//! never does: frames are appended while it copies. So once the log is
+//! larger than [`RESTART_PAST_BYTES`], the task repeats passive passes until
+//! few frames arrive during one, then copies the last few while holding the
+//! writer lock: nothing is appended meanwhile, the copy completes, and the
+//! next commit writes the log from its start again. That costs the writer a
+//! pause of a few milliseconds (two `fsync`s) per round under load; measured
+//! in `benches/dispatch.rs`, a log left to grow costs more.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::sync::Mutex;
+
+/// How often the WAL is copied back into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The size past which the log is made to start over. A long log costs
+/// more than its disk space: every append allocates, and every page lookup
+/// searches more of the WAL index.
+pub const RESTART_PAST_BYTES: i64 = 4 * 1024 * 1024;
+
+/// The size the log file is trimmed to when it starts over
+/// (`journal_size_limit`).
+pub const WAL_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
+/// Frames appended during a background pass small enough to copy under
+/// the writer lock.
+const FINISH_AT_MOST: i64 = 256;
+
+/// Background passes per round at most.
+const PASSES: usize = 6;
+
+/// Starts the background task; it stops when the writer is dropped.
+pub(super) fn spawn(pool: SqlitePool, writer: &Arc<Mutex<SqliteConnection>>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let writer = Arc::downgrade(writer);
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if writer.strong_count() == 0 {
+                break;
+            }
+            if let Err(e) = round(&pool, &writer).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            }
+        }
+    });
+}
+
+/// What `PRAGMA wal_checkpoint` reports: frames in the log, frames copied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub log: i64,
+    pub copied: i64,
+}
+
+async fn passive(conn: &mut SqliteConnection) -> sqlx::Result<Progress> {
+    let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await?;
+    Ok(Progress { log, copied })
+}
+
+/// One round: a passive checkpoint; when the log has outgrown
+/// [`RESTART_PAST_BYTES`], more passes until few frames arrive during one, then
+/// the last under the writer lock. Returns what the last pass reported.
+pub async fn round(
+    pool: &SqlitePool,
+    writer: &Weak<Mutex<SqliteConnection>>,
+) -> sqlx::Result<Progress> {
+    let mut conn = pool.acquire().await?;
+    let mut last = passive(&mut conn).await?;
+    let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    // a frame is a page and its 24-byte header
+    if last.log * (page + 24) < RESTART_PAST_BYTES {
+        return Ok(last);
+    }
+    let mut settled = false;
+    for _ in 1..PASSES {
+        let next = passive(&mut conn).await?;
+        let appended = next.log - last.log;
+        last = next;
+        if (0..=FINISH_AT_MOST).contains(&appended) {
+            settled = true;
+            break;
+        }
+    }
+    drop(conn);
+    let Some(writer) = writer.upgrade().filter(|_| settled) else {
+        return Ok(last); // still busy: the next round tries again
+    };
+    let mut held = writer.lock().await;
+    passive(&mut held).await
+}
