@@ -5,16 +5,24 @@
 //!    trimmed, each with a unique delivery id and run id) fired at the real
 //!    HTTP endpoint on loopback over keep-alive connections, with 16 and 64
 //!    concurrent senders. Every 200 means the delivery, its run and its
-//!    outbox row are committed. Prints accepted/s and p50/p99.
-//! 2. A burst: 1,000 events over 50 runs within 5 s, routed to a console
-//!    channel. Prints posts and edits per run (coalescing) and checks that
-//!    every run's final state reached the outbox.
+//!    outbox row are committed. Prints accepted/s and p50/p99. The runs are
+//!    routed to a Slack channel on a local mock of the Web API.
+//! 2. A burst: 1,000 events over 50 runs within 5 s, routed by repository to
+//!    ten Slack channels on a mock that answers 429 whenever a channel gets
+//!    more than Slack's one message per second. Prints 429s, posts and edits
+//!    per run, and how long after the burst every run's final state was
+//!    accepted by the mock.
+//!
+//! `WEBHOOKS_BENCH_ROUTE=console` routes the throughput runs to a console
+//! channel instead (the outbox worker then delivers every message at once,
+//! competing with intake for the 2 cores); `none` leaves them unrouted.
 //!
 //! Run with `cargo bench --bench webhooks`.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -23,9 +31,71 @@ use shipmate::settings;
 use shipmate::startup::{Application, Options};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const SECRET: &str = "bench-secret";
 const PER_LEVEL: usize = 40_000;
+/// Slack's limit: one message a second per channel ("short bursts" allowed;
+/// the mock allows 10% timing slack, no burst).
+const SLACK_GAP: Duration = Duration::from_millis(900);
+
+/// A Slack Web API that answers 429 (`Retry-After: 1`) to a message that
+/// comes less than [`SLACK_GAP`] after the previous one in its channel, and
+/// records the ones it accepted.
+#[derive(Clone, Default)]
+struct LimitedSlack(Arc<Mutex<SlackLog>>);
+
+#[derive(Default)]
+struct SlackLog {
+    last: HashMap<String, Instant>,
+    limited: usize,
+    accepted: usize,
+    next_ts: u64,
+}
+
+impl Respond for LimitedSlack {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if req.url.path().ends_with("conversations.history") {
+            return ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": true, "messages": [], "has_more": false}));
+        }
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let channel = body["channel"].as_str().unwrap_or_default().to_string();
+        let now = Instant::now();
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if log
+            .last
+            .get(&channel)
+            .is_some_and(|last| now - *last < SLACK_GAP)
+        {
+            log.limited += 1;
+            return ResponseTemplate::new(429).insert_header("Retry-After", "1");
+        }
+        log.last.insert(channel.clone(), now);
+        log.accepted += 1;
+        log.next_ts += 1;
+        let ts = body["ts"]
+            .as_str()
+            .map_or_else(|| format!("1700000000.{:06}", log.next_ts), str::to_string);
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"ok": true, "channel": channel, "ts": ts}))
+    }
+}
+
+async fn limited_slack() -> (MockServer, LimitedSlack) {
+    let server = MockServer::start().await;
+    let slack = LimitedSlack::default();
+    Mock::given(method("POST"))
+        .respond_with(slack.clone())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(slack.clone())
+        .mount(&server)
+        .await;
+    (server, slack)
+}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -55,6 +125,8 @@ fn template() -> Value {
 
 fn delivery(template: &Value, run_id: u64, status: &str, second: u32) -> Vec<u8> {
     let mut v = template.clone();
+    // ten repositories, so the burst's runs spread over ten channels
+    v["repository"]["full_name"] = format!("acme/svc-{}", run_id % 10).into();
     v["workflow_run"]["id"] = run_id.into();
     v["workflow_run"]["status"] = status.into();
     v["workflow_run"]["conclusion"] = if status == "completed" {
@@ -108,14 +180,42 @@ async fn send(conn: &mut BufReader<TcpStream>, req: &[u8]) -> u16 {
     status
 }
 
-/// `WEBHOOKS_BENCH_ROUTE=none` leaves the throughput runs unrouted (runs
-/// stored, no outbox rows), to separate intake from the outbox worker.
-async fn start(dir: &tempfile::TempDir, routed: bool) -> (u16, shipmate::app::App) {
-    let route = if routed {
-        "[[pipelines.routes]]\nsource = \"github\"\nenvironment = \"ci\"\nchannels = [\"console:#ci\"]\n"
-    } else {
-        ""
+/// Where the throughput runs go (`WEBHOOKS_BENCH_ROUTE`).
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    /// One Slack channel on the mock (the default).
+    Slack,
+    /// The repository's own Slack channel, one of ten (the burst).
+    SlackPerRepository,
+    /// A console channel: every message delivered at once.
+    Console,
+    /// Nowhere: runs stored, no outbox rows.
+    None,
+}
+
+async fn start(
+    dir: &tempfile::TempDir,
+    route: Route,
+    slack: &MockServer,
+) -> (u16, shipmate::app::App) {
+    let one = |channel: &str| {
+        format!(
+            "[[pipelines.routes]]\nsource = \"github\"\nenvironment = \"ci\"\nchannels = [\"{channel}\"]\n"
+        )
     };
+    let route = match route {
+        Route::Slack => one("slack:C0"),
+        Route::Console => one("console:#ci"),
+        Route::None => String::new(),
+        Route::SlackPerRepository => (0..10)
+            .map(|n| {
+                format!(
+                    "[[pipelines.routes]]\nrepository = \"acme/svc-{n}\"\nenvironment = \"ci\"\nchannels = [\"slack:C{n}\"]\n"
+                )
+            })
+            .collect(),
+    };
+    let api = format!("{}/api/", slack.uri());
     let file = dir.path().join("bench.toml");
     std::fs::write(
         &file,
@@ -128,6 +228,11 @@ bind = "127.0.0.1:0"
 max_body_bytes = 1048576
 [webhooks.github]
 secret = "{SECRET}"
+[slack]
+enabled = true
+bot_token = "xoxb-bench"
+signing_secret = "bench-signing-secret"
+api_base_url = "{api}"
 {route}"#,
             dir.path().display()
         ),
@@ -208,7 +313,7 @@ async fn throughput(port: u16, template: &Value, concurrency: usize, base: u64) 
     );
 }
 
-async fn burst(port: u16, app: &shipmate::app::App, template: &Value) {
+async fn burst(port: u16, app: &shipmate::app::App, template: &Value, slack: &LimitedSlack) {
     const RUNS: u64 = 50;
     const EVENTS_PER_RUN: u32 = 20;
     let base = 9_000_000_000u64;
@@ -237,6 +342,7 @@ async fn burst(port: u16, app: &shipmate::app::App, template: &Value) {
         }
     }
     let sent_in = started.elapsed();
+    let burst_end_ms = chrono::Utc::now().timestamp_millis();
     // Let the outbox drain.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -253,32 +359,43 @@ async fn burst(port: u16, app: &shipmate::app::App, template: &Value) {
     }
     let mut rows_per_run = Vec::new();
     let mut final_ok = 0;
+    let mut last_final_ms = burst_end_ms;
     for r in 0..RUNS {
         let key = format!("pipeline:github:{}:1", base + r);
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT body, state FROM outbox WHERE message_key = ? ORDER BY id")
-                .bind(&key)
-                .fetch_all(&app.db.pool)
-                .await
-                .expect("rows");
-        if rows
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT body, state, delivered_at FROM outbox WHERE message_key = ? ORDER BY id",
+        )
+        .bind(&key)
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("rows");
+        if let Some((_, _, Some(at))) = rows
             .last()
-            .is_some_and(|(body, state)| body.contains("succeeded") && state == "delivered")
+            .filter(|(body, state, _)| body.contains("succeeded") && state == "delivered")
         {
             final_ok += 1;
+            last_final_ms = last_final_ms.max(*at);
         }
         rows_per_run.push(rows.len());
     }
     let max = rows_per_run.iter().max().copied().unwrap_or(0);
     let total: usize = rows_per_run.iter().sum();
+    let (limited, accepted) = {
+        let log = slack.0.lock().unwrap_or_else(|e| e.into_inner());
+        (log.limited, log.accepted)
+    };
     println!(
-        "burst: {} events over {RUNS} runs sent in {:.2}s → {total} outbox rows: 1 post + {:.1} edits per run on average (max {} edits); final state delivered for {final_ok}/{RUNS} runs",
+        "burst: {} events over {RUNS} runs in 10 Slack channels, sent in {:.2}s → {total} outbox rows: 1 post + {:.1} edits per run on average (max {} edits)",
         RUNS * EVENTS_PER_RUN as u64,
         sent_in.as_secs_f64(),
         total as f64 / RUNS as f64 - 1.0,
         max.saturating_sub(1),
     );
-    assert_eq!(final_ok, RUNS, "every run's final state is in the outbox");
+    println!(
+        "  Slack mock: {accepted} messages accepted, {limited} answered 429; final state delivered for {final_ok}/{RUNS} runs, the last {:.1} s after the burst's end",
+        (last_final_ms - burst_end_ms) as f64 / 1e3
+    );
+    assert_eq!(final_ok, RUNS, "every run's final state is delivered");
 }
 
 fn main() {
@@ -289,27 +406,41 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
-        let routed = std::env::var("WEBHOOKS_BENCH_ROUTE").map_or(true, |v| v != "none");
+        let route = match std::env::var("WEBHOOKS_BENCH_ROUTE").as_deref() {
+            Ok("none") => Route::None,
+            Ok("console") => Route::Console,
+            _ => Route::Slack,
+        };
         println!(
             "throughput runs {}",
-            if routed {
-                "routed to console:#ci (every run gets an outbox row; the worker delivers them to a sink meanwhile)"
-            } else {
-                "unrouted (runs stored, no outbox rows)"
+            match route {
+                Route::None => "unrouted (runs stored, no outbox rows)",
+                Route::Console =>
+                    "routed to console:#ci (every run gets an outbox row; the worker delivers them all to a sink meanwhile)",
+                _ => "routed to one Slack channel on a mock (every run gets an outbox row; the worker sends one a second)",
             }
         );
-        let (port, app) = start(&dir, routed).await;
+        let (mock, slack) = limited_slack().await;
+        let (port, app) = start(&dir, route, &mock).await;
         let template = template();
         // Warm-up: connections, statement caches, page cache.
         throughput_quiet(port, &template).await;
         throughput(port, &template, 16, 1_000_000).await;
         throughput(port, &template, 64, 2_000_000).await;
+        if route == Route::Slack {
+            let log = slack.0.lock().unwrap_or_else(|e| e.into_inner());
+            println!(
+                "  Slack mock meanwhile: {} messages accepted, {} answered 429",
+                log.accepted, log.limited
+            );
+        }
         drop(app);
-        // The burst on a fresh instance, so its messages do not queue behind
-        // the 80,000 above (the console sink delivers them one by one).
+        // The burst on a fresh instance and mock, so its messages do not
+        // queue behind the 80,000 above.
         let dir = tempfile::tempdir().expect("tempdir");
-        let (port, app) = start(&dir, true).await;
-        burst(port, &app, &template).await;
+        let (mock, slack) = limited_slack().await;
+        let (port, app) = start(&dir, Route::SlackPerRepository, &mock).await;
+        burst(port, &app, &template, &slack).await;
     });
 }
 
