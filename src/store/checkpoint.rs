@@ -107,3 +107,75 @@ pub async fn round(
     let mut held = writer.lock().await;
     passive(&mut held).await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::store::Db;
+
+    /// The size of the log file (it grows while the log is appended to, and
+    /// stays put once the log starts over from its beginning).
+    fn wal_bytes(dir: &tempfile::TempDir) -> u64 {
+        std::fs::metadata(dir.path().join("w.db-wal")).map_or(0, |m| m.len())
+    }
+
+    #[tokio::test]
+    async fn a_log_past_the_limit_starts_over_even_while_writes_keep_coming() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/w.db", dir.path().display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (v BLOB)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        // past the limit: 6 MB of rows
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000) \
+             INSERT INTO t SELECT zeroblob(1000) FROM n",
+        )
+        .execute(&mut *db.lock().await)
+        .await
+        .unwrap();
+        let before = wal_bytes(&dir);
+        assert!(before > RESTART_PAST_BYTES as u64, "{before} bytes");
+
+        // a writer that keeps committing small transactions back to back
+        // meanwhile (letting go of the writer every 50), so a passive
+        // checkpoint never finds the whole log copied
+        let stop = Arc::new(AtomicBool::new(false));
+        let writing = {
+            let (db, stop) = (db.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut w = db.lock().await;
+                    for _ in 0..50 {
+                        sqlx::query("INSERT INTO t VALUES (zeroblob(100))")
+                            .execute(&mut *w)
+                            .await
+                            .unwrap();
+                    }
+                    drop(w);
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        db.checkpoint().await.unwrap();
+        let checkpointed = wal_bytes(&dir);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.store(true, Ordering::Relaxed);
+        writing.await.unwrap();
+
+        // the log started over: what was written since reused the file
+        // instead of growing it
+        let after = wal_bytes(&dir);
+        assert!(checkpointed >= before);
+        assert_eq!(
+            after, checkpointed,
+            "the log file grew: it never started over"
+        );
+    }
+}

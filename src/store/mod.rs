@@ -102,6 +102,11 @@ impl Db {
         Ok(db)
     }
 
+    /// Runs one round of WAL upkeep now (see [`checkpoint::round`]).
+    pub async fn checkpoint(&self) -> sqlx::Result<checkpoint::Progress> {
+        checkpoint::round(&self.pool, &Arc::downgrade(&self.writer)).await
+    }
+
     /// Applies pending migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR
