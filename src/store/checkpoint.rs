@@ -83,6 +83,9 @@ pub async fn round(
 ) -> sqlx::Result<Progress> {
     let mut conn = pool.acquire().await?;
     let mut last = passive(&mut conn).await?;
+    if last.log == 0 {
+        return Ok(last); // nothing written since the log last started over
+    }
     let page: i64 = sqlx::query_scalar("PRAGMA page_size")
         .fetch_one(&mut *conn)
         .await?;
