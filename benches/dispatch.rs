@@ -247,10 +247,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // the runtime `shipmate serve` runs on
+    let runtime = shipmate::startup::runtime().expect("runtime");
     runtime.block_on(bench_round_trip());
     // DISPATCH_BENCH_CLIENTS=8,12 runs only those levels (for profiling)
     let levels: Vec<usize> = std::env::var("DISPATCH_BENCH_CLIENTS")

@@ -242,19 +242,26 @@ api_base_url = "{api}"
         .expect("settings")
         .validate()
         .expect("valid");
-    let application = Application::build(
-        config,
-        Options {
-            console_out: Box::new(std::io::sink()),
-            ..Options::default()
-        },
-    )
-    .await
-    .expect("app");
-    let port = application.port();
-    let app = application.app().clone();
-    tokio::spawn(application.run_until_stopped());
-    (port, app)
+    // The server runs on the runtime `shipmate serve` runs on, in a thread of
+    // its own; the senders run on another runtime, as another process would.
+    let (started, ready) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = shipmate::startup::runtime().expect("server runtime");
+        runtime.block_on(async move {
+            let application = Application::build(
+                config,
+                Options {
+                    console_out: Box::new(std::io::sink()),
+                    ..Options::default()
+                },
+            )
+            .await
+            .expect("app");
+            let _ = started.send((application.port(), application.app().clone()));
+            application.run_until_stopped().await
+        })
+    });
+    ready.await.expect("the server started")
 }
 
 async fn throughput(port: u16, template: &Value, concurrency: usize, base: u64) {
@@ -399,6 +406,7 @@ async fn burst(port: u16, app: &shipmate::app::App, template: &Value, slack: &Li
 }
 
 fn main() {
+    // the senders (the server has a runtime of its own, see `start`)
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
