@@ -13,6 +13,10 @@
 //!    per run, and how long after the burst every run's final state was
 //!    accepted by the mock.
 //!
+//! The server runs on the runtime `shipmate serve` runs on (one async
+//! thread, `startup::runtime`), in a thread of its own; the senders run on a
+//! 2-worker runtime of their own, as another process would.
+//!
 //! `WEBHOOKS_BENCH_ROUTE=console` routes the throughput runs to a console
 //! channel instead (the outbox worker then delivers every message at once,
 //! competing with intake for the 2 cores); `none` leaves them unrouted.
