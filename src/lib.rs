@@ -29,3 +29,11 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+
+/// mimalloc instead of the system allocator: a webhook delivery allocates
+/// and frees buffers of a few KB (its body, its parsed event, its rows), and
+/// glibc's allocator spent a fifth of the server thread's time on them
+/// (`malloc_consolidate`); `benches/webhooks.rs` measured 16% more
+/// deliveries a second at concurrency 16 with mimalloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

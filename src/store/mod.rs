@@ -91,6 +91,7 @@ impl Db {
         // The writer never checkpoints (its commits stay short); see `checkpoint`.
         let writer = options
             .pragma("wal_autocheckpoint", "0")
+            .statement_cache_capacity(WRITER_STATEMENTS)
             .connect()
             .await
             .with_context(|| format!("cannot open the database at {url}"))?;
@@ -138,6 +139,14 @@ impl Db {
 /// this process's writers queued on one lock instead of on SQLite's busy
 /// handler, which sleeps in milliseconds.
 pub struct Writer(OwnedMutexGuard<SqliteConnection>);
+
+/// Prepared statements the writer connection keeps. A batch goes to SQLite as
+/// one multi-statement text, cached as a whole, and its text varies with the
+/// batch's size and with what it holds (and, for a chained command group,
+/// with the next group's reads). With sqlx's default of 100 the webhook
+/// writer spent 2.5% of its SQLite thread preparing texts it had seen
+/// before; with 1,000, 0.7%. The cache fills only with what runs.
+const WRITER_STATEMENTS: usize = 1000;
 
 impl Deref for Writer {
     type Target = SqliteConnection;
