@@ -4,6 +4,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock build.rs ./
+# build settings (the bundled SQLite's compile flags)
+COPY .cargo ./.cargo
 COPY src ./src
 # declared [[bench]] targets must exist for cargo to read the manifest
 COPY benches ./benches

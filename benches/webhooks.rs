@@ -249,8 +249,7 @@ api_base_url = "{api}"
         .expect("settings")
         .validate()
         .expect("valid");
-    // The server runs on the runtime `shipmate serve` runs on, in a thread of
-    // its own; the senders run on another runtime, as another process would.
+    // its own thread and runtime (see the module doc)
     let (started, ready) = tokio::sync::oneshot::channel();
     let server = std::thread::Builder::new().name("server".into());
     let _ = server
@@ -336,7 +335,7 @@ async fn throughput(port: u16, template: &Value, concurrency: usize, base: u64) 
 /// CPU time (user + system, in clock ticks) used so far by each group of
 /// this process's threads, by thread name: the server thread, SQLite's
 /// worker threads, the senders.
-fn thread_cpu() -> HashMap<String, u64> {
+fn thread_cpu() -> HashMap<&'static str, u64> {
     let mut out = HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
@@ -363,7 +362,7 @@ fn thread_cpu() -> HashMap<String, u64> {
                 .unwrap_or(0)
         };
         let ticks = field(11) + field(12);
-        *out.entry(name.to_string()).or_default() += ticks;
+        *out.entry(name).or_default() += ticks;
     }
     out
 }
@@ -371,8 +370,8 @@ fn thread_cpu() -> HashMap<String, u64> {
 /// "server 52 µs, sqlite 30 µs, senders 8 µs" (clock ticks are 10 ms, so
 /// this is exact to a few µs over 40,000 deliveries).
 fn cpu_per_delivery(
-    before: &HashMap<String, u64>,
-    after: &HashMap<String, u64>,
+    before: &HashMap<&'static str, u64>,
+    after: &HashMap<&'static str, u64>,
     n: usize,
 ) -> String {
     ["server", "sqlite", "senders"]
@@ -380,10 +379,10 @@ fn cpu_per_delivery(
         .map(|name| {
             // (a thread that ended meanwhile takes its time with it)
             let ticks = after
-                .get(*name)
+                .get(name)
                 .copied()
                 .unwrap_or(0)
-                .saturating_sub(before.get(*name).copied().unwrap_or(0));
+                .saturating_sub(before.get(name).copied().unwrap_or(0));
             // 100 ticks a second on Linux
             format!("{name} {:.0} µs", ticks as f64 * 1e4 / n.max(1) as f64)
         })

@@ -146,7 +146,7 @@ pub struct Writer(OwnedMutexGuard<SqliteConnection>);
 /// with the next group's reads). With sqlx's default of 100 the webhook
 /// writer spent 2.5% of its SQLite thread preparing texts it had seen
 /// before; with 1,000, 0.7%. The cache fills only with what runs.
-pub const WRITER_STATEMENTS: usize = 1000;
+const WRITER_STATEMENTS: usize = 1000;
 
 impl Deref for Writer {
     type Target = SqliteConnection;
