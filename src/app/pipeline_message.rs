@@ -106,7 +106,7 @@ pub fn run_message(rec: &RunRecord) -> Message {
         m = m.line(Line::new().text(format!("  {repo}{} by {actor}", run.source)));
     }
     for flag in &rec.flags {
-        m = m.line(Line::new().text(format!("  ⚠️ {flag}")));
+        m = m.line(flag_text(Line::new().text("  ⚠️ "), flag));
     }
     if run.status.is_failure() {
         for job in run.failed_jobs() {
@@ -175,18 +175,34 @@ pub fn failure_message(rec: &RunRecord, oncall: Option<(Role, Vec<MemberRef>)>) 
     m
 }
 
+/// A flag's words, its time as a time (each reader's own zone), never as UTC text.
+fn flag_text(line: Line, flag: &Flag) -> Line {
+    match flag {
+        Flag::DuringFreeze {
+            target,
+            until,
+            reason,
+        } => line
+            .text(format!(
+                "started during the code freeze on `{target}` (until "
+            ))
+            .time(*until)
+            .text(format!(", {reason})")),
+        other => line.text(other.to_string()),
+    }
+}
+
 /// The release-window follow-up, to `devops`.
 pub fn flag_message(rec: &RunRecord, devops: Vec<MemberRef>) -> Message {
     let mut m = Message::new();
     for flag in &rec.flags {
+        let line = Line::new().text(format!(
+            "⚠️ Production deploy {}{}: ",
+            rec.pipeline_name(),
+            rec.run.number.map(|n| format!(" #{n}")).unwrap_or_default()
+        ));
         m = m.line(
-            Line::new()
-                .text(format!(
-                    "⚠️ Production deploy {}{}: ",
-                    rec.pipeline_name(),
-                    rec.run.number.map(|n| format!(" #{n}")).unwrap_or_default()
-                ))
-                .text(flag.to_string())
+            flag_text(line, flag)
                 .text(" — ")
                 .role(Role::Devops, devops.clone()),
         );
@@ -229,5 +245,35 @@ mod tests {
             run_message(&rec).plain(chrono_tz::UTC),
             "✅ production · test #163 · `master` @ `3484a3f` · succeeded in 4m 18s · https://github.com/octo-org/octo-repo/actions/runs/289782451"
         );
+    }
+
+    #[test]
+    fn a_freeze_flag_shows_its_end_in_the_readers_zone_never_in_utc() {
+        let mut e = RunEvent::new(Source::Github, "1", "deploy-web");
+        e.status = Some(Status::Running);
+        let until = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 4, 30, 0).unwrap();
+        let rec = RunRecord {
+            run: apply(None, &e).0,
+            environment: "production".into(),
+            routed: true,
+            flags: vec![Flag::DuringFreeze {
+                target: "web".into(),
+                until,
+                reason: "release".into(),
+            }],
+            flags_checked: true,
+        };
+        let m = flag_message(&rec, vec![]);
+        let tz = chrono_tz::Asia::Kolkata;
+        let plain = m.plain(tz);
+        assert!(
+            plain.contains("(until 2026-12-01 10:00 IST, release)"),
+            "{plain}"
+        );
+        assert!(!plain.contains("UTC"), "{plain}");
+        let slack = m.markup(crate::domain::Platform::Slack, tz);
+        assert!(slack.contains("<!date^1796099400^"), "{slack}");
+        let discord = run_message(&rec).markup(crate::domain::Platform::Discord, tz);
+        assert!(discord.contains("<t:1796099400:f>"), "{discord}");
     }
 }

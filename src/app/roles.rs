@@ -64,7 +64,7 @@ pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
 }
 
 fn member_arg(ctx: &Ctx<'_>, s: &str) -> Result<MemberRef, DomainError> {
-    if s.starts_with("discord-role:") {
+    if s.starts_with("discord-role:") || s.starts_with("slack-group:") {
         return s.parse();
     }
     if let Some(id) = s.strip_prefix("<@&").and_then(|r| r.strip_suffix('>')) {
@@ -110,7 +110,7 @@ async fn grant(ctx: &mut Ctx<'_>, p: &Parsed, granting: bool) -> Handled<Reply> 
             ))
             .text(if granting { "to " } else { "from " })
             .user(u),
-        MemberRef::DiscordRole(_) => Line::new().text(format!(
+        MemberRef::DiscordRole(_) | MemberRef::SlackGroup(_) => Line::new().text(format!(
             "{} `{role}` {} {key}",
             if granting { "Granted" } else { "Revoked" },
             if granting { "to" } else { "from" }

@@ -16,7 +16,7 @@ pub mod buttons;
 mod console;
 mod discord;
 mod limits;
-mod mentions;
+pub(crate) mod mentions;
 mod slack;
 pub(crate) mod wire;
 

@@ -15,7 +15,7 @@
 use serde_json::Value;
 
 use super::wire::{BlockActions, FormMeta, Interaction, SlashCommand, ViewSubmission};
-use super::{FORM_CALLBACK, FORM_INPUT, api, render};
+use super::{FORM_CALLBACK, FORM_INPUT, api, render, text};
 use crate::app::{App, Invocation, Reply, Status};
 use crate::domain::{ChannelRef, UserRef};
 use crate::grammar::find_command;
@@ -51,11 +51,16 @@ pub fn identities(user_id: &str, channel_id: &str) -> Result<(UserRef, ChannelRe
     Ok((user, channel))
 }
 
-/// The command text of a slash command: `/<command> <text>`.
+/// The command text of a slash command: `/<command> <text>`, its mentions,
+/// links and entities decoded ([`text::decode`]).
 pub fn slash_text(cmd: &SlashCommand) -> String {
-    format!("/{} {}", cmd.command.trim_start_matches('/'), cmd.text)
-        .trim()
-        .to_string()
+    format!(
+        "/{} {}",
+        cmd.command.trim_start_matches('/'),
+        text::decode(&cmd.text)
+    )
+    .trim()
+    .to_string()
 }
 
 /// The command text of a submitted shipmate form, or `None` for another app's view.
@@ -73,7 +78,7 @@ pub fn submission_text(v: &ViewSubmission) -> Result<Option<(FormMeta, String)>,
         .iter()
         .filter_map(|(block, actions)| {
             let text = actions.get(FORM_INPUT)?.text()?;
-            Some(NamedValue::new(block.clone(), text))
+            Some(NamedValue::new(block.clone(), text::decode(&text)))
         })
         .collect();
     let text = command_text::append(&meta.base, &values);
@@ -96,7 +101,8 @@ impl Inbound {
             return;
         };
         let client = self.client.clone();
-        let body = render::follow_up_body(&reply, self.app.config.tz);
+        let config = &self.app.config;
+        let body = render::follow_up_body(&reply, config.tz, &config.directory);
         tokio::spawn(async move {
             if let Err(e) = api::respond(&client, &url, &body).await {
                 tracing::warn!(error = %e, "could not answer a Slack interaction");
@@ -169,9 +175,11 @@ impl Inbound {
             channel,
             text: slash_text(&cmd),
         };
-        let tz = self.app.config.tz;
+        let config = &self.app.config;
         Ok(match dispatch_within(&self.app, inv, ANSWER_WITHIN).await {
-            Outcome::Done(reply) => Answer::Body(render::reply_body(&reply, tz)),
+            Outcome::Done(reply) => {
+                Answer::Body(render::reply_body(&reply, config.tz, &config.directory))
+            }
             Outcome::Late(handle) => {
                 self.follow_up_outcome(cmd.response_url, Outcome::Late(handle));
                 Answer::Body(render::note(

@@ -1,13 +1,19 @@
-//! Block Kit for replies and forms.
+//! Block Kit for replies and forms. Replies go through the same
+//! preparation as posted messages ([`mentions::for_platform`]): identities
+//! translated through `[people]`, and free text escaped, so a usage line
+//! keeps its `<target>` and typed text can never become `<!channel>`.
 
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
+use super::text::escape;
 use super::wire::FormMeta;
 use super::{FORM_CALLBACK, FORM_INPUT};
 use crate::app::{Message, Reply};
+use crate::delivery::mentions;
 use crate::domain::Platform;
 use crate::platform::command_text::{Field, Template};
+use crate::settings::Directory;
 
 /// Slack's limit on a section's text.
 const SECTION_MAX: usize = 3000;
@@ -25,8 +31,9 @@ fn plain(text: &str, max: usize) -> Value {
     json!({"type": "plain_text", "text": truncate(text, max)})
 }
 
-/// The blocks of a message: its text as sections, its buttons as actions.
-pub fn blocks(message: &Message, tz: Tz) -> Vec<Value> {
+/// The blocks of a message already prepared with [`mentions::for_platform`]:
+/// its text as sections, its buttons as actions.
+fn blocks(message: &Message, tz: Tz) -> Vec<Value> {
     let text = message.markup(Platform::Slack, tz);
     let mut blocks = vec![json!({
         "type": "section",
@@ -57,28 +64,31 @@ pub fn blocks(message: &Message, tz: Tz) -> Vec<Value> {
 }
 
 /// The HTTP answer to a slash command (or a `response_url` post).
-pub fn reply_body(reply: &Reply, tz: Tz) -> Value {
+pub fn reply_body(reply: &Reply, tz: Tz, directory: &Directory) -> Value {
+    let message = mentions::for_platform(&reply.message, Platform::Slack, directory);
     json!({
         "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
-        "text": truncate(&reply.message.markup(Platform::Slack, tz), 40_000),
-        "blocks": blocks(&reply.message, tz),
+        "text": truncate(&message.markup(Platform::Slack, tz), 40_000),
+        "blocks": blocks(&message, tz),
     })
 }
 
 /// Like [`reply_body`] for a `response_url`: never replaces the clicked message.
-pub fn follow_up_body(reply: &Reply, tz: Tz) -> Value {
-    let mut body = reply_body(reply, tz);
+pub fn follow_up_body(reply: &Reply, tz: Tz, directory: &Directory) -> Value {
+    let mut body = reply_body(reply, tz, directory);
     body["replace_original"] = json!(false);
     body
 }
 
-/// A short private note (acknowledgements, failures to open a form).
+/// A short private note (acknowledgements, failures to open a form), escaped.
 pub fn note(text: &str) -> Value {
-    json!({"response_type": "ephemeral", "text": text})
+    json!({"response_type": "ephemeral", "text": escape(text)})
 }
 
 fn input(field: &Field) -> Value {
-    let element = if field.choices.is_empty() {
+    let element = if field.people {
+        json!({"type": "multi_users_select", "action_id": FORM_INPUT})
+    } else if field.choices.is_empty() {
         json!({
             "type": "plain_text_input",
             "action_id": FORM_INPUT,
@@ -109,7 +119,7 @@ fn input(field: &Field) -> Value {
 pub fn form_view(template: &Template, meta: &FormMeta) -> Value {
     let mut blocks = vec![json!({
         "type": "section",
-        "text": {"type": "mrkdwn", "text": format!("`{}`", template.base)}
+        "text": {"type": "mrkdwn", "text": format!("`{}`", escape(&template.base))}
     })];
     blocks.extend(template.fields.iter().map(input));
     json!({
@@ -146,7 +156,7 @@ mod tests {
                     true,
                 ),
         );
-        let body = reply_body(&reply, chrono_tz::UTC);
+        let body = reply_body(&reply, chrono_tz::UTC, &Directory::default());
         assert_eq!(body["response_type"], "in_channel");
         assert_eq!(body["text"], "*DR-1* filed");
         assert_eq!(
@@ -154,6 +164,46 @@ mod tests {
             "/delete-request approve DR-1"
         );
         assert_eq!(body["blocks"][1]["elements"][1]["style"], "danger");
+    }
+
+    #[test]
+    fn a_reply_is_escaped_so_placeholders_stay_and_nothing_pings() {
+        let reply = Reply::private(
+            Message::new()
+                .line(Line::new().text("missing `id`: db upgrade & reindex <!channel>"))
+                .line(Line::new().text("Usage: /delete-request approve <DR-n>"))
+                .line(Line::new().user(&"slack:U1".parse().unwrap())),
+        );
+        let body = reply_body(&reply, chrono_tz::UTC, &Directory::default());
+        let text = body["text"].as_str().unwrap_or_default();
+        assert_eq!(
+            text,
+            "missing `id`: db upgrade &amp; reindex &lt;!channel&gt;\n\
+             Usage: /delete-request approve &lt;DR-n&gt;\n<@U1>"
+        );
+        assert_eq!(body["blocks"][0]["text"]["text"].as_str(), Some(text));
+        assert_eq!(
+            note("Type it instead: /x <target>")["text"],
+            "Type it instead: /x &lt;target&gt;"
+        );
+    }
+
+    #[test]
+    fn a_form_asks_for_people_with_a_user_picker() {
+        let form = crate::platform::command_text::form_for_bare("/delete-request").expect("form");
+        let meta = FormMeta {
+            base: form.base.clone(),
+            channel: "C1".into(),
+            response_url: None,
+        };
+        let view = form_view(&form, &meta);
+        let stakeholders = view["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["block_id"] == "stakeholders")
+            .expect("stakeholders field");
+        assert_eq!(stakeholders["element"]["type"], "multi_users_select");
     }
 
     #[test]
