@@ -6,12 +6,18 @@
 //! PING → type 1; commands, button clicks and modal submissions → type 4
 //! (flag 64 unless the reply is for the channel); a button whose command
 //! leaves a value to fill → a modal (type 9). A command still running after
-//! 2.5 s is deferred (type 5) and its reply edited in later through
+//! 2.5 s is deferred (type 5) and answered later through
 //! `discord.api_base_url`.
+//!
+//! A deferred response's privacy is fixed when it is deferred (Discord
+//! ignores flag 64 on a later edit), and the result is not known yet: the
+//! deferral is ephemeral, so a refusal stays private. A private result is
+//! edited into it; a result for the channel edits it into a short private
+//! note and follows up with the result as a public message.
 
 use serde_json::{Value, json};
 
-use super::render::{self, DEFERRED_CHANNEL_MESSAGE, PONG};
+use super::render::{self, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, PONG};
 use super::wire::{
     APPLICATION_COMMAND, CommandData, Interaction, MESSAGE_COMPONENT, MODAL_SUBMIT, PING,
 };
@@ -137,15 +143,16 @@ impl Inbound {
                 let token = i.token.clone().unwrap_or_default();
                 tokio::spawn(async move {
                     let reply = finish(handle).await;
-                    me.edit_original(&application_id, &token, &reply).await;
+                    me.answer_deferred(&application_id, &token, &reply).await;
                 });
-                json!({"type": DEFERRED_CHANNEL_MESSAGE})
+                json!({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}})
             }
         })
     }
 
-    /// Replaces a deferred response with the reply.
-    async fn edit_original(&self, application_id: &str, token: &str, reply: &Reply) {
+    /// Answers an (ephemeral) deferral: a private reply replaces it; a reply
+    /// for the channel replaces it with a private note and follows up in public.
+    async fn answer_deferred(&self, application_id: &str, token: &str, reply: &Reply) {
         let base = self
             .app
             .config
@@ -153,15 +160,45 @@ impl Inbound {
             .discord
             .api_base_url
             .trim_end_matches('/');
-        let url = format!("{base}/webhooks/{application_id}/{token}/messages/@original");
-        let body = render::message_data(reply, self.app.config.tz);
-        match self.client.patch(&url).json(&body).send().await {
+        let webhook = format!("{base}/webhooks/{application_id}/{token}");
+        let tz = self.app.config.tz;
+        let mut data = render::message_data(reply, tz);
+        if !reply.in_channel {
+            strip_flags(&mut data);
+            self.send(
+                self.client.patch(format!("{webhook}/messages/@original")),
+                &data,
+            )
+            .await;
+            return;
+        }
+        let mut note = render::note("Done: the answer is posted in this channel.")["data"].take();
+        strip_flags(&mut note);
+        self.send(
+            self.client.patch(format!("{webhook}/messages/@original")),
+            &note,
+        )
+        .await;
+        // posted even if the note failed: the result must reach the channel
+        self.send(self.client.post(&webhook), &data).await;
+    }
+
+    /// Sends one interaction webhook call.
+    async fn send(&self, request: reqwest::RequestBuilder, body: &Value) {
+        match request.json(body).send().await {
             Ok(r) if r.status().is_success() => {}
             Ok(r) => tracing::warn!(status = %r.status(), "Discord refused a deferred reply"),
             Err(e) => {
                 tracing::warn!(error = %e.without_url(), "could not send a deferred Discord reply")
             }
         }
+    }
+}
+
+/// An edit cannot change a message's privacy: it carries no flags.
+fn strip_flags(data: &mut Value) {
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("flags");
     }
 }
 
