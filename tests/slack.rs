@@ -712,3 +712,29 @@ async fn the_create_form_picks_stakeholders_from_slack_users_and_stores_text_as_
         "{stakeholders}"
     );
 }
+
+#[tokio::test]
+async fn a_button_shipmate_cannot_read_is_answered_200_with_a_private_explanation() {
+    let (t, mock) = slack_app(&[]).await;
+    let before = t.snapshot().await;
+    let click = block_actions("ref:99999:0", "W222", "C111", &response_url(&mock));
+
+    let res = post_slack(&t, "/slack/interactions", &interaction_body(&click), now()).await;
+
+    assert_eq!(
+        res.status(),
+        200,
+        "Slack shows an error icon on anything else"
+    );
+    let replies = received(&mock, "/actions/1", 1).await;
+    assert_eq!(replies[0]["response_type"], "ephemeral", "{}", replies[0]);
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("type the command instead"),
+        "{}",
+        replies[0]
+    );
+    assert_eq!(t.snapshot().await, before);
+}
