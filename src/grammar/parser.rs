@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::lexer::{Token, lex};
-use super::spec::{COMMANDS, CommandSpec, Form, SubSpec, find_command};
+use super::spec::{CommandSpec, Form, SubSpec, find_command};
 
 /// A command the table accepts: every parameter by name, positionals bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,37 +61,42 @@ fn did_you_mean<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> S
         .unwrap_or_default()
 }
 
-fn all_usage() -> String {
-    COMMANDS
+fn all_usage(commands: &[&'static CommandSpec]) -> String {
+    commands
         .iter()
         .map(|c| c.usage())
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// Parses a whole line such as `/delete-request approve DR-1` (the `/` is optional).
-pub fn parse_line(line: &str) -> Result<Parsed, ParseError> {
+/// Parses a whole line such as `/delete-request approve DR-1` (the `/` is
+/// optional) against the table `commands`.
+pub fn parse_line(commands: &[&'static CommandSpec], line: &str) -> Result<Parsed, ParseError> {
     let line = line.trim();
     let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     if name.is_empty() || name == "/" {
         return Err(ParseError {
             message: "no command given: start with a command such as /help".into(),
-            usage: all_usage(),
+            usage: all_usage(commands),
         });
     }
-    parse(name, rest)
+    parse(commands, name, rest)
 }
 
 /// Parses the text after a command name, as Slack sends it.
-pub fn parse(command: &str, text: &str) -> Result<Parsed, ParseError> {
-    let spec = find_command(command).ok_or_else(|| {
+pub fn parse(
+    commands: &[&'static CommandSpec],
+    command: &str,
+    text: &str,
+) -> Result<Parsed, ParseError> {
+    let spec = find_command(commands, command).ok_or_else(|| {
         let bare = command.strip_prefix('/').unwrap_or(command);
         ParseError {
             message: format!(
                 "unknown command `/{bare}`{}: see /help",
-                did_you_mean(bare, COMMANDS.iter().map(|c| c.name))
+                did_you_mean(bare, commands.iter().map(|c| c.name))
             ),
-            usage: all_usage(),
+            usage: all_usage(commands),
         }
     })?;
     let tokens = lex(text).map_err(|message| ParseError {

@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::app::features::{COMMANDS, parse_line};
 
 fn ok(line: &str) -> Parsed {
     parse_line(line).unwrap_or_else(|e| panic!("{line}: {e}"))
@@ -109,7 +110,7 @@ proptest! {
         words in prop::collection::vec("[a-z:\"“” -]{0,12}", 0..8),
     ) {
         let text = words.join(" ");
-        if let Err(e) = parse(cmd, &text) {
+        if let Err(e) = parse(&COMMANDS, cmd, &text) {
             prop_assert!(!e.message.trim().is_empty());
         }
     }
