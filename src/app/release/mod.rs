@@ -128,6 +128,7 @@ async fn run_task(
     action: TaskAction,
 ) -> Handled<Reply> {
     let (id, mut r) = resolve(ctx, release).await?;
+    let task = canonical(&r, task);
     let at = match &action {
         TaskAction::Start { at } | TaskAction::Done { at, .. } => at.unwrap_or(ctx.now),
         TaskAction::Skip { .. } => ctx.now,
@@ -162,6 +163,11 @@ async fn run_task(
     ))))
 }
 
+/// The task's own name for `typed` (`QA` → `qa`), or `typed` as it is.
+fn canonical(r: &Release, typed: String) -> String {
+    r.task(&typed).map(|t| t.spec.id.clone()).unwrap_or(typed)
+}
+
 /// Signs a gate (`Ok(note)`) or revokes its sign-off (`Err(reason)`).
 async fn signoff(
     ctx: &mut Ctx<'_>,
@@ -170,6 +176,7 @@ async fn signoff(
     sign: Result<Option<String>, String>,
 ) -> Handled<Reply> {
     let (id, mut r) = resolve(ctx, release).await?;
+    let gate = canonical(&r, gate);
     let (effects, action, detail) = match sign {
         Ok(note) => {
             let detail = format!(
