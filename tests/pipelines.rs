@@ -838,6 +838,50 @@ async fn sns_signature_vectors_verify_and_altered_messages_are_refused() {
     );
 }
 
+/// An SNS whose certificate host cannot be reached.
+struct UnreachableSns;
+
+impl CertSource for UnreachableSns {
+    fn certificate<'a>(&'a self, url: &'a str) -> PortFuture<'a, String> {
+        Box::pin(async move { Err(format!("fetching {url}: connection timed out")) })
+    }
+    fn confirm<'a>(&'a self, _url: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move { Err("unreachable".to_string()) })
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_signing_certificate_asks_sns_to_retry_and_stores_nothing() {
+    let vectors = fixture_json("aws", "signature.sns-notification-no-subject.json");
+    let t = ready(
+        spawn_app_with(
+            &[("SHIPMATE__WEBHOOKS__AWS__VERIFY_SNS", "true")],
+            Some(CONFIG),
+            Arc::new(SystemClock),
+            Some(Arc::new(UnreachableSns)),
+        )
+        .await,
+    )
+    .await;
+    let before = t.snapshot().await;
+
+    let (status, answer) = aws(
+        &t,
+        vectors["vectors"][0]["sns_message"]
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+
+    assert_eq!(status, 503, "SNS retries a 5xx, never a 4xx: {answer}");
+    assert!(answer.to_string().contains("certificate"), "{answer}");
+    assert_eq!(
+        t.snapshot().await,
+        before,
+        "nothing stored, so the retry applies"
+    );
+}
+
 #[tokio::test]
 async fn a_subscription_is_confirmed_only_when_enabled() {
     let sns = Arc::new(FakeSns {
