@@ -109,9 +109,7 @@ pub fn run_message(rec: &RunRecord) -> Message {
         m = m.line(flag_text(Line::new().text("  ⚠️ "), flag));
     }
     if run.status.is_failure() {
-        for job in run.failed_jobs() {
-            m = m.line(failed_job_line(job));
-        }
+        m = failed_job_lines(m, rec);
     } else if !run.status.is_finished() {
         let running: Vec<&str> = run
             .jobs
@@ -120,8 +118,47 @@ pub fn run_message(rec: &RunRecord) -> Message {
             .map(|j| j.name.as_str())
             .collect();
         if !running.is_empty() {
-            m = m.line(Line::new().text(format!("  running: {}", running.join(", "))));
+            m = m.line(Line::new().text(format!("  running: {}", names(&running))));
         }
+    }
+    m
+}
+
+/// At most this many jobs are listed one per line; the rest are counted,
+/// with the run's link, so a message fits every platform however many fail.
+pub const JOBS_LISTED: usize = 20;
+/// At most this many job names are written in a line.
+const NAMES_LISTED: usize = 10;
+
+/// Names, comma-separated: the first [`NAMES_LISTED`], then how many more.
+fn names(all: &[&str]) -> String {
+    let mut text = all
+        .iter()
+        .take(NAMES_LISTED)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > NAMES_LISTED {
+        text.push_str(&format!(" and {} more", all.len() - NAMES_LISTED));
+    }
+    text
+}
+
+/// One line per failed job, the first [`JOBS_LISTED`], then how many more and where.
+fn failed_job_lines(mut m: Message, rec: &RunRecord) -> Message {
+    let failed: Vec<_> = rec.run.failed_jobs().collect();
+    for job in failed.iter().take(JOBS_LISTED) {
+        m = m.line(failed_job_line(job));
+    }
+    if failed.len() > JOBS_LISTED {
+        let more = failed.len() - JOBS_LISTED;
+        let link = rec
+            .run
+            .url
+            .as_deref()
+            .map(|u| format!(": {u}"))
+            .unwrap_or_default();
+        m = m.line(Line::new().text(format!("  … and {more} more failed jobs{link}")));
     }
     m
 }
@@ -153,7 +190,7 @@ pub fn failure_message(rec: &RunRecord, oncall: Option<(Role, Vec<MemberRef>)>) 
     let what = if failed.is_empty() {
         String::new()
     } else {
-        format!(": {}", failed.join(", "))
+        format!(": {}", names(&failed))
     };
     let mut line = Line::new().text(format!(
         "{} {} {} in {}{what}",
@@ -165,10 +202,7 @@ pub fn failure_message(rec: &RunRecord, oncall: Option<(Role, Vec<MemberRef>)>) 
     if let Some((role, members)) = oncall {
         line = line.text(" — ").role(role, members);
     }
-    let mut m = Message::new().line(line);
-    for job in run.failed_jobs() {
-        m = m.line(failed_job_line(job));
-    }
+    let mut m = failed_job_lines(Message::new().line(line), rec);
     if let Some(url) = &run.url {
         m = m.line(Line::new().text(format!("  run: {url}")));
     }

@@ -17,6 +17,7 @@ mod console;
 mod discord;
 mod limits;
 pub(crate) mod mentions;
+pub mod pages;
 mod slack;
 pub(crate) mod wire;
 

@@ -290,6 +290,38 @@ pub fn discord_message_error(body: &Value) -> Option<String> {
     None
 }
 
+/// Answers channel message posts and edits as Discord would.
+struct StrictDiscord {
+    next_id: AtomicU64,
+}
+
+impl Respond for StrictDiscord {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if let Some(why) = discord_message_error(&body) {
+            return discord_refusal(&why);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        ResponseTemplate::new(200).set_body_json(json!({"id": id.to_string()}))
+    }
+}
+
+/// A mock Discord that enforces the message rules on channel messages
+/// (`POST` and `PATCH /api/v10/channels/{id}/messages…`).
+pub async fn strict_discord() -> MockServer {
+    let mock = MockServer::start().await;
+    for verb in ["POST", "PATCH"] {
+        Mock::given(method(verb))
+            .and(path_regex("^/api/v10/channels/[0-9]+/messages"))
+            .respond_with(StrictDiscord {
+                next_id: AtomicU64::new(5000),
+            })
+            .mount(&mock)
+            .await;
+    }
+    mock
+}
+
 fn discord_refusal(why: &str) -> ResponseTemplate {
     ResponseTemplate::new(400).set_body_json(
         json!({"code": 50035, "message": "Invalid Form Body", "errors": {"_errors": [{"message": why}]}}),
@@ -332,6 +364,28 @@ impl DeferredReplies {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(token.to_string(), original);
+    }
+
+    /// Records an immediate answer (type 4) the app gave an interaction:
+    /// follow-ups are then messages of their own.
+    pub fn answered(&self, token: &str, response: &Value) {
+        assert_eq!(response["type"], 4, "not a message response: {response}");
+        let e = ephemeral(&response["data"]["flags"]);
+        self.originals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                token.to_string(),
+                Original {
+                    ephemeral: e,
+                    edited: true,
+                },
+            );
+        self.shown.lock().unwrap_or_else(|e| e.into_inner()).push((
+            token.to_string(),
+            response["data"].clone(),
+            e,
+        ));
     }
 
     /// The messages shown so far: (body, seen by the invoker only).

@@ -26,6 +26,10 @@ use crate::platform::answer::{
 };
 use crate::platform::command_text::{self, NamedValue, Template};
 
+/// How long a long reply's continuation waits for its first page, the
+/// HTTP answer, to be shown.
+const CONTINUE_AFTER: Duration = Duration::from_millis(500);
+
 /// What to send back to Slack inside its 3-second window.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
@@ -104,23 +108,35 @@ impl Inbound {
         }
     }
 
-    /// Posts a reply to a `response_url` in the background.
+    /// Posts a reply to a `response_url` in the background (all its pages).
     fn follow_up(&self, response_url: Option<String>, reply: Reply) {
         let config = &self.app.config;
-        let body = render::follow_up_body(&reply, config.tz, &config.directory);
-        self.post(response_url, body);
+        let bodies = render::follow_up_bodies(&reply, config.tz, &config.directory);
+        self.post_all(response_url, bodies, Duration::ZERO);
     }
 
     /// Posts a body to a `response_url` in the background.
     fn post(&self, response_url: Option<String>, body: Value) {
+        self.post_all(response_url, vec![body], Duration::ZERO);
+    }
+
+    /// Posts bodies to a `response_url` one after the other, after `delay`.
+    fn post_all(&self, response_url: Option<String>, bodies: Vec<Value>, delay: Duration) {
+        if bodies.is_empty() {
+            return;
+        }
         let Some(url) = response_url else {
             tracing::warn!("a Slack interaction without response_url: its reply is dropped");
             return;
         };
         let client = self.client.clone();
         tokio::spawn(async move {
-            if let Err(e) = api::respond(&client, &url, &body).await {
-                tracing::warn!(error = %e, "could not answer a Slack interaction");
+            tokio::time::sleep(delay).await;
+            for body in bodies {
+                if let Err(e) = api::respond(&client, &url, &body).await {
+                    tracing::warn!(error = %e, "could not answer a Slack interaction");
+                    return;
+                }
             }
         });
     }
@@ -211,7 +227,11 @@ impl Inbound {
         let config = &self.app.config;
         Ok(match self.dispatch(inv, limit).await {
             Outcome::Done(reply) => {
-                Answer::Body(render::reply_body(&reply, config.tz, &config.directory))
+                let mut bodies = render::reply_bodies(&reply, config.tz, &config.directory);
+                let first = bodies.remove(0);
+                // a long reply continues on response_url once the answer is shown
+                self.post_all(cmd.response_url.clone(), bodies, CONTINUE_AFTER);
+                Answer::Body(first)
             }
             Outcome::Late(handle) => {
                 self.follow_up_outcome(cmd.response_url, Outcome::Late(handle));

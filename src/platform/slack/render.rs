@@ -10,13 +10,13 @@ use super::text::escape;
 use super::wire::FormMeta;
 use super::{FORM_CALLBACK, FORM_INPUT};
 use crate::app::{Message, Reply};
-use crate::delivery::mentions;
+use crate::delivery::{mentions, pages};
 use crate::domain::Platform;
 use crate::platform::command_text::{Field, Template};
 use crate::settings::Directory;
 
-/// Slack's limit on a section's text.
-const SECTION_MAX: usize = 3000;
+/// The notification text of a message (its blocks hold the whole text).
+const FALLBACK_MAX: usize = 3000;
 
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -31,53 +31,83 @@ fn plain(text: &str, max: usize) -> Value {
     json!({"type": "plain_text", "text": truncate(text, max)})
 }
 
-/// The blocks of a message already prepared with [`mentions::for_platform`]:
-/// its text as sections, its buttons as actions.
-fn blocks(message: &Message, tz: Tz) -> Vec<Value> {
-    let text = message.markup(Platform::Slack, tz);
-    let mut blocks = vec![json!({
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": truncate(&text, SECTION_MAX)}
-    })];
-    if !message.buttons.is_empty() {
-        let elements: Vec<Value> = message
-            .buttons
-            .iter()
-            .take(25)
-            .enumerate()
-            .map(|(i, b)| {
-                let mut button = json!({
-                    "type": "button",
-                    "action_id": format!("shipmate.command.{i}"),
-                    "text": plain(&b.label, 75),
-                    "value": b.command,
-                });
-                if b.danger {
-                    button["style"] = json!("danger");
-                }
-                button
-            })
-            .collect();
-        blocks.push(json!({"type": "actions", "elements": elements}));
+/// The actions block of a message's buttons, if it has any.
+fn actions(message: &Message) -> Option<Value> {
+    if message.buttons.is_empty() {
+        return None;
     }
-    blocks
+    let elements: Vec<Value> = message
+        .buttons
+        .iter()
+        .take(25)
+        .enumerate()
+        .map(|(i, b)| {
+            let mut button = json!({
+                "type": "button",
+                "action_id": format!("shipmate.command.{i}"),
+                "text": plain(&b.label, 75),
+                "value": b.command,
+            });
+            if b.danger {
+                button["style"] = json!("danger");
+            }
+            button
+        })
+        .collect();
+    Some(json!({"type": "actions", "elements": elements}))
 }
 
-/// The HTTP answer to a slash command (or a `response_url` post).
-pub fn reply_body(reply: &Reply, tz: Tz, directory: &Directory) -> Value {
+/// A reply as Slack messages within Slack's limits ([`pages`]): the first
+/// is the answer, the others continue it (the buttons go with the last).
+pub fn reply_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Value> {
     let message = mentions::for_platform(&reply.message, Platform::Slack, directory);
-    json!({
-        "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
-        "text": truncate(&message.markup(Platform::Slack, tz), 40_000),
-        "blocks": blocks(&message, tz),
-    })
+    let markup = message.markup(Platform::Slack, tz);
+    let mut pages = pages::slack_pages(&markup);
+    if pages.is_empty() {
+        pages.push(Vec::new());
+    }
+    let last = pages.len() - 1;
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, sections)| {
+            let text = sections.join("\n");
+            let mut blocks: Vec<Value> = sections
+                .into_iter()
+                .map(|t| json!({"type": "section", "text": {"type": "mrkdwn", "text": t}}))
+                .collect();
+            let buttons = (i == last).then(|| actions(&message)).flatten();
+            let fallback = match (&buttons, text.is_empty()) {
+                (Some(_), true) => message
+                    .buttons
+                    .iter()
+                    .map(|b| escape(&b.label))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                _ => truncate(&text, FALLBACK_MAX),
+            };
+            blocks.extend(buttons);
+            json!({
+                "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
+                "text": fallback,
+                "blocks": blocks,
+            })
+        })
+        .collect()
 }
 
-/// Like [`reply_body`] for a `response_url`: never replaces the clicked message.
-pub fn follow_up_body(reply: &Reply, tz: Tz, directory: &Directory) -> Value {
-    let mut body = reply_body(reply, tz, directory);
-    body["replace_original"] = json!(false);
-    body
+/// The first of [`reply_bodies`]: a reply that fits one message.
+pub fn reply_body(reply: &Reply, tz: Tz, directory: &Directory) -> Value {
+    reply_bodies(reply, tz, directory).swap_remove(0)
+}
+
+/// Like [`reply_bodies`] for a `response_url`: never replaces the clicked message.
+pub fn follow_up_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Value> {
+    let mut bodies = reply_bodies(reply, tz, directory);
+    for body in &mut bodies {
+        body["replace_original"] = json!(false);
+    }
+    bodies
 }
 
 /// A short private note (acknowledgements, failures to open a form), escaped.
