@@ -23,6 +23,9 @@ pub struct RunRecord {
     /// The release-window check ran (once, when the run started).
     #[serde(default)]
     pub flags_checked: bool,
+    /// On-call was paged: on the run's first failure (a job's or its own), once.
+    #[serde(default)]
+    pub paged: bool,
 }
 
 impl RunRecord {
@@ -108,9 +111,9 @@ pub fn run_message(rec: &RunRecord) -> Message {
     for flag in &rec.flags {
         m = m.line(flag_text(Line::new().text("  ⚠️ "), flag));
     }
-    if run.status.is_failure() {
-        m = failed_job_lines(m, rec);
-    } else if !run.status.is_finished() {
+    // failed jobs are named as soon as they fail, while the run goes on
+    m = failed_job_lines(m, rec);
+    if !run.status.is_finished() {
         let running: Vec<&str> = run
             .jobs
             .iter()
@@ -184,6 +187,8 @@ fn failed_job_line(job: &crate::domain::pipeline::Job) -> Line {
 }
 
 /// The failure follow-up: what failed, and the on-call role mentioned.
+/// Sent once per run, on its first failure: a failed job while the run is
+/// still going, or the run itself.
 pub fn failure_message(rec: &RunRecord, oncall: Option<(Role, Vec<MemberRef>)>) -> Message {
     let run = &rec.run;
     let failed: Vec<&str> = run.failed_jobs().map(|j| j.name.as_str()).collect();
@@ -192,13 +197,22 @@ pub fn failure_message(rec: &RunRecord, oncall: Option<(Role, Vec<MemberRef>)>) 
     } else {
         format!(": {}", names(&failed))
     };
-    let mut line = Line::new().text(format!(
-        "{} {} {} in {}{what}",
-        run.status.emoji(),
-        rec.pipeline_name(),
-        run.status.as_str().replace('_', " "),
-        rec.environment
-    ));
+    let mut line = if run.status.is_failure() {
+        Line::new().text(format!(
+            "{} {} {} in {}{what}",
+            run.status.emoji(),
+            rec.pipeline_name(),
+            run.status.as_str().replace('_', " "),
+            rec.environment
+        ))
+    } else {
+        // a job failed while the run goes on
+        Line::new().text(format!(
+            "❌ {} failing in {}{what}",
+            rec.pipeline_name(),
+            rec.environment
+        ))
+    };
     if let Some((role, members)) = oncall {
         line = line.text(" — ").role(role, members);
     }
@@ -274,6 +288,7 @@ mod tests {
             routed: true,
             flags: vec![],
             flags_checked: true,
+            paged: false,
         };
         assert_eq!(
             run_message(&rec).plain(chrono_tz::UTC),
@@ -296,6 +311,7 @@ mod tests {
                 reason: "release".into(),
             }],
             flags_checked: true,
+            paged: false,
         };
         let m = flag_message(&rec, vec![]);
         let tz = chrono_tz::Asia::Kolkata;
