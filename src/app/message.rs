@@ -210,7 +210,7 @@ mod tests {
                 .time(t)
                 .text(" ")
                 .role(
-                    Role::DataSteward,
+                    Role::DATA_STEWARD,
                     vec![
                         "discord-role:42".parse().unwrap(),
                         "slack:U9".parse().unwrap(),

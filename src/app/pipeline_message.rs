@@ -188,7 +188,7 @@ pub fn flag_message(rec: &RunRecord, devops: Vec<MemberRef>) -> Message {
                 ))
                 .text(flag.to_string())
                 .text(" — ")
-                .role(Role::Devops, devops.clone()),
+                .role(Role::DEVOPS, devops.clone()),
         );
     }
     m

@@ -7,8 +7,8 @@ use super::context::Handled;
 use super::feature::{Feature, Input, Job, JobRunner, NoPayload, Runs};
 use super::jobs::unwrap_handled;
 use super::{Ctx, Line, Message, Reply};
+use crate::domain::DomainError;
 use crate::domain::sms::{self, Alert, Condition, Forecast, Reading, Thresholds};
-use crate::domain::{DomainError, Role};
 use crate::grammar::spec::pos;
 use crate::grammar::{CommandSpec, SubSpec};
 use crate::settings::Config;
@@ -89,7 +89,8 @@ impl Job for Reminder {
 const RECORD: &str = "sms";
 
 async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
-    ctx.actor.require(Role::Devops, "record the SMS balance")?;
+    ctx.actor
+        .require(&ctx.app.config.sms_role, "record the SMS balance")?;
     if i64::try_from(credits).is_err() {
         return Err(
             DomainError::invalid(format!("{credits} credits is more than can be stored")).into(),
@@ -218,7 +219,8 @@ pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
 }
 
 async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled<Message> {
-    let devops = super::roles::members_of(ctx, Role::Devops).await?;
+    let app = ctx.app;
+    let devops = super::roles::members_of(ctx, &app.config.sms_role).await?;
     let t = thresholds(ctx);
     let line = match alert.condition {
         Condition::LowBalance => Line::new().text(format!(
@@ -241,7 +243,10 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
         }
     };
     Ok(Message::new()
-        .line(line.role(Role::Devops, devops).text(" please renew."))
+        .line(
+            line.role(ctx.app.config.sms_role.clone(), devops)
+                .text(" please renew."),
+        )
         .line(Line::new().text(
             "Record the new balance with /sms balance <credits>; /sms status shows the forecast.",
         )))
@@ -249,11 +254,12 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
 
 /// The recurring renewal reminder: the status, a nudge to devops, and the alert check.
 pub async fn remind(ctx: &mut Ctx<'_>) -> Handled<()> {
-    let devops = super::roles::members_of(ctx, Role::Devops).await?;
+    let app = ctx.app;
+    let devops = super::roles::members_of(ctx, &app.config.sms_role).await?;
     let head = Message::new().line(
         Line::new()
             .text("📅 SMS credits renewal check for ")
-            .role(Role::Devops, devops)
+            .role(ctx.app.config.sms_role.clone(), devops)
             .text(": please confirm the balance with /sms balance <credits>."),
     );
     let forecast = load_forecast(ctx).await?;

@@ -90,6 +90,7 @@ fn policy(ctx: &Ctx<'_>) -> Policy {
     Policy {
         remind_before: ctx.app.config.downtime.remind_before.clone(),
         tz: ctx.app.config.tz,
+        manager: ctx.app.config.downtime.manager.clone(),
     }
 }
 

@@ -16,8 +16,8 @@ use super::feature::{Feature, Job, JobRunner, Runs};
 use super::jobs::unwrap_handled;
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
+use crate::domain::DomainError;
 use crate::domain::freeze::{FreezeWindow, WindowKind};
-use crate::domain::{DomainError, Role};
 use crate::grammar::CommandSpec;
 use crate::store;
 
@@ -56,8 +56,8 @@ async fn start(
     reason: &str,
     kind: WindowKind,
 ) -> Handled<Reply> {
-    ctx.actor
-        .require(Role::ReleaseManager, "open freeze windows")?;
+    let manager = &ctx.app.config.freeze_manager;
+    ctx.actor.require(manager, "open freeze windows")?;
     let ends_at = match until {
         Until::After(d) => ctx.now + d,
         Until::At(at) => at,
@@ -89,8 +89,8 @@ async fn start(
 }
 
 async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
-    ctx.actor
-        .require(Role::ReleaseManager, "end freeze windows")?;
+    let manager = &ctx.app.config.freeze_manager;
+    ctx.actor.require(manager, "end freeze windows")?;
     let Some((id, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
         .await?
         .into_iter()

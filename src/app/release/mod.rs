@@ -367,7 +367,7 @@ async fn announcement(
             let Ok(t) = r.task(task) else {
                 return Ok(Message::new());
             };
-            let owners = super::roles::members_of(ctx, t.spec.owner).await?;
+            let owners = super::roles::members_of(ctx, &t.spec.owner).await?;
             let what = if t.spec.kind == TaskKind::Gate {
                 format!("/signoff {task}")
             } else {
@@ -377,7 +377,7 @@ async fn announcement(
                 head("▶️")
                     .code(task)
                     .text(format!(" is ready: {} — ", t.spec.title))
-                    .role(t.spec.owner, owners)
+                    .role(t.spec.owner.clone(), owners)
                     .text(format!(
                         " (planned by {}; then {what})",
                         local(r.planned_end(&t.spec), tz)
@@ -432,7 +432,7 @@ async fn announcement(
             let Ok(t) = r.task(task) else {
                 return Ok(Message::new());
             };
-            let owners = super::roles::members_of(ctx, t.spec.owner).await?;
+            let owners = super::roles::members_of(ctx, &t.spec.owner).await?;
             Message::new().line(
                 head("⏰")
                     .code(task)
@@ -441,7 +441,7 @@ async fn announcement(
                         t.spec.title,
                         local(r.planned_end(&t.spec), tz)
                     ))
-                    .role(t.spec.owner, owners),
+                    .role(t.spec.owner.clone(), owners),
             )
         }
         Notice::Closed { by } => Message::new().line(
