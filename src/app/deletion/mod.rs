@@ -9,7 +9,7 @@ pub use command::{DELETE_REQUEST, DeletionCommand, Filter};
 pub use jobs::{Expire, ExpirePayload, ReadyReminder};
 
 use super::context::Handled;
-use super::feature::{Feature, JobRunner, Runs};
+use super::feature::{Feature, Job, JobRunner, Runs};
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Policy, State};
@@ -178,7 +178,7 @@ pub async fn apply_effects(
                     id: id.n,
                     until_ms: until.timestamp_millis(),
                 };
-                ctx.schedule::<Expire>(&payload, until);
+                Expire::schedule(ctx, &payload, until);
             }
             Effect::Announce(notice) => {
                 let message = announcement(ctx, id, r, &notice).await?;

@@ -13,7 +13,6 @@ pub use command::{FREEZE, FreezeCommand, Until};
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
-use super::jobs::unwrap_handled;
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::DomainError;
@@ -170,9 +169,9 @@ pub async fn open(
     };
     let remind_at = ends_at - ctx.app.config.freeze_remind_before;
     if remind_at > ctx.now {
-        ctx.schedule::<Ending>(&payload, remind_at);
+        Ending::schedule(ctx, &payload, remind_at);
     }
-    ctx.schedule::<Ended>(&payload, ends_at);
+    Ended::schedule(ctx, &payload, ends_at);
     Ok(id)
 }
 
@@ -188,7 +187,9 @@ impl Job for Ending {
     }
 
     async fn fire(ctx: &mut Ctx<'_>, payload: WindowPayload) -> anyhow::Result<()> {
-        notify(ctx, payload, true).await.map_err(unwrap_handled)
+        notify(ctx, payload, true)
+            .await
+            .map_err(anyhow::Error::from)
     }
 }
 
@@ -204,7 +205,9 @@ impl Job for Ended {
     }
 
     async fn fire(ctx: &mut Ctx<'_>, payload: WindowPayload) -> anyhow::Result<()> {
-        notify(ctx, payload, false).await.map_err(unwrap_handled)
+        notify(ctx, payload, false)
+            .await
+            .map_err(anyhow::Error::from)
     }
 }
 
