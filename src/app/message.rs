@@ -232,7 +232,7 @@ mod tests {
                 .time(t)
                 .text(" ")
                 .role(
-                    Role::DataSteward,
+                    Role::DATA_STEWARD,
                     vec![
                         "discord-role:42".parse().unwrap(),
                         "slack:U9".parse().unwrap(),
@@ -265,7 +265,7 @@ mod tests {
                 ])
                 .text(" ")
                 .role(
-                    Role::Qa,
+                    Role::QA,
                     vec![
                         "slack-group:S0614TZR7".parse().unwrap(),
                         "discord-role:42".parse().unwrap(),

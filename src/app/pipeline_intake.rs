@@ -354,17 +354,17 @@ fn fold(
 fn channels_for<'a>(app: &'a App, rec: &RunRecord) -> (&'a [ChannelRef], Option<Role>) {
     let rules = &app.config.pipelines;
     match route_for(&rules.routes, &rec.run) {
-        Some(route) => (&route.channels, route.oncall),
+        Some(route) => (&route.channels, route.oncall.clone()),
         None => (&rules.default_channels, None),
     }
 }
 
-fn members(app: &App, grants: &[(String, String)], role: Role) -> Vec<MemberRef> {
+fn members(app: &App, grants: &[(String, String)], role: &Role) -> Vec<MemberRef> {
     let mut members = app
         .config
         .directory
         .roles
-        .get(&role)
+        .get(role)
         .cloned()
         .unwrap_or_default();
     for (r, m) in grants {
@@ -427,7 +427,10 @@ fn queue_messages(
             continue;
         };
         let (channels, oncall) = channels_for(app, rec);
-        let oncall = oncall.map(|role| (role, members(app, grants, role)));
+        let oncall = oncall.map(|role| {
+            let members = members(app, grants, &role);
+            (role, members)
+        });
         let body = serde_json::to_string(&failure_message(rec, oncall))?;
         reply(channels, &body, &format!("{key}:failure"), key);
     }
@@ -436,7 +439,7 @@ fn queue_messages(
             continue;
         };
         let (channels, _) = channels_for(app, rec);
-        let devops = members(app, grants, Role::Devops);
+        let devops = members(app, grants, &Role::DEVOPS);
         let body = serde_json::to_string(&flag_message(rec, devops))?;
         reply(channels, &body, &format!("{key}:release-window"), key);
     }

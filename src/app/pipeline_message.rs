@@ -252,7 +252,7 @@ pub fn flag_message(rec: &RunRecord, devops: Vec<MemberRef>) -> Message {
         m = m.line(
             flag_text(line, flag)
                 .text(" — ")
-                .role(Role::Devops, devops.clone()),
+                .role(Role::DEVOPS, devops.clone()),
         );
     }
     m

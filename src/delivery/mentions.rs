@@ -45,7 +45,7 @@ fn resolve_span(span: &Span, platform: Platform, directory: &Directory) -> Span 
                 }
             }
             Span::Role {
-                role: *role,
+                role: role.clone(),
                 members: resolved,
             }
         }
@@ -142,7 +142,7 @@ mod tests {
                 .user(&"slack:U2".parse().unwrap())
                 .text(" asked ")
                 .role(
-                    Role::DataSteward,
+                    Role::DATA_STEWARD,
                     vec![
                         "console:priya".parse().unwrap(),
                         "discord:111".parse().unwrap(),

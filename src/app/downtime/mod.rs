@@ -16,7 +16,6 @@ pub use command::{DOWNTIME, DowntimeCommand};
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
-use super::jobs::unwrap_handled;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::downtime::{
     Downtime, Draft, Effect, Event, Neighbour, Notice, Policy, State, Timer,
@@ -90,6 +89,7 @@ fn policy(ctx: &Ctx<'_>) -> Policy {
     Policy {
         remind_before: ctx.app.config.downtime.remind_before.clone(),
         tz: ctx.app.config.tz,
+        manager: ctx.app.config.downtime.manager.clone(),
     }
 }
 
@@ -224,7 +224,7 @@ pub async fn apply_effects(
                     version,
                     timer,
                 };
-                ctx.schedule::<TimerJob>(&payload, at);
+                TimerJob::schedule(ctx, &payload, at);
             }
             Effect::Announce(notice) => {
                 let message = announcement(id, d, &notice);
@@ -389,5 +389,5 @@ async fn fire_timer(ctx: &mut Ctx<'_>, payload: TimerPayload) -> anyhow::Result<
     }
     apply_effects(ctx, id, &d, effects)
         .await
-        .map_err(unwrap_handled)
+        .map_err(anyhow::Error::from)
 }
