@@ -92,12 +92,7 @@ async fn the_gateway_asks_the_configured_discord_api_for_its_url_with_the_bot_to
 
 /// Slack on, with a mock for `response_url`, and a steward.
 async fn slack_app() -> (common::TestApp, MockServer) {
-    let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/actions/1"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&mock)
-        .await;
+    let mock = chat::rules::strict_slack().await;
     let mut env = slack_env(&mock);
     env.push(("SHIPMATE__ROLES__DATA-STEWARD", "slack:USTEWARD".into()));
     (spawn(&env).await, mock)

@@ -9,42 +9,18 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use chat::rules::*;
 use chat::*;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 const DISCORD_CHANNEL: &str = "645027906669510667";
 const SAM_DISCORD: &str = "111222333444";
 const RIYA_DISCORD: &str = "777888999000";
 
+/// Slack and Discord mocks as strict as the platforms.
 async fn mocks() -> (MockServer, MockServer) {
-    let (slack, discord) = (MockServer::start().await, MockServer::start().await);
-    Mock::given(method("POST"))
-        .and(path("/api/chat.postMessage"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"ok": true, "channel": "CDELETE", "ts": "1700000000.000100"}),
-            ),
-        )
-        .mount(&slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/actions/1"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&slack)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/api/v10/channels/{DISCORD_CHANNEL}/messages"
-        )))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "5001", "channel_id": DISCORD_CHANNEL})),
-        )
-        .mount(&discord)
-        .await;
-    (slack, discord)
+    (strict_slack().await, strict_discord().await)
 }
 
 /// Waits for a message posted to `at` whose JSON body contains `needle`.

@@ -19,8 +19,9 @@ const STEWARD_ROLE: &str = "539082325061836999";
 const CHANNEL: &str = "645027906669510667";
 const MASON: &str = "53908232506183680";
 
+/// The app against a Discord mock as strict as Discord ([`strict_discord`]).
 async fn discord_app(extra: &[(&'static str, &str)]) -> (common::TestApp, MockServer) {
-    let mock = MockServer::start().await;
+    let mock = strict_discord().await;
     let mut env = discord_env(&mock);
     env.push((
         "SHIPMATE__ROLES__DATA-STEWARD",

@@ -9,23 +9,13 @@ use chat::rules::*;
 use chat::*;
 use serde_json::{Value, json};
 use shipmate::platform::signature::{SignatureError, verify_slack};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 const FILE: &str = "city-b/run-42 reason:duplicate-run pipeline ran twice";
 
+/// The app against a Slack mock as strict as Slack ([`strict_slack`]).
 async fn slack_app(extra: &[(&'static str, &str)]) -> (common::TestApp, MockServer) {
-    let mock = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/views.open"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&mock)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/actions/1"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&mock)
-        .await;
+    let mock = strict_slack().await;
     let mut env = slack_env(&mock);
     env.push((
         "SHIPMATE__ROLES__DATA-STEWARD",
@@ -463,22 +453,11 @@ async fn a_command_that_outlasts_the_3_second_window_is_acknowledged_then_answer
 
 const DISCORD_CHANNEL: &str = "645027906669510667";
 
-/// Slack (strict mock) and Discord (accepting mock) both enabled; W111 is a
+/// Slack and Discord (strict mocks) both enabled; W111 is a
 /// release-manager and admin, USTEWARD a data steward; cards go to Slack,
 /// Discord and the console.
 async fn both_platforms() -> (common::TestApp, MockServer, MockServer) {
-    let slack = strict_slack().await;
-    let discord = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/api/v10/channels/{DISCORD_CHANNEL}/messages"
-        )))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "5001", "channel_id": DISCORD_CHANNEL})),
-        )
-        .mount(&discord)
-        .await;
+    let (slack, discord) = (strict_slack().await, strict_discord().await);
     let mut env = slack_env(&slack);
     env.extend(discord_env(&discord));
     let channels = format!("slack:CDELETE,discord:{DISCORD_CHANNEL},console:#bioinfo");
