@@ -842,3 +842,50 @@ async fn a_retried_thread_reply_already_in_its_thread_is_not_posted_again() {
         "{q:?}"
     );
 }
+
+#[tokio::test]
+async fn a_slack_refusal_for_size_is_retried_smaller_not_parked() {
+    // Arrange: Slack refuses the first try as too long (its limit is not published exactly)
+    let (slack, discord) = (MockServer::start().await, MockServer::start().await);
+    let too_long = ResponseTemplate::new(200)
+        .set_body_json(json!({"ok": false, "error": "msg_blocks_too_long"}));
+    let post = Script::new(vec![too_long], slack_ok());
+    mount(&slack, "POST", "/api/chat.postMessage", &post).await;
+    mount(
+        &slack,
+        "GET",
+        "/api/conversations.history",
+        &Script::always(slack_history(json!([]))),
+    )
+    .await;
+    let t = spawn_app(&pairs(&platform_env(&slack, &discord, &[]))).await;
+    let mut m = Message::new();
+    for i in 0..400 {
+        m = m.line(Line::new().text(format!("job-{i:03} failed {}", "x".repeat(30))));
+    }
+
+    // Act
+    enqueue(&t, &[("slack:C1", &m, None)], 0).await;
+    let rows = settled(&t, Duration::from_secs(8)).await;
+
+    // Assert: delivered on the second try, with less text than the first
+    assert_eq!(rows[0].state, "delivered", "{rows:#?}");
+    let bodies = post.bodies();
+    assert_eq!(bodies.len(), 2);
+    let text = |b: &Value| -> usize {
+        b["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["text"]["text"].as_str())
+            .map(|s| s.chars().count())
+            .sum()
+    };
+    assert!(
+        text(&bodies[1]) < text(&bodies[0]),
+        "{} then {}",
+        text(&bodies[0]),
+        text(&bodies[1])
+    );
+    assert!(bodies[1].to_string().contains("more lines not shown"));
+}

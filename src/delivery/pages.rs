@@ -21,6 +21,11 @@ pub const SLACK_PAGE_SECTIONS: usize = 45;
 
 /// `markup` as Slack pages of sections.
 pub fn slack_pages(markup: &str) -> Vec<Vec<String>> {
+    slack_pages_within(markup, SLACK_PAGE_TEXT)
+}
+
+/// `markup` as Slack pages of sections holding at most `budget` characters each.
+pub fn slack_pages_within(markup: &str, budget: usize) -> Vec<Vec<String>> {
     let mut pages: Vec<Vec<String>> = Vec::new();
     let mut page: Vec<String> = Vec::new();
     let mut page_len = 0;
@@ -44,7 +49,7 @@ pub fn slack_pages(markup: &str) -> Vec<Vec<String>> {
             }
             let section_len = section.chars().count();
             let sections = page.len() + 1;
-            if page_len + section_len + 1 + len > SLACK_PAGE_TEXT
+            if page_len + section_len + 1 + len > budget
                 || (section_len == 0 && sections > SLACK_PAGE_SECTIONS)
             {
                 close_section(&mut section, &mut page, &mut page_len);

@@ -4,7 +4,8 @@
 //! `allowed_mentions` listing exactly those users and roles, so nothing
 //! else (no `@everyone`, no pasted `<@id>`) ever pings. Discord's limits
 //! (4096-character description, 2000-character content, 5×5 buttons,
-//! 80-character labels, 100-character `custom_id`) are applied by capping.
+//! 80-character labels, 100-character `custom_id`) are applied by paging
+//! ([`pages`]: a text too long says how many lines it left out) or capping.
 
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use crate::app::Message;
 use crate::delivery::buttons::button_ids;
 use crate::delivery::mentions::DiscordMentions;
+use crate::delivery::pages;
 use crate::delivery::wire::cap;
 use crate::domain::Platform;
 
@@ -67,10 +69,24 @@ struct AllowedMentions {
     replied_user: bool,
 }
 
+/// The embed's description: the first page of the text, and how many lines
+/// did not fit (what builds messages keeps long lists summarised).
+fn description(markup: &str) -> String {
+    const NOTE_ROOM: usize = 40;
+    let pages = pages::text_pages(markup, DESCRIPTION_MAX - NOTE_ROOM);
+    let (first, left_out) =
+        pages::first_page_noting_the_rest(pages, |page: &String| page.lines().count());
+    let mut text = first.unwrap_or_default();
+    if left_out > 0 {
+        text.push_str(&format!("\n*… {left_out} more lines not shown*"));
+    }
+    cap(&text, DESCRIPTION_MAX)
+}
+
 /// The body for a message already passed through `mentions::for_platform`.
 /// A new message (`edit == false`) carries the outbox id as its nonce.
 pub fn body(outbox_id: i64, message: &Message, edit: bool, tz: Tz) -> Body {
-    let description = cap(&message.markup(Platform::Discord, tz), DESCRIPTION_MAX);
+    let description = description(&message.markup(Platform::Discord, tz));
     let mut mentions = DiscordMentions::of(message);
     mentions.users.truncate(MENTIONS_MAX);
     mentions.roles.truncate(MENTIONS_MAX);
@@ -190,7 +206,19 @@ mod tests {
         let m = Message::text("x".repeat(5000));
         let v = serde_json::to_value(body(1, &m, false, chrono_tz::UTC)).unwrap();
         let d = v["embeds"][0]["description"].as_str().unwrap();
-        assert_eq!(d.chars().count(), 4096);
-        assert!(d.ends_with('…'));
+        assert!(d.chars().count() <= 4096);
+        assert!(d.ends_with("*… 1 more lines not shown*"), "{d}");
+
+        let mut m = Message::new();
+        for i in 0..200 {
+            m = m.line(crate::app::Line::new().text(format!("line {i:03} {}", "y".repeat(40))));
+        }
+        let v = serde_json::to_value(body(1, &m, false, chrono_tz::UTC)).unwrap();
+        let d = v["embeds"][0]["description"].as_str().unwrap();
+        assert!(d.chars().count() <= 4096);
+        assert!(
+            d.starts_with("line 000") && d.contains("more lines not shown"),
+            "{d}"
+        );
     }
 }

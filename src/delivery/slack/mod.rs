@@ -20,6 +20,7 @@ use reqwest::RequestBuilder;
 use serde::Deserialize;
 
 use super::limits::ChannelLimiter;
+use super::pages;
 use super::wire::{request_failed, retry_after};
 use super::{Delivered, DeliveryError, DeliveryFuture, Outbound, Transport, mentions};
 use crate::domain::Platform;
@@ -79,6 +80,7 @@ impl SlackTransport {
             item.outbox_id,
             &message,
             self.tz,
+            budget(item.attempts),
         ))
         .map_err(|e| DeliveryError::Permanent(format!("slack payload: {e}")))?;
         if let (None, Some(parent), Some(fields)) =
@@ -182,7 +184,16 @@ impl SlackTransport {
     }
 }
 
-/// `ok:false` errors that go away by themselves; every other one never will.
+/// The block text a message may hold on its `attempts`-th retry: Slack's
+/// size rule is not published exactly, so a message it refused for size
+/// (`msg_blocks_too_long`) is tried again smaller, never parked for it.
+fn budget(attempts: i64) -> usize {
+    let halvings = u32::try_from(attempts.clamp(0, 3)).unwrap_or(3);
+    pages::SLACK_PAGE_TEXT >> halvings
+}
+
+/// `ok:false` errors that go away by themselves (or, for size, on a
+/// smaller retry); every other one never will.
 fn classify(what: &str, error: &str, wait: Option<Duration>) -> DeliveryError {
     let reason = format!("{what}: {error}");
     match error {
@@ -191,7 +202,8 @@ fn classify(what: &str, error: &str, wait: Option<Duration>) -> DeliveryError {
         | "internal_error"
         | "fatal_error"
         | "service_unavailable"
-        | "request_timeout" => DeliveryError::Retry {
+        | "request_timeout"
+        | "msg_blocks_too_long" => DeliveryError::Retry {
             after: wait,
             reason,
         },
@@ -250,7 +262,12 @@ mod tests {
 
     #[test]
     fn errors_that_heal_are_retried_and_the_rest_parked() {
-        for e in ["ratelimited", "internal_error", "service_unavailable"] {
+        for e in [
+            "ratelimited",
+            "internal_error",
+            "service_unavailable",
+            "msg_blocks_too_long",
+        ] {
             assert!(
                 matches!(classify("x", e, None), DeliveryError::Retry { .. }),
                 "{e}"

@@ -77,16 +77,19 @@ struct EventPayload {
 }
 
 /// The payload for a message already passed through `mentions::for_platform`.
-/// `edit` is the `ts` of the message to replace, if any.
+/// `edit` is the `ts` of the message to replace, if any; `budget` is the
+/// most block text it may hold ([`pages::SLACK_PAGE_TEXT`], less on a retry
+/// after Slack refused a message for its size).
 pub fn payload<'a>(
     channel: &'a str,
     edit: Option<&'a str>,
     outbox_id: i64,
     message: &Message,
     tz: Tz,
+    budget: usize,
 ) -> Payload<'a> {
     let markup = message.markup(Platform::Slack, tz);
-    let mut blocks: Vec<Block> = sections(&markup)
+    let mut blocks: Vec<Block> = sections(&markup, budget)
         .into_iter()
         .map(|text| Block::Section {
             text: TextObject {
@@ -145,16 +148,16 @@ pub fn payload<'a>(
 /// The message's sections: its first page (Slack's limits), and a last
 /// line saying how many lines did not fit. Messages are edited in place, so
 /// they stay one message; what builds them keeps long lists summarised.
-fn sections(markup: &str) -> Vec<String> {
-    let (first, left_out) =
-        pages::first_page_noting_the_rest(pages::slack_pages(markup), |page: &Vec<String>| {
-            page.iter().map(|s| s.lines().count()).sum()
-        });
+fn sections(markup: &str, budget: usize) -> Vec<String> {
+    let (first, left_out) = pages::first_page_noting_the_rest(
+        pages::slack_pages_within(markup, budget),
+        |page: &Vec<String>| page.iter().map(|s| s.lines().count()).sum(),
+    );
     let mut out = first.unwrap_or_default();
     if left_out > 0 {
         // the note replaces the last section when the page is full
         if out.len() >= pages::SLACK_PAGE_SECTIONS
-            || out.iter().map(|s| s.chars().count()).sum::<usize>() + 60 > pages::SLACK_PAGE_TEXT
+            || out.iter().map(|s| s.chars().count()).sum::<usize>() + 60 > budget
         {
             out.pop();
         }
@@ -198,7 +201,7 @@ mod tests {
                 "/delete-request object DR-1 reason:\"…\"".into(),
                 true,
             );
-        let p = payload("C1", None, 9, &m, chrono_tz::UTC);
+        let p = payload("C1", None, 9, &m, chrono_tz::UTC, pages::SLACK_PAGE_TEXT);
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["channel"], "C1");
         assert!(v.get("ts").is_none());
@@ -231,7 +234,14 @@ mod tests {
         for _ in 0..60 {
             m = m.line(Line::new().text(line.clone())).line(Line::new());
         }
-        let p = payload("C1", Some("1.2"), 1, &m, chrono_tz::UTC);
+        let p = payload(
+            "C1",
+            Some("1.2"),
+            1,
+            &m,
+            chrono_tz::UTC,
+            pages::SLACK_PAGE_TEXT,
+        );
         assert!(p.blocks.len() <= 50);
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["ts"], "1.2");
