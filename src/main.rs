@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +15,7 @@ use shipmate::app::{App, Invocation, Status};
 use shipmate::domain::timing::SystemClock;
 use shipmate::platform::console;
 use shipmate::settings::{self, Config};
+use shipmate::shutdown::{self, Shutdown};
 use shipmate::startup::{Application, Options};
 use shipmate::store::Db;
 use shipmate::telemetry;
@@ -221,6 +223,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let console_channel =
         console::channel_arg(&config.settings.console.channel).map_err(anyhow::Error::msg)?;
     let console_wanted = config.settings.console.enabled && std::io::stdin().is_terminal();
+    let grace = config.shutdown_grace;
     let application = Application::build(config, Options::default()).await?;
     tracing::info!(port = application.port(), "shipmate is serving");
     let app = application.app().clone();
@@ -231,10 +234,33 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             std::future::pending().await
         }
     };
+    let shutdown = Shutdown::new();
+    let running = application.run_until(shutdown.clone());
+    tokio::pin!(running);
+    let why = tokio::select! {
+        r = &mut running => {
+            r?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        r = console => {
+            r?;
+            "the console closed"
+        }
+        signal = shutdown::signal() => signal,
+    };
+    tracing::info!(reason = why, grace = ?grace, "stopping: finishing the work in flight");
+    shutdown.trigger();
+    // the grace bounds a delivery in flight; a little more for the last writes and closing
+    let bound = grace + Duration::from_secs(2);
     tokio::select! {
-        r = application.run_until_stopped() => r?,
-        r = console => r?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+        r = tokio::time::timeout(bound, &mut running) => match r {
+            Ok(r) => {
+                r?;
+                tracing::info!("stopped");
+            }
+            Err(_) => tracing::warn!(after = ?bound, "work still running at the end of the grace period was cut off"),
+        },
+        signal = shutdown::signal() => tracing::warn!(signal, "stopping at once"),
     }
     Ok(ExitCode::SUCCESS)
 }
