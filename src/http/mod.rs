@@ -6,6 +6,7 @@
 
 mod discord;
 mod reject;
+mod replay;
 pub mod serve;
 mod slack;
 pub mod webhooks;
@@ -16,7 +17,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::{Extension, Router, extract::DefaultBodyLimit};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -57,6 +58,7 @@ pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>
         .merge(slack::routes(app.clone(), client.clone()))
         .merge(discord::routes(app.clone(), client))
         .merge(webhooks::routes(app, sns))
+        .layer(Extension(replay::Guard::default()))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod pipeline;
 pub mod release;
+pub mod replay;
 pub mod roles;
 pub mod sms;
 
