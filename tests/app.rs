@@ -615,3 +615,28 @@ async fn many_users_at_once_each_get_their_own_request_approved_and_audited_exac
         .unwrap();
     assert_eq!(jobs, 160, "one cooling-off expiry each");
 }
+
+#[tokio::test]
+async fn a_misspelled_subcommand_files_nothing_and_says_what_was_meant() {
+    // Arrange
+    let t = spawn_app(&[]).await;
+    t.ok(
+        "alice",
+        "/delete-request city-a/run-1 reason:other not needed",
+    )
+    .await;
+    let before = t.snapshot().await;
+
+    // Act: `objet` for `object`
+    let answer = t
+        .refused("bob", "/delete-request objet DR-1 reason:other")
+        .await;
+
+    // Assert: no request for a target `objet`, and the usage of `object` alone
+    assert!(answer.contains("did you mean `object`?"), "{answer}");
+    assert!(
+        answer.ends_with("Usage:\n/delete-request object <DR-n> reason:…"),
+        "{answer}"
+    );
+    assert_eq!(t.snapshot().await, before, "nothing changed");
+}

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
 use super::App;
+use super::feature::Job;
 use super::message::Message;
 use crate::domain::{Actor, ChannelRef, DomainError};
 use crate::store::{audit::AuditEntry, batch::Batch, jobs::NewJob};
@@ -83,7 +84,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Appends an audit row for `record`.
-    pub async fn audit(&mut self, record: &str, action: &str, detail: &str) -> Handled<()> {
+    pub fn audit(&mut self, record: &str, action: &str, detail: &str) {
         let entry = AuditEntry {
             at: self.now,
             actor: self.audit_actor.0.clone(),
@@ -93,36 +94,40 @@ impl<'a> Ctx<'a> {
             detail: detail.to_string(),
         };
         self.batch.audit(&entry);
-        Ok(())
     }
 
     /// Queues a message for one channel.
-    pub async fn post(
-        &mut self,
-        channel: &ChannelRef,
-        message: &Message,
-        key: Option<&str>,
-    ) -> Handled<()> {
-        let body = serde_json::to_string(message).map_err(anyhow::Error::from)?;
-        self.batch
-            .outbox(channel.to_string(), body, key.map(str::to_string), self.now);
+    pub fn post(&mut self, channel: &ChannelRef, message: &Message, key: Option<&str>) {
+        self.batch.outbox(
+            channel.to_string(),
+            message,
+            key.map(str::to_string),
+            self.now,
+        );
         self.posted = true;
-        Ok(())
     }
 
     /// Queues a message for every channel in `channels`.
-    pub async fn post_all(&mut self, channels: &[ChannelRef], message: &Message) -> Handled<()> {
+    pub fn post_all(&mut self, channels: &[ChannelRef], message: &Message) {
         for channel in channels {
-            self.post(channel, message, None).await?;
+            self.post(channel, message, None);
         }
-        Ok(())
     }
 
-    /// Schedules a job.
-    pub async fn schedule(&mut self, job: NewJob) -> Handled<()> {
+    /// Schedules job `J` with `payload` at `due_at` (once per dedup key).
+    pub fn schedule<J: Job>(&mut self, payload: &J::Payload, due_at: DateTime<Utc>) {
+        let job = NewJob {
+            kind: J::KIND.into(),
+            payload: serde_json::to_string(payload).unwrap_or_else(|e| {
+                self.batch.fail(format!("{} payload: {e}", J::KIND));
+                String::new()
+            }),
+            due_at,
+            cron: None,
+            dedup_key: J::dedup_key(payload),
+        };
         self.batch.job(&job, self.now);
         self.scheduled = true;
-        Ok(())
     }
 
     /// Uses grants the caller has read already.

@@ -26,8 +26,9 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use super::context::CommandError;
-use super::{App, Ctx, Invocation, Reply, Status, internal_error, roles};
-use crate::grammar::Parsed;
+use super::features::Command;
+use super::{App, Ctx, Invocation, Reply, internal_error, refusal, roles};
+use crate::grammar::{CommandSpec, Parsed, SubSpec};
 use crate::store::{Chained, Tagged, Tx, Writer, batch::Batch};
 
 /// The most commands in one transaction.
@@ -43,7 +44,9 @@ pub struct Queue(Mutex<Vec<Queued>>);
 
 struct Queued {
     inv: Invocation,
-    parsed: Parsed,
+    command: Command,
+    /// The usage line of an invalid command comes from here.
+    spec: (&'static CommandSpec, &'static SubSpec),
     reply: oneshot::Sender<Reply>,
 }
 
@@ -89,19 +92,28 @@ type Next = (Start, Vec<Queued>, usize);
 
 /// Adds the reads a group needs to the statements that open its transaction.
 fn reads_for(group: &[Queued], reads: &mut Batch) {
-    crate::store::roles::read_all(reads);
-    super::deletion::prefetch(group.iter().map(|q| &q.parsed), reads);
+    let mut wanted = crate::store::Reads::default();
+    for item in group {
+        item.command.reads(&mut wanted);
+    }
+    wanted.add_to(reads);
 }
 
 impl App {
     /// Runs a parsed command in the next group transaction; returns its reply
     /// once that transaction has committed (or the command was refused).
-    pub(super) async fn run_grouped(&self, inv: &Invocation, parsed: &Parsed) -> Reply {
+    pub(super) async fn run_grouped(
+        &self,
+        inv: &Invocation,
+        command: Command,
+        parsed: &Parsed,
+    ) -> Reply {
         loop {
             let (reply, mut answer) = oneshot::channel();
             self.queue.push(Queued {
                 inv: inv.clone(),
-                parsed: parsed.clone(),
+                command: command.clone(),
+                spec: (parsed.command, parsed.sub),
                 reply,
             });
             loop {
@@ -264,27 +276,13 @@ impl App {
         ctx.set_grants(grants.clone());
         ctx.continue_batch(std::mem::take(batch));
         ctx.deletions = std::mem::take(deletions);
-        let parsed = &item.parsed;
-        let result = match parsed.command.name {
-            "delete-request" => super::deletion::run(&mut ctx, parsed).await,
-            "downtime" => super::downtime::run(&mut ctx, parsed).await,
-            "sms" => super::sms::run(&mut ctx, parsed).await,
-            "role" => super::roles::run(&mut ctx, parsed).await,
-            "release" => super::release::run_release(&mut ctx, parsed).await,
-            "task" => super::release::run_task(&mut ctx, parsed).await,
-            "signoff" => super::release::run_signoff(&mut ctx, parsed).await,
-            "freeze" => super::freeze::run(&mut ctx, parsed).await,
-            "pipeline" => super::pipeline::run(&mut ctx, parsed).await,
-            other => Err(CommandError::Internal(anyhow::anyhow!(
-                "no handler for /{other}"
-            ))),
-        };
+        let result = item.command.clone().handle(&mut ctx).await;
         let effects = ctx.effects();
         (*batch, *deletions) = ctx.hand_over();
         drop(ctx);
         match result {
             Ok(reply) => {
-                if parsed.command.name == "role" {
+                if matches!(item.command, Command::Roles(_)) {
                     // grants may have changed for the commands after this one
                     if let Err(e) = batch_flush_and_reread(tx, batch, grants).await {
                         return Err(internal_error(e));
@@ -292,17 +290,7 @@ impl App {
                 }
                 Ok((reply, effects))
             }
-            Err(CommandError::User(e)) => {
-                let status = match e {
-                    crate::domain::DomainError::Invalid(_) => Status::Invalid,
-                    _ => Status::Refused,
-                };
-                let text = match status {
-                    Status::Invalid => format!("{e}\nUsage:\n{}", parsed.usage()),
-                    _ => e.to_string(),
-                };
-                Err(Reply::error(status, text))
-            }
+            Err(CommandError::User(e)) => Err(refusal(e, item.spec.0.usage_of(item.spec.1))),
             Err(CommandError::Internal(e)) => Err(internal_error(e)),
         }
     }

@@ -1,13 +1,14 @@
 //! `/help [command]`: usage generated from the grammar table.
 
+use super::features::{COMMANDS, find_command};
 use super::{Message, Reply, Status};
-use crate::grammar::{COMMANDS, Parsed, find_command};
+use crate::grammar::Parsed;
 
 pub fn run(parsed: &Parsed) -> Reply {
     match parsed.get("command") {
         None => {
             let mut text = String::from("shipmate commands (`/help <command>` for details):");
-            for c in COMMANDS {
+            for c in COMMANDS.iter() {
                 text.push_str(&format!("\n  /{:<16} {}", c.name, c.summary));
             }
             Reply::private(Message::text(text))

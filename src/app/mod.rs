@@ -10,6 +10,8 @@ pub mod calendar;
 mod context;
 pub mod deletion;
 pub mod downtime;
+pub mod feature;
+pub mod features;
 pub mod freeze;
 mod group;
 mod help;
@@ -35,8 +37,9 @@ pub use context::{CommandError, Ctx};
 pub use invocation::{Invocation, Reply, Status};
 pub use message::{Line, Message};
 
+use crate::domain::DomainError;
 use crate::domain::timing::Clock;
-use crate::grammar;
+use crate::grammar::Parsed;
 use crate::settings::Config;
 use crate::store::Db;
 
@@ -72,16 +75,29 @@ impl App {
     /// Runs one command and returns the reply for its invoker.
     pub async fn dispatch(&self, inv: &Invocation) -> Reply {
         let started = Instant::now();
-        let (name, reply) = match grammar::parse_line(&inv.text) {
+        let (name, reply) = match features::parse_line(&inv.text) {
             Err(e) => ("unknown", Reply::error(Status::Invalid, e.to_string())),
-            Ok(parsed) if parsed.command.name == "help" => ("help", help::run(&parsed)),
-            Ok(parsed) => (parsed.command.name, self.run_grouped(inv, &parsed).await),
+            Ok(parsed) => (parsed.command.name, self.run_parsed(inv, &parsed).await),
         };
         metrics::counter!("shipmate_commands_total", "command" => name, "outcome" => reply.status.as_str())
             .increment(1);
         metrics::histogram!("shipmate_command_duration_seconds", "command" => name)
             .record(started.elapsed().as_secs_f64());
         reply
+    }
+
+    /// Types a parsed command and runs it (`/help` needs no transaction).
+    async fn run_parsed(&self, inv: &Invocation, parsed: &Parsed) -> Reply {
+        let input = feature::Input {
+            parsed,
+            config: &self.config,
+            platform: inv.user.platform,
+        };
+        match features::Command::from_input(input) {
+            None => help::run(parsed),
+            Some(Err(e)) => refusal(e, parsed.usage()),
+            Some(Ok(command)) => self.run_grouped(inv, command, parsed).await,
+        }
     }
 
     /// Wakes the workers that have new rows to look at.
@@ -92,6 +108,14 @@ impl App {
         if scheduled {
             self.wake.jobs.notify_one();
         }
+    }
+}
+
+/// The answer to a command a rule refused; invalid input gets its usage line.
+fn refusal(e: DomainError, usage: String) -> Reply {
+    match e {
+        DomainError::Invalid(_) => Reply::error(Status::Invalid, format!("{e}\nUsage:\n{usage}")),
+        _ => Reply::error(Status::Refused, e.to_string()),
     }
 }
 

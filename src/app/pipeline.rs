@@ -3,21 +3,88 @@
 //! read what the webhook writer ([`super::pipeline_intake`]) stored.
 
 use super::context::Handled;
+use super::feature::{Feature, Input};
 use super::message::{Line, Message};
 use super::pipeline_message::{RunRecord, summary};
 use super::{Ctx, Reply};
 use crate::domain::DomainError;
-use crate::grammar::Parsed;
+use crate::grammar::spec::opt_key;
+use crate::grammar::{CommandSpec, Form, Param, SubSpec};
 use crate::store;
 
-const HISTORY: i64 = 10;
+pub static PIPELINE: CommandSpec = CommandSpec {
+    name: "pipeline",
+    summary: "Show CI/CD pipeline runs",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "status",
+            summary: "The latest run of each pipeline, per environment",
+            params: &[opt_key(
+                "env",
+                "environment",
+                "only this environment, e.g. production",
+            )],
+        },
+        SubSpec {
+            name: "history",
+            summary: "The last runs of one pipeline",
+            params: &[Param {
+                name: "pipeline",
+                form: Form::Rest,
+                required: true,
+                choices: &[],
+                hint: "pipeline",
+                help: "the pipeline or workflow name, e.g. deploy-web",
+            }],
+        },
+    ],
+};
 
-pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    match p.sub.name {
-        "history" => history(ctx, p.get("pipeline").unwrap_or_default()).await,
-        _ => status(ctx, p.get("env")).await,
+/// One `/pipeline` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipelineCommand {
+    /// The latest run of each pipeline, in one environment or all.
+    Status {
+        env: Option<String>,
+    },
+    History {
+        pipeline: String,
+    },
+}
+
+impl TryFrom<Input<'_>> for PipelineCommand {
+    type Error = DomainError;
+
+    fn try_from(input: Input<'_>) -> Result<Self, DomainError> {
+        Ok(match input.sub() {
+            "status" => PipelineCommand::Status {
+                env: input.string("env"),
+            },
+            "history" => PipelineCommand::History {
+                pipeline: input.required("pipeline")?.to_string(),
+            },
+            _ => return Err(input.unknown()),
+        })
     }
 }
+
+/// The pipeline feature's commands (its intake is [`super::pipeline_intake`]).
+pub struct Pipelines;
+
+impl Feature for Pipelines {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&PIPELINE];
+    type Command = PipelineCommand;
+
+    async fn handle(ctx: &mut Ctx<'_>, command: PipelineCommand) -> Handled<Reply> {
+        match command {
+            PipelineCommand::Status { env } => status(ctx, env.as_deref()).await,
+            PipelineCommand::History { pipeline } => history(ctx, &pipeline).await,
+        }
+    }
+}
+
+const HISTORY: i64 = 10;
 
 fn read(body: &str) -> Option<RunRecord> {
     serde_json::from_str(body)

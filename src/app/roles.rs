@@ -2,12 +2,88 @@
 //! their roles from `[roles]` plus run-time grants), and `/role grant|revoke|list`.
 
 use super::context::Handled;
+use super::feature::{Feature, Input};
 use super::mention::parse_user;
 use super::{Ctx, Line, Message, Reply};
-use crate::domain::{Actor, DomainError, MemberRef, Role, RoleSet, UserRef};
-use crate::grammar::Parsed;
+use crate::domain::{Actor, DomainError, MemberRef, Platform, Role, RoleSet, UserRef};
+use crate::grammar::spec::pos;
+use crate::grammar::{CommandSpec, SubSpec};
 use crate::settings::Config;
 use crate::store;
+
+pub static ROLE: CommandSpec = CommandSpec {
+    name: "role",
+    summary: "Grant, revoke and list roles (admin)",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "grant",
+            summary: "Grant a role to a user (admin)",
+            params: &[
+                pos("role", "role", "the role, e.g. qa"),
+                pos("user", "user", "a mention or address, e.g. slack:U024BE7LH"),
+            ],
+        },
+        SubSpec {
+            name: "revoke",
+            summary: "Revoke a role granted at run time (admin)",
+            params: &[
+                pos("role", "role", "the role, e.g. qa"),
+                pos("user", "user", "a mention or address"),
+            ],
+        },
+        SubSpec {
+            name: "list",
+            summary: "List who holds which role",
+            params: &[],
+        },
+    ],
+};
+
+/// One `/role` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleCommand {
+    Grant { role: Role, member: MemberRef },
+    Revoke { role: Role, member: MemberRef },
+    List,
+}
+
+impl TryFrom<Input<'_>> for RoleCommand {
+    type Error = DomainError;
+
+    fn try_from(input: Input<'_>) -> Result<Self, DomainError> {
+        let role = || input.parse_required::<Role>("role");
+        let member = || member_arg(input.required("user")?, input.platform);
+        Ok(match input.sub() {
+            "grant" => RoleCommand::Grant {
+                role: role()?,
+                member: member()?,
+            },
+            "revoke" => RoleCommand::Revoke {
+                role: role()?,
+                member: member()?,
+            },
+            "list" => RoleCommand::List,
+            _ => return Err(input.unknown()),
+        })
+    }
+}
+
+/// Roles granted and revoked at run time.
+pub struct Roles;
+
+impl Feature for Roles {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&ROLE];
+    type Command = RoleCommand;
+
+    async fn handle(ctx: &mut Ctx<'_>, command: RoleCommand) -> Handled<Reply> {
+        match command {
+            RoleCommand::Grant { role, member } => grant(ctx, role, member, true).await,
+            RoleCommand::Revoke { role, member } => grant(ctx, role, member, false).await,
+            RoleCommand::List => list(ctx).await,
+        }
+    }
+}
 
 /// Resolves the actor: person key, and roles from config and the run-time
 /// `grants` (every grant as (role, member), read once per transaction).
@@ -55,29 +131,19 @@ pub async fn members_of(ctx: &mut Ctx<'_>, role: Role) -> Handled<Vec<MemberRef>
     Ok(members)
 }
 
-pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    match p.sub.name {
-        "grant" => grant(ctx, p, true).await,
-        "revoke" => grant(ctx, p, false).await,
-        _ => list(ctx).await,
-    }
-}
-
-fn member_arg(ctx: &Ctx<'_>, s: &str) -> Result<MemberRef, DomainError> {
+fn member_arg(s: &str, platform: Platform) -> Result<MemberRef, DomainError> {
     if s.starts_with("discord-role:") {
         return s.parse();
     }
     if let Some(id) = s.strip_prefix("<@&").and_then(|r| r.strip_suffix('>')) {
         return format!("discord-role:{id}").parse();
     }
-    parse_user(s, ctx.actor.user.platform).map(MemberRef::User)
+    parse_user(s, platform).map(MemberRef::User)
 }
 
-async fn grant(ctx: &mut Ctx<'_>, p: &Parsed, granting: bool) -> Handled<Reply> {
+async fn grant(ctx: &mut Ctx<'_>, role: Role, member: MemberRef, granting: bool) -> Handled<Reply> {
     let verb = if granting { "grant" } else { "revoke" };
     ctx.actor.require(Role::Admin, &format!("{verb} roles"))?;
-    let role: Role = p.get("role").unwrap_or_default().parse()?;
-    let member = member_arg(ctx, p.get("user").unwrap_or_default())?;
     let key = member.to_string();
     let by = ctx.actor.user.to_string();
     if granting {
@@ -101,7 +167,7 @@ async fn grant(ctx: &mut Ctx<'_>, p: &Parsed, granting: bool) -> Handled<Reply> 
         };
         return Err(DomainError::conflict(why).into());
     }
-    ctx.audit(&format!("role:{role}"), verb, &key).await?;
+    ctx.audit(&format!("role:{role}"), verb, &key);
     let line = match &member {
         MemberRef::User(u) => Line::new()
             .text(format!(

@@ -4,28 +4,92 @@
 //! the history, remembers which alerts went out, and writes the messages.
 
 use super::context::Handled;
+use super::feature::{Feature, Input, Job, JobRunner, NoPayload, Runs};
+use super::jobs::unwrap_handled;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::sms::{self, Alert, Condition, Forecast, Reading, Thresholds};
 use crate::domain::{DomainError, Role};
-use crate::grammar::Parsed;
+use crate::grammar::spec::pos;
+use crate::grammar::{CommandSpec, SubSpec};
+use crate::settings::Config;
 use crate::store::{self, sms::Source};
 
-/// The recurring renewal reminder.
-pub const REMINDER_JOB: &str = "sms.reminder";
+pub static SMS: CommandSpec = CommandSpec {
+    name: "sms",
+    summary: "Track SMS credits and forecast when they run out",
+    default_sub: None,
+    subs: &[
+        SubSpec {
+            name: "balance",
+            summary: "Record the current SMS credit balance (devops)",
+            params: &[pos("credits", "credits", "the balance, e.g. 12000")],
+        },
+        SubSpec {
+            name: "status",
+            summary: "Show the balance, burn rate and forecast run-out date",
+            params: &[],
+        },
+    ],
+};
+
+/// One `/sms` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsCommand {
+    /// Record the balance, in credits.
+    Balance(u64),
+    Status,
+}
+
+impl TryFrom<Input<'_>> for SmsCommand {
+    type Error = DomainError;
+
+    fn try_from(input: Input<'_>) -> Result<Self, DomainError> {
+        Ok(match input.sub() {
+            "balance" => SmsCommand::Balance(sms::parse_credits(input.required("credits")?)?),
+            "status" => SmsCommand::Status,
+            _ => return Err(input.unknown()),
+        })
+    }
+}
+
+/// The SMS-credit feature.
+pub struct Sms;
+
+impl Feature for Sms {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&SMS];
+    const JOBS: &'static [&'static dyn JobRunner] =
+        &[&Runs::<Reminder>::NEW, &Runs::<super::sms_poll::Poll>::NEW];
+    type Command = SmsCommand;
+
+    async fn handle(ctx: &mut Ctx<'_>, command: SmsCommand) -> Handled<Reply> {
+        match command {
+            SmsCommand::Balance(credits) => balance(ctx, credits).await,
+            SmsCommand::Status => status(ctx).await,
+        }
+    }
+}
+
+/// The recurring renewal reminder (`sms.reminder_cron`).
+pub struct Reminder;
+
+impl Job for Reminder {
+    const KIND: &'static str = "sms.reminder";
+    type Payload = NoPayload;
+
+    fn cron(config: &Config) -> Option<String> {
+        Some(config.settings.sms.reminder_cron.clone())
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {
+        remind(ctx).await.map_err(unwrap_handled)
+    }
+}
 
 /// The audit record of SMS credit changes.
 const RECORD: &str = "sms";
 
-pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    match p.sub.name {
-        "balance" => balance(ctx, p).await,
-        _ => status(ctx).await,
-    }
-}
-
-async fn balance(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
+async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
     ctx.actor.require(Role::Devops, "record the SMS balance")?;
-    let credits = sms::parse_credits(p.get("credits").unwrap_or_default())?;
     if i64::try_from(credits).is_err() {
         return Err(
             DomainError::invalid(format!("{credits} credits is more than can be stored")).into(),
@@ -37,8 +101,7 @@ async fn balance(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
     };
     let by = ctx.actor.user.to_string();
     store::sms::record(ctx.conn, reading, Source::Command, &by).await?;
-    ctx.audit(RECORD, "balance", &format!("credits={credits}"))
-        .await?;
+    ctx.audit(RECORD, "balance", &format!("credits={credits}"));
     let forecast = load_forecast(ctx).await?;
     if let Some(f) = &forecast {
         check_alerts(ctx, f).await?;
@@ -139,7 +202,7 @@ pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
     for alert in due {
         let message = alert_message(ctx, f, alert).await?;
         let channels = ctx.app.config.sms.channels.clone();
-        ctx.post_all(&channels, &message).await?;
+        ctx.post_all(&channels, &message);
         store::sms::remember(ctx.conn, Some(alert.condition), ctx.now, alert.severity).await?;
         ctx.audit(
             RECORD,
@@ -149,8 +212,7 @@ pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
                 alert.condition.as_str(),
                 alert.severity
             ),
-        )
-        .await?;
+        );
     }
     Ok(())
 }
@@ -200,7 +262,7 @@ pub async fn remind(ctx: &mut Ctx<'_>) -> Handled<()> {
         None => head.line(Line::new().text("No balance has been recorded yet.")),
     };
     let channels = ctx.app.config.sms.channels.clone();
-    ctx.post_all(&channels, &message).await?;
+    ctx.post_all(&channels, &message);
     if let Some(f) = &forecast {
         check_alerts(ctx, f).await?;
     }
@@ -214,8 +276,7 @@ pub async fn record_polled(ctx: &mut Ctx<'_>, credits: u64) -> Handled<()> {
         credits,
     };
     store::sms::record(ctx.conn, reading, Source::Poller, "poller").await?;
-    ctx.audit(RECORD, "polled", &format!("credits={credits}"))
-        .await?;
+    ctx.audit(RECORD, "polled", &format!("credits={credits}"));
     if let Some(f) = load_forecast(ctx).await? {
         check_alerts(ctx, &f).await?;
     }

@@ -11,13 +11,32 @@
 use anyhow::Context;
 use chrono::TimeDelta;
 
+use super::feature::{Job, NoPayload};
 use super::{App, Ctx, Line, Message};
 use crate::domain::sms::parse_credits;
 use crate::domain::{Actor, ChannelRef, Platform, RoleSet, UserRef};
+use crate::settings::Config;
 use crate::store;
 
-/// The recurring poll job.
-pub const POLL_JOB: &str = "sms.poll";
+/// The recurring poll job (`sms.poll_cron`, only with `sms.balance_url`).
+pub struct Poll;
+
+impl Job for Poll {
+    const KIND: &'static str = "sms.poll";
+    type Payload = NoPayload;
+
+    fn cron(config: &Config) -> Option<String> {
+        config
+            .sms
+            .poll
+            .then(|| config.settings.sms.poll_cron.clone())
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {
+        spawn(ctx.app);
+        Ok(())
+    }
+}
 
 /// How often a poller that keeps failing is reported.
 const REPORT_EVERY: TimeDelta = TimeDelta::days(1);
@@ -75,9 +94,7 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
                 let m = Message::text(format!(
                     "✅ SMS balance poller recovered: read {credits} credits."
                 ));
-                ctx.post_all(&channels, &m)
-                    .await
-                    .map_err(super::jobs::unwrap_handled)?;
+                ctx.post_all(&channels, &m);
             }
             PollOutcome::Recorded(credits)
         }
@@ -90,9 +107,7 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
                     .line(Line::new().text(
                         "Check sms.balance_url / sms.balance_pointer / sms.balance_token, or record the balance by hand with /sms balance <credits>.",
                     ));
-                ctx.post_all(&channels, &m)
-                    .await
-                    .map_err(super::jobs::unwrap_handled)?;
+                ctx.post_all(&channels, &m);
                 store::sms::remember(ctx.conn, None, now, 1).await?;
             }
             PollOutcome::Failed(reason)

@@ -13,52 +13,11 @@
 //! (announcements, the expiry timer) that the application turns into outbox
 //! rows and jobs in the same transaction as the new state.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Actor, ChannelRef, DomainError, Role, UserRef};
-
-macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident, $what:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
-        }
-        impl FromStr for $name {
-            type Err = DomainError;
-            fn from_str(s: &str) -> Result<Self, DomainError> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(DomainError::invalid(format!(
-                        concat!("`{}` is not a valid ", $what, ": use one of {}"),
-                        other,
-                        [$($text),+].join(", ")
-                    ))),
-                }
-            }
-        }
-        impl TryFrom<String> for $name {
-            type Error = DomainError;
-            fn try_from(s: String) -> Result<Self, DomainError> { s.parse() }
-        }
-        impl From<$name> for String {
-            fn from(v: $name) -> String { v.as_str().to_string() }
-        }
-    };
-}
+use crate::text_enum;
 
 text_enum!(
     /// Why the data should go.

@@ -2,51 +2,24 @@
 //! fixes (freeze) or security backports (backport) should ship, and a
 //! production deployment to that target is flagged.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::DomainError;
+use crate::text_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WindowKind {
-    Freeze,
-    Backport,
-}
+text_enum!(
+    /// Which kind of window.
+    WindowKind, "window kind" {
+        Freeze = "freeze",
+        Backport = "backport",
+    }
+);
 
 impl WindowKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WindowKind::Freeze => "freeze",
-            WindowKind::Backport => "backport",
-        }
-    }
     pub fn label(self) -> &'static str {
         match self {
             WindowKind::Freeze => "code freeze",
             WindowKind::Backport => "backport window",
-        }
-    }
-}
-
-impl fmt::Display for WindowKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for WindowKind {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "freeze" => Ok(WindowKind::Freeze),
-            "backport" => Ok(WindowKind::Backport),
-            other => Err(DomainError::invalid(format!(
-                "`{other}` is not a window kind: use freeze or backport"
-            ))),
         }
     }
 }

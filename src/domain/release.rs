@@ -216,8 +216,19 @@ impl Release {
     }
 
     /// The task with this id, or a refusal listing the ids there are.
+    /// The task (or gate) `id`; a different case matches when only one
+    /// task has that name in any case (`QA` finds `qa`).
     pub fn task(&self, id: &str) -> Result<&TaskRun, DomainError> {
-        self.tasks.iter().find(|t| t.spec.id == id).ok_or_else(|| {
+        let exact = self.tasks.iter().find(|t| t.spec.id == id);
+        let mut folded = self
+            .tasks
+            .iter()
+            .filter(|t| t.spec.id.eq_ignore_ascii_case(id));
+        let unique = match (folded.next(), folded.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        };
+        exact.or(unique).ok_or_else(|| {
             let ids: Vec<&str> = self.tasks.iter().map(|t| t.spec.id.as_str()).collect();
             DomainError::not_found(format!(
                 "this release has no task `{id}`; its tasks are {}",

@@ -328,3 +328,12 @@ fn the_retro_reports_slip_in_days_against_the_plan() {
     assert_eq!(rows[1].note.as_deref(), Some("flaky env"));
     assert_eq!(rows[2].slip_days, None, "unfinished");
 }
+
+#[test]
+fn a_task_named_in_another_case_is_found_when_only_one_matches() {
+    let r = started();
+    let id = r.tasks[0].spec.id.clone();
+    let upper = id.to_uppercase();
+    assert_eq!(r.task(&upper).map(|t| t.spec.id.clone()).ok(), Some(id));
+    assert!(r.task("no-such-task").is_err());
+}

@@ -3,7 +3,8 @@
 //!
 //! `/<command> [<subcommand>] [positional…] [key:value | key:"quoted value"]…`
 //!
-//! [`spec`] holds the table of commands: it drives parsing, `/help`, and the
+//! [`spec`] describes commands; the table of them (`app::features::COMMANDS`,
+//! one entry per feature) drives parsing, `/help`, and the
 //! usage shown with every error, so they cannot drift apart.
 //! No Slack, Discord, HTTP or SQL types live here.
 
@@ -12,7 +13,7 @@ mod parser;
 pub mod spec;
 
 pub use parser::{ParseError, Parsed, parse, parse_line};
-pub use spec::{COMMANDS, CommandSpec, Form, Param, SubSpec, find_command};
+pub use spec::{CommandSpec, Form, HELP, Param, SubSpec, find_command};
 
 #[cfg(test)]
 mod tests;

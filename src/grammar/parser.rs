@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::lexer::{Token, lex};
-use super::spec::{COMMANDS, CommandSpec, Form, SubSpec, find_command};
+use super::spec::{CommandSpec, Form, SubSpec, find_command};
 
 /// A command the table accepts: every parameter by name, positionals bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,47 +51,56 @@ const VALUE_PREFIXES: &[&str] = &[
     "mailto",
 ];
 
-fn did_you_mean<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> String {
+/// The option closest to `word` within a small edit distance, if any.
+fn nearest<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_lowercase();
     options
         .into_iter()
-        .map(|o| (strsim::levenshtein(&word.to_lowercase(), o), o))
+        .map(|o| (strsim::levenshtein(&word, o), o))
         .filter(|(d, o)| *d <= 2.max(o.len() / 3))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, o)| format!(" (did you mean `{o}`?)"))
+        .map(|(_, o)| o)
+}
+
+fn did_you_mean<'a>(word: &str, options: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(word, options)
+        .map(|o| format!(" (did you mean `{o}`?)"))
         .unwrap_or_default()
 }
 
-fn all_usage() -> String {
-    COMMANDS
-        .iter()
-        .map(|c| c.usage())
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The usage shown when no command is at hand: `/help`'s, not every command's.
+fn help_usage() -> String {
+    super::spec::HELP.usage()
 }
 
-/// Parses a whole line such as `/delete-request approve DR-1` (the `/` is optional).
-pub fn parse_line(line: &str) -> Result<Parsed, ParseError> {
+/// Parses a whole line such as `/delete-request approve DR-1` (the `/` is
+/// optional) against the table `commands`.
+pub fn parse_line(commands: &[&'static CommandSpec], line: &str) -> Result<Parsed, ParseError> {
     let line = line.trim();
     let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     if name.is_empty() || name == "/" {
         return Err(ParseError {
             message: "no command given: start with a command such as /help".into(),
-            usage: all_usage(),
+            usage: help_usage(),
         });
     }
-    parse(name, rest)
+    parse(commands, name, rest)
 }
 
 /// Parses the text after a command name, as Slack sends it.
-pub fn parse(command: &str, text: &str) -> Result<Parsed, ParseError> {
-    let spec = find_command(command).ok_or_else(|| {
+pub fn parse(
+    commands: &[&'static CommandSpec],
+    command: &str,
+    text: &str,
+) -> Result<Parsed, ParseError> {
+    let spec = find_command(commands, command).ok_or_else(|| {
         let bare = command.strip_prefix('/').unwrap_or(command);
         ParseError {
             message: format!(
                 "unknown command `/{bare}`{}: see /help",
-                did_you_mean(bare, COMMANDS.iter().map(|c| c.name))
+                did_you_mean(bare, commands.iter().map(|c| c.name))
             ),
-            usage: all_usage(),
+            usage: help_usage(),
         }
     })?;
     let tokens = lex(text).map_err(|message| ParseError {
@@ -106,24 +115,26 @@ fn pick_sub<'t>(
     spec: &'static CommandSpec,
     tokens: &'t [Token],
 ) -> Result<(&'static SubSpec, &'t [Token]), ParseError> {
-    if let Some(first) = tokens.first().filter(|t| !t.quoted)
-        && let Some(sub) = spec.sub(&first.text)
-        && spec.default_sub != Some(sub.name)
-    {
+    let first = tokens.first().filter(|t| !t.quoted);
+    if let Some(sub) = first.and_then(|t| spec.sub(&t.text)) {
         return Ok((sub, &tokens[1..]));
     }
-    if let Some(first) = tokens.first().filter(|t| !t.quoted)
-        && spec
-            .default_sub
-            .is_some_and(|d| d.eq_ignore_ascii_case(&first.text))
-        && let Some(sub) = spec.default_sub.and_then(|d| spec.sub(d))
-    {
-        return Ok((sub, &tokens[1..]));
-    }
-    match spec.default_sub.and_then(|d| spec.sub(d)) {
-        Some(sub) => Ok((sub, tokens)),
-        None => {
-            let names: Vec<&str> = spec.subs.iter().map(|s| s.name).collect();
+    let names: Vec<&str> = spec.subs.iter().map(|s| s.name).collect();
+    // a misspelled subcommand is never run as the default one's argument
+    let near = first
+        .and_then(|t| nearest(&t.text, names.iter().copied()).map(|name| (t.text.as_str(), name)));
+    match (spec.default_sub.and_then(|d| spec.sub(d)), near) {
+        (Some(default), Some((typed, meant))) => Err(ParseError {
+            message: format!(
+                "`{typed}` looks like the subcommand `{meant}` (did you mean `{meant}`?); \
+                 to give `{typed}` as a value, quote it: \"{typed}\""
+            ),
+            usage: spec
+                .sub(meant)
+                .map_or_else(|| spec.usage_of(default), |s| spec.usage_of(s)),
+        }),
+        (Some(default), None) => Ok((default, tokens)),
+        (None, _) => {
             let message = match tokens.first() {
                 None => format!("`/{}` needs a subcommand: {}", spec.name, names.join(", ")),
                 Some(t) => format!(
@@ -134,10 +145,11 @@ fn pick_sub<'t>(
                     names.join(", ")
                 ),
             };
-            Err(ParseError {
-                message,
-                usage: spec.usage(),
-            })
+            let usage = match near.and_then(|(_, meant)| spec.sub(meant)) {
+                Some(sub) => spec.usage_of(sub),
+                None => spec.usage(),
+            };
+            Err(ParseError { message, usage })
         }
     }
 }

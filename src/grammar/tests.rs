@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::app::features::{COMMANDS, parse_line};
 
 fn ok(line: &str) -> Parsed {
     parse_line(line).unwrap_or_else(|e| panic!("{line}: {e}"))
@@ -109,8 +110,42 @@ proptest! {
         words in prop::collection::vec("[a-z:\"“” -]{0,12}", 0..8),
     ) {
         let text = words.join(" ");
-        if let Err(e) = parse(cmd, &text) {
+        if let Err(e) = parse(&COMMANDS, cmd, &text) {
             prop_assert!(!e.message.trim().is_empty());
         }
     }
+}
+
+#[test]
+fn a_misspelled_subcommand_is_never_run_as_the_default_ones_argument() {
+    // `objet` is not filed as a deletion request for the target `objet`
+    let e = parse_line("/delete-request objet DR-2 reason:other").expect_err("refused");
+    assert!(e.message.contains("did you mean `object`?"), "{e}");
+    assert_eq!(
+        e.usage, "/delete-request object <DR-n> reason:…",
+        "one usage line, of the subcommand meant"
+    );
+    let e = parse_line("/delete-request creat x reason:other why").expect_err("refused");
+    assert!(e.message.contains("did you mean `create`?"), "{e}");
+    // quoted, it is a value
+    let p = ok("/delete-request \"objet\" reason:other it is wrong");
+    assert_eq!(p.sub.name, "create");
+    assert_eq!(p.get("target"), Some("objet"));
+    // far from every subcommand: the default subcommand's argument
+    assert_eq!(
+        ok("/delete-request city-a/run-42 reason:other x").sub.name,
+        "create"
+    );
+    // a gate named in capitals is still the gate, not a subcommand
+    let p = ok("/signoff QA");
+    assert_eq!((p.sub.name, p.get("gate")), ("sign", Some("QA")));
+}
+
+#[test]
+fn an_unknown_command_shows_how_to_get_help_not_every_usage_line() {
+    let e = parse_line("/delete-requets approve DR-1").expect_err("refused");
+    assert!(e.message.contains("did you mean `delete-request`?"), "{e}");
+    assert_eq!(e.usage, "/help [<command>]");
+    let e = parse_line("/role grnt qa console:x").expect_err("refused");
+    assert_eq!(e.usage, "/role grant <role> <user>");
 }

@@ -4,7 +4,8 @@
 //! The text is then parsed by [`grammar`](crate::grammar) like typed text,
 //! so there is no second parser.
 
-use crate::grammar::{CommandSpec, Form, Param, SubSpec, find_command};
+use crate::app::features::find_command;
+use crate::grammar::{CommandSpec, Form, Param, SubSpec};
 
 /// The value a button leaves for a form to fill, as in `reason:"…"`.
 const PLACEHOLDERS: [&str; 2] = ["\"…\"", "\"...\""];
@@ -211,7 +212,7 @@ pub fn form_for_bare(command_name: &str) -> Option<Template> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grammar::{COMMANDS, parse_line};
+    use crate::app::features::{COMMANDS, parse_line};
 
     #[test]
     fn quoted_values_read_back_unchanged() {
@@ -237,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_subcommand_round_trips_from_named_values() {
-        for command in COMMANDS {
+        for command in COMMANDS.iter() {
             for sub in command.subs {
                 let values: Vec<NamedValue> = sub
                     .params
@@ -265,8 +266,8 @@ mod tests {
     #[test]
     fn unknown_options_are_named() {
         let err = render(
-            &crate::grammar::spec::DELETE_REQUEST,
-            &crate::grammar::spec::DELETE_REQUEST.subs[1],
+            &crate::app::deletion::DELETE_REQUEST,
+            &crate::app::deletion::DELETE_REQUEST.subs[1],
             &[NamedValue::new("colour", "red")],
         )
         .unwrap_err();

@@ -63,14 +63,24 @@ impl Batch {
         self.audit.push(e.clone());
     }
 
+    /// A message for `channel`, as its JSON body.
     pub fn outbox(
         &mut self,
         channel: String,
-        body: String,
+        body: &impl serde::Serialize,
         message_key: Option<String>,
         now: DateTime<Utc>,
     ) {
-        self.outbox.push((channel, body, message_key, ms(now)));
+        match serde_json::to_string(body) {
+            Ok(body) => self.outbox.push((channel, body, message_key, ms(now))),
+            Err(e) => self.fail(format!("a message for {channel}: {e}")),
+        }
+    }
+
+    /// Records a value that could not be encoded: the batch then fails to
+    /// run, and its transaction rolls back.
+    pub fn fail(&mut self, what: String) {
+        self.error.get_or_insert(what);
     }
 
     /// A job; one whose dedup key exists already is ignored.
@@ -183,7 +193,12 @@ mod tests {
         for record in ["DR-1", "DR-2"] {
             batch.audit(&created(record));
         }
-        batch.outbox("console:#x".into(), "{}".into(), Some("k".into()), now);
+        batch.outbox(
+            "console:#x".into(),
+            &serde_json::json!({}),
+            Some("k".into()),
+            now,
+        );
         let job = NewJob {
             kind: "k".into(),
             payload: "{}".into(),

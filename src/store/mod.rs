@@ -41,6 +41,33 @@ use sqlx::{ConnectOptions, Row, SqliteConnection, SqlitePool};
 use batch::Batch;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// Reads sent with a transaction's `BEGIN`, in the same round trip (see
+/// `app::group`): the role grants, and the deletion requests the commands name.
+#[derive(Debug, Default)]
+pub struct Reads {
+    deletions: Option<Vec<i64>>,
+}
+
+impl Reads {
+    /// The deletion requests' highest number, and request `n` if given.
+    pub fn deletions(&mut self, n: Option<i64>) {
+        let ids = self.deletions.get_or_insert_with(Vec::new);
+        if let Some(n) = n
+            && !ids.contains(&n)
+        {
+            ids.push(n);
+        }
+    }
+
+    /// Adds the statements to `batch`.
+    pub fn add_to(&self, batch: &mut Batch) {
+        roles::read_all(batch);
+        if let Some(ids) = &self.deletions {
+            deletion::prefetch(batch, ids);
+        }
+    }
+}
+
 /// The migrations, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

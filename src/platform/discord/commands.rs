@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::grammar::{COMMANDS, CommandSpec, Param, SubSpec};
+use crate::app::features::COMMANDS;
+use crate::grammar::{CommandSpec, Param, SubSpec};
 use crate::settings::DiscordSettings;
 
 /// Option types.

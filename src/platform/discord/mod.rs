@@ -11,7 +11,7 @@ pub mod inbound;
 pub mod render;
 pub mod wire;
 
-use crate::grammar::find_command;
+use crate::app::features::find_command;
 use crate::platform::command_text::{NamedValue, render as render_text};
 
 use wire::{CommandData, CommandOption, Component};
@@ -86,7 +86,7 @@ mod tests {
                 {"type":3,"name":"justification","value":"ran \"twice\""}]}]}"#,
         );
         let text = command_text(&d).expect("text");
-        let parsed = crate::grammar::parse_line(&text).expect("parses");
+        let parsed = crate::app::features::parse_line(&text).expect("parses");
         assert_eq!(parsed.sub.name, "create");
         assert_eq!(parsed.get("target"), Some("city-b/run 42"));
         assert_eq!(parsed.get("justification"), Some("ran \"twice\""));

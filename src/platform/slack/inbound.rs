@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use super::wire::{BlockActions, FormMeta, Interaction, SlashCommand, ViewSubmission};
 use super::{FORM_CALLBACK, FORM_INPUT, api, render};
+use crate::app::features::find_command;
 use crate::app::{App, Invocation, Reply, Status};
 use crate::domain::{ChannelRef, UserRef};
-use crate::grammar::find_command;
 use crate::platform::answer::{
     ANSWER_WITHIN, Malformed, Outcome, button_command, dispatch_within, finish,
 };

@@ -2,7 +2,8 @@
 //! slash commands Slack offers are exactly the ones shipmate parses.
 //! `config/slack-manifest.yml` is this output for the example URL below.
 
-use crate::grammar::{COMMANDS, CommandSpec};
+use crate::app::features::COMMANDS;
+use crate::grammar::CommandSpec;
 
 /// The public URL written into the committed example manifest.
 pub const EXAMPLE_PUBLIC_URL: &str = "https://shipmate.example.com";
@@ -66,7 +67,7 @@ pub fn manifest(public_url: &str, socket_mode: bool) -> String {
     y.push_str("    display_name: shipmate\n");
     y.push_str("    always_online: true\n");
     y.push_str("  slash_commands:\n");
-    for command in COMMANDS {
+    for command in COMMANDS.iter() {
         y.push_str(&format!(
             "    - command: {}\n",
             s(&format!("/{}", command.name))
@@ -117,7 +118,7 @@ mod tests {
     #[test]
     fn every_command_is_offered_with_its_hint_and_urls() {
         let m = manifest("https://bot.example.org/", false);
-        for c in COMMANDS {
+        for c in COMMANDS.iter() {
             assert!(m.contains(&format!("- command: \"/{}\"", c.name)), "{m}");
         }
         assert!(m.contains("url: \"https://bot.example.org/slack/commands\""));

@@ -6,72 +6,140 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+mod command;
+
+pub use command::{RELEASE, ReleaseCommand, RetroFormat, SIGNOFF, TASK, TaskAction};
+
 use super::context::Handled;
+use super::feature::{Feature, Job, JobRunner, Runs};
+use super::jobs::unwrap_handled;
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::release::{Effect, Notice, Release, RetroRow, TaskState};
 use crate::domain::runbook::TaskKind;
 use crate::domain::timing::parse_time;
 use crate::domain::{DomainError, RecordId, RecordKind};
-use crate::grammar::Parsed;
-use crate::store::{self, jobs::NewJob};
+use crate::grammar::CommandSpec;
+use crate::store;
+
+/// The release feature: runs, their tasks and their gates.
+pub struct Releases;
+
+impl Feature for Releases {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&RELEASE, &TASK, &SIGNOFF];
+    const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Overdue>::NEW];
+    type Command = ReleaseCommand;
+
+    async fn handle(ctx: &mut Ctx<'_>, command: ReleaseCommand) -> Handled<Reply> {
+        let tz = ctx.app.config.tz;
+        match command {
+            ReleaseCommand::Start { name, template, t0 } => start(ctx, &name, &template, t0).await,
+            ReleaseCommand::Plan { release } => {
+                let (id, r) = resolve(ctx, release).await?;
+                Ok(Reply::private(plan(&id, &r, tz)))
+            }
+            ReleaseCommand::Status { release } => {
+                let (id, r) = resolve(ctx, release).await?;
+                Ok(Reply::private(status(&id, &r, tz, ctx.now)))
+            }
+            ReleaseCommand::Retro { release, format } => {
+                let (id, r) = resolve(ctx, release).await?;
+                Ok(Reply::private(match format {
+                    RetroFormat::Markdown => Message::text(retro_markdown(&id, &r, tz)),
+                    RetroFormat::Text => retro(&id, &r, tz),
+                }))
+            }
+            ReleaseCommand::Close { release } => close(ctx, release).await,
+            ReleaseCommand::Task {
+                release,
+                task,
+                action,
+            } => run_task(ctx, release, task, action).await,
+            ReleaseCommand::TaskList { release } => {
+                let (id, r) = resolve(ctx, release).await?;
+                Ok(Reply::private(task_list(&id, &r, tz)))
+            }
+            ReleaseCommand::Sign {
+                release,
+                gate,
+                note,
+            } => signoff(ctx, release, gate, Ok(note)).await,
+            ReleaseCommand::Revoke {
+                release,
+                gate,
+                reason,
+            } => signoff(ctx, release, gate, Err(reason)).await,
+            ReleaseCommand::Gates { release } => {
+                let (id, r) = resolve(ctx, release).await?;
+                Ok(Reply::private(gates(&id, &r, tz)))
+            }
+        }
+    }
+}
 
 /// The daily overdue check of one task.
-pub const OVERDUE_JOB: &str = "release.overdue";
+pub struct Overdue;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OverduePayload {
     pub id: i64,
     pub task: String,
+    /// When it is due (older rows lack it).
+    #[serde(default)]
+    pub at_ms: i64,
 }
 
-pub async fn run_release(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    match p.sub.name {
-        "start" => start(ctx, p).await,
-        "plan" => {
-            let (id, r) = resolve(ctx, p).await?;
-            Ok(Reply::private(plan(&id, &r, ctx.app.config.tz)))
-        }
-        "status" => {
-            let (id, r) = resolve(ctx, p).await?;
-            Ok(Reply::private(status(&id, &r, ctx.app.config.tz, ctx.now)))
-        }
-        "retro" => {
-            let (id, r) = resolve(ctx, p).await?;
-            let tz = ctx.app.config.tz;
-            let message = match p.get("format") {
-                Some("markdown") => Message::text(retro_markdown(&id, &r, tz)),
-                _ => retro(&id, &r, tz),
-            };
-            Ok(Reply::private(message))
-        }
-        _ => {
-            let (id, mut r) = resolve(ctx, p).await?;
-            let effects = r.close(&ctx.actor, ctx.now).map_err(|e| e.about(id))?;
-            save(ctx, id, &r, "close", "").await?;
-            apply_effects(ctx, id, &r, effects).await?;
-            Ok(Reply::in_channel(Message::text(format!(
-                "{id} `{}` is closed. Retro: /release retro release:{id}",
-                r.name
-            ))))
-        }
+impl Job for Overdue {
+    const KIND: &'static str = "release.overdue";
+    type Payload = OverduePayload;
+
+    fn dedup_key(p: &OverduePayload) -> Option<String> {
+        let id = RecordId::new(RecordKind::Release, p.id);
+        Some(format!("{}:{id}:{}:{}", Self::KIND, p.task, p.at_ms))
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, payload: OverduePayload) -> anyhow::Result<()> {
+        let id = RecordId::new(RecordKind::Release, payload.id);
+        let Some(release) = store::release::get(ctx.conn, payload.id).await? else {
+            anyhow::bail!("{id} no longer exists");
+        };
+        let effects = release.overdue(&payload.task, ctx.now);
+        apply_effects(ctx, id, &release, effects)
+            .await
+            .map_err(unwrap_handled)
     }
 }
 
-pub async fn run_task(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let (id, mut r) = resolve(ctx, p).await?;
-    let task = p.get("task").unwrap_or_default().to_string();
-    let at = match p.get("at") {
-        Some(s) => parse_when(s, ctx.app.config.tz)?,
-        None => ctx.now,
+async fn close(ctx: &mut Ctx<'_>, release: Option<RecordId>) -> Handled<Reply> {
+    let (id, mut r) = resolve(ctx, release).await?;
+    let effects = r.close(&ctx.actor, ctx.now).map_err(|e| e.about(id))?;
+    save(ctx, id, &r, "close", "").await?;
+    apply_effects(ctx, id, &r, effects).await?;
+    Ok(Reply::in_channel(Message::text(format!(
+        "{id} `{}` is closed. Retro: /release retro release:{id}",
+        r.name
+    ))))
+}
+
+async fn run_task(
+    ctx: &mut Ctx<'_>,
+    release: Option<RecordId>,
+    task: String,
+    action: TaskAction,
+) -> Handled<Reply> {
+    let (id, mut r) = resolve(ctx, release).await?;
+    let task = canonical(&r, task);
+    let at = match &action {
+        TaskAction::Start { at } | TaskAction::Done { at, .. } => at.unwrap_or(ctx.now),
+        TaskAction::Skip { .. } => ctx.now,
     };
     if at > ctx.now {
         return Err(DomainError::invalid("at: cannot be in the future").into());
     }
-    let (effects, detail) = match p.sub.name {
-        "start" => (r.start_task(&task, &ctx.actor, at), format!("task={task}")),
-        "done" => {
-            let note = p.get("note").map(str::to_string);
+    let name = action.name();
+    let (effects, detail) = match action {
+        TaskAction::Start { .. } => (r.start_task(&task, &ctx.actor, at), format!("task={task}")),
+        TaskAction::Done { note, .. } => {
             let detail = format!(
                 "task={task}{}",
                 note.as_deref()
@@ -80,17 +148,13 @@ pub async fn run_task(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
             );
             (r.complete_task(&task, &ctx.actor, at, note), detail)
         }
-        "skip" => {
-            let reason = p.get("reason").unwrap_or_default();
-            (
-                r.skip_task(&task, &ctx.actor, at, reason),
-                format!("task={task} reason={reason}"),
-            )
-        }
-        _ => return Ok(Reply::private(task_list(&id, &r, ctx.app.config.tz))),
+        TaskAction::Skip { reason } => (
+            r.skip_task(&task, &ctx.actor, at, &reason),
+            format!("task={task} reason={reason}"),
+        ),
     };
     let effects = effects.map_err(|e| e.about(id))?;
-    let action = format!("task.{}", p.sub.name);
+    let action = format!("task.{name}");
     save(ctx, id, &r, &action, &detail).await?;
     apply_effects(ctx, id, &r, effects).await?;
     let state = r.task(&task).map(|t| t.state.as_str()).unwrap_or_default();
@@ -99,12 +163,22 @@ pub async fn run_task(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
     ))))
 }
 
-pub async fn run_signoff(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let (id, mut r) = resolve(ctx, p).await?;
-    let gate = p.get("gate").unwrap_or_default().to_string();
-    let (effects, action, detail) = match p.sub.name {
-        "sign" => {
-            let note = p.get("note").map(str::to_string);
+/// The task's own name for `typed` (`QA` → `qa`), or `typed` as it is.
+fn canonical(r: &Release, typed: String) -> String {
+    r.task(&typed).map(|t| t.spec.id.clone()).unwrap_or(typed)
+}
+
+/// Signs a gate (`Ok(note)`) or revokes its sign-off (`Err(reason)`).
+async fn signoff(
+    ctx: &mut Ctx<'_>,
+    release: Option<RecordId>,
+    gate: String,
+    sign: Result<Option<String>, String>,
+) -> Handled<Reply> {
+    let (id, mut r) = resolve(ctx, release).await?;
+    let gate = canonical(&r, gate);
+    let (effects, action, detail) = match sign {
+        Ok(note) => {
             let detail = format!(
                 "gate={gate}{}",
                 note.as_deref()
@@ -113,15 +187,11 @@ pub async fn run_signoff(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
             );
             (r.sign(&gate, &ctx.actor, ctx.now, note), "signoff", detail)
         }
-        "revoke" => {
-            let reason = p.get("reason").unwrap_or_default();
-            (
-                r.revoke(&gate, &ctx.actor, ctx.now, reason),
-                "signoff.revoke",
-                format!("gate={gate} reason={reason}"),
-            )
-        }
-        _ => return Ok(Reply::private(gates(&id, &r, ctx.app.config.tz))),
+        Err(reason) => (
+            r.revoke(&gate, &ctx.actor, ctx.now, &reason),
+            "signoff.revoke",
+            format!("gate={gate} reason={reason}"),
+        ),
     };
     let effects = effects.map_err(|e| e.about(id))?;
     save(ctx, id, &r, action, &detail).await?;
@@ -151,8 +221,12 @@ fn midnight(date: NaiveDate, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
         .ok_or_else(|| DomainError::invalid(format!("{date} has no midnight in {tz}")))
 }
 
-async fn start(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let template = p.get("template").unwrap_or_default();
+async fn start(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    template: &str,
+    t0: Option<DateTime<Utc>>,
+) -> Handled<Reply> {
     let config = ctx.app.config.clone();
     let runbook = config.runbooks.get(template).ok_or_else(|| {
         let names: Vec<&str> = config.runbooks.keys().map(String::as_str).collect();
@@ -162,8 +236,8 @@ async fn start(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         ))
     })?;
     let tz = config.tz;
-    let t0 = match p.get("t0") {
-        Some(s) => parse_when(s, tz)?,
+    let t0 = match t0 {
+        Some(t0) => t0,
         None => midnight(ctx.now.with_timezone(&tz).date_naive(), tz)?,
     };
     if let Some((open, r)) =
@@ -176,14 +250,8 @@ async fn start(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         ))
         .into());
     }
-    let (release, effects) = Release::start(
-        p.get("name").unwrap_or_default(),
-        runbook,
-        t0,
-        ctx.channel.clone(),
-        &ctx.actor,
-        ctx.now,
-    )?;
+    let (release, effects) =
+        Release::start(name, runbook, t0, ctx.channel.clone(), &ctx.actor, ctx.now)?;
     let n = store::release::insert(ctx.conn, &release, ctx.now).await?;
     let id = RecordId::new(RecordKind::Release, n);
     ctx.audit(
@@ -194,15 +262,13 @@ async fn start(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
             release.name,
             local(t0, tz)
         ),
-    )
-    .await?;
+    );
     apply_effects(ctx, id, &release, effects).await?;
     Ok(Reply::in_channel(plan(&id, &release, tz)))
 }
 
-async fn resolve(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, Release)> {
-    if let Some(named) = p.get("release") {
-        let id = RecordId::parse_as(RecordKind::Release, named)?;
+async fn resolve(ctx: &mut Ctx<'_>, named: Option<RecordId>) -> Handled<(RecordId, Release)> {
+    if let Some(id) = named {
         return match store::release::get(ctx.conn, id.n).await? {
             Some(r) => Ok((id, r)),
             None => Err(DomainError::not_found(format!("{id} does not exist")).into()),
@@ -225,7 +291,8 @@ async fn save(
     detail: &str,
 ) -> Handled<()> {
     store::release::update(ctx.conn, id.n, r, ctx.now).await?;
-    ctx.audit(&id.to_string(), action, detail).await
+    ctx.audit(&id.to_string(), action, detail);
+    Ok(())
 }
 
 /// Turns release effects into announcements, overdue checks and freeze windows.
@@ -240,23 +307,15 @@ pub async fn apply_effects(
             Effect::Announce(notice) => {
                 let message = announcement(ctx, id, r, &notice).await?;
                 let channel = r.channel.clone();
-                ctx.post(&channel, &message, None).await?;
+                ctx.post(&channel, &message, None);
             }
             Effect::ScheduleOverdue { task, at } => {
-                let payload = serde_json::to_string(&OverduePayload {
+                let payload = OverduePayload {
                     id: id.n,
-                    task: task.clone(),
-                })
-                .map_err(anyhow::Error::from)?;
-                let dedup_key = Some(format!("{OVERDUE_JOB}:{id}:{task}:{}", store::ms(at)));
-                ctx.schedule(NewJob {
-                    kind: OVERDUE_JOB.into(),
-                    payload,
-                    due_at: at,
-                    cron: None,
-                    dedup_key,
-                })
-                .await?;
+                    task,
+                    at_ms: store::ms(at),
+                };
+                ctx.schedule::<Overdue>(&payload, at);
             }
             Effect::OpenWindow(spec) => {
                 super::freeze::open(

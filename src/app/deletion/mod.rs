@@ -2,32 +2,58 @@
 //! shows and lists deletion requests; turns the domain's effects into cards
 //! in every `deletion.channels` channel and the cooling-off expiry job.
 
+mod command;
+mod jobs;
+
+pub use command::{DELETE_REQUEST, DeletionCommand, Filter};
+pub use jobs::{Expire, ExpirePayload, ReadyReminder};
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::context::Handled;
-use super::mention::parse_users;
+use super::feature::{Feature, JobRunner, Runs};
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Policy, State};
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind, Role};
-use crate::grammar::Parsed;
-use crate::store::{self, Tagged, batch::Batch, jobs::NewJob};
+use crate::grammar::CommandSpec;
+use crate::store::{self, Reads, Tagged, batch::Batch};
+use command::Create;
 
-/// The job that ends a cooling-off period.
-pub const EXPIRE_JOB: &str = "deletion.expire";
+/// The deletion-request feature.
+pub struct Deletion;
 
-/// The recurring nudge about ready requests nobody has executed.
-pub const READY_REMINDER_JOB: &str = "deletion.ready_reminder";
+impl Feature for Deletion {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&DELETE_REQUEST];
+    const JOBS: &'static [&'static dyn JobRunner] =
+        &[&Runs::<Expire>::NEW, &Runs::<ReadyReminder>::NEW];
+    type Command = DeletionCommand;
 
-/// Payload of [`EXPIRE_JOB`].
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ExpirePayload {
-    pub id: i64,
-    pub until_ms: i64,
+    async fn handle(ctx: &mut Ctx<'_>, command: DeletionCommand) -> Handled<Reply> {
+        match command {
+            DeletionCommand::Create(create) => self::create(ctx, create).await,
+            DeletionCommand::Approve(id) => transition(ctx, id, "approve", Event::Approve).await,
+            DeletionCommand::Object { id, reason } => {
+                transition(ctx, id, "object", Event::Object { reason }).await
+            }
+            DeletionCommand::Resolve(id) => transition(ctx, id, "resolve", Event::Resolve).await,
+            DeletionCommand::Cancel { id, reason } => {
+                transition(ctx, id, "cancel", Event::Cancel { reason }).await
+            }
+            DeletionCommand::Done { id, note } => {
+                transition(ctx, id, "done", Event::Done { note }).await
+            }
+            DeletionCommand::Show(id) => show(ctx, id).await,
+            DeletionCommand::List(filter) => list(ctx, filter).await,
+        }
+    }
+
+    fn reads(command: &DeletionCommand, reads: &mut Reads) {
+        reads.deletions(command.id().map(|id| id.n));
+    }
 }
 
 /// The deletion requests a transaction has read or written, and the highest
@@ -70,25 +96,6 @@ impl Working {
     }
 }
 
-/// Adds to `reads` what the `/delete-request` commands among `commands` will read.
-pub fn prefetch<'a>(commands: impl Iterator<Item = &'a Parsed>, reads: &mut Batch) {
-    let mut any = false;
-    let mut ids = Vec::new();
-    for p in commands.filter(|p| p.command.name == "delete-request") {
-        any = true;
-        if let Some(Ok(id)) = p
-            .get("id")
-            .map(|raw| RecordId::parse_as(RecordKind::DeletionRequest, raw))
-            && !ids.contains(&id.n)
-        {
-            ids.push(id.n);
-        }
-    }
-    if any {
-        store::deletion::prefetch(reads, &ids);
-    }
-}
-
 /// The working set from what [`prefetch`] read.
 pub fn working_from(found: &Tagged) -> anyhow::Result<Working> {
     if found.rows("deletion.last").next().is_none() {
@@ -102,40 +109,6 @@ pub fn working_from(found: &Tagged) -> anyhow::Result<Working> {
     })
 }
 
-pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    match p.sub.name {
-        "create" => create(ctx, p).await,
-        "approve" => transition(ctx, p, Event::Approve).await,
-        "object" => {
-            let reason = p.get("reason").unwrap_or_default().to_string();
-            transition(ctx, p, Event::Object { reason }).await
-        }
-        "resolve" => transition(ctx, p, Event::Resolve).await,
-        "cancel" => {
-            transition(
-                ctx,
-                p,
-                Event::Cancel {
-                    reason: p.get("reason").map(str::to_string),
-                },
-            )
-            .await
-        }
-        "done" => {
-            transition(
-                ctx,
-                p,
-                Event::Done {
-                    note: p.get("note").map(str::to_string),
-                },
-            )
-            .await
-        }
-        "show" => show(ctx, p).await,
-        _ => list(ctx, p).await,
-    }
-}
-
 fn policy(ctx: &Ctx<'_>, r: &DeletionRequest) -> Policy {
     let rules = &ctx.app.config.deletion;
     Policy {
@@ -144,19 +117,14 @@ fn policy(ctx: &Ctx<'_>, r: &DeletionRequest) -> Policy {
     }
 }
 
-async fn create(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let target = p.get("target").unwrap_or_default().to_string();
-    let stakeholders = match p.get("stakeholders") {
-        Some(s) => parse_users(s, ctx.actor.user.platform)?,
-        None => Vec::new(),
-    };
+async fn create(ctx: &mut Ctx<'_>, c: Create) -> Handled<Reply> {
     let draft = Draft {
-        protected: ctx.app.config.deletion.is_protected(target.trim()),
-        target,
-        reason: p.get("reason").unwrap_or_default().parse()?,
-        justification: p.get("justification").unwrap_or_default().to_string(),
-        sensitivity: p.get("sensitivity").unwrap_or("low").parse()?,
-        stakeholders,
+        protected: ctx.app.config.deletion.is_protected(c.target.trim()),
+        target: c.target,
+        reason: c.reason,
+        justification: c.justification,
+        sensitivity: c.sensitivity,
+        stakeholders: c.stakeholders,
         channel: ctx.channel.clone(),
     };
     let (request, effects) = DeletionRequest::create(draft, &ctx.actor, ctx.now)?;
@@ -172,7 +140,7 @@ async fn create(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         "target={} reason={} sensitivity={} justification={}",
         request.target, request.reason, request.sensitivity, request.justification
     );
-    ctx.audit(&id.to_string(), "created", &detail).await?;
+    ctx.audit(&id.to_string(), "created", &detail);
     apply_effects(ctx, id, &request, effects).await?;
     let missing = request
         .missing_approvals(&policy(ctx, &request))
@@ -206,8 +174,7 @@ fn channel_list(ctx: &Ctx<'_>) -> String {
     }
 }
 
-async fn load(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, DeletionRequest)> {
-    let id = RecordId::parse_as(RecordKind::DeletionRequest, p.get("id").unwrap_or_default())?;
+async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<(RecordId, DeletionRequest)> {
     if let Some(r) = ctx.deletions.requests.get(&id.n) {
         return Ok((id, r.clone()));
     }
@@ -220,10 +187,9 @@ async fn load(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, DeletionReque
     }
 }
 
-async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Reply> {
-    let (id, mut request) = load(ctx, p).await?;
+async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event) -> Handled<Reply> {
+    let (id, mut request) = load(ctx, id).await?;
     let policy = policy(ctx, &request);
-    let action = p.sub.name;
     let detail = match &event {
         Event::Object { reason } => format!("reason={reason}"),
         Event::Cancel { reason: Some(r) } => format!("reason={r}"),
@@ -239,7 +205,7 @@ async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Repl
         request.state,
         if detail.is_empty() { "" } else { " " }
     );
-    ctx.audit(&id.to_string(), action, &detail).await?;
+    ctx.audit(&id.to_string(), action, &detail);
     apply_effects(ctx, id, &request, effects).await?;
     Ok(Reply::in_channel(summary(ctx, id, &request)))
 }
@@ -271,22 +237,16 @@ pub async fn apply_effects(
     for effect in effects {
         match effect {
             Effect::ScheduleExpiry(until) => {
-                let until_ms = store::ms(until);
-                let payload = serde_json::to_string(&ExpirePayload { id: id.n, until_ms })
-                    .map_err(anyhow::Error::from)?;
-                ctx.schedule(NewJob {
-                    kind: EXPIRE_JOB.into(),
-                    payload,
-                    due_at: until,
-                    cron: None,
-                    dedup_key: Some(format!("{EXPIRE_JOB}:{id}:{until_ms}")),
-                })
-                .await?;
+                let payload = ExpirePayload {
+                    id: id.n,
+                    until_ms: until.timestamp_millis(),
+                };
+                ctx.schedule::<Expire>(&payload, until);
             }
             Effect::Announce(notice) => {
                 let message = announcement(ctx, id, r, &notice).await?;
                 let channels = ctx.app.config.deletion.channels.clone();
-                ctx.post_all(&channels, &message).await?;
+                ctx.post_all(&channels, &message);
             }
         }
     }
@@ -416,8 +376,8 @@ async fn announcement(
     Ok(message)
 }
 
-async fn show(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let (id, r) = load(ctx, p).await?;
+async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
+    let (id, r) = load(ctx, id).await?;
     let tz = ctx.app.config.tz;
     let mut m = Message::new()
         .line(
@@ -479,18 +439,18 @@ async fn show(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
     Ok(Reply::private(m))
 }
 
-async fn list(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let filter = p.get("state").unwrap_or("open");
+async fn list(ctx: &mut Ctx<'_>, filter: Filter) -> Handled<Reply> {
     let states: Vec<State> = match filter {
-        "all" => Vec::new(),
-        "open" => vec![
+        Filter::All => Vec::new(),
+        Filter::Open => vec![
             State::PendingApproval,
             State::CoolingOff,
             State::OnHold,
             State::Ready,
         ],
-        one => vec![one.parse()?],
+        Filter::Only(state) => vec![state],
     };
+    let filter = filter.name();
     ctx.flush().await?; // requests written earlier in this transaction
     let requests = store::deletion::list(ctx.conn, &states, 50).await?;
     if requests.is_empty() {
@@ -539,5 +499,6 @@ pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
         m = m.line(line);
     }
     let channels = ctx.app.config.deletion.channels.clone();
-    ctx.post_all(&channels, &m).await
+    ctx.post_all(&channels, &m);
+    Ok(())
 }

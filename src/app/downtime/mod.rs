@@ -10,20 +10,69 @@
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
+mod command;
+
+pub use command::{DOWNTIME, DowntimeCommand};
+
 use super::context::Handled;
+use super::feature::{Feature, Job, JobRunner, Runs};
+use super::jobs::unwrap_handled;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::downtime::{
     Downtime, Draft, Effect, Event, Neighbour, Notice, Policy, State, Timer,
 };
-use crate::domain::timing::{format_duration, parse_duration, parse_time};
+use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind};
-use crate::grammar::Parsed;
-use crate::store::{self, downtime::Stored, jobs::NewJob};
+use crate::grammar::CommandSpec;
+use crate::store::{self, downtime::Stored};
 
-/// The one job kind for every downtime timer.
-pub const TIMER_JOB: &str = "downtime.timer";
+/// The downtime feature.
+pub struct Downtimes;
 
-/// Payload of [`TIMER_JOB`].
+impl Feature for Downtimes {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&DOWNTIME];
+    const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<TimerJob>::NEW];
+    type Command = DowntimeCommand;
+
+    async fn handle(ctx: &mut Ctx<'_>, command: DowntimeCommand) -> Handled<Reply> {
+        match command {
+            DowntimeCommand::Announce(draft) => announce(ctx, draft).await,
+            DowntimeCommand::Postpone { id, to, reason } => {
+                transition(ctx, id, "postpone", Event::Postpone { to, reason }).await
+            }
+            DowntimeCommand::Start(id) => transition(ctx, id, "start", Event::Start).await,
+            DowntimeCommand::Complete(id) => transition(ctx, id, "complete", Event::Complete).await,
+            DowntimeCommand::Cancel { id, reason } => {
+                transition(ctx, id, "cancel", Event::Cancel { reason }).await
+            }
+            DowntimeCommand::List => list(ctx).await,
+        }
+    }
+}
+
+/// The one job kind for every downtime timer (reminders, start, overrun).
+pub struct TimerJob;
+
+impl Job for TimerJob {
+    const KIND: &'static str = "downtime.timer";
+    type Payload = TimerPayload;
+
+    fn dedup_key(p: &TimerPayload) -> Option<String> {
+        let id = RecordId::new(RecordKind::Downtime, p.id);
+        Some(format!(
+            "{}v{}:{}",
+            timer_prefix(id),
+            p.version,
+            p.timer.key()
+        ))
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, payload: TimerPayload) -> anyhow::Result<()> {
+        fire_timer(ctx, payload).await
+    }
+}
+
+/// Payload of [`TimerJob`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TimerPayload {
     pub id: i64,
@@ -34,25 +83,7 @@ pub struct TimerPayload {
 
 /// The dedup-key prefix of every timer of one window (the trailing `:` keeps DT-1 from matching DT-10).
 fn timer_prefix(id: RecordId) -> String {
-    format!("{TIMER_JOB}:{id}:")
-}
-
-pub async fn run(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    match p.sub.name {
-        "announce" => announce(ctx, p).await,
-        "postpone" => {
-            let to = parse_time(p.get("to").unwrap_or_default(), ctx.app.config.tz)?;
-            let reason = p.get("reason").map(str::to_string);
-            transition(ctx, p, Event::Postpone { to, reason }).await
-        }
-        "start" => transition(ctx, p, Event::Start).await,
-        "complete" => transition(ctx, p, Event::Complete).await,
-        "cancel" => {
-            let reason = p.get("reason").unwrap_or_default().to_string();
-            transition(ctx, p, Event::Cancel { reason }).await
-        }
-        _ => list(ctx).await,
-    }
+    format!("{}:{id}:", TimerJob::KIND)
 }
 
 fn policy(ctx: &Ctx<'_>) -> Policy {
@@ -78,31 +109,7 @@ async fn neighbours(
         .collect())
 }
 
-async fn announce(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
-    let tz = ctx.app.config.tz;
-    let start = parse_time(p.get("start").unwrap_or_default(), tz)?;
-    let end = match (p.get("duration"), p.get("end")) {
-        (Some(d), None) => start + parse_duration(d)?,
-        (None, Some(e)) => parse_time(e, tz)?,
-        (Some(_), Some(_)) => {
-            return Err(
-                DomainError::invalid("give either duration:<d> or end:<time>, not both").into(),
-            );
-        }
-        (None, None) => {
-            return Err(DomainError::invalid(
-                "missing the length of the window: add duration:<d> (e.g. duration:2h) or end:<time>",
-            )
-            .into());
-        }
-    };
-    let draft = Draft {
-        environment: p.get("env").unwrap_or_default().to_string(),
-        start,
-        end,
-        reason: p.get("reason").unwrap_or_default().to_string(),
-        audience: p.get("audience").map(str::to_string),
-    };
+async fn announce(ctx: &mut Ctx<'_>, draft: Draft) -> Handled<Reply> {
     let others = neighbours(ctx, &draft.environment, None).await?;
     let (downtime, effects) =
         Downtime::announce(draft, &ctx.actor, &policy(ctx), &others, ctx.now)?;
@@ -115,7 +122,7 @@ async fn announce(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<Reply> {
         downtime.end.to_rfc3339(),
         downtime.reason
     );
-    ctx.audit(&id.to_string(), "announced", &detail).await?;
+    ctx.audit(&id.to_string(), "announced", &detail);
     apply_effects(ctx, id, &downtime, effects).await?;
     Ok(Reply::in_channel(summary(id, &downtime).line(
         Line::new().text(format!("Announced to {}.", channel_list(ctx))),
@@ -138,8 +145,7 @@ fn channel_list(ctx: &Ctx<'_>) -> String {
     }
 }
 
-async fn load(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, Downtime)> {
-    let id = RecordId::parse_as(RecordKind::Downtime, p.get("id").unwrap_or_default())?;
+async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<(RecordId, Downtime)> {
     match store::downtime::get(ctx.conn, id.n).await? {
         Some(s) => Ok((id, s.downtime)),
         None => {
@@ -148,13 +154,12 @@ async fn load(ctx: &mut Ctx<'_>, p: &Parsed) -> Handled<(RecordId, Downtime)> {
     }
 }
 
-async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Reply> {
-    let (id, mut downtime) = load(ctx, p).await?;
+async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event) -> Handled<Reply> {
+    let (id, mut downtime) = load(ctx, id).await?;
     let others = match &event {
         Event::Postpone { .. } => neighbours(ctx, &downtime.environment, Some(id.n)).await?,
         _ => Vec::new(),
     };
-    let action = p.sub.name;
     let extra = match &event {
         Event::Postpone { to, reason } => format!(
             " to={}{}",
@@ -175,7 +180,7 @@ async fn transition(ctx: &mut Ctx<'_>, p: &Parsed, event: Event) -> Handled<Repl
         "state={} version={}{extra}",
         downtime.state, downtime.version
     );
-    ctx.audit(&id.to_string(), action, &detail).await?;
+    ctx.audit(&id.to_string(), action, &detail);
     apply_effects(ctx, id, &downtime, effects).await?;
     Ok(Reply::in_channel(summary(id, &downtime)))
 }
@@ -217,28 +222,20 @@ pub async fn apply_effects(
         match effect {
             Effect::CancelTimers => {
                 ctx.flush().await?;
-                store::jobs::cancel_for(ctx.conn, TIMER_JOB, &timer_prefix(id)).await?;
+                store::jobs::cancel_for(ctx.conn, TimerJob::KIND, &timer_prefix(id)).await?;
             }
             Effect::Schedule { timer, version, at } => {
-                let payload = serde_json::to_string(&TimerPayload {
+                let payload = TimerPayload {
                     id: id.n,
                     version,
                     timer,
-                })
-                .map_err(anyhow::Error::from)?;
-                ctx.schedule(NewJob {
-                    kind: TIMER_JOB.into(),
-                    payload,
-                    due_at: at,
-                    cron: None,
-                    dedup_key: Some(format!("{}v{version}:{}", timer_prefix(id), timer.key())),
-                })
-                .await?;
+                };
+                ctx.schedule::<TimerJob>(&payload, at);
             }
             Effect::Announce(notice) => {
                 let message = announcement(id, d, &notice);
                 let channels = ctx.app.config.downtime.channels.clone();
-                ctx.post_all(&channels, &message).await?;
+                ctx.post_all(&channels, &message);
             }
         }
     }
@@ -378,8 +375,7 @@ async fn list(ctx: &mut Ctx<'_>) -> Handled<Reply> {
 }
 
 /// Fires a due timer job: re-reads the window and lets it decide.
-pub async fn fire_timer(ctx: &mut Ctx<'_>, payload: &str) -> anyhow::Result<()> {
-    let payload: TimerPayload = serde_json::from_str(payload)?;
+async fn fire_timer(ctx: &mut Ctx<'_>, payload: TimerPayload) -> anyhow::Result<()> {
     let id = RecordId::new(RecordKind::Downtime, payload.id);
     let Some(Stored {
         downtime: mut d, ..
@@ -395,11 +391,9 @@ pub async fn fire_timer(ctx: &mut Ctx<'_>, payload: &str) -> anyhow::Result<()> 
     }
     if d.state != before {
         store::downtime::update(ctx.conn, payload.id, &d, ctx.now).await?;
-        ctx.audit(&id.to_string(), "started", "planned start reached")
-            .await
-            .map_err(super::jobs::unwrap_handled)?;
+        ctx.audit(&id.to_string(), "started", "planned start reached");
     }
     apply_effects(ctx, id, &d, effects)
         .await
-        .map_err(super::jobs::unwrap_handled)
+        .map_err(unwrap_handled)
 }

@@ -1,0 +1,276 @@
+//! `/freeze start|end|status`: code-freeze and backport windows, opened by
+//! hand or by a release task, announced in `freeze.channels`, with a reminder
+//! `freeze.remind_before` ahead of the end and a notice when it ends.
+//! [`active_for`] answers "is this target frozen now?" for pipeline checks.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+
+mod command;
+
+pub use command::{FREEZE, FreezeCommand, Until};
+
+use super::context::Handled;
+use super::feature::{Feature, Job, JobRunner, Runs};
+use super::jobs::unwrap_handled;
+use super::message::local;
+use super::{Ctx, Line, Message, Reply};
+use crate::domain::freeze::{FreezeWindow, WindowKind};
+use crate::domain::{DomainError, Role};
+use crate::grammar::CommandSpec;
+use crate::store;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WindowPayload {
+    pub id: i64,
+    pub ends_at_ms: i64,
+}
+
+/// The freeze feature.
+pub struct Freezes;
+
+impl Feature for Freezes {
+    const COMMANDS: &'static [&'static CommandSpec] = &[&FREEZE];
+    const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Ending>::NEW, &Runs::<Ended>::NEW];
+    type Command = FreezeCommand;
+
+    async fn handle(ctx: &mut Ctx<'_>, command: FreezeCommand) -> Handled<Reply> {
+        match command {
+            FreezeCommand::Start {
+                target,
+                until,
+                reason,
+                kind,
+            } => start(ctx, &target, until, &reason, kind).await,
+            FreezeCommand::End { target, kind } => end(ctx, &target, kind).await,
+            FreezeCommand::Status => status(ctx).await,
+        }
+    }
+}
+
+async fn start(
+    ctx: &mut Ctx<'_>,
+    target: &str,
+    until: Until,
+    reason: &str,
+    kind: WindowKind,
+) -> Handled<Reply> {
+    ctx.actor
+        .require(Role::ReleaseManager, "open freeze windows")?;
+    let ends_at = match until {
+        Until::After(d) => ctx.now + d,
+        Until::At(at) => at,
+    };
+    if let Some((_, w)) = store::freeze::active(ctx.conn, ctx.now, Some(target), Some(kind))
+        .await?
+        .first()
+    {
+        return Err(DomainError::conflict(format!(
+            "`{target}` already has a {} until {}: end it first with /freeze end {target}",
+            kind.label(),
+            local(w.ends_at, ctx.app.config.tz)
+        ))
+        .into());
+    }
+    let by = ctx.actor.user.to_string();
+    open(ctx, target, kind, ends_at, reason, &by).await?;
+    Ok(Reply::in_channel(
+        Message::new().line(
+            Line::new()
+                .text(format!(
+                    "{} on `{target}` until ",
+                    capitalised(kind.label())
+                ))
+                .time(ends_at)
+                .text("."),
+        ),
+    ))
+}
+
+async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
+    ctx.actor
+        .require(Role::ReleaseManager, "end freeze windows")?;
+    let Some((id, w)) = store::freeze::active(ctx.conn, ctx.now, Some(target), Some(kind))
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(
+            DomainError::not_found(format!("`{target}` has no active {}", kind.label())).into(),
+        );
+    };
+    store::freeze::end(ctx.conn, id, ctx.now).await?;
+    ctx.audit(
+        &format!("freeze:{id}"),
+        "end",
+        &format!("target={target} kind={kind}"),
+    );
+    let message = Message::new().line(
+        Line::new()
+            .text(format!(
+                "🔓 {} on `{}` ended early by ",
+                capitalised(kind.label()),
+                w.target
+            ))
+            .user(&ctx.actor.user)
+            .text("."),
+    );
+    let channels = ctx.app.config.freeze_channels.clone();
+    ctx.post_all(&channels, &message);
+    Ok(Reply::in_channel(Message::text(format!(
+        "{} on `{target}` ended.",
+        capitalised(kind.label())
+    ))))
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Opens a window now until `ends_at`, announces it and schedules its reminders.
+pub async fn open(
+    ctx: &mut Ctx<'_>,
+    target: &str,
+    kind: WindowKind,
+    ends_at: DateTime<Utc>,
+    reason: &str,
+    opened_by: &str,
+) -> Handled<i64> {
+    let window = FreezeWindow::open(target, kind, ctx.now, ends_at, reason, opened_by)?;
+    let id = store::freeze::insert(ctx.conn, &window, ctx.now).await?;
+    ctx.audit(
+        &format!("freeze:{id}"),
+        "open",
+        &format!(
+            "target={} kind={kind} until={} reason={} by={opened_by}",
+            window.target,
+            local(ends_at, ctx.app.config.tz),
+            window.reason
+        ),
+    );
+    let message = Message::new().line(
+        Line::new()
+            .text(format!(
+                "❄️ {} on `{}` until ",
+                capitalised(kind.label()),
+                window.target
+            ))
+            .time(ends_at)
+            .text(format!(": {} (opened by {opened_by})", window.reason)),
+    );
+    let channels = ctx.app.config.freeze_channels.clone();
+    ctx.post_all(&channels, &message);
+    let payload = WindowPayload {
+        id,
+        ends_at_ms: store::ms(ends_at),
+    };
+    let remind_at = ends_at - ctx.app.config.freeze_remind_before;
+    if remind_at > ctx.now {
+        ctx.schedule::<Ending>(&payload, remind_at);
+    }
+    ctx.schedule::<Ended>(&payload, ends_at);
+    Ok(id)
+}
+
+/// The reminder `freeze.remind_before` ahead of a window's end.
+pub struct Ending;
+
+impl Job for Ending {
+    const KIND: &'static str = "freeze.ending";
+    type Payload = WindowPayload;
+
+    fn dedup_key(p: &WindowPayload) -> Option<String> {
+        Some(format!("{}:{}:{}", Self::KIND, p.id, p.ends_at_ms))
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, payload: WindowPayload) -> anyhow::Result<()> {
+        notify(ctx, payload, true).await.map_err(unwrap_handled)
+    }
+}
+
+/// The notice when a window ends.
+pub struct Ended;
+
+impl Job for Ended {
+    const KIND: &'static str = "freeze.ended";
+    type Payload = WindowPayload;
+
+    fn dedup_key(p: &WindowPayload) -> Option<String> {
+        Some(format!("{}:{}:{}", Self::KIND, p.id, p.ends_at_ms))
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, payload: WindowPayload) -> anyhow::Result<()> {
+        notify(ctx, payload, false).await.map_err(unwrap_handled)
+    }
+}
+
+/// Reminder before the end, or the notice at the end; nothing if the window was ended early.
+async fn notify(ctx: &mut Ctx<'_>, payload: WindowPayload, ending: bool) -> Handled<()> {
+    let Some(w) = store::freeze::get(ctx.conn, payload.id).await? else {
+        return Ok(());
+    };
+    if w.ended_at.is_some() || store::ms(w.ends_at) != payload.ends_at_ms {
+        return Ok(());
+    }
+    let label = capitalised(w.kind.label());
+    let message = if ending {
+        Message::new().line(
+            Line::new()
+                .text(format!("⏳ {label} on `{}` ends ", w.target))
+                .time(w.ends_at)
+                .text(format!(": {}", w.reason)),
+        )
+    } else {
+        Message::new().line(Line::new().text(format!("🔓 {label} on `{}` has ended.", w.target)))
+    };
+    let channels = ctx.app.config.freeze_channels.clone();
+    ctx.post_all(&channels, &message);
+    Ok(())
+}
+
+async fn status(ctx: &mut Ctx<'_>) -> Handled<Reply> {
+    let windows = store::freeze::not_ended(ctx.conn, ctx.now).await?;
+    if windows.is_empty() {
+        return Ok(Reply::private(Message::text(
+            "No freeze or backport window is in force or coming.",
+        )));
+    }
+    let mut m = Message::text("Windows:");
+    for (_, w) in windows {
+        let state = if w.is_active(ctx.now) {
+            "in force"
+        } else {
+            "coming"
+        };
+        m = m.line(
+            Line::new()
+                .text(format!(
+                    "  {} · `{}` · {state} until ",
+                    w.kind.label(),
+                    w.target
+                ))
+                .time(w.ends_at)
+                .text(format!(" · {} (by {})", w.reason, w.opened_by)),
+        );
+    }
+    Ok(Reply::private(m))
+}
+
+/// The window that freezes `target` at `at`, if any (for pipeline deployment checks).
+pub async fn active_for(
+    conn: &mut SqliteConnection,
+    target: &str,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Option<FreezeWindow>> {
+    Ok(
+        store::freeze::active(conn, at, Some(target), Some(WindowKind::Freeze))
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, w)| w),
+    )
+}
