@@ -128,6 +128,7 @@ pub struct DeletionSettings {
     pub channels: Vec<String>,
     pub approvals_required: u32,
     pub protected: Vec<String>,
+    pub max_stakeholders: usize,
     pub ready_reminder_cron: String,
     pub cooling_off: CoolingOffSettings,
 }
