@@ -61,6 +61,16 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the database to FILE (safe while `serve` runs).
+    ///
+    /// The copy is a snapshot holding every change committed before it began;
+    /// FILE must not exist. Restore by stopping `serve` and putting the copy in
+    /// place of the database file (see the README).
+    Backup {
+        /// Where to write the copy, e.g. backups/shipmate-2026-12-01.db
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Validate the configuration; every problem is named with its key.
     CheckConfig,
     /// Register the Discord application commands (guild when discord.guild_id
@@ -129,6 +139,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Db::open(&config.settings.database.url).await?;
             println!("migrations applied to {}", config.settings.database.url);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file } => {
+            let url = &config.settings.database.url;
+            match shipmate::store::backup::backup(url, &file).await {
+                Ok(bytes) => {
+                    println!("backed up {url} to {} ({bytes} bytes)", file.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("backup failed: {e:#}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::CheckConfig => Ok(check_config(path)),
         Command::RegisterCommands {

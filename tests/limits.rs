@@ -199,8 +199,11 @@ async fn a_1_mib_command_does_not_hold_up_healthz() {
         probes += 1;
     }
     let (reply, took) = command.await.unwrap();
+    // (quadratic de-duplication held it for 19 s in a debug build; a 2 s
+    // bound leaves room for a loaded CI machine)
+    eprintln!("/healthz at worst {slowest:?} while the command ran ({took:?}, {probes} probes)");
     assert!(
-        slowest < Duration::from_millis(500),
+        slowest < Duration::from_secs(2),
         "/healthz took {slowest:?} while the command ran ({took:?}, {probes} probes)"
     );
     assert_eq!(reply["response_type"], "ephemeral", "{reply}");

@@ -11,6 +11,7 @@
 //! of a command together with its `COMMIT`.
 
 pub mod audit;
+pub mod backup;
 pub mod batch;
 pub mod checkpoint;
 pub mod deletion;
