@@ -29,7 +29,7 @@ use super::context::CommandError;
 use super::features::Command;
 use super::{App, Ctx, Invocation, Reply, internal_error, refusal, roles};
 use crate::grammar::{CommandSpec, Parsed, SubSpec};
-use crate::store::{Chained, Tagged, Tx, Writer, batch::Batch};
+use crate::store::{Chained, Pending, Session, Tagged, Tx, Writer, batch::Batch};
 
 /// The most commands in one transaction.
 pub const MAX_GROUP: usize = 64;
@@ -67,14 +67,6 @@ impl Queue {
         queue.splice(0..0, items);
     }
 }
-
-/// What the commands of a group hand on to each other: their gathered
-/// writes, the role grants, and the deletion requests read or written.
-type Shared<'a> = (
-    &'a mut Batch,
-    &'a mut Vec<(String, String)>,
-    &'a mut super::deletion::Working,
-);
 
 /// One command's outcome within the group.
 type Outcome = Result<(Reply, (bool, bool)), Reply>;
@@ -180,23 +172,18 @@ impl App {
                     Tx::begin_with(held, reads).await
                 }
             };
-            let opened = opened.and_then(|(tx, found)| {
-                let grants = crate::store::roles::grants_from(&found)?;
-                Ok((tx, grants, super::deletion::working_from(&found)?))
-            });
-            let (mut tx, mut grants, mut deletions) = match opened {
+            let opened = opened.and_then(|(tx, found)| Ok((tx, Pending::from_found(&found)?)));
+            let (mut tx, mut pending) = match opened {
                 Ok(opened) => opened,
                 Err(e) => {
                     answer_all(group, internal_error(e));
                     return None;
                 }
             };
-            let mut batch = Batch::default();
             let mut done = Vec::with_capacity(group.len());
             let mut failed = None;
             for (i, item) in group.iter().enumerate() {
-                let state = (&mut batch, &mut grants, &mut deletions);
-                match self.run_one(&mut tx, state, item).await {
+                match self.run_one(&mut tx, &mut pending, item).await {
                     Ok(ok) => done.push(ok),
                     Err(reply) => {
                         failed = Some((i, reply));
@@ -217,10 +204,13 @@ impl App {
                 }
                 continue;
             }
-            if let Err(e) = deletions.save_to(&mut batch) {
-                answer_all(group, internal_error(e));
-                return None;
-            }
+            let batch = match pending.into_batch() {
+                Ok(batch) => batch,
+                Err(e) => {
+                    answer_all(group, internal_error(e));
+                    return None;
+                }
+            };
             let next = if chained + 1 < MAX_CHAIN {
                 self.queue.take()
             } else {
@@ -265,46 +255,24 @@ impl App {
         None
     }
 
-    /// Runs one command in the group's transaction, adding its writes to `batch`.
-    async fn run_one(&self, tx: &mut Tx, state: Shared<'_>, item: &Queued) -> Outcome {
-        let (batch, grants, deletions) = state;
+    /// Runs one command in the group's transaction, adding its writes to
+    /// what the group has gathered.
+    async fn run_one(&self, tx: &mut Tx, pending: &mut Pending, item: &Queued) -> Outcome {
         let inv = &item.inv;
+        let grants = pending.grants().unwrap_or_default();
         let actor = roles::actor_with(&self.config, &inv.user, &inv.platform_roles, grants);
         let audit_actor = (inv.user.to_string(), inv.user.platform.to_string());
         let now = self.clock.now();
-        let mut ctx = Ctx::new(tx, self, actor, inv.channel.clone(), now, audit_actor);
-        ctx.set_grants(grants.clone());
-        ctx.continue_batch(std::mem::take(batch));
-        ctx.deletions = std::mem::take(deletions);
+        let db = Session::new(tx, pending);
+        let mut ctx = Ctx::new(db, self, actor, inv.channel.clone(), now, audit_actor);
         let result = item.command.clone().handle(&mut ctx).await;
         let effects = ctx.effects();
-        (*batch, *deletions) = ctx.hand_over();
-        drop(ctx);
         match result {
-            Ok(reply) => {
-                if matches!(item.command, Command::Roles(_)) {
-                    // grants may have changed for the commands after this one
-                    if let Err(e) = batch_flush_and_reread(tx, batch, grants).await {
-                        return Err(internal_error(e));
-                    }
-                }
-                Ok((reply, effects))
-            }
+            Ok(reply) => Ok((reply, effects)),
             Err(CommandError::User(e)) => Err(refusal(e, item.spec.0.usage_of(item.spec.1))),
             Err(CommandError::Internal(e)) => Err(internal_error(e)),
         }
     }
-}
-
-/// Re-reads the grants after a `/role` command (its own writes go first).
-async fn batch_flush_and_reread(
-    tx: &mut Tx,
-    batch: &mut Batch,
-    grants: &mut Vec<(String, String)>,
-) -> anyhow::Result<()> {
-    std::mem::take(batch).execute(tx).await?;
-    *grants = crate::store::roles::all(tx).await?;
-    Ok(())
 }
 
 fn answer_all(group: Vec<Queued>, reply: Reply) {

@@ -8,6 +8,7 @@ use sqlx::SqliteConnection;
 use super::{App, Ctx, features};
 use crate::domain::{Actor, ChannelRef, Platform, RoleSet, UserRef};
 use crate::store::jobs::Job;
+use crate::store::{Pending, Session};
 
 /// Runs one due job. An error rolls its effects back and the job is retried.
 /// Returns whether messages were queued and jobs scheduled.
@@ -26,8 +27,9 @@ pub async fn fire(
         roles: RoleSet::default(),
     };
     let channel = ChannelRef::new(Platform::Console, "#shipmate");
+    let mut pending = Pending::default();
     let mut ctx = Ctx::new(
-        conn,
+        Session::new(conn, &mut pending),
         app,
         system,
         channel,
@@ -35,7 +37,7 @@ pub async fn fire(
         ("shipmate".into(), "system".into()),
     );
     runner.fire(&mut ctx, &job.payload).await?;
-    ctx.flush().await.map_err(unwrap_handled)?;
+    ctx.db.flush().await?;
     Ok(ctx.effects())
 }
 

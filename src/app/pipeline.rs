@@ -100,13 +100,13 @@ fn when(rec: &RunRecord) -> Line {
 }
 
 async fn status(ctx: &mut Ctx<'_>, env: Option<&str>) -> Handled<Reply> {
-    let runs: Vec<RunRecord> = store::pipeline::latest_runs(ctx.conn, env)
+    let runs: Vec<RunRecord> = store::pipeline::latest_runs(&mut ctx.db, env)
         .await?
         .iter()
         .filter_map(|b| read(b))
         .collect();
     if runs.is_empty() {
-        let known = store::pipeline::environments(ctx.conn).await?;
+        let known = store::pipeline::environments(&mut ctx.db).await?;
         return Ok(Reply::private(Message::text(match (env, known.is_empty()) {
             (_, true) => "No pipeline runs yet: point a webhook at /webhooks/{github,gitlab,aws,generic}.".to_string(),
             (Some(e), false) => format!("No runs in environment `{e}`. Environments: {}", known.join(", ")),
@@ -125,9 +125,9 @@ async fn status(ctx: &mut Ctx<'_>, env: Option<&str>) -> Handled<Reply> {
 
 async fn history(ctx: &mut Ctx<'_>, pipeline: &str) -> Handled<Reply> {
     let pipeline = pipeline.trim();
-    let rows = store::pipeline::history(ctx.conn, pipeline, HISTORY).await?;
+    let rows = store::pipeline::history(&mut ctx.db, pipeline, HISTORY).await?;
     if rows.is_empty() {
-        let known = store::pipeline::pipeline_names(ctx.conn).await?;
+        let known = store::pipeline::pipeline_names(&mut ctx.db).await?;
         let hint = if known.is_empty() {
             "no pipeline has reported a run yet".to_string()
         } else {

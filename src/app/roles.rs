@@ -147,12 +147,12 @@ async fn grant(ctx: &mut Ctx<'_>, role: Role, member: MemberRef, granting: bool)
     let key = member.to_string();
     let by = ctx.actor.user.to_string();
     if granting {
-        if !store::roles::grant(ctx.conn, role.as_str(), &key, &by, ctx.now).await? {
+        if !store::roles::grant(&mut ctx.db, role.as_str(), &key, &by, ctx.now).await? {
             return Err(
                 DomainError::conflict(format!("{key} already holds `{role}` by a grant")).into(),
             );
         }
-    } else if !store::roles::revoke(ctx.conn, role.as_str(), &key).await? {
+    } else if !store::roles::revoke(&mut ctx.db, role.as_str(), &key).await? {
         let in_config = ctx
             .app
             .config
@@ -186,7 +186,7 @@ async fn grant(ctx: &mut Ctx<'_>, role: Role, member: MemberRef, granting: bool)
 }
 
 async fn list(ctx: &mut Ctx<'_>) -> Handled<Reply> {
-    let grants = store::roles::all(ctx.conn).await?;
+    let grants = store::roles::all(&mut ctx.db).await?;
     let mut message =
         Message::text("Roles (config = [roles] in the config file; granted = /role grant):");
     for role in Role::ALL {

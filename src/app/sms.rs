@@ -100,7 +100,7 @@ async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
         credits,
     };
     let by = ctx.actor.user.to_string();
-    store::sms::record(ctx.conn, reading, Source::Command, &by).await?;
+    store::sms::record(&mut ctx.db, reading, Source::Command, &by).await?;
     ctx.audit(RECORD, "balance", &format!("credits={credits}"));
     let forecast = load_forecast(ctx).await?;
     if let Some(f) = &forecast {
@@ -125,7 +125,7 @@ async fn status(ctx: &mut Ctx<'_>) -> Handled<Reply> {
 /// The forecast from the history inside `sms.window` (and the latest reading before it).
 pub async fn load_forecast(ctx: &mut Ctx<'_>) -> Handled<Option<Forecast>> {
     let window = ctx.app.config.sms.window;
-    let history = store::sms::history(ctx.conn, ctx.now - window).await?;
+    let history = store::sms::history(&mut ctx.db, ctx.now - window).await?;
     Ok(sms::forecast(&history, window, ctx.now))
 }
 
@@ -194,16 +194,16 @@ fn days_phrase(days: Option<i64>) -> String {
 
 /// Sends the alerts that are due (at most once a day each, again when worse).
 pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
-    let sent = store::sms::sent(ctx.conn).await?;
+    let sent = store::sms::sent(&mut ctx.db).await?;
     let (due, cleared) = sms::alerts(f, thresholds(ctx), &sent, ctx.now);
     for condition in cleared {
-        store::sms::forget(ctx.conn, Some(condition)).await?;
+        store::sms::forget(&mut ctx.db, Some(condition)).await?;
     }
     for alert in due {
         let message = alert_message(ctx, f, alert).await?;
         let channels = ctx.app.config.sms.channels.clone();
         ctx.post_all(&channels, &message);
-        store::sms::remember(ctx.conn, Some(alert.condition), ctx.now, alert.severity).await?;
+        store::sms::remember(&mut ctx.db, Some(alert.condition), ctx.now, alert.severity).await?;
         ctx.audit(
             RECORD,
             "alert",
@@ -275,7 +275,7 @@ pub async fn record_polled(ctx: &mut Ctx<'_>, credits: u64) -> Handled<()> {
         at: ctx.now,
         credits,
     };
-    store::sms::record(ctx.conn, reading, Source::Poller, "poller").await?;
+    store::sms::record(&mut ctx.db, reading, Source::Poller, "poller").await?;
     ctx.audit(RECORD, "polled", &format!("credits={credits}"));
     if let Some(f) = load_forecast(ctx).await? {
         check_alerts(ctx, &f).await?;

@@ -16,7 +16,7 @@ use super::{App, Ctx, Line, Message};
 use crate::domain::sms::parse_credits;
 use crate::domain::{Actor, ChannelRef, Platform, RoleSet, UserRef};
 use crate::settings::Config;
-use crate::store;
+use crate::store::{self, Pending, Session};
 
 /// The recurring poll job (`sms.poll_cron`, only with `sms.balance_url`).
 pub struct Poll;
@@ -76,8 +76,9 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
         person: "system".into(),
         roles: RoleSet::default(),
     };
+    let mut pending = Pending::default();
     let mut ctx = Ctx::new(
-        &mut tx,
+        Session::new(&mut tx, &mut pending),
         app,
         system,
         ChannelRef::new(Platform::Console, "#shipmate"),
@@ -90,7 +91,7 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
             super::sms::record_polled(&mut ctx, credits)
                 .await
                 .map_err(super::jobs::unwrap_handled)?;
-            if store::sms::forget(ctx.conn, None).await? {
+            if store::sms::forget(&mut ctx.db, None).await? {
                 let m = Message::text(format!(
                     "✅ SMS balance poller recovered: read {credits} credits."
                 ));
@@ -100,7 +101,7 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
         }
         Err(reason) => {
             tracing::warn!(reason = %reason, "SMS balance poll failed");
-            let last = store::sms::poll_failure_reported(ctx.conn).await?;
+            let last = store::sms::poll_failure_reported(&mut ctx.db).await?;
             if last.is_none_or(|at| now - at >= REPORT_EVERY) {
                 let m = Message::new()
                     .line(Line::new().text(format!("⚠️ SMS balance poll failed: {reason}")))
@@ -108,12 +109,12 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
                         "Check sms.balance_url / sms.balance_pointer / sms.balance_token, or record the balance by hand with /sms balance <credits>.",
                     ));
                 ctx.post_all(&channels, &m);
-                store::sms::remember(ctx.conn, None, now, 1).await?;
+                store::sms::remember(&mut ctx.db, None, now, 1).await?;
             }
             PollOutcome::Failed(reason)
         }
     };
-    ctx.flush().await.map_err(super::jobs::unwrap_handled)?;
+    ctx.db.flush().await?;
     let effects = ctx.effects();
     drop(ctx);
     tx.commit().await.context("committing the SMS poll")?;

@@ -63,7 +63,7 @@ pub async fn status_feed(app: &App) -> anyhow::Result<StatusFeed> {
     let mut conn = app.db.pool.acquire().await?;
     let now = app.clock.now();
     let live =
-        store::downtime::in_states(&mut conn, &[State::Announced, State::InProgress], 200).await?;
+        store::downtime::in_states(&mut *conn, &[State::Announced, State::InProgress], 200).await?;
     let (mut active, mut upcoming) = (Vec::new(), Vec::new());
     for Stored { n, downtime: d, .. } in &live {
         let window = feed_window(*n, d, now);

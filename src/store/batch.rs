@@ -4,9 +4,9 @@
 //! Every statement is a round trip to SQLite's worker thread, so one batch
 //! instead of one statement per row keeps commands fast.
 //!
-//! The rows are only appended, never read back within the transaction that
-//! writes them; a handler that must read one of these tables after writing
-//! to it calls `Ctx::flush` first.
+//! The statements themselves belong to their tables' modules; a
+//! [`super::Session`] sends its batch before any other statement, so nothing
+//! reads a table before what was gathered for it is written.
 
 use chrono::{DateTime, Utc};
 use sqlx::Arguments;
@@ -26,7 +26,7 @@ pub struct Batch {
     args: SqliteArguments,
     error: Option<String>,
     audit: Vec<AuditEntry>,
-    outbox: Vec<(String, String, Option<String>, i64)>,
+    outbox: Vec<super::outbox::NewMessage>,
     jobs: Vec<(NewJob, i64)>,
 }
 
@@ -72,7 +72,12 @@ impl Batch {
         now: DateTime<Utc>,
     ) {
         match serde_json::to_string(body) {
-            Ok(body) => self.outbox.push((channel, body, message_key, ms(now))),
+            Ok(body) => self.outbox.push(super::outbox::NewMessage {
+                channel,
+                body,
+                message_key,
+                at_ms: ms(now),
+            }),
             Err(e) => self.fail(format!("a message for {channel}: {e}")),
         }
     }
@@ -88,49 +93,21 @@ impl Batch {
         self.jobs.push((j.clone(), ms(now)));
     }
 
-    /// Turns the gathered rows into their multi-row `INSERT`s now, so that
-    /// statements appended afterwards run after them.
+    /// Turns the gathered rows into their multi-row `INSERT`s now (each
+    /// table module states its own), so that statements appended afterwards
+    /// run after them.
     pub fn seal(&mut self) {
-        for rows in std::mem::take(&mut self.audit).chunks(ROWS_PER_INSERT) {
-            self.statement(&format!(
-                "INSERT INTO audit_log (at, actor, platform, record, action, detail) VALUES {}",
-                vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
-            ));
-            for e in rows {
-                self.bind(ms(e.at))
-                    .bind(e.actor.clone())
-                    .bind(e.platform.clone())
-                    .bind(e.record.clone())
-                    .bind(e.action.clone())
-                    .bind(e.detail.clone());
-            }
+        let audit = std::mem::take(&mut self.audit);
+        for rows in audit.chunks(ROWS_PER_INSERT) {
+            super::audit::insert_rows(self, rows);
         }
-        for rows in std::mem::take(&mut self.outbox).chunks(ROWS_PER_INSERT) {
-            self.statement(&format!(
-                "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES {}",
-                vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
-            ));
-            for (channel, body, key, now) in rows {
-                self.bind(channel.clone())
-                    .bind(body.clone())
-                    .bind(key.clone())
-                    .bind(*now)
-                    .bind(*now);
-            }
+        let outbox = std::mem::take(&mut self.outbox);
+        for rows in outbox.chunks(ROWS_PER_INSERT) {
+            super::outbox::insert_rows(self, rows);
         }
-        for rows in std::mem::take(&mut self.jobs).chunks(ROWS_PER_INSERT) {
-            self.statement(&format!(
-                "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES {}",
-                vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
-            ));
-            for (j, now) in rows {
-                self.bind(j.kind.clone())
-                    .bind(j.payload.clone())
-                    .bind(ms(j.due_at))
-                    .bind(j.cron.clone())
-                    .bind(j.dedup_key.clone())
-                    .bind(*now);
-            }
+        let jobs = std::mem::take(&mut self.jobs);
+        for rows in jobs.chunks(ROWS_PER_INSERT) {
+            super::jobs::insert_rows(self, rows);
         }
     }
 
@@ -235,7 +212,9 @@ mod tests {
         let db = temp_db(&dir).await;
         let now = at();
         let mut w = db.begin().await.unwrap();
-        crate::store::roles::grant(&mut w, "qa", "console:bob", "console:root", now)
+        let mut pending = crate::store::Pending::default();
+        let mut session = crate::store::Session::new(&mut w, &mut pending);
+        crate::store::roles::grant(&mut session, "qa", "console:bob", "console:root", now)
             .await
             .unwrap();
         w.commit().await.unwrap();

@@ -1,9 +1,11 @@
 //! Deletion requests: one row each, approvals and objections as JSON lists.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::batch::Batch;
+use super::session::{Access, Session};
 use super::{Tagged, from_ms, ms};
 use crate::domain::deletion::{DeletionRequest, State};
 
@@ -72,47 +74,10 @@ fn decode(row: Row) -> anyhow::Result<(i64, DeletionRequest)> {
     Ok((id, request))
 }
 
-/// Stores a new request; returns its number (the n of DR-n).
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    r: &DeletionRequest,
-    now: DateTime<Utc>,
-) -> anyhow::Result<i64> {
-    let done = sqlx::query(
-        "INSERT INTO deletion_requests (target, reason, justification, sensitivity, stakeholders, channel, requester,
-             requester_person, needs_product, state, held_from, cooling_off_until, approvals, objections, created_at,
-             updated_at, closed_note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&r.target)
-    .bind(r.reason.as_str())
-    .bind(&r.justification)
-    .bind(r.sensitivity.as_str())
-    .bind(serde_json::to_string(&r.stakeholders)?)
-    .bind(r.channel.to_string())
-    .bind(r.requester.to_string())
-    .bind(&r.requester_person)
-    .bind(r.needs_product)
-    .bind(r.state.as_str())
-    .bind(r.held_from.map(State::as_str))
-    .bind(r.cooling_off_until.map(ms))
-    .bind(serde_json::to_string(&r.approvals)?)
-    .bind(serde_json::to_string(&r.objections)?)
-    .bind(ms(r.created_at))
-    .bind(ms(now))
-    .bind(&r.closed_note)
-    .execute(conn)
-    .await?;
-    Ok(done.last_insert_rowid())
-}
-
 /// Reads, in a batch, the highest request number ever given and these
 /// requests (see [`prefetched_from`]).
 pub fn prefetch(b: &mut Batch, ids: &[i64]) {
-    b.statement(
-        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'deletion_requests'), 0),
-                    COALESCE((SELECT MAX(id) FROM deletion_requests), 0)), 'deletion.last' AS tag",
-    );
+    b.statement(&format!("{LAST_NUMBER}, 'deletion.last' AS tag"));
     if ids.is_empty() {
         return;
     }
@@ -126,7 +91,7 @@ pub fn prefetch(b: &mut Batch, ids: &[i64]) {
 }
 
 /// What [`prefetch`] found: the highest number given, and the requests.
-pub fn prefetched_from(rows: &Tagged) -> anyhow::Result<(i64, Vec<(i64, DeletionRequest)>)> {
+fn prefetched_from(rows: &Tagged) -> anyhow::Result<(i64, Vec<(i64, DeletionRequest)>)> {
     let last: Vec<(i64,)> = rows.decode("deletion.last")?;
     let requests: Vec<Row> = rows.decode("deletion")?;
     Ok((
@@ -141,7 +106,7 @@ pub fn prefetched_from(rows: &Tagged) -> anyhow::Result<(i64, Vec<(i64, Deletion
 /// Saves requests (new ones under the number the caller chose, in a write
 /// transaction that read the highest number given, see [`prefetch`]), in a
 /// batch, one statement for all: `(number, request, when)`.
-pub fn save_later(
+fn save_later(
     b: &mut Batch,
     rows: &[(i64, &DeletionRequest, DateTime<Utc>)],
 ) -> anyhow::Result<()> {
@@ -182,47 +147,108 @@ pub fn save_later(
     Ok(())
 }
 
-/// Saves the mutable parts of a request.
-pub async fn update(
-    conn: &mut SqliteConnection,
-    id: i64,
-    r: &DeletionRequest,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE deletion_requests SET state = ?, held_from = ?, cooling_off_until = ?, approvals = ?, objections = ?,
-             closed_note = ?, updated_at = ?
-         WHERE id = ?",
-    )
-    .bind(r.state.as_str())
-    .bind(r.held_from.map(State::as_str))
-    .bind(r.cooling_off_until.map(ms))
-    .bind(serde_json::to_string(&r.approvals)?)
-    .bind(serde_json::to_string(&r.objections)?)
-    .bind(&r.closed_note)
-    .bind(ms(now))
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// The requests a transaction has read or written, and the highest number
+/// given: an identity map, so commands of one group (see `app::group`) see
+/// each other's changes, and every change is written once, with the
+/// `COMMIT` or before the next statement ([`Session`] sends it).
+#[derive(Debug, Default)]
+pub struct Working {
+    /// The highest number given, once read in this transaction.
+    last: Option<i64>,
+    requests: HashMap<i64, DeletionRequest>,
+    /// Requests changed and not yet written, with when.
+    unsaved: Vec<(i64, DateTime<Utc>)>,
 }
 
-/// Loads one request.
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<DeletionRequest>> {
+impl Working {
+    /// The working set from what [`prefetch`] read with the `BEGIN`.
+    pub(super) fn from_found(found: &Tagged) -> anyhow::Result<Self> {
+        if found.rows("deletion.last").next().is_none() {
+            return Ok(Self::default());
+        }
+        let (last, requests) = prefetched_from(found)?;
+        Ok(Self {
+            last: Some(last),
+            requests: requests.into_iter().collect(),
+            unsaved: Vec::new(),
+        })
+    }
+
+    /// Keeps a request's new state, to be written by [`Working::save_to`].
+    fn changed(&mut self, n: i64, r: &DeletionRequest, now: DateTime<Utc>) {
+        self.requests.insert(n, r.clone());
+        self.unsaved.retain(|(m, _)| *m != n);
+        self.unsaved.push((n, now));
+    }
+
+    /// Adds the unsaved requests to `batch` (one statement).
+    pub(super) fn save_to(&mut self, batch: &mut Batch) -> anyhow::Result<()> {
+        let unsaved = std::mem::take(&mut self.unsaved);
+        let rows: Vec<(i64, &DeletionRequest, DateTime<Utc>)> = unsaved
+            .iter()
+            .filter_map(|(n, at)| self.requests.get(n).map(|r| (*n, r, *at)))
+            .collect();
+        save_later(batch, &rows)
+    }
+}
+
+/// The highest request number ever given (AUTOINCREMENT's, or the largest id).
+const LAST_NUMBER: &str =
+    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'deletion_requests'), 0),
+                    COALESCE((SELECT MAX(id) FROM deletion_requests), 0))";
+
+/// Files a new request; returns its number (the n of DR-n).
+pub async fn insert(
+    db: &mut Session<'_>,
+    r: &DeletionRequest,
+    now: DateTime<Utc>,
+) -> anyhow::Result<i64> {
+    let last = match db.deletions().last {
+        Some(last) => last,
+        None => {
+            let conn = super::conn(db).await?;
+            sqlx::query_scalar::<_, i64>(LAST_NUMBER)
+                .fetch_one(conn)
+                .await?
+        }
+    };
+    let n = last + 1;
+    let working = db.deletions();
+    working.last = Some(n);
+    working.changed(n, r, now);
+    Ok(n)
+}
+
+/// Saves a request's new state.
+pub fn update(db: &mut Session<'_>, n: i64, r: &DeletionRequest, now: DateTime<Utc>) {
+    db.deletions().changed(n, r, now);
+}
+
+/// Loads one request (what this transaction changed, or the stored one).
+pub async fn get(db: &mut Session<'_>, n: i64) -> anyhow::Result<Option<DeletionRequest>> {
+    if let Some(r) = db.deletions().requests.get(&n) {
+        return Ok(Some(r.clone()));
+    }
     let sql = format!("SELECT {COLUMNS} FROM deletion_requests WHERE id = ?");
+    let conn = super::conn(db).await?;
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
+        .bind(n)
         .fetch_optional(conn)
         .await?;
-    row.map(|r| decode(r).map(|(_, req)| req)).transpose()
+    let found = row.map(|r| decode(r).map(|(_, req)| req)).transpose()?;
+    if let Some(r) = &found {
+        db.deletions().requests.insert(n, r.clone());
+    }
+    Ok(found)
 }
 
 /// Lists requests in the given states (all when empty), newest first.
 pub async fn list(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     states: &[State],
     limit: i64,
 ) -> anyhow::Result<Vec<(i64, DeletionRequest)>> {
+    let conn = super::conn(db).await?;
     let filter = if states.is_empty() {
         String::new()
     } else {

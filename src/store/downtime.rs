@@ -1,7 +1,7 @@
 //! Downtime windows: one row each in `downtimes`.
 
+use super::session::Access;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::{from_ms, ms};
 use crate::domain::downtime::{Downtime, State};
@@ -60,11 +60,8 @@ fn decode(row: Row) -> anyhow::Result<Stored> {
 }
 
 /// Stores a new window; returns its number.
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    d: &Downtime,
-    now: DateTime<Utc>,
-) -> anyhow::Result<i64> {
+pub async fn insert(db: &mut impl Access, d: &Downtime, now: DateTime<Utc>) -> anyhow::Result<i64> {
+    let conn = super::conn(db).await?;
     let done = sqlx::query(
         "INSERT INTO downtimes (environment, starts_at, ends_at, reason, audience, state, version, announced_by,
              started_at, started_by, completed_at, cancel_reason, created_at, updated_at)
@@ -91,11 +88,12 @@ pub async fn insert(
 
 /// Saves the mutable parts of a window.
 pub async fn update(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     n: i64,
     d: &Downtime,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
     sqlx::query(
         "UPDATE downtimes SET starts_at = ?, ends_at = ?, state = ?, version = ?, started_at = ?, started_by = ?,
              completed_at = ?, cancel_reason = ?, updated_at = ?
@@ -117,7 +115,8 @@ pub async fn update(
 }
 
 /// Loads one window.
-pub async fn get(conn: &mut SqliteConnection, n: i64) -> anyhow::Result<Option<Stored>> {
+pub async fn get(db: &mut impl Access, n: i64) -> anyhow::Result<Option<Stored>> {
+    let conn = super::conn(db).await?;
     let sql = format!("SELECT {COLUMNS} FROM downtimes WHERE id = ?");
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(n)
@@ -127,10 +126,8 @@ pub async fn get(conn: &mut SqliteConnection, n: i64) -> anyhow::Result<Option<S
 }
 
 /// Live (announced or in-progress) windows of one environment, by start.
-pub async fn live_in(
-    conn: &mut SqliteConnection,
-    environment: &str,
-) -> anyhow::Result<Vec<Stored>> {
+pub async fn live_in(db: &mut impl Access, environment: &str) -> anyhow::Result<Vec<Stored>> {
+    let conn = super::conn(db).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM downtimes WHERE environment = ? AND state IN ('announced', 'in-progress') ORDER BY starts_at, id"
     );
@@ -143,10 +140,11 @@ pub async fn live_in(
 
 /// Windows in the given states (all when empty), by start.
 pub async fn in_states(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     states: &[State],
     limit: i64,
 ) -> anyhow::Result<Vec<Stored>> {
+    let conn = super::conn(db).await?;
     let filter = if states.is_empty() {
         String::new()
     } else {
@@ -163,10 +161,11 @@ pub async fn in_states(
 
 /// Windows that end after `since` or changed after it (for the calendar), by start.
 pub async fn since(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     since: DateTime<Utc>,
     limit: i64,
 ) -> anyhow::Result<Vec<Stored>> {
+    let conn = super::conn(db).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM downtimes WHERE ends_at >= ?1 OR updated_at >= ?1 ORDER BY starts_at, id LIMIT ?2"
     );

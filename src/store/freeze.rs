@@ -1,7 +1,7 @@
 //! Freeze and backport windows.
 
+use super::session::Access;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::batch::Batch;
 use super::{Tagged, from_ms, ms};
@@ -29,10 +29,11 @@ fn decode(
 const COLUMNS: &str = "id, target, kind, starts_at, ends_at, reason, opened_by, ended_at";
 
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     w: &FreezeWindow,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
+    let conn = super::conn(db).await?;
     let done = sqlx::query(
         "INSERT INTO freeze_windows (target, kind, starts_at, ends_at, reason, opened_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -48,7 +49,8 @@ pub async fn insert(
     Ok(done.last_insert_rowid())
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<FreezeWindow>> {
+pub async fn get(db: &mut impl Access, id: i64) -> anyhow::Result<Option<FreezeWindow>> {
+    let conn = super::conn(db).await?;
     let sql = format!("SELECT {COLUMNS} FROM freeze_windows WHERE id = ?");
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -59,11 +61,12 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<
 
 /// Windows in force at `at` (optionally for one target and kind).
 pub async fn active(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     at: DateTime<Utc>,
     target: Option<&str>,
     kind: Option<WindowKind>,
 ) -> anyhow::Result<Vec<(i64, FreezeWindow)>> {
+    let conn = super::conn(db).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM freeze_windows
          WHERE starts_at <= ?1 AND ends_at > ?1 AND (ended_at IS NULL OR ended_at > ?1)
@@ -80,7 +83,8 @@ pub async fn active(
 }
 
 /// Ends a window early.
-pub async fn end(conn: &mut SqliteConnection, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn end(db: &mut impl Access, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
     sqlx::query("UPDATE freeze_windows SET ended_at = ? WHERE id = ?")
         .bind(ms(at))
         .bind(id)
@@ -91,9 +95,10 @@ pub async fn end(conn: &mut SqliteConnection, id: i64, at: DateTime<Utc>) -> any
 
 /// Every window that has not ended by `at`, current or upcoming.
 pub async fn not_ended(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     at: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(i64, FreezeWindow)>> {
+    let conn = super::conn(db).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM freeze_windows WHERE ends_at > ?1 AND (ended_at IS NULL OR ended_at > ?1) ORDER BY starts_at"
     );
@@ -106,9 +111,10 @@ pub async fn not_ended(
 
 /// Every window that ended (or ends) after `since`, for the calendar.
 pub async fn since(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     since: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(i64, FreezeWindow)>> {
+    let conn = super::conn(db).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM freeze_windows WHERE COALESCE(ended_at, ends_at) > ? ORDER BY starts_at LIMIT 500"
     );

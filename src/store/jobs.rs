@@ -2,9 +2,11 @@
 //! SLA clocks, cron jobs). The scheduler claims a due job inside the same
 //! transaction that applies its effects, so a job fires exactly once.
 
+use super::session::Access;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
+use super::batch::Batch;
 use super::{from_ms, ms};
 
 /// A job to schedule.
@@ -43,23 +45,41 @@ fn job((id, kind, payload, due_at, cron, attempts): JobRow) -> Job {
     }
 }
 
-/// Schedules a job; returns its id, or `None` when the dedup key already exists.
+/// A job's row (one whose dedup key exists already is ignored); the values follow.
+const INSERT: &str =
+    "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES ";
+
+/// Appends one multi-row [`INSERT`] of `rows` (job, created at) to `b`.
+pub(super) fn insert_rows(b: &mut Batch, rows: &[(NewJob, i64)]) {
+    b.statement(&format!(
+        "{INSERT}{}",
+        vec!["(?, ?, ?, ?, ?, ?)"; rows.len()].join(", ")
+    ));
+    for (j, now) in rows {
+        b.bind(j.kind.clone())
+            .bind(j.payload.clone())
+            .bind(ms(j.due_at))
+            .bind(j.cron.clone())
+            .bind(j.dedup_key.clone())
+            .bind(*now);
+    }
+}
+
+/// Schedules a job now; returns its id, or `None` when the dedup key already exists.
 pub async fn schedule(
     conn: &mut SqliteConnection,
     j: &NewJob,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<i64>> {
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO jobs (kind, payload, due_at, cron, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&j.kind)
-    .bind(&j.payload)
-    .bind(ms(j.due_at))
-    .bind(&j.cron)
-    .bind(&j.dedup_key)
-    .bind(ms(now))
-    .execute(conn)
-    .await?;
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!("{INSERT}(?, ?, ?, ?, ?, ?)")))
+        .bind(&j.kind)
+        .bind(&j.payload)
+        .bind(ms(j.due_at))
+        .bind(&j.cron)
+        .bind(&j.dedup_key)
+        .bind(ms(now))
+        .execute(conn)
+        .await?;
     Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
 }
 
@@ -177,10 +197,11 @@ pub async fn fail(
 
 /// Cancels pending jobs of one kind whose payload mentions `record` (e.g. stale reminders).
 pub async fn cancel_for(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     kind: &str,
     dedup_prefix: &str,
-) -> sqlx::Result<u64> {
+) -> anyhow::Result<u64> {
+    let conn = super::conn(db).await?;
     let done = sqlx::query(
         "UPDATE jobs SET state = 'cancelled' WHERE state = 'pending' AND kind = ? AND dedup_key LIKE ? || '%'",
     )
@@ -192,9 +213,12 @@ pub async fn cancel_for(
 }
 
 /// Counts jobs by state (for tests and metrics).
-pub async fn count(conn: &mut SqliteConnection, state: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = ?")
-        .bind(state)
-        .fetch_one(conn)
-        .await
+pub async fn count(db: &mut impl Access, state: &str) -> anyhow::Result<i64> {
+    let conn = super::conn(db).await?;
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = ?")
+            .bind(state)
+            .fetch_one(conn)
+            .await?,
+    )
 }

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod release;
 pub mod replay;
 pub mod roles;
+pub mod session;
 pub mod sms;
 
 use std::ops::{Deref, DerefMut};
@@ -40,6 +41,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Row, SqliteConnection, SqlitePool};
 
 use batch::Batch;
+pub use session::{Access, Pending, Session};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Reads sent with a transaction's `BEGIN`, in the same round trip (see
@@ -425,4 +427,9 @@ pub fn ms(t: DateTime<Utc>) -> i64 {
 /// The time of unix milliseconds (out-of-range values clamp to the epoch).
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// The connection behind `db`, for store code (see [`session::Access`]).
+async fn conn<A: Access>(db: &mut A) -> anyhow::Result<&mut SqliteConnection> {
+    db.conn(session::Inside::TOKEN).await
 }

@@ -34,6 +34,35 @@ impl Pending {
     }
 }
 
+/// A new message's row; the values follow.
+const INSERT: &str =
+    "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES ";
+
+/// A message gathered in a [`Batch`], written with its command's `COMMIT`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub channel: String,
+    pub body: String,
+    pub message_key: Option<String>,
+    /// When it was queued (and may first be sent), in unix milliseconds.
+    pub at_ms: i64,
+}
+
+/// Appends one multi-row [`INSERT`] of `rows` to `b`.
+pub(super) fn insert_rows(b: &mut Batch, rows: &[NewMessage]) {
+    b.statement(&format!(
+        "{INSERT}{}",
+        vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
+    ));
+    for m in rows {
+        b.bind(m.channel.clone())
+            .bind(m.body.clone())
+            .bind(m.message_key.clone())
+            .bind(m.at_ms)
+            .bind(m.at_ms);
+    }
+}
+
 /// Queues a message. `message_key` names a living message: a later row with
 /// the same channel and key edits the one delivered before.
 pub async fn enqueue(
@@ -43,16 +72,14 @@ pub async fn enqueue(
     message_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<i64> {
-    let done = sqlx::query(
-        "INSERT INTO outbox (channel, body, message_key, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(channel)
-    .bind(body)
-    .bind(message_key)
-    .bind(ms(now))
-    .bind(ms(now))
-    .execute(conn)
-    .await?;
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!("{INSERT}(?, ?, ?, ?, ?)")))
+        .bind(channel)
+        .bind(body)
+        .bind(message_key)
+        .bind(ms(now))
+        .bind(ms(now))
+        .execute(conn)
+        .await?;
     Ok(done.last_insert_rowid())
 }
 

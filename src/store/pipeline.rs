@@ -3,10 +3,10 @@
 //! statements take slices and are appended to a [`Batch`], to go to SQLite
 //! with the transaction's `BEGIN` (reads) or `COMMIT` (writes).
 
+use super::session::Access;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::batch::Batch;
 use super::{Tagged, ms};
@@ -110,10 +110,11 @@ pub fn save_runs(b: &mut Batch, rows: &[RunRow<'_>], now: DateTime<Utc>) {
 
 /// The latest run of each pipeline in each environment (or in one).
 pub async fn latest_runs(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     environment: Option<&str>,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
+) -> anyhow::Result<Vec<String>> {
+    let conn = super::conn(db).await?;
+    Ok(sqlx::query_scalar(
         "SELECT body FROM pipeline_runs WHERE seq IN (
              SELECT MAX(seq) FROM pipeline_runs WHERE ?1 IS NULL OR environment = ?1
              GROUP BY environment, pipeline)
@@ -121,34 +122,41 @@ pub async fn latest_runs(
     )
     .bind(environment)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
 /// The last `limit` runs of a pipeline, newest first.
 pub async fn history(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     pipeline: &str,
     limit: i64,
-) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
+) -> anyhow::Result<Vec<(String, String)>> {
+    let conn = super::conn(db).await?;
+    Ok(sqlx::query_as(
         "SELECT environment, body FROM pipeline_runs WHERE pipeline = ? ORDER BY seq DESC LIMIT ?",
     )
     .bind(pipeline)
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?)
 }
 
 /// Every pipeline name seen, for "did you mean".
-pub async fn pipeline_names(conn: &mut SqliteConnection) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT DISTINCT pipeline FROM pipeline_runs ORDER BY pipeline")
-        .fetch_all(conn)
-        .await
+pub async fn pipeline_names(db: &mut impl Access) -> anyhow::Result<Vec<String>> {
+    let conn = super::conn(db).await?;
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT pipeline FROM pipeline_runs ORDER BY pipeline")
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 /// Every environment seen.
-pub async fn environments(conn: &mut SqliteConnection) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT DISTINCT environment FROM pipeline_runs ORDER BY environment")
-        .fetch_all(conn)
-        .await
+pub async fn environments(db: &mut impl Access) -> anyhow::Result<Vec<String>> {
+    let conn = super::conn(db).await?;
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT environment FROM pipeline_runs ORDER BY environment")
+            .fetch_all(conn)
+            .await?,
+    )
 }

@@ -1,7 +1,7 @@
 //! Release runs, stored whole as JSON with their channel and state indexed.
 
+use super::session::Access;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::ms;
 use crate::domain::release::{Release, ReleaseState};
@@ -13,11 +13,8 @@ fn state(r: &Release) -> &'static str {
     }
 }
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    r: &Release,
-    now: DateTime<Utc>,
-) -> anyhow::Result<i64> {
+pub async fn insert(db: &mut impl Access, r: &Release, now: DateTime<Utc>) -> anyhow::Result<i64> {
+    let conn = super::conn(db).await?;
     let done = sqlx::query(
         "INSERT INTO releases (name, channel, state, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -33,11 +30,12 @@ pub async fn insert(
 }
 
 pub async fn update(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     id: i64,
     r: &Release,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
     sqlx::query("UPDATE releases SET state = ?, body = ?, updated_at = ? WHERE id = ?")
         .bind(state(r))
         .bind(serde_json::to_string(r)?)
@@ -48,7 +46,8 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<Release>> {
+pub async fn get(db: &mut impl Access, id: i64) -> anyhow::Result<Option<Release>> {
+    let conn = super::conn(db).await?;
     let body: Option<String> = sqlx::query_scalar("SELECT body FROM releases WHERE id = ?")
         .bind(id)
         .fetch_optional(conn)
@@ -58,9 +57,10 @@ pub async fn get(conn: &mut SqliteConnection, id: i64) -> anyhow::Result<Option<
 
 /// The open release bound to a channel.
 pub async fn open_in_channel(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     channel: &str,
 ) -> anyhow::Result<Option<(i64, Release)>> {
+    let conn = super::conn(db).await?;
     let row: Option<(i64, String)> =
         sqlx::query_as("SELECT id, body FROM releases WHERE channel = ? AND state = 'open' ORDER BY id DESC LIMIT 1")
             .bind(channel)

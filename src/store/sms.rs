@@ -1,8 +1,8 @@
 //! SMS credits: the balance history (`sms_balances`) and the last alert per
 //! condition (`sms_alerts`).
 
+use super::session::Access;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 use super::{from_ms, ms};
 use crate::domain::sms::{Condition, Reading, Sent};
@@ -25,11 +25,12 @@ impl Source {
 
 /// Records a balance.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     reading: Reading,
     source: Source,
     by: &str,
 ) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
     sqlx::query("INSERT INTO sms_balances (at, credits, source, recorded_by) VALUES (?, ?, ?, ?)")
         .bind(ms(reading.at))
         .bind(i64::try_from(reading.credits)?)
@@ -42,10 +43,8 @@ pub async fn record(
 
 /// Every reading from `since` on, plus the latest one before it (so the
 /// current balance is known even when the window holds no reading), oldest first.
-pub async fn history(
-    conn: &mut SqliteConnection,
-    since: DateTime<Utc>,
-) -> anyhow::Result<Vec<Reading>> {
+pub async fn history(db: &mut impl Access, since: DateTime<Utc>) -> anyhow::Result<Vec<Reading>> {
+    let conn = super::conn(db).await?;
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT at, credits FROM sms_balances WHERE at >= ?1
          UNION
@@ -73,7 +72,8 @@ fn condition_key(c: Option<Condition>) -> &'static str {
 }
 
 /// The last alerts sent for the forecast conditions.
-pub async fn sent(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Sent>> {
+pub async fn sent(db: &mut impl Access) -> anyhow::Result<Vec<Sent>> {
+    let conn = super::conn(db).await?;
     let rows: Vec<(String, i64, i64)> =
         sqlx::query_as("SELECT condition, at, severity FROM sms_alerts")
             .fetch_all(conn)
@@ -96,11 +96,12 @@ pub async fn sent(conn: &mut SqliteConnection) -> anyhow::Result<Vec<Sent>> {
 
 /// Remembers an alert (`None`: a failed poll).
 pub async fn remember(
-    conn: &mut SqliteConnection,
+    db: &mut impl Access,
     condition: Option<Condition>,
     at: DateTime<Utc>,
     severity: u8,
 ) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
     sqlx::query(
         "INSERT INTO sms_alerts (condition, at, severity) VALUES (?, ?, ?)
          ON CONFLICT (condition) DO UPDATE SET at = excluded.at, severity = excluded.severity",
@@ -114,10 +115,8 @@ pub async fn remember(
 }
 
 /// Forgets an alert whose condition cleared; returns whether there was one.
-pub async fn forget(
-    conn: &mut SqliteConnection,
-    condition: Option<Condition>,
-) -> anyhow::Result<bool> {
+pub async fn forget(db: &mut impl Access, condition: Option<Condition>) -> anyhow::Result<bool> {
+    let conn = super::conn(db).await?;
     let done = sqlx::query("DELETE FROM sms_alerts WHERE condition = ?")
         .bind(condition_key(condition))
         .execute(conn)
@@ -126,9 +125,8 @@ pub async fn forget(
 }
 
 /// When the last failed-poll report went out.
-pub async fn poll_failure_reported(
-    conn: &mut SqliteConnection,
-) -> anyhow::Result<Option<DateTime<Utc>>> {
+pub async fn poll_failure_reported(db: &mut impl Access) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let conn = super::conn(db).await?;
     let at: Option<i64> =
         sqlx::query_scalar("SELECT at FROM sms_alerts WHERE condition = 'poll-failed'")
             .fetch_optional(conn)

@@ -32,7 +32,7 @@ impl Job for Expire {
 
     async fn fire(ctx: &mut Ctx<'_>, payload: ExpirePayload) -> anyhow::Result<()> {
         let id = RecordId::new(RecordKind::DeletionRequest, payload.id);
-        let Some(mut request) = store::deletion::get(ctx.conn, payload.id).await? else {
+        let Some(mut request) = store::deletion::get(&mut ctx.db, payload.id).await? else {
             anyhow::bail!("{id} no longer exists");
         };
         let effects = request.expire(store::from_ms(payload.until_ms), ctx.now);
@@ -40,7 +40,7 @@ impl Job for Expire {
             tracing::debug!(%id, "stale cooling-off timer ignored");
             return Ok(());
         }
-        store::deletion::update(ctx.conn, payload.id, &request, ctx.now).await?;
+        store::deletion::update(&mut ctx.db, payload.id, &request, ctx.now);
         ctx.audit(&id.to_string(), "ready", "cooling-off ended");
         apply_effects(ctx, id, &request, effects)
             .await

@@ -8,10 +8,6 @@ mod jobs;
 pub use command::{DELETE_REQUEST, DeletionCommand, Filter};
 pub use jobs::{Expire, ExpirePayload, ReadyReminder};
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
-
 use super::context::Handled;
 use super::feature::{Feature, JobRunner, Runs};
 use super::message::local;
@@ -20,7 +16,7 @@ use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Pol
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind, Role};
 use crate::grammar::CommandSpec;
-use crate::store::{self, Reads, Tagged, batch::Batch};
+use crate::store::{self, Reads};
 use command::Create;
 
 /// The deletion-request feature.
@@ -56,59 +52,6 @@ impl Feature for Deletion {
     }
 }
 
-/// The deletion requests a transaction has read or written, and the highest
-/// number given. Commands that run together in one transaction (see
-/// `app::group`) read the requests they name once, with the `BEGIN`
-/// ([`prefetch`]), see each other's changes here, and write them with the
-/// `COMMIT`. Outside a group it starts empty and reads go to the database.
-#[derive(Debug, Default)]
-pub struct Working {
-    /// The highest number given, when it was read in this transaction.
-    last: Option<i64>,
-    requests: HashMap<i64, DeletionRequest>,
-    /// Requests changed and not yet written, with when.
-    unsaved: Vec<(i64, DateTime<Utc>)>,
-}
-
-impl Working {
-    /// The next number, when this transaction knows the highest given.
-    fn next_number(&mut self) -> Option<i64> {
-        let n = self.last? + 1;
-        self.last = Some(n);
-        Some(n)
-    }
-
-    /// Keeps a request's new state, to be written by [`Working::save_to`].
-    fn changed(&mut self, n: i64, r: &DeletionRequest, now: DateTime<Utc>) {
-        self.requests.insert(n, r.clone());
-        self.unsaved.retain(|(m, _)| *m != n);
-        self.unsaved.push((n, now));
-    }
-
-    /// Adds the unsaved requests to `batch` (one statement).
-    pub fn save_to(&mut self, batch: &mut Batch) -> anyhow::Result<()> {
-        let unsaved = std::mem::take(&mut self.unsaved);
-        let rows: Vec<(i64, &DeletionRequest, DateTime<Utc>)> = unsaved
-            .iter()
-            .filter_map(|(n, at)| self.requests.get(n).map(|r| (*n, r, *at)))
-            .collect();
-        store::deletion::save_later(batch, &rows)
-    }
-}
-
-/// The working set from what [`prefetch`] read.
-pub fn working_from(found: &Tagged) -> anyhow::Result<Working> {
-    if found.rows("deletion.last").next().is_none() {
-        return Ok(Working::default());
-    }
-    let (last, requests) = store::deletion::prefetched_from(found)?;
-    Ok(Working {
-        last: Some(last),
-        requests: requests.into_iter().collect(),
-        unsaved: Vec::new(),
-    })
-}
-
 fn policy(ctx: &Ctx<'_>, r: &DeletionRequest) -> Policy {
     let rules = &ctx.app.config.deletion;
     Policy {
@@ -128,13 +71,7 @@ async fn create(ctx: &mut Ctx<'_>, c: Create) -> Handled<Reply> {
         channel: ctx.channel.clone(),
     };
     let (request, effects) = DeletionRequest::create(draft, &ctx.actor, ctx.now)?;
-    let n = match ctx.deletions.next_number() {
-        Some(n) => {
-            ctx.deletions.changed(n, &request, ctx.now);
-            n
-        }
-        None => store::deletion::insert(ctx.conn, &request, ctx.now).await?,
-    };
+    let n = store::deletion::insert(&mut ctx.db, &request, ctx.now).await?;
     let id = RecordId::new(RecordKind::DeletionRequest, n);
     let detail = format!(
         "target={} reason={} sensitivity={} justification={}",
@@ -175,10 +112,7 @@ fn channel_list(ctx: &Ctx<'_>) -> String {
 }
 
 async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<(RecordId, DeletionRequest)> {
-    if let Some(r) = ctx.deletions.requests.get(&id.n) {
-        return Ok((id, r.clone()));
-    }
-    match store::deletion::get(ctx.conn, id.n).await? {
+    match store::deletion::get(&mut ctx.db, id.n).await? {
         Some(r) => Ok((id, r)),
         None => Err(DomainError::not_found(format!(
             "{id} does not exist: see /delete-request list"
@@ -199,7 +133,7 @@ async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event)
     let effects = request
         .apply(event, &ctx.actor, &policy, ctx.now)
         .map_err(|e| e.about(id))?;
-    ctx.deletions.changed(id.n, &request, ctx.now);
+    store::deletion::update(&mut ctx.db, id.n, &request, ctx.now);
     let detail = format!(
         "state={}{}{detail}",
         request.state,
@@ -422,8 +356,7 @@ async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
         );
     }
     m = m.line(Line::new().text("History:"));
-    ctx.flush().await?; // audit rows written earlier in this transaction
-    for e in store::audit::for_record(ctx.conn, &id.to_string()).await? {
+    for e in store::audit::for_record(&mut ctx.db, &id.to_string()).await? {
         let detail = if e.detail.is_empty() {
             String::new()
         } else {
@@ -451,8 +384,7 @@ async fn list(ctx: &mut Ctx<'_>, filter: Filter) -> Handled<Reply> {
         Filter::Only(state) => vec![state],
     };
     let filter = filter.name();
-    ctx.flush().await?; // requests written earlier in this transaction
-    let requests = store::deletion::list(ctx.conn, &states, 50).await?;
+    let requests = store::deletion::list(&mut ctx.db, &states, 50).await?;
     if requests.is_empty() {
         return Ok(Reply::private(Message::text(format!(
             "No deletion requests ({filter})."
@@ -474,8 +406,7 @@ async fn list(ctx: &mut Ctx<'_>, filter: Filter) -> Handled<Reply> {
 
 /// Reminds devops of every request that is ready but not yet executed.
 pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
-    ctx.flush().await?;
-    let ready = store::deletion::list(ctx.conn, &[State::Ready], 50).await?;
+    let ready = store::deletion::list(&mut ctx.db, &[State::Ready], 50).await?;
     if ready.is_empty() {
         return Ok(());
     }

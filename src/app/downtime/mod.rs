@@ -98,7 +98,8 @@ async fn neighbours(
     environment: &str,
     except: Option<i64>,
 ) -> Handled<Vec<Neighbour>> {
-    let live = store::downtime::live_in(ctx.conn, &environment.trim().to_ascii_lowercase()).await?;
+    let live =
+        store::downtime::live_in(&mut ctx.db, &environment.trim().to_ascii_lowercase()).await?;
     Ok(live
         .into_iter()
         .filter(|s| Some(s.n) != except)
@@ -113,7 +114,7 @@ async fn announce(ctx: &mut Ctx<'_>, draft: Draft) -> Handled<Reply> {
     let others = neighbours(ctx, &draft.environment, None).await?;
     let (downtime, effects) =
         Downtime::announce(draft, &ctx.actor, &policy(ctx), &others, ctx.now)?;
-    let n = store::downtime::insert(ctx.conn, &downtime, ctx.now).await?;
+    let n = store::downtime::insert(&mut ctx.db, &downtime, ctx.now).await?;
     let id = RecordId::new(RecordKind::Downtime, n);
     let detail = format!(
         "env={} start={} end={} reason={}",
@@ -146,7 +147,7 @@ fn channel_list(ctx: &Ctx<'_>) -> String {
 }
 
 async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<(RecordId, Downtime)> {
-    match store::downtime::get(ctx.conn, id.n).await? {
+    match store::downtime::get(&mut ctx.db, id.n).await? {
         Some(s) => Ok((id, s.downtime)),
         None => {
             Err(DomainError::not_found(format!("{id} does not exist: see /downtime list")).into())
@@ -175,7 +176,7 @@ async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event)
     let effects = downtime
         .apply(event, &ctx.actor, &policy(ctx), &others, ctx.now)
         .map_err(|e| in_context(id, e))?;
-    store::downtime::update(ctx.conn, id.n, &downtime, ctx.now).await?;
+    store::downtime::update(&mut ctx.db, id.n, &downtime, ctx.now).await?;
     let detail = format!(
         "state={} version={}{extra}",
         downtime.state, downtime.version
@@ -221,8 +222,7 @@ pub async fn apply_effects(
     for effect in effects {
         match effect {
             Effect::CancelTimers => {
-                ctx.flush().await?;
-                store::jobs::cancel_for(ctx.conn, TimerJob::KIND, &timer_prefix(id)).await?;
+                store::jobs::cancel_for(&mut ctx.db, TimerJob::KIND, &timer_prefix(id)).await?;
             }
             Effect::Schedule { timer, version, at } => {
                 let payload = TimerPayload {
@@ -345,7 +345,7 @@ fn rough(d: TimeDelta) -> String {
 
 async fn list(ctx: &mut Ctx<'_>) -> Handled<Reply> {
     let live =
-        store::downtime::in_states(ctx.conn, &[State::Announced, State::InProgress], 50).await?;
+        store::downtime::in_states(&mut ctx.db, &[State::Announced, State::InProgress], 50).await?;
     if live.is_empty() {
         return Ok(Reply::private(Message::text(
             "No current or upcoming downtime.",
@@ -379,7 +379,7 @@ async fn fire_timer(ctx: &mut Ctx<'_>, payload: TimerPayload) -> anyhow::Result<
     let id = RecordId::new(RecordKind::Downtime, payload.id);
     let Some(Stored {
         downtime: mut d, ..
-    }) = store::downtime::get(ctx.conn, payload.id).await?
+    }) = store::downtime::get(&mut ctx.db, payload.id).await?
     else {
         anyhow::bail!("{id} no longer exists");
     };
@@ -390,7 +390,7 @@ async fn fire_timer(ctx: &mut Ctx<'_>, payload: TimerPayload) -> anyhow::Result<
         return Ok(());
     }
     if d.state != before {
-        store::downtime::update(ctx.conn, payload.id, &d, ctx.now).await?;
+        store::downtime::update(&mut ctx.db, payload.id, &d, ctx.now).await?;
         ctx.audit(&id.to_string(), "started", "planned start reached");
     }
     apply_effects(ctx, id, &d, effects)

@@ -62,7 +62,7 @@ async fn start(
         Until::After(d) => ctx.now + d,
         Until::At(at) => at,
     };
-    if let Some((_, w)) = store::freeze::active(ctx.conn, ctx.now, Some(target), Some(kind))
+    if let Some((_, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
         .await?
         .first()
     {
@@ -91,7 +91,7 @@ async fn start(
 async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
     ctx.actor
         .require(Role::ReleaseManager, "end freeze windows")?;
-    let Some((id, w)) = store::freeze::active(ctx.conn, ctx.now, Some(target), Some(kind))
+    let Some((id, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
         .await?
         .into_iter()
         .next()
@@ -100,7 +100,7 @@ async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply
             DomainError::not_found(format!("`{target}` has no active {}", kind.label())).into(),
         );
     };
-    store::freeze::end(ctx.conn, id, ctx.now).await?;
+    store::freeze::end(&mut ctx.db, id, ctx.now).await?;
     ctx.audit(
         &format!("freeze:{id}"),
         "end",
@@ -141,7 +141,7 @@ pub async fn open(
     opened_by: &str,
 ) -> Handled<i64> {
     let window = FreezeWindow::open(target, kind, ctx.now, ends_at, reason, opened_by)?;
-    let id = store::freeze::insert(ctx.conn, &window, ctx.now).await?;
+    let id = store::freeze::insert(&mut ctx.db, &window, ctx.now).await?;
     ctx.audit(
         &format!("freeze:{id}"),
         "open",
@@ -210,7 +210,7 @@ impl Job for Ended {
 
 /// Reminder before the end, or the notice at the end; nothing if the window was ended early.
 async fn notify(ctx: &mut Ctx<'_>, payload: WindowPayload, ending: bool) -> Handled<()> {
-    let Some(w) = store::freeze::get(ctx.conn, payload.id).await? else {
+    let Some(w) = store::freeze::get(&mut ctx.db, payload.id).await? else {
         return Ok(());
     };
     if w.ended_at.is_some() || store::ms(w.ends_at) != payload.ends_at_ms {
@@ -233,7 +233,7 @@ async fn notify(ctx: &mut Ctx<'_>, payload: WindowPayload, ending: bool) -> Hand
 }
 
 async fn status(ctx: &mut Ctx<'_>) -> Handled<Reply> {
-    let windows = store::freeze::not_ended(ctx.conn, ctx.now).await?;
+    let windows = store::freeze::not_ended(&mut ctx.db, ctx.now).await?;
     if windows.is_empty() {
         return Ok(Reply::private(Message::text(
             "No freeze or backport window is in force or coming.",

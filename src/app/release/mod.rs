@@ -100,7 +100,7 @@ impl Job for Overdue {
 
     async fn fire(ctx: &mut Ctx<'_>, payload: OverduePayload) -> anyhow::Result<()> {
         let id = RecordId::new(RecordKind::Release, payload.id);
-        let Some(release) = store::release::get(ctx.conn, payload.id).await? else {
+        let Some(release) = store::release::get(&mut ctx.db, payload.id).await? else {
             anyhow::bail!("{id} no longer exists");
         };
         let effects = release.overdue(&payload.task, ctx.now);
@@ -241,7 +241,7 @@ async fn start(
         None => midnight(ctx.now.with_timezone(&tz).date_naive(), tz)?,
     };
     if let Some((open, r)) =
-        store::release::open_in_channel(ctx.conn, &ctx.channel.to_string()).await?
+        store::release::open_in_channel(&mut ctx.db, &ctx.channel.to_string()).await?
     {
         let open = RecordId::new(RecordKind::Release, open);
         return Err(DomainError::conflict(format!(
@@ -252,7 +252,7 @@ async fn start(
     }
     let (release, effects) =
         Release::start(name, runbook, t0, ctx.channel.clone(), &ctx.actor, ctx.now)?;
-    let n = store::release::insert(ctx.conn, &release, ctx.now).await?;
+    let n = store::release::insert(&mut ctx.db, &release, ctx.now).await?;
     let id = RecordId::new(RecordKind::Release, n);
     ctx.audit(
         &id.to_string(),
@@ -269,12 +269,12 @@ async fn start(
 
 async fn resolve(ctx: &mut Ctx<'_>, named: Option<RecordId>) -> Handled<(RecordId, Release)> {
     if let Some(id) = named {
-        return match store::release::get(ctx.conn, id.n).await? {
+        return match store::release::get(&mut ctx.db, id.n).await? {
             Some(r) => Ok((id, r)),
             None => Err(DomainError::not_found(format!("{id} does not exist")).into()),
         };
     }
-    match store::release::open_in_channel(ctx.conn, &ctx.channel.to_string()).await? {
+    match store::release::open_in_channel(&mut ctx.db, &ctx.channel.to_string()).await? {
         Some((n, r)) => Ok((RecordId::new(RecordKind::Release, n), r)),
         None => Err(DomainError::not_found(
             "no release is open in this channel: name one with release:REL-n, or start one with /release start <name> template:<template>",
@@ -290,7 +290,7 @@ async fn save(
     action: &str,
     detail: &str,
 ) -> Handled<()> {
-    store::release::update(ctx.conn, id.n, r, ctx.now).await?;
+    store::release::update(&mut ctx.db, id.n, r, ctx.now).await?;
     ctx.audit(&id.to_string(), action, detail);
     Ok(())
 }
