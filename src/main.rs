@@ -313,6 +313,7 @@ async fn run_once(
     let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
     let reply = app.dispatch(&Invocation::new(user, channel, text)).await;
     let text = reply.message.plain(tz);
+    let text = shipmate::delivery::terminal_safe(&text);
     Ok(match reply.status {
         Status::Ok => {
             println!("{text}");

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-pub use console::{ConsoleTransport, SharedBuffer};
+pub use console::{ConsoleTransport, SharedBuffer, terminal_safe};
 pub use discord::DiscordTransport;
 pub use slack::SlackTransport;
 
