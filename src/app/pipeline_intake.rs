@@ -289,9 +289,13 @@ fn fold(
     let rules = &app.config.pipelines;
     let key = e.run_key();
     let previous = records.remove(&key);
-    let (flags, flags_checked) = previous
+    let (flags, flags_checked, paged) = previous
         .as_ref()
-        .map(|r| (r.flags.clone(), r.flags_checked))
+        // a run stored as failed was paged when it failed
+        .map(|r| {
+            let paged = r.paged || r.run.status.is_failure();
+            (r.flags.clone(), r.flags_checked, paged)
+        })
         .unwrap_or_default();
     let (run, effects) = apply(previous.map(|r| r.run), e);
     let route = route_for(&rules.routes, &run);
@@ -309,6 +313,7 @@ fn fold(
         routed: route.is_some(),
         flags,
         flags_checked,
+        paged,
     };
     // The release-window check runs once, when a production deploy starts.
     if !rec.flags_checked
@@ -333,8 +338,14 @@ fn fold(
     if effects.contains(&Effect::Changed) {
         pending.touch(&key);
     }
-    if effects.contains(&Effect::Failed) {
+    // on-call is paged on the run's first failure, a job's or its own, once
+    let failing = effects.contains(&Effect::Failed)
+        || rec.run.status.is_failure()
+        || rec.run.failed_jobs().next().is_some();
+    if failing && !rec.paged {
+        rec.paged = true;
         pending.failed.push(key.clone());
+        pending.touch(&key);
     }
     records.insert(key, rec);
 }

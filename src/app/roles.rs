@@ -145,7 +145,7 @@ pub async fn members_of(ctx: &mut Ctx<'_>, role: &Role) -> Handled<Vec<MemberRef
 }
 
 fn member_arg(s: &str, platform: Platform) -> Result<MemberRef, DomainError> {
-    if s.starts_with("discord-role:") {
+    if s.starts_with("discord-role:") || s.starts_with("slack-group:") {
         return s.parse();
     }
     if let Some(id) = s.strip_prefix("<@&").and_then(|r| r.strip_suffix('>')) {
@@ -189,7 +189,7 @@ async fn grant(ctx: &mut Ctx<'_>, role: Role, member: MemberRef, granting: bool)
             ))
             .text(if granting { "to " } else { "from " })
             .user(u),
-        MemberRef::DiscordRole(_) => Line::new().text(format!(
+        MemberRef::DiscordRole(_) | MemberRef::SlackGroup(_) => Line::new().text(format!(
             "{} `{role}` {} {key}",
             if granting { "Granted" } else { "Revoked" },
             if granting { "to" } else { "from" }

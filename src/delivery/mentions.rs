@@ -50,6 +50,7 @@ fn resolve_span(span: &Span, platform: Platform, directory: &Directory) -> Span 
             }
         }
         Span::Time(t) => Span::Time(*t),
+        Span::Channel(c) => Span::Channel(c.clone()),
     }
 }
 
@@ -94,6 +95,7 @@ impl DiscordMentions {
                         match member {
                             MemberRef::User(u) => m.user(u),
                             MemberRef::DiscordRole(id) => push_new(&mut m.roles, id),
+                            MemberRef::SlackGroup(_) => {}
                         }
                     }
                 }

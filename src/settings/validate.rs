@@ -72,6 +72,7 @@ impl Directory {
                 members.iter().any(|m| match m {
                     MemberRef::User(u) => identities.contains(u),
                     MemberRef::DiscordRole(id) => discord_roles.contains(id),
+                    MemberRef::SlackGroup(_) => false,
                 })
             })
             .map(|(role, _)| role.clone())

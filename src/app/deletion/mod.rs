@@ -85,32 +85,22 @@ async fn create(ctx: &mut Ctx<'_>, c: Create) -> Handled<Reply> {
     let missing = request
         .missing_approvals(&policy(ctx, &request))
         .join(" and ");
-    let channels = channel_list(ctx);
+    let line = Line::new()
+        .text(format!("Filed {id}: delete "))
+        .code(&request.target)
+        .text(format!(". It needs {missing}; the card is posted to "));
     Ok(Reply::in_channel(
-        Message::new().line(
-            Line::new()
-                .text(format!("Filed {id}: delete "))
-                .code(&request.target)
-                .text(format!(
-                    ". It needs {missing}; the card is posted to {channels}."
-                )),
-        ),
+        Message::new().line(channel_list(ctx, line).text(".")),
     ))
 }
 
-fn channel_list(ctx: &Ctx<'_>) -> String {
-    let channels: Vec<String> = ctx
-        .app
-        .config
-        .deletion
-        .channels
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+/// Where the messages go: channels link on their own platform.
+fn channel_list(ctx: &Ctx<'_>, line: Line) -> Line {
+    let channels = &ctx.app.config.deletion.channels;
     if channels.is_empty() {
-        "no channel (deletion.channels is empty)".into()
+        line.text("no channel (deletion.channels is empty)")
     } else {
-        channels.join(", ")
+        line.channels(channels)
     }
 }
 

@@ -126,23 +126,17 @@ async fn announce(ctx: &mut Ctx<'_>, draft: Draft) -> Handled<Reply> {
     ctx.audit(&id.to_string(), "announced", &detail);
     apply_effects(ctx, id, &downtime, effects).await?;
     Ok(Reply::in_channel(summary(id, &downtime).line(
-        Line::new().text(format!("Announced to {}.", channel_list(ctx))),
+        channel_list(ctx, Line::new().text("Announced to ")).text("."),
     )))
 }
 
-fn channel_list(ctx: &Ctx<'_>) -> String {
-    let channels: Vec<String> = ctx
-        .app
-        .config
-        .downtime
-        .channels
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+/// Where the messages go: channels link on their own platform.
+fn channel_list(ctx: &Ctx<'_>, line: Line) -> Line {
+    let channels = &ctx.app.config.downtime.channels;
     if channels.is_empty() {
-        "no channel (downtime.channels is empty)".into()
+        line.text("no channel (downtime.channels is empty)")
     } else {
-        channels.join(", ")
+        line.channels(channels)
     }
 }
 
