@@ -15,8 +15,9 @@ RUN cargo build --release --locked --bin shipmate
 
 FROM debian:bookworm-slim
 # ca-certificates: the Slack and Discord clients verify TLS against the OS store.
-# curl: the health check.
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+# curl: the health check. tini: PID 1, passes `docker stop`'s SIGTERM on to
+# shipmate (which then stops gracefully within shutdown.grace) and reaps.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl tini \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --create-home shipmate \
     && mkdir -p /data && chown shipmate:shipmate /data
@@ -33,5 +34,6 @@ VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
-ENTRYPOINT ["shipmate"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--", "shipmate"]
 CMD ["serve"]

@@ -15,6 +15,7 @@
 //! - [`ci`]: CI/CD provider payloads (GitHub, GitLab, AWS, generic) → pipeline events; webhook auth.
 //! - [`http`]: the axum router (health, metrics, Slack and Discord endpoints, CI/CD webhooks, the public status feed and calendar).
 //! - [`startup`]: builds and runs the whole application.
+//! - [`shutdown`]: the stop signal every long-running part watches (SIGTERM, SIGINT).
 //! - [`telemetry`]: logging and metrics.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod http;
 pub mod platform;
 pub mod scheduler;
 pub mod settings;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

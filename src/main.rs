@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +15,7 @@ use shipmate::app::{App, Invocation, Status};
 use shipmate::domain::timing::SystemClock;
 use shipmate::platform::console;
 use shipmate::settings::{self, Config};
+use shipmate::shutdown::{self, Shutdown};
 use shipmate::startup::{Application, Options};
 use shipmate::store::Db;
 use shipmate::telemetry;
@@ -59,6 +61,16 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the database to FILE (safe while `serve` runs).
+    ///
+    /// The copy is a snapshot holding every change committed before it began;
+    /// FILE must not exist. Restore by stopping `serve` and putting the copy in
+    /// place of the database file (see the README).
+    Backup {
+        /// Where to write the copy, e.g. backups/shipmate-2026-12-01.db
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Validate the configuration; every problem is named with its key.
     CheckConfig,
     /// Register the Discord application commands (guild when discord.guild_id
@@ -127,6 +139,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Db::open(&config.settings.database.url).await?;
             println!("migrations applied to {}", config.settings.database.url);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file } => {
+            let url = &config.settings.database.url;
+            match shipmate::store::backup::backup(url, &file).await {
+                Ok(bytes) => {
+                    println!("backed up {url} to {} ({bytes} bytes)", file.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("backup failed: {e:#}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::CheckConfig => Ok(check_config(path)),
         Command::RegisterCommands {
@@ -221,6 +246,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let console_channel =
         console::channel_arg(&config.settings.console.channel).map_err(anyhow::Error::msg)?;
     let console_wanted = config.settings.console.enabled && std::io::stdin().is_terminal();
+    let grace = config.shutdown_grace;
     let application = Application::build(config, Options::default()).await?;
     tracing::info!(port = application.port(), "shipmate is serving");
     let app = application.app().clone();
@@ -231,10 +257,33 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             std::future::pending().await
         }
     };
+    let shutdown = Shutdown::new();
+    let running = application.run_until(shutdown.clone());
+    tokio::pin!(running);
+    let why = tokio::select! {
+        r = &mut running => {
+            r?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        r = console => {
+            r?;
+            "the console closed"
+        }
+        signal = shutdown::signal() => signal,
+    };
+    tracing::info!(reason = why, grace = ?grace, "stopping: finishing the work in flight");
+    shutdown.trigger();
+    // the grace bounds a delivery in flight; a little more for the last writes and closing
+    let bound = grace + Duration::from_secs(2);
     tokio::select! {
-        r = application.run_until_stopped() => r?,
-        r = console => r?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+        r = tokio::time::timeout(bound, &mut running) => match r {
+            Ok(r) => {
+                r?;
+                tracing::info!("stopped");
+            }
+            Err(_) => tracing::warn!(after = ?bound, "work still running at the end of the grace period was cut off"),
+        },
+        signal = shutdown::signal() => tracing::warn!(signal, "stopping at once"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -264,6 +313,7 @@ async fn run_once(
     let app = App::new(db, Arc::new(config), Arc::new(SystemClock));
     let reply = app.dispatch(&Invocation::new(user, channel, text)).await;
     let text = reply.message.plain(tz);
+    let text = shipmate::delivery::terminal_safe(&text);
     Ok(match reply.status {
         Status::Ok => {
             println!("{text}");

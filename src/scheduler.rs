@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 use crate::app::{App, jobs};
+use crate::shutdown::Shutdown;
 use crate::store;
 
 /// The longest the loop sleeps without looking at the table.
@@ -75,8 +76,14 @@ fn backoff(base: TimeDelta, attempts: i64) -> TimeDelta {
 
 /// Runs the scheduler until the task is dropped.
 pub async fn run(app: App) {
-    loop {
-        if let Err(e) = run_due(&app).await {
+    run_until(app, Shutdown::new()).await;
+}
+
+/// Runs the scheduler until `shutdown` is triggered; a job being fired then
+/// is finished (its transaction commits or rolls back), and no other starts.
+pub async fn run_until(app: App, shutdown: Shutdown) {
+    while !shutdown.is_triggered() {
+        if let Err(e) = fire_due(&app, &shutdown).await {
             tracing::error!(error = format!("{e:#}"), "scheduler pass failed");
         }
         let wait = match store::jobs::next_due(&mut *pool_conn(&app).await).await {
@@ -89,8 +96,10 @@ pub async fn run(app: App) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = app.wake.jobs.notified() => {}
+            _ = shutdown.triggered() => {}
         }
     }
+    tracing::debug!("scheduler stopped");
 }
 
 async fn pool_conn(app: &App) -> sqlx::pool::PoolConnection<sqlx::Sqlite> {
@@ -107,6 +116,11 @@ async fn pool_conn(app: &App) -> sqlx::pool::PoolConnection<sqlx::Sqlite> {
 
 /// Fires every job due now; returns how many fired.
 pub async fn run_due(app: &App) -> anyhow::Result<usize> {
+    fire_due(app, &Shutdown::new()).await
+}
+
+/// Fires the jobs due now, one after another, until none is due or a stop is asked for.
+async fn fire_due(app: &App, shutdown: &Shutdown) -> anyhow::Result<usize> {
     let mut fired = 0;
     loop {
         let now = app.clock.now();
@@ -115,6 +129,9 @@ pub async fn run_due(app: &App) -> anyhow::Result<usize> {
             return Ok(fired);
         }
         for id in ids {
+            if shutdown.is_triggered() {
+                return Ok(fired);
+            }
             if fire_one(app, id).await? {
                 fired += 1;
             }

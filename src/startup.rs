@@ -15,7 +15,8 @@ use crate::delivery::{self, ConsoleTransport, DiscordTransport, SlackTransport, 
 use crate::domain::Platform;
 use crate::domain::timing::{Clock, SystemClock};
 use crate::settings::Config;
-use crate::store::Db;
+use crate::shutdown::Shutdown;
+use crate::store::{self, Db};
 use crate::{http, platform, scheduler, telemetry};
 
 /// The runtime every `shipmate` command runs on: one async thread. SQLite
@@ -113,22 +114,64 @@ impl Application {
     /// the HTTP server, the scheduler, the outbox worker, and the Slack
     /// Socket Mode listener and Discord gateway when they are enabled.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(Shutdown::new()).await
+    }
+
+    /// Runs everything until `shutdown` is triggered (or a part fails), then
+    /// stops gracefully: the listener closes and requests in flight finish,
+    /// the outbox worker finishes or hands back the delivery in flight, the
+    /// scheduler finishes the job it is firing, the socket and gateway
+    /// connections are dropped, and the database is closed. The caller bounds
+    /// the whole with a timeout; `shutdown.grace` bounds a delivery in flight.
+    pub async fn run_until(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let config = self.app.config.clone();
         let router = http::router_with(self.app.clone(), telemetry::metrics(), self.sns);
-        let server = axum::serve(self.listener, router);
-        let scheduler = tokio::spawn(scheduler::run(self.app.clone()));
-        let outbox = tokio::spawn(delivery::run(self.app.clone(), self.transports.clone()));
+        let server = tokio::spawn(http::serve::serve(
+            self.listener,
+            router,
+            config.http_limits,
+            shutdown.clone(),
+        ));
+        let scheduler = tokio::spawn(scheduler::run_until(self.app.clone(), shutdown.clone()));
+        let outbox = tokio::spawn(delivery::run_until(
+            self.app.clone(),
+            self.transports.clone(),
+            shutdown.clone(),
+            config.shutdown_grace,
+        ));
         let connections = tokio::spawn(connections(self.app.clone()));
         let _workers = AbortOnDrop(vec![
+            server.abort_handle(),
             scheduler.abort_handle(),
             outbox.abort_handle(),
             connections.abort_handle(),
         ]);
-        tokio::select! {
-            r = server => r.map_err(anyhow::Error::from),
-            r = scheduler => r.map_err(anyhow::Error::from),
-            r = outbox => r.map_err(anyhow::Error::from),
-            r = connections => r.map_err(anyhow::Error::from).and_then(|r| r),
-        }
+        // any part ending (an error, a panic) stops the others too
+        let ended = |part: tokio::task::JoinHandle<()>| {
+            let shutdown = shutdown.clone();
+            async move {
+                let r = part.await;
+                shutdown.trigger();
+                r.map_err(anyhow::Error::from)
+            }
+        };
+        // the socket and gateway connections hold no work of ours: they are dropped at the stop
+        let connections = async {
+            let r = tokio::select! {
+                r = connections => r.map_err(anyhow::Error::from).and_then(|r| r),
+                _ = shutdown.triggered() => Ok(()),
+            };
+            shutdown.trigger();
+            r
+        };
+        let (server, scheduler, outbox, connections) =
+            tokio::join!(ended(server), ended(scheduler), ended(outbox), connections);
+        server?;
+        scheduler?;
+        outbox?;
+        connections?;
+        store::checkpoint::close(&self.app.db).await?;
+        Ok(())
     }
 
     /// Runs only the background workers (the standalone console).

@@ -1,5 +1,6 @@
 //! Logging (tracing, to stderr) and the Prometheus metrics recorder.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -28,12 +29,16 @@ pub fn metrics() -> PrometheusHandle {
         .clone()
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default level.
+/// Logs to stderr; `RUST_LOG` overrides the default level. Colours only
+/// when stderr is a terminal (and `NO_COLOR` is not set): a log file or a
+/// log collector gets plain text.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
 }

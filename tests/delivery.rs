@@ -592,6 +592,49 @@ async fn a_retried_slack_post_already_in_the_channel_is_not_posted_again() {
     assert_eq!(header(query, "authorization"), "Bearer xoxb-test-token");
 }
 
+#[tokio::test]
+async fn a_slack_row_leased_by_a_process_that_stopped_is_checked_against_the_channel_first() {
+    // Arrange: a row an earlier process leased (its lease ran out: it stopped
+    // mid-send) but never recorded an attempt for; Slack shows it arrived
+    let (slack, discord) = (MockServer::start().await, MockServer::start().await);
+    let post = Script::always(slack_ok());
+    let t = spawn_app(&pairs(&platform_env(&slack, &discord, &[]))).await;
+    let next_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    let history = Script::always(slack_history(json!([
+        {"type": "message", "ts": "1700000000.000200",
+         "metadata": {"event_type": "shipmate_outbox", "event_payload": {"outbox_id": next_id}}},
+    ])));
+    mount(&slack, "POST", "/api/chat.postMessage", &post).await;
+    mount(&slack, "GET", "/api/conversations.history", &history).await;
+
+    // Act: queued and leased a minute ago for 30 s, in one transaction so the
+    // running worker cannot take it in between
+    let then = Utc::now() - chrono::TimeDelta::seconds(60);
+    let body = serde_json::to_string(&Message::text("sent just before a crash")).unwrap();
+    let mut tx = t.app.db.begin().await.unwrap();
+    let id = store::outbox::enqueue(&mut tx, "slack:C1", &body, None, then)
+        .await
+        .unwrap();
+    let leased = store::outbox::lease_due(&mut tx, then, chrono::TimeDelta::seconds(30), 10)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    t.app.wake.outbox.notify_one();
+    let rows = settled(&t, Duration::from_secs(5)).await;
+
+    // Assert: the earlier copy is recorded; nothing is posted again
+    assert_eq!((id, leased.len(), leased[0].attempts), (next_id, 1, 0));
+    assert_eq!(rows[0].state, "delivered");
+    assert_eq!(
+        rows[0].platform_message_id.as_deref(),
+        Some("1700000000.000200")
+    );
+    assert_eq!((history.count(), post.count()), (1, 0));
+}
+
 /// Answers 429 to any request that comes sooner than `min_gap` after the previous one.
 #[derive(Clone)]
 struct Paced(Arc<PacedInner>);

@@ -32,12 +32,25 @@ pub fn parse_user(s: &str, platform: Platform) -> Result<UserRef, DomainError> {
     }
 }
 
-/// Parses a comma-separated list of users.
-pub fn parse_users(s: &str, platform: Platform) -> Result<Vec<UserRef>, DomainError> {
+/// Parses a comma-separated list of users, each once, refusing a list of
+/// more than `max` people (in time linear in the list, stopping at the first
+/// one past `max`).
+pub fn parse_users(
+    s: &str,
+    platform: Platform,
+    max: usize,
+    key: &str,
+) -> Result<Vec<UserRef>, DomainError> {
     let mut users = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for part in s.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()) {
         let user = parse_user(part, platform)?;
-        if !users.contains(&user) {
+        if seen.insert(user.clone()) {
+            if users.len() == max {
+                return Err(DomainError::invalid(format!(
+                    "a card mentions at most {max} people (set by {key}); this list names more: keep the ones who must be told"
+                )));
+            }
             users.push(user);
         }
     }
@@ -79,8 +92,20 @@ mod tests {
                 .contains("mention")
         );
         assert_eq!(
-            parse_users("@a,@b, @a", Platform::Console).unwrap().len(),
+            parse_users("@a,@b, @a", Platform::Console, 2, "k")
+                .unwrap()
+                .len(),
             2
         );
+        let refused = parse_users(
+            "@a,@b,@c",
+            Platform::Console,
+            2,
+            "deletion.max_stakeholders",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("at most 2 people"), "{refused}");
+        assert!(refused.contains("deletion.max_stakeholders"), "{refused}");
     }
 }

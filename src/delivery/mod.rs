@@ -29,12 +29,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-pub use console::{ConsoleTransport, SharedBuffer};
+pub use console::{ConsoleTransport, SharedBuffer, terminal_safe};
 pub use discord::DiscordTransport;
 pub use slack::SlackTransport;
 
 use crate::app::{App, Message};
 use crate::domain::{ChannelRef, Platform};
+use crate::shutdown::Shutdown;
 use crate::store;
 
 /// One message to send.
@@ -48,8 +49,11 @@ pub struct Outbound {
     pub created_at: DateTime<Utc>,
     /// The platform id of the message this one answers in a thread.
     pub reply_to: Option<String>,
-    /// Earlier attempts: when above zero, an earlier try may have reached the
-    /// platform before the process died, so a transport checks before resending.
+    /// An earlier try may have reached the platform: an attempt failed, or an
+    /// earlier lease of the row ended without an outcome (the process stopped
+    /// during the send). A transport that can tell checks before sending again.
+    pub maybe_sent_before: bool,
+    /// Failed attempts so far (a transport may send less on a retry).
     pub attempts: i64,
 }
 
@@ -102,8 +106,17 @@ fn backoff(base: TimeDelta, attempts: i64) -> TimeDelta {
 
 /// Runs the delivery worker until the task is dropped.
 pub async fn run(app: App, transports: Transports) {
-    loop {
-        if let Err(e) = deliver_due(&app, &transports).await {
+    run_until(app, transports, Shutdown::new(), Duration::MAX).await;
+}
+
+/// Runs the delivery worker until `shutdown` is triggered, then stops: the
+/// send in flight gets `grace` to finish (past it, it is dropped and its lease
+/// handed back, still counted, so the next holder checks for a copy first);
+/// rows leased but not yet started are handed back uncounted.
+pub async fn run_until(app: App, transports: Transports, shutdown: Shutdown, grace: Duration) {
+    let stop = Stop { shutdown, grace };
+    while !stop.shutdown.is_triggered() {
+        if let Err(e) = deliver(&app, &transports, &stop).await {
             tracing::error!(error = format!("{e:#}"), "outbox pass failed");
         }
         let next = match app.db.pool.acquire().await {
@@ -117,12 +130,36 @@ pub async fn run(app: App, transports: Transports) {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = app.wake.outbox.notified() => {}
+            _ = stop.shutdown.triggered() => {}
         }
+    }
+    tracing::debug!("outbox worker stopped");
+}
+
+/// When the worker stops, and how long a send in flight may take after that.
+struct Stop {
+    shutdown: Shutdown,
+    grace: Duration,
+}
+
+impl Stop {
+    /// Completes `grace` after the stop signal.
+    async fn cut_off(&self) {
+        self.shutdown.triggered().await;
+        tokio::time::sleep(self.grace).await;
     }
 }
 
 /// Delivers every message due now; returns how many were delivered.
 pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<usize> {
+    let stop = Stop {
+        shutdown: Shutdown::new(),
+        grace: Duration::MAX,
+    };
+    deliver(app, transports, &stop).await
+}
+
+async fn deliver(app: &App, transports: &Transports, stop: &Stop) -> anyhow::Result<usize> {
     let mut delivered = 0;
     loop {
         let now = app.clock.now();
@@ -131,8 +168,15 @@ pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<u
             return Ok(delivered);
         }
         let held = now + LEASE;
-        for row in batch {
-            if deliver_one(app, transports, row, held).await? {
+        let mut rows = batch.into_iter();
+        while let Some(row) = rows.next() {
+            if stop.shutdown.is_triggered() {
+                // not started: hand the rest back as if never leased
+                let ids: Vec<i64> = std::iter::once(row.id).chain(rows.map(|r| r.id)).collect();
+                store::outbox::hand_back(&mut *app.db.lock().await, &ids, held, false).await?;
+                return Ok(delivered);
+            }
+            if deliver_one(app, transports, row, held, stop).await? {
                 delivered += 1;
             }
         }
@@ -143,7 +187,8 @@ async fn deliver_one(
     app: &App,
     transports: &Transports,
     row: store::outbox::Pending,
-    held: DateTime<Utc>,
+    mut held: DateTime<Utc>,
+    stop: &Stop,
 ) -> anyhow::Result<bool> {
     // Reads go to the pool; writes through the writer connection.
     let mut conn = app.db.pool.acquire().await?;
@@ -152,11 +197,13 @@ async fn deliver_one(
     // ours, with a fresh lease for the send. (With more left, it is ours:
     // nobody leases a row whose lease runs.)
     let now = app.clock.now();
-    if held - now < RENEW_BELOW
-        && !store::outbox::renew_lease(&mut *app.db.lock().await, row.id, held, now + LEASE).await?
-    {
-        tracing::debug!(outbox = row.id, "lease lost to another worker; skipping");
-        return Ok(false);
+    if held - now < RENEW_BELOW {
+        if !store::outbox::renew_lease(&mut *app.db.lock().await, row.id, held, now + LEASE).await?
+        {
+            tracing::debug!(outbox = row.id, "lease lost to another worker; skipping");
+            return Ok(false);
+        }
+        held = now + LEASE;
     }
     let parsed = row
         .channel
@@ -217,9 +264,18 @@ async fn deliver_one(
         edit_of,
         created_at: row.created_at,
         reply_to,
+        maybe_sent_before: row.maybe_sent_before(),
         attempts: row.attempts,
     };
-    match transport.deliver(&item).await {
+    let outcome = tokio::select! {
+        outcome = transport.deliver(&item) => outcome,
+        _ = stop.cut_off() => {
+            tracing::info!(outbox = row.id, channel = %row.channel, "stopping: send cut off; the message will be checked and sent after the restart");
+            store::outbox::hand_back(&mut *app.db.lock().await, &[row.id], held, true).await?;
+            return Ok(false);
+        }
+    };
+    match outcome {
         Ok(done) => {
             store::outbox::mark_delivered(
                 &mut *app.db.lock().await,

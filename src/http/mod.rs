@@ -1,10 +1,13 @@
 //! The HTTP server (axum): health, metrics, the Slack and Discord endpoints
 //! ([`slack`], [`discord`]), the CI/CD webhooks ([`webhooks`]) and the
 //! public status feed ([`status`]). Every route shares the body-size limit
-//! `http.max_body_bytes` (413 beyond it).
+//! `http.max_body_bytes` (413 beyond it) and `http.request_timeout` (408);
+//! [`serve`] runs the listener with its connection limits.
 
 mod discord;
 mod reject;
+mod replay;
+pub mod serve;
 mod slack;
 pub mod webhooks;
 
@@ -14,9 +17,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::{Extension, Router, extract::DefaultBodyLimit};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 mod status;
 
@@ -38,6 +42,7 @@ pub fn router(app: App, metrics: PrometheusHandle) -> Router {
 /// Builds the router with the given SNS certificate source (tests inject one).
 pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>) -> Router {
     let limit = app.config.settings.http.max_body_bytes;
+    let app_timeout = app.config.http_limits.request_timeout;
     let client = reqwest::Client::builder()
         .user_agent(concat!("shipmate/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -53,8 +58,13 @@ pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>
         .merge(slack::routes(app.clone(), client.clone()))
         .merge(discord::routes(app.clone(), client))
         .merge(webhooks::routes(app, sns))
+        .layer(Extension(replay::Guard::default()))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            app_timeout,
+        ))
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {

@@ -4,16 +4,17 @@
 //! response (an empty 200 for a bare acknowledgement). `url_verification`
 //! is answered here: it only exists over HTTP.
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::{Extension, Json};
 use serde_json::json;
 
 use super::reject::Rejection;
+use super::replay::Guard;
 use crate::app::App;
 use crate::platform::signature;
 use crate::platform::slack::inbound::{Answer, Inbound};
@@ -54,31 +55,56 @@ fn verify(s: &Inbound, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection
     Ok(())
 }
 
-async fn commands(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
-    slash_command(&s, &headers, &body)
+/// Refuses a replay of a request already run (see [`super::replay`]).
+async fn first_time(
+    s: &Inbound,
+    guard: &Guard,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Rejection> {
+    let timestamp = headers
+        .get("x-slack-request-timestamp")
+        .and_then(|v| v.to_str().ok());
+    super::replay::first_time(s.app(), guard, "slack", timestamp, body).await
+}
+
+async fn commands(
+    State(s): State<Inbound>,
+    Extension(guard): Extension<Guard>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    slash_command(&s, &guard, &headers, &body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn slash_command(s: &Inbound, headers: &HeaderMap, body: &[u8]) -> Answered {
+async fn slash_command(s: &Inbound, guard: &Guard, headers: &HeaderMap, body: &[u8]) -> Answered {
     verify(s, headers, body)?;
     let cmd: SlashCommand = serde_urlencoded::from_bytes(body)
         .map_err(|e| Rejection::malformed(format!("slash command form: {e}")))?;
+    first_time(s, guard, headers, body).await?;
     Ok(respond(s.slash_command(cmd).await?))
 }
 
-async fn interactions(State(s): State<Inbound>, headers: HeaderMap, body: Bytes) -> Response {
-    interaction(&s, &headers, &body)
+async fn interactions(
+    State(s): State<Inbound>,
+    Extension(guard): Extension<Guard>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    interaction(&s, &guard, &headers, &body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn interaction(s: &Inbound, headers: &HeaderMap, body: &[u8]) -> Answered {
+async fn interaction(s: &Inbound, guard: &Guard, headers: &HeaderMap, body: &[u8]) -> Answered {
     verify(s, headers, body)?;
     let form: InteractionForm = serde_urlencoded::from_bytes(body)
         .map_err(|e| Rejection::malformed(format!("interaction form: {e}")))?;
     let payload: Interaction = serde_json::from_str(&form.payload)
         .map_err(|e| Rejection::malformed(format!("interaction payload: {e}")))?;
+    first_time(s, guard, headers, body).await?;
     Ok(respond(s.interaction(payload).await?))
 }
 

@@ -74,6 +74,7 @@ pub async fn run(app: App, mut user: UserRef, mut channel: ChannelRef) -> anyhow
                 .await;
             reply.message.plain(tz)
         };
+        let answer = crate::delivery::terminal_safe(&answer);
         stdout.write_all(format!("{answer}\n").as_bytes()).await?;
     }
 }

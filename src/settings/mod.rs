@@ -14,8 +14,8 @@ use std::path::Path;
 
 pub use raw::*;
 pub use validate::{
-    ChannelRate, Config, DeletionRules, Directory, DowntimeRules, PipelineRules, Problem, SmsRules,
-    parse_interval,
+    ChannelRate, Config, DeletionRules, Directory, DowntimeRules, HttpLimits, PipelineRules,
+    Problem, SmsRules, parse_interval,
 };
 
 /// The embedded defaults: the same file that documents every key.

@@ -51,6 +51,7 @@ pub struct Settings {
     pub freeze: FreezeSettings,
     pub scheduler: SchedulerSettings,
     pub outbox: OutboxSettings,
+    pub shutdown: ShutdownSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +65,9 @@ pub struct DatabaseSettings {
 pub struct HttpSettings {
     pub bind: String,
     pub max_body_bytes: usize,
+    pub max_connections: usize,
+    pub header_timeout: String,
+    pub request_timeout: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +128,7 @@ pub struct DeletionSettings {
     pub channels: Vec<String>,
     pub approvals_required: u32,
     pub protected: Vec<String>,
+    pub max_stakeholders: usize,
     pub ready_reminder_cron: String,
     pub cooling_off: CoolingOffSettings,
     /// Approves requests and resolves objections.
@@ -267,6 +272,12 @@ pub struct SchedulerSettings {
 pub struct OutboxSettings {
     pub max_attempts: u32,
     pub retry_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    pub grace: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -155,6 +155,17 @@ pub struct Config {
     pub freeze_manager: Role,
     /// `sms.role`.
     pub sms_role: Role,
+    pub http_limits: HttpLimits,
+    /// How long a stop waits for work in flight (`shutdown.grace`).
+    pub shutdown_grace: std::time::Duration,
+}
+
+/// What the HTTP listener allows one client (`http.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub request_timeout: std::time::Duration,
 }
 
 /// At most `limit` messages per `window` to one channel of a platform.
@@ -457,6 +468,20 @@ impl Settings {
         let freeze_remind_before = c.duration("freeze.remind_before", &self.freeze.remind_before);
         let scheduler_retry_base = c.duration("scheduler.retry_base", &self.scheduler.retry_base);
         let outbox_retry_base = c.interval("outbox.retry_base", &self.outbox.retry_base);
+        let mut std_interval = |key: &str, value: &str, default: u64| {
+            c.interval(key, value)
+                .and_then(|d| d.to_std().ok())
+                .unwrap_or(std::time::Duration::from_secs(default))
+        };
+        let http_limits = HttpLimits {
+            max_connections: self.http.max_connections,
+            header_timeout: std_interval("http.header_timeout", &self.http.header_timeout, 10),
+            request_timeout: std_interval("http.request_timeout", &self.http.request_timeout, 30),
+        };
+        let shutdown_grace = std_interval("shutdown.grace", &self.shutdown.grace, 8);
+        if self.http.max_connections == 0 {
+            c.problem("http.max_connections", "must be at least 1");
+        }
         let slack_rate = c.rate(
             "slack",
             self.slack.per_channel_limit,
@@ -495,6 +520,8 @@ impl Settings {
             pipelines,
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
+            http_limits,
+            shutdown_grace,
             slack_rate,
             discord_rate,
         })

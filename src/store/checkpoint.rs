@@ -50,7 +50,7 @@ pub(super) fn spawn(pool: SqlitePool, writer: &Arc<Mutex<SqliteConnection>>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if writer.strong_count() == 0 {
+            if writer.strong_count() == 0 || pool.is_closed() {
                 break;
             }
             if let Err(e) = round(&pool, &writer).await {
@@ -58,6 +58,24 @@ pub(super) fn spawn(pool: SqlitePool, writer: &Arc<Mutex<SqliteConnection>>) {
             }
         }
     });
+}
+
+/// Closes the database for a clean exit: waits for the writer (the last
+/// commit in flight finishes), copies the whole log back into the file and
+/// empties it (`TRUNCATE`), and closes the pool. Nothing in this process
+/// should write afterwards.
+pub async fn close(db: &super::Db) -> sqlx::Result<()> {
+    let mut writer = db.lock().await;
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *writer)
+        .await?;
+    if busy != 0 {
+        // another process (`shipmate run`, a backup) is reading: its next
+        // commit or the next start finishes the copy
+        tracing::debug!("final checkpoint incomplete: the database is in use elsewhere");
+    }
+    db.pool.close().await;
+    Ok(())
 }
 
 /// What `PRAGMA wal_checkpoint` reports: frames in the log, frames copied.

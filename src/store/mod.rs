@@ -11,6 +11,7 @@
 //! of a command together with its `COMMIT`.
 
 pub mod audit;
+pub mod backup;
 pub mod batch;
 pub mod checkpoint;
 pub mod deletion;
@@ -20,6 +21,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod pipeline;
 pub mod release;
+pub mod replay;
 pub mod roles;
 pub mod session;
 pub mod sms;

@@ -20,7 +20,18 @@ pub struct Pending {
     /// The living message (by key, same channel) this one replies to in a thread.
     pub reply_to_key: Option<String>,
     pub attempts: i64,
+    /// How many times a worker has leased it, this lease included: above one,
+    /// an earlier holder may have sent it before it stopped.
+    pub leases: i64,
     pub created_at: DateTime<Utc>,
+}
+
+impl Pending {
+    /// Whether an earlier try may have reached the platform: a failed attempt,
+    /// or an earlier lease that ended without a recorded outcome.
+    pub fn maybe_sent_before(&self) -> bool {
+        self.attempts > 0 || self.leases > 1
+    }
 }
 
 /// A new message's row; the values follow.
@@ -192,7 +203,7 @@ pub fn enqueue_reply_later(
     .bind(ms(now));
 }
 
-/// id, channel, body, message_key, reply_to_key, attempts, created_at
+/// id, channel, body, message_key, reply_to_key, attempts, leases, created_at
 type PendingRow = (
     i64,
     String,
@@ -201,9 +212,11 @@ type PendingRow = (
     Option<String>,
     i64,
     i64,
+    i64,
 );
 
-/// Leases up to `limit` due messages for `lease`; rows leased by another live worker are skipped.
+/// Leases up to `limit` due messages for `lease`, counting the lease on each
+/// row; rows leased by another live worker are skipped.
 pub async fn lease_due(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
@@ -211,12 +224,12 @@ pub async fn lease_due(
     limit: i64,
 ) -> sqlx::Result<Vec<Pending>> {
     let rows: Vec<PendingRow> = sqlx::query_as(
-        "UPDATE outbox SET lease_until = ?1
+        "UPDATE outbox SET lease_until = ?1, leases = leases + 1
          WHERE id IN (SELECT id FROM outbox
                       WHERE state = 'pending' AND next_attempt_at <= ?2
                         AND (lease_until IS NULL OR lease_until <= ?2)
                       ORDER BY id LIMIT ?3)
-         RETURNING id, channel, body, message_key, reply_to_key, attempts, created_at",
+         RETURNING id, channel, body, message_key, reply_to_key, attempts, leases, created_at",
     )
     .bind(ms(now + lease))
     .bind(ms(now))
@@ -226,14 +239,17 @@ pub async fn lease_due(
     let mut pending: Vec<Pending> = rows
         .into_iter()
         .map(
-            |(id, channel, body, message_key, reply_to_key, attempts, created_at)| Pending {
-                id,
-                channel,
-                body,
-                message_key,
-                reply_to_key,
-                attempts,
-                created_at: from_ms(created_at),
+            |(id, channel, body, message_key, reply_to_key, attempts, leases, created_at)| {
+                Pending {
+                    id,
+                    channel,
+                    body,
+                    message_key,
+                    reply_to_key,
+                    attempts,
+                    leases,
+                    created_at: from_ms(created_at),
+                }
             },
         )
         .collect();
@@ -281,14 +297,44 @@ pub async fn pending_for_key(
     Ok(n > 0)
 }
 
-/// Moves a leased row back to waiting until `at`, without counting an attempt.
+/// Moves a leased row, not sent, back to waiting until `at`, without
+/// counting an attempt or the lease.
 pub async fn defer(conn: &mut SqliteConnection, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE outbox SET next_attempt_at = ?, lease_until = NULL WHERE id = ?")
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = ?, lease_until = NULL, leases = MAX(leases - 1, 0) WHERE id = ?",
+    )
         .bind(ms(at))
         .bind(id)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Hands leased rows back at once (a worker stopping), if the lease is still
+/// `held`. `maybe_sent`: a send had started, so the lease stays counted and
+/// the next holder checks for an earlier copy; otherwise it is as if the row
+/// had never been leased.
+pub async fn hand_back(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    held: DateTime<Utc>,
+    maybe_sent: bool,
+) -> sqlx::Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "UPDATE outbox SET lease_until = NULL, leases = CASE WHEN ? THEN leases ELSE MAX(leases - 1, 0) END
+         WHERE state = 'pending' AND lease_until = ? AND id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(maybe_sent)
+        .bind(ms(held));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    Ok(query.execute(conn).await?.rows_affected())
 }
 
 /// The platform id of the message already delivered under this key, if any.

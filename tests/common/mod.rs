@@ -193,7 +193,9 @@ impl TestApp {
 
 pub async fn dump(pool: &sqlx::SqlitePool) -> String {
     let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != '_sqlx_migrations' ORDER BY name",
+        // seen_requests is the transport's replay guard (a digest per signed
+        // request received), not state a command changes
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != '_sqlx_migrations' AND name != 'seen_requests' ORDER BY name",
     )
     .fetch_all(pool)
     .await

@@ -172,7 +172,12 @@ impl TryFrom<Input<'_>> for DeletionCommand {
                 justification: input.required("justification")?.to_string(),
                 sensitivity: input.parse("sensitivity")?.unwrap_or(Sensitivity::Low),
                 stakeholders: match input.text("stakeholders") {
-                    Some(s) => parse_users(s, input.platform)?,
+                    Some(s) => parse_users(
+                        s,
+                        input.platform,
+                        input.config.settings.deletion.max_stakeholders,
+                        "deletion.max_stakeholders",
+                    )?,
                     None => Vec::new(),
                 },
             }),

@@ -6,9 +6,10 @@
 //! channel is known from the outbox row, so edits have both).
 //!
 //! Restart idempotency: every post carries `shipmate_outbox` metadata with
-//! the outbox id; a retried post first looks in `conversations.history` (a
-//! thread reply: in its thread, `conversations.replies`) for a copy that an
-//! earlier, interrupted attempt already delivered.
+//! the outbox id; a post that was tried or leased before first looks in
+//! `conversations.history` (a thread reply: in its thread,
+//! `conversations.replies`) for a copy that an earlier, interrupted attempt
+//! already delivered.
 
 mod render;
 
@@ -65,7 +66,7 @@ impl SlackTransport {
     async fn send(&self, item: &Outbound) -> Result<Delivered, DeliveryError> {
         let channel = item.channel.id.as_str();
         if item.edit_of.is_none()
-            && item.attempts > 0
+            && item.maybe_sent_before
             && let Some(ts) = self.already_posted(item).await?
         {
             tracing::info!(outbox = item.outbox_id, %ts, "found the copy an earlier attempt posted; not posting again");
