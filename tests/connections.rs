@@ -197,7 +197,10 @@ async fn socket_mode_acknowledges_every_envelope_at_once_and_answers_when_the_wo
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let early = mock.received_requests().await.unwrap_or_default();
-    assert!(early.is_empty(), "nothing answered while the work waits");
+    assert!(
+        !early.iter().any(|r| r.url.path() == "/actions/1"),
+        "nothing answered while the work waits"
+    );
     lock.rollback().await.expect("release");
     let replies = received(&mock, "/actions/1", 2).await;
     let texts: Vec<&str> = replies.iter().filter_map(|r| r["text"].as_str()).collect();

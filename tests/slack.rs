@@ -717,3 +717,52 @@ async fn a_button_shipmate_cannot_read_is_answered_200_with_a_private_explanatio
     );
     assert_eq!(t.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn a_member_of_a_slack_user_group_holding_a_role_acts_in_that_role() {
+    let (t, mock) = slack_app(&[(
+        "SHIPMATE__ROLES__DATA-STEWARD",
+        "console:steward,slack-group:S0614TZR7",
+    )])
+    .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/api/usergroups.list"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "ok": true,
+            "usergroups": [{"id": "S0614TZR7", "handle": "stewards", "users": ["UGROUPIE"]}]
+        })))
+        .mount(&mock)
+        .await;
+    t.ok("alice", &format!("/delete-request {FILE}")).await;
+    let click = |user: &str| {
+        interaction_body(&block_actions(
+            "/delete-request approve DR-1",
+            user,
+            "C111",
+            &response_url(&mock),
+        ))
+    };
+
+    post_slack(&t, "/slack/interactions", &click("W222"), now()).await;
+    let refused = received(&mock, "/actions/1", 1).await;
+    assert!(
+        refused[0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("data-steward"),
+        "{}",
+        refused[0]
+    );
+    assert_eq!(state_of(&t, 1).await, "pending-approval");
+    post_slack(&t, "/slack/interactions", &click("UGROUPIE"), now()).await;
+
+    assert_eq!(state_of(&t, 1).await, "cooling-off");
+    let lookups = mock
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/usergroups.list")
+        .count();
+    assert_eq!(lookups, 1, "the groups are read once and cached");
+}

@@ -110,7 +110,12 @@ pub fn actor_with(
     let identities = dir.identities_of(user);
     let mut roles = dir.configured_roles(&identities, platform_roles);
     let mut members: Vec<String> = identities.iter().map(UserRef::to_string).collect();
-    members.extend(platform_roles.iter().map(|id| format!("discord-role:{id}")));
+    // the invoker's groups on their platform: Discord roles, Slack user groups
+    let group = match user.platform {
+        Platform::Slack => "slack-group",
+        _ => "discord-role",
+    };
+    members.extend(platform_roles.iter().map(|id| format!("{group}:{id}")));
     for (granted, _) in grants.iter().filter(|(_, member)| members.contains(member)) {
         if let Ok(role) = granted.parse::<Role>() {
             roles.insert(role);

@@ -60,19 +60,16 @@ impl Directory {
         }
     }
 
-    /// Roles from `[roles]` for these identities and Discord role ids.
-    pub fn configured_roles(
-        &self,
-        identities: &[UserRef],
-        discord_roles: &[String],
-    ) -> BTreeSet<Role> {
+    /// Roles from `[roles]` for these identities and the groups the invoker
+    /// is in on their platform (Discord role ids, Slack user group ids).
+    pub fn configured_roles(&self, identities: &[UserRef], groups: &[String]) -> BTreeSet<Role> {
         self.roles
             .iter()
             .filter(|(_, members)| {
                 members.iter().any(|m| match m {
                     MemberRef::User(u) => identities.contains(u),
-                    MemberRef::DiscordRole(id) => discord_roles.contains(id),
-                    MemberRef::SlackGroup(_) => false,
+                    // Discord's ids are digits, Slack's start with S: they never collide
+                    MemberRef::DiscordRole(id) | MemberRef::SlackGroup(id) => groups.contains(id),
                 })
             })
             .map(|(role, _)| role.clone())

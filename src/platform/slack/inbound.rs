@@ -12,18 +12,19 @@
 //! `/delete-request`, open a form with `views.open`. A failed form
 //! submission keeps the form open with the problem on the field it names.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tokio::sync::Mutex;
 
 use super::wire::{BlockActions, FormMeta, Interaction, SlashCommand, ViewSubmission};
 use super::{FORM_CALLBACK, FORM_INPUT, api, render, text};
 use crate::app::features::{find_command, parse_line};
 use crate::app::{App, Invocation, Reply, Status};
 use crate::domain::{ChannelRef, UserRef};
-use crate::platform::answer::{
-    ANSWER_WITHIN, Malformed, Outcome, button_command, dispatch_within, finish,
-};
+use crate::platform::answer::{ANSWER_WITHIN, Malformed, Outcome, button_command, finish, within};
 use crate::platform::command_text::{self, NamedValue, Template};
 
 /// How long a long reply's continuation waits for its first page, the
@@ -44,7 +45,17 @@ pub enum Answer {
 pub struct Inbound {
     app: App,
     client: reqwest::Client,
+    groups: Arc<Mutex<Option<GroupCache>>>,
 }
+
+/// Who is in which Slack user group, as read at `read_at`.
+struct GroupCache {
+    read_at: Instant,
+    of_user: HashMap<String, Vec<String>>,
+}
+
+/// How long the user groups read from Slack are trusted.
+const GROUPS_FRESH: Duration = Duration::from_secs(60);
 
 /// The invoker and channel of a Slack payload, as shipmate addresses.
 pub fn identities(user_id: &str, channel_id: &str) -> Result<(UserRef, ChannelRef), Malformed> {
@@ -93,7 +104,54 @@ pub fn submission_text(v: &ViewSubmission) -> Result<Option<(FormMeta, String)>,
 
 impl Inbound {
     pub fn new(app: App, client: reqwest::Client) -> Self {
-        Self { app, client }
+        Self {
+            app,
+            client,
+            groups: Arc::default(),
+        }
+    }
+
+    /// The Slack user groups `user_id` is in (for `slack-group:` role
+    /// members), from `usergroups.list`, read at most once a minute. When
+    /// Slack cannot say (no `usergroups:read` scope, an outage), none: the
+    /// person then holds only the roles given to them by name.
+    async fn groups_of(&self, user_id: &str) -> Vec<String> {
+        let mut cache = self.groups.lock().await;
+        let fresh = cache
+            .as_ref()
+            .is_some_and(|c| c.read_at.elapsed() < GROUPS_FRESH);
+        if !fresh {
+            let slack = &self.app.config.settings.slack;
+            let read =
+                api::user_groups(&self.client, &slack.api_base_url, slack.bot_token.expose()).await;
+            let of_user = match read {
+                Ok(of_user) => of_user,
+                Err(e) => {
+                    // keep what was known (possibly nothing), and ask again in a minute
+                    tracing::warn!(error = %e, "cannot read Slack user groups");
+                    cache.take().map(|c| c.of_user).unwrap_or_default()
+                }
+            };
+            *cache = Some(GroupCache {
+                read_at: Instant::now(),
+                of_user,
+            });
+        }
+        cache
+            .as_ref()
+            .and_then(|c| c.of_user.get(user_id).cloned())
+            .unwrap_or_default()
+    }
+
+    /// An invocation by Slack user `user`, with the user groups they are in.
+    async fn invocation(&self, user: UserRef, channel: ChannelRef, text: String) -> Invocation {
+        let platform_roles = self.groups_of(&user.id).await;
+        Invocation {
+            user,
+            platform_roles,
+            channel,
+            text,
+        }
     }
 
     pub fn app(&self) -> &App {
@@ -101,10 +159,24 @@ impl Inbound {
     }
 
     /// Runs `inv`, waiting at most `limit` for its reply (`None`: until it is done).
-    async fn dispatch(&self, inv: Invocation, limit: Option<Duration>) -> Outcome {
+    /// Runs `text` as Slack user `user` (with their user groups), waiting at
+    /// most `limit` for the reply (`None`: until it is done). Reading the
+    /// groups counts against the limit: it happens inside the command's task.
+    async fn run_as(
+        &self,
+        user: UserRef,
+        channel: ChannelRef,
+        text: String,
+        limit: Option<Duration>,
+    ) -> Outcome {
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            let inv = me.invocation(user, channel, text).await;
+            me.app.dispatch(&inv).await
+        });
         match limit {
-            Some(limit) => dispatch_within(&self.app, inv, limit).await,
-            None => Outcome::Done(self.app.dispatch(&inv).await),
+            Some(limit) => within(task, limit).await,
+            None => Outcome::Done(finish(task).await),
         }
     }
 
@@ -218,28 +290,24 @@ impl Inbound {
                 }
             });
         }
-        let inv = Invocation {
-            user,
-            platform_roles: Vec::new(),
-            channel,
-            text: slash_text(&cmd),
-        };
         let config = &self.app.config;
-        Ok(match self.dispatch(inv, limit).await {
-            Outcome::Done(reply) => {
-                let mut bodies = render::reply_bodies(&reply, config.tz, &config.directory);
-                let first = bodies.remove(0);
-                // a long reply continues on response_url once the answer is shown
-                self.post_all(cmd.response_url.clone(), bodies, CONTINUE_AFTER);
-                Answer::Body(first)
-            }
-            Outcome::Late(handle) => {
-                self.follow_up_outcome(cmd.response_url, Outcome::Late(handle));
-                Answer::Body(render::note(
-                    "Working on it: the answer follows here in a moment.",
-                ))
-            }
-        })
+        Ok(
+            match self.run_as(user, channel, slash_text(&cmd), limit).await {
+                Outcome::Done(reply) => {
+                    let mut bodies = render::reply_bodies(&reply, config.tz, &config.directory);
+                    let first = bodies.remove(0);
+                    // a long reply continues on response_url once the answer is shown
+                    self.post_all(cmd.response_url.clone(), bodies, CONTINUE_AFTER);
+                    Answer::Body(first)
+                }
+                Outcome::Late(handle) => {
+                    self.follow_up_outcome(cmd.response_url, Outcome::Late(handle));
+                    Answer::Body(render::note(
+                        "Working on it: the answer follows here in a moment.",
+                    ))
+                }
+            },
+        )
     }
 
     /// A button click or a form submission.
@@ -290,13 +358,9 @@ impl Inbound {
             }
             return Ok(Answer::Ack);
         }
-        let inv = Invocation {
-            user,
-            platform_roles: Vec::new(),
-            channel,
-            text: command,
-        };
-        let outcome = dispatch_within(&self.app, inv, ANSWER_WITHIN).await;
+        let outcome = self
+            .run_as(user, channel, command, Some(ANSWER_WITHIN))
+            .await;
         self.follow_up_outcome(a.response_url, outcome);
         Ok(Answer::Ack)
     }
@@ -306,22 +370,18 @@ impl Inbound {
             return Ok(Answer::Ack);
         };
         let (user, channel) = identities(&v.user.id, &meta.channel)?;
-        let inv = Invocation {
-            user,
-            platform_roles: Vec::new(),
-            channel,
-            text,
-        };
-        Ok(match dispatch_within(&self.app, inv, ANSWER_WITHIN).await {
-            Outcome::Done(reply) if reply.status != Status::Ok => {
-                // keep the form open, with the problem shown on the field it names
-                field_errors(&v, &reply.message.plain(self.app.config.tz))
-            }
-            outcome => {
-                self.follow_up_outcome(meta.response_url, outcome);
-                Answer::Ack
-            }
-        })
+        Ok(
+            match self.run_as(user, channel, text, Some(ANSWER_WITHIN)).await {
+                Outcome::Done(reply) if reply.status != Status::Ok => {
+                    // keep the form open, with the problem shown on the field it names
+                    field_errors(&v, &reply.message.plain(self.app.config.tz))
+                }
+                outcome => {
+                    self.follow_up_outcome(meta.response_url, outcome);
+                    Answer::Ack
+                }
+            },
+        )
     }
 
     /// Socket Mode: the acknowledgement of an interaction, at once, with its
@@ -366,13 +426,7 @@ impl Inbound {
                 return;
             }
         };
-        let inv = Invocation {
-            user,
-            platform_roles: Vec::new(),
-            channel,
-            text,
-        };
-        let outcome = self.dispatch(inv, None).await;
+        let outcome = self.run_as(user, channel, text, None).await;
         self.follow_up_outcome(meta.response_url, outcome);
     }
 }

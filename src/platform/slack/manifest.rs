@@ -15,6 +15,7 @@ pub const BOT_SCOPES: &[&str] = &[
     "chat:write.public",
     "channels:history",
     "groups:history",
+    "usergroups:read",
 ];
 
 /// A YAML scalar: JSON strings are valid double-quoted YAML.
