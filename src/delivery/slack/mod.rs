@@ -149,8 +149,8 @@ impl SlackTransport {
         let status = response.status();
         let wait = retry_after(response.headers());
         if status.as_u16() == 429 {
-            return Err(DeliveryError::Retry {
-                after: Some(wait.unwrap_or(Duration::from_secs(1))),
+            return Err(DeliveryError::RateLimited {
+                after: wait.unwrap_or(Duration::from_secs(1)),
                 reason: format!("{what}: rate limited (HTTP 429)"),
             });
         }
@@ -179,15 +179,16 @@ impl SlackTransport {
 fn classify(what: &str, error: &str, wait: Option<Duration>) -> DeliveryError {
     let reason = format!("{what}: {error}");
     match error {
-        "ratelimited"
-        | "rate_limited"
-        | "internal_error"
-        | "fatal_error"
-        | "service_unavailable"
-        | "request_timeout" => DeliveryError::Retry {
-            after: wait,
+        "ratelimited" | "rate_limited" => DeliveryError::RateLimited {
+            after: wait.unwrap_or(Duration::from_secs(1)),
             reason,
         },
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+            DeliveryError::Retry {
+                after: wait,
+                reason,
+            }
+        }
         _ => DeliveryError::Permanent(reason),
     }
 }
@@ -243,7 +244,11 @@ mod tests {
 
     #[test]
     fn errors_that_heal_are_retried_and_the_rest_parked() {
-        for e in ["ratelimited", "internal_error", "service_unavailable"] {
+        assert!(matches!(
+            classify("x", "ratelimited", None),
+            DeliveryError::RateLimited { .. }
+        ));
+        for e in ["internal_error", "service_unavailable"] {
             assert!(
                 matches!(classify("x", e, None), DeliveryError::Retry { .. }),
                 "{e}"
