@@ -154,9 +154,11 @@ fn check_config_names_every_problem_with_its_key() {
         r#"timezone = "Nowhere/City"
 [roles]
 wizard = ["console:merlin"]
+"Wizard!" = ["console:merlin"]
 qa = ["teams:someone"]
 [deletion]
 channels = ["bioinfo"]
+approver_role = "stewards"
 [deletion.cooling_off]
 medium = "a week"
 [sms]
@@ -172,7 +174,8 @@ reminder_cron = "at ten"
     let report = text(&out.stdout);
     for key in [
         "timezone:",
-        "roles.wizard:",
+        "roles.Wizard!:",
+        "deletion.approver_role: unknown role `stewards`",
         "roles.qa[0]:",
         "deletion.channels[0]:",
         "deletion.cooling_off.medium:",
@@ -180,6 +183,8 @@ reminder_cron = "at ten"
     ] {
         assert!(report.contains(key), "{key} not reported in:\n{report}");
     }
+    // roles are data: a well-formed new role is no problem
+    assert!(!report.contains("roles.wizard:"), "{report}");
     let fine = shipmate(dir.path(), 0)
         .arg("check-config")
         .output()

@@ -109,7 +109,7 @@ async fn socket_mode_payloads_file_and_approve_through_the_http_core() {
     let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
     let response_url = format!("{}/actions/1", mock.uri());
 
-    // a slash command: the reply is the ack payload
+    // a slash command: a bare ack, the reply goes to response_url
     let form: Vec<(String, String)> = serde_urlencoded::from_str(&slash_body(
         "/delete-request",
         "city-b/run-5 reason:duplicate-run ran twice",
@@ -121,15 +121,16 @@ async fn socket_mode_payloads_file_and_approve_through_the_http_core() {
     let payload: serde_json::Map<String, Value> =
         form.into_iter().map(|(k, v)| (k, v.into())).collect();
     let cmd: SlackCommandEvent = serde_json::from_value(payload.into()).expect("parses");
-    let ack = handle_command(&inbound, cmd).await.expect("payload");
-    let ack = serde_json::to_value(&ack).expect("json");
-    assert_eq!(ack["response_type"], "in_channel", "{ack}");
+    assert_eq!(handle_command(&inbound, cmd).await, None);
+    let filed = received(&mock, "/actions/1", 1).await;
+    assert_eq!(filed[0]["response_type"], "in_channel", "{:?}", filed[0]);
     assert!(
-        ack["text"]
+        filed[0]["text"]
             .as_str()
             .unwrap_or_default()
             .contains("Filed DR-1"),
-        "{ack}"
+        "{:?}",
+        filed[0]
     );
 
     // a button click: bare ack, the reply goes to response_url
@@ -142,13 +143,75 @@ async fn socket_mode_payloads_file_and_approve_through_the_http_core() {
     let event: SlackInteractionEvent = serde_json::from_value(click).expect("parses");
     let ack = handle_interaction(&inbound, event).await;
     assert_eq!(ack, SlackInteractionResponse::Empty);
-    let replies = received(&mock, "/actions/1", 1).await;
+    let replies = received(&mock, "/actions/1", 2).await;
     assert_eq!(
-        replies[0]["response_type"], "in_channel",
+        replies[1]["response_type"], "in_channel",
         "{:?}",
-        replies[0]
+        replies[1]
     );
     assert_eq!(state_of(&t, 1).await, "cooling-off");
+}
+
+fn socket_command(text: &str, response_url: &str) -> SlackCommandEvent {
+    let form: Vec<(String, String)> = serde_urlencoded::from_str(&slash_body(
+        "/delete-request",
+        text,
+        "W111",
+        "C111",
+        response_url,
+    ))
+    .expect("form");
+    let payload: serde_json::Map<String, Value> =
+        form.into_iter().map(|(k, v)| (k, v.into())).collect();
+    serde_json::from_value(payload.into()).expect("parses")
+}
+
+#[tokio::test]
+async fn socket_mode_acknowledges_every_envelope_at_once_and_answers_when_the_work_is_done() {
+    let (t, mock) = slack_app().await;
+    let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
+    let response_url = format!("{}/actions/1", mock.uri());
+    t.ok("alice", "/delete-request city-b/run-1 reason:other first")
+        .await;
+    // another writer holds the database: every command waits on it
+    let health = reqwest::get(t.url("/healthz")).await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let lock = t.app.db.begin().await.expect("write lock");
+
+    let started = Instant::now();
+    let command_ack = handle_command(
+        &inbound,
+        socket_command("city-b/run-5 reason:duplicate-run ran twice", &response_url),
+    )
+    .await;
+    let click = block_actions(
+        "/delete-request approve DR-1",
+        "USTEWARD",
+        "C111",
+        &response_url,
+    );
+    let event: SlackInteractionEvent = serde_json::from_value(click).expect("parses");
+    let click_ack = handle_interaction(&inbound, event).await;
+    let acked_in = started.elapsed();
+
+    assert_eq!(command_ack, None);
+    assert_eq!(click_ack, SlackInteractionResponse::Empty);
+    assert!(
+        acked_in < Duration::from_millis(500),
+        "both envelopes acknowledged at once, not after the work: {acked_in:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let early = mock.received_requests().await.unwrap_or_default();
+    assert!(early.is_empty(), "nothing answered while the work waits");
+    lock.rollback().await.expect("release");
+    let replies = received(&mock, "/actions/1", 2).await;
+    let texts: Vec<&str> = replies.iter().filter_map(|r| r["text"].as_str()).collect();
+    assert!(texts.iter().any(|t| t.contains("Filed DR-2")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("cooling-off")), "{texts:?}");
+    assert!(
+        !texts.iter().any(|t| t.contains("Working on it")),
+        "no placeholder is needed: {texts:?}"
+    );
 }
 
 #[tokio::test]
@@ -183,4 +246,69 @@ async fn a_gateway_interaction_files_a_request_through_the_http_core() {
     let content = response["data"]["content"].as_str().unwrap_or_default();
     assert!(content.contains("Filed DR-1"), "{content}");
     assert_eq!(state_of(&t, 1).await, "pending-approval");
+}
+
+#[tokio::test]
+async fn a_socket_form_the_grammar_refuses_stays_open_and_a_good_one_is_answered_on_response_url() {
+    use shipmate::platform::command_text::form_for_bare;
+    use shipmate::platform::slack::render::form_view;
+    use shipmate::platform::slack::wire::FormMeta;
+
+    let (t, mock) = slack_app().await;
+    let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
+    let form = form_for_bare("/delete-request").expect("form");
+    let meta = FormMeta {
+        base: form.base.clone(),
+        channel: "C111".into(),
+        response_url: Some(format!("{}/actions/1", mock.uri())),
+    };
+    let view = form_view(&form, &meta);
+    let submit = |values: Value| -> SlackInteractionEvent {
+        let mut v = view.clone();
+        v["id"] = "V111".into();
+        v["team_id"] = "T111".into();
+        v["hash"] = "1.2".into();
+        v["state"] = json!({"values": values});
+        serde_json::from_value(json!({
+            "type": "view_submission",
+            "team": {"id": "T111", "domain": "d"},
+            "user": {"id": "W111", "username": "w", "team_id": "T111"},
+            "api_app_id": "A111",
+            "trigger_id": "1.2.3",
+            "view": v,
+        }))
+        .expect("parses")
+    };
+    let target = json!({"type": "plain_text_input", "value": "city-b/run-9"});
+    let reason = json!({"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "other"}, "value": "other"}});
+
+    let missing = handle_interaction(
+        &inbound,
+        submit(
+            json!({"target": {"value": target}, "reason": {"value": reason},
+            "justification": {"value": {"type": "plain_text_input", "value": null}}}),
+        ),
+    )
+    .await;
+    let missing = serde_json::to_value(&missing).expect("json");
+    assert_eq!(missing["response_action"], "errors", "{missing}");
+    assert!(
+        missing["errors"]["justification"]
+            .as_str()
+            .is_some_and(|e| e.contains("justification")),
+        "{missing}"
+    );
+
+    let full = json!({"target": {"value": target}, "reason": {"value": reason},
+        "justification": {"value": {"type": "plain_text_input", "value": "x & y"}}});
+    let ack = handle_interaction(&inbound, submit(full)).await;
+    assert_eq!(ack, SlackInteractionResponse::Empty);
+    let replies = received(&mock, "/actions/1", 1).await;
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Filed DR-1")),
+        "{:?}",
+        replies
+    );
 }

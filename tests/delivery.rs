@@ -1003,3 +1003,74 @@ async fn a_queue_for_one_channel_does_not_hold_up_a_message_to_another() {
         .collect();
     assert_eq!(c1_order, c1);
 }
+
+#[tokio::test]
+async fn a_retried_thread_reply_already_in_its_thread_is_not_posted_again() {
+    // Arrange: a follow-up an earlier process posted into the run message's
+    // thread before it crashed; thread replies are not in channel history
+    let (slack, discord) = (MockServer::start().await, MockServer::start().await);
+    let post = Script::always(slack_ok());
+    let history = Script::always(slack_history(json!([])));
+    mount(&slack, "POST", "/api/chat.postMessage", &post).await;
+    mount(&slack, "GET", "/api/conversations.history", &history).await;
+    let t = spawn_app(&pairs(&platform_env(&slack, &discord, &[]))).await;
+    let reply_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM outbox")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    let thread = Script::always(slack_history(json!([
+        {"type": "message", "ts": SLACK_TS, "text": "deploy #9 failed", "thread_ts": SLACK_TS},
+        {"type": "message", "ts": "1700000000.000900", "thread_ts": SLACK_TS,
+         "metadata": {"event_type": "shipmate_outbox", "event_payload": {"outbox_id": reply_id}}},
+    ])));
+    mount(&slack, "GET", "/api/conversations.replies", &thread).await;
+    let failed = serde_json::to_string(&Message::text("deploy #9 failed")).unwrap();
+    let page = serde_json::to_string(&Message::text("@devops deploy #9 failed")).unwrap();
+
+    // Act: the follow-up was tried once already; its run message is posted first
+    let mut tx = t.app.db.begin().await.unwrap();
+    let id = store::outbox::enqueue_reply(
+        &mut tx,
+        "slack:C1",
+        &page,
+        "run-9:failure",
+        "run-9",
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE outbox SET attempts = 1 WHERE id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    store::outbox::enqueue(&mut tx, "slack:C1", &failed, Some("run-9"), Utc::now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    t.app.wake.outbox.notify_one();
+    let rows = settled(&t, Duration::from_secs(8)).await;
+
+    // Assert: the thread was read, the copy found there recorded, nothing posted twice
+    assert_eq!(id, reply_id);
+    assert!(rows.iter().all(|r| r.state == "delivered"), "{rows:#?}");
+    let reply = rows.iter().find(|r| r.id == reply_id).unwrap();
+    assert_eq!(
+        reply.platform_message_id.as_deref(),
+        Some("1700000000.000900")
+    );
+    assert_eq!(
+        post.count(),
+        1,
+        "only the run message is posted: {:#?}",
+        post.bodies()
+    );
+    let (_, query) = &thread.seen()[0];
+    let q: Vec<(String, String)> = query.url.query_pairs().into_owned().collect();
+    assert!(q.contains(&("channel".into(), "C1".into())), "{q:?}");
+    assert!(q.contains(&("ts".into(), SLACK_TS.into())), "{q:?}");
+    assert!(
+        q.contains(&("include_all_metadata".into(), "true".into())),
+        "{q:?}"
+    );
+}

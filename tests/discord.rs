@@ -6,6 +6,7 @@
 mod chat;
 mod common;
 
+use chat::rules::*;
 use chat::*;
 use ed25519_dalek::Signer;
 use serde_json::{Value, json};
@@ -382,19 +383,29 @@ async fn one_person_on_two_platforms_approves_once() {
     assert_eq!(state_of(&t, 1).await, "pending-approval");
 }
 
-#[tokio::test]
-async fn a_command_that_outlasts_the_3_second_window_is_deferred_then_edited_in() {
-    let (t, mock) = discord_app(&[]).await;
-    let original = "/api/v10/webhooks/775799577604522054/A_UNIQUE_TOKEN/messages/@original";
-    Mock::given(method("PATCH"))
-        .and(path(original))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
-        .mount(&mock)
-        .await;
+/// Holds the database so the next command outlasts the 3-second window.
+async fn hold_the_writer(t: &common::TestApp) -> shipmate::store::Tx {
     // once /healthz answers, startup's own writes are done
     let health = reqwest::get(t.url("/healthz")).await.expect("healthz");
     assert_eq!(health.status(), 200);
-    let lock = t.app.db.begin().await.expect("write lock");
+    t.app.db.begin().await.expect("write lock")
+}
+
+/// Waits until Discord has shown `count` messages for deferred interactions.
+async fn shown(replies: &DeferredReplies, count: usize) -> Vec<(Value, bool)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while replies.messages().len() < count && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    replies.messages()
+}
+
+#[tokio::test]
+async fn a_slow_command_is_deferred_privately_and_its_public_result_follows_up_in_the_channel() {
+    let (t, mock) = discord_app(&[]).await;
+    let replies = DeferredReplies::default();
+    replies.mount(&mock, "775799577604522054").await;
+    let lock = hold_the_writer(&t).await;
 
     let started = std::time::Instant::now();
     let res = post_discord(
@@ -405,19 +416,58 @@ async fn a_command_that_outlasts_the_3_second_window_is_deferred_then_edited_in(
     .await;
 
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    assert_eq!(res.json::<Value>().await.expect("json"), json!({"type": 5}));
+    let deferral: Value = res.json().await.expect("json");
+    assert_eq!(deferral, json!({"type": 5, "data": {"flags": 64}}));
+    replies.deferred("A_UNIQUE_TOKEN", &deferral);
     lock.rollback().await.expect("release");
-    let edits = received(&mock, original, 1).await;
-    assert_eq!(edits.len(), 1, "the result is edited in");
+    let messages = shown(&replies, 2).await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let public: Vec<&Value> = messages
+        .iter()
+        .filter(|(_, e)| !e)
+        .map(|(b, _)| b)
+        .collect();
+    assert_eq!(
+        public.len(),
+        1,
+        "the result is shown to the channel once: {messages:?}"
+    );
     assert!(
-        edits[0]["content"]
+        public[0]["content"]
             .as_str()
             .unwrap_or_default()
             .contains("Filed DR-1"),
         "{}",
-        edits[0]
+        public[0]
     );
     assert_eq!(state_of(&t, 1).await, "pending-approval");
+}
+
+#[tokio::test]
+async fn a_slow_refusal_stays_private() {
+    let (t, mock) = discord_app(&[]).await;
+    let replies = DeferredReplies::default();
+    replies.mount(&mock, "775799577604522054").await;
+    let approve = json!({"type": 1, "name": "delete-request", "id": "771825006014889984",
+        "options": [{"type": 1, "name": "approve", "options": [{"type": 3, "name": "id", "value": "DR-9"}]}]});
+    let lock = hold_the_writer(&t).await;
+
+    let res = post_discord(&t, &discord_interaction(2, MASON, &[], approve), now()).await;
+
+    let deferral: Value = res.json().await.expect("json");
+    replies.deferred("A_UNIQUE_TOKEN", &deferral);
+    lock.rollback().await.expect("release");
+    let messages = shown(&replies, 1).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let (body, private) = &messages[0];
+    assert!(private, "a refusal is only for the invoker: {body}");
+    assert!(
+        body["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("DR-9 does not exist"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -838,6 +838,50 @@ async fn sns_signature_vectors_verify_and_altered_messages_are_refused() {
     );
 }
 
+/// An SNS whose certificate host cannot be reached.
+struct UnreachableSns;
+
+impl CertSource for UnreachableSns {
+    fn certificate<'a>(&'a self, url: &'a str) -> PortFuture<'a, String> {
+        Box::pin(async move { Err(format!("fetching {url}: connection timed out")) })
+    }
+    fn confirm<'a>(&'a self, _url: &'a str) -> PortFuture<'a, ()> {
+        Box::pin(async move { Err("unreachable".to_string()) })
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_signing_certificate_asks_sns_to_retry_and_stores_nothing() {
+    let vectors = fixture_json("aws", "signature.sns-notification-no-subject.json");
+    let t = ready(
+        spawn_app_with(
+            &[("SHIPMATE__WEBHOOKS__AWS__VERIFY_SNS", "true")],
+            Some(CONFIG),
+            Arc::new(SystemClock),
+            Some(Arc::new(UnreachableSns)),
+        )
+        .await,
+    )
+    .await;
+    let before = t.snapshot().await;
+
+    let (status, answer) = aws(
+        &t,
+        vectors["vectors"][0]["sns_message"]
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+
+    assert_eq!(status, 503, "SNS retries a 5xx, never a 4xx: {answer}");
+    assert!(answer.to_string().contains("certificate"), "{answer}");
+    assert_eq!(
+        t.snapshot().await,
+        before,
+        "nothing stored, so the retry applies"
+    );
+}
+
 #[tokio::test]
 async fn a_subscription_is_confirmed_only_when_enabled() {
     let sns = Arc::new(FakeSns {
@@ -993,10 +1037,11 @@ async fn a_failed_run_names_the_failed_job_and_mentions_the_oncall_role() {
     github(&t, "workflow_job", "f-1", job.to_string().into_bytes()).await;
     github(&t, "workflow_run", "f-2", failed.to_string().into_bytes()).await;
 
-    // Assert: the run message names the job; a follow-up mentions @qa (the ci route's on-call)
+    // Assert: the run message names the job; a follow-up mentions @qa (the ci
+    // route's on-call) when the job fails, once: the run's failure pages no one again
     assert!(
         t.wait_console(
-            "test failed in ci: unit-tests — @qa",
+            "test failing in ci: unit-tests — @qa",
             1,
             Duration::from_secs(5)
         )
@@ -1022,6 +1067,72 @@ async fn a_failed_run_names_the_failed_job_and_mentions_the_oncall_role() {
     assert_eq!(follow.len(), 1);
     let message: Value = serde_json::from_str(&follow[0].1).expect("message");
     assert!(message.to_string().contains(r#""role":"qa""#), "{message}");
+}
+
+#[tokio::test]
+async fn a_job_that_fails_while_its_run_goes_on_is_named_and_pages_on_call_once() {
+    let t = spawn(&[]).await;
+    let event = |id: &str, status: &str, at: &str, jobs: Value| {
+        json!({"id": id, "pipeline": "deploy-web", "run_id": "77", "status": status,
+               "branch": "main", "url": "https://ci.example.com/job/deploy-web/77/",
+               "timestamp": at, "jobs": jobs})
+    };
+    let key = "pipeline:generic:77:1";
+
+    // a job fails; the run is still running
+    let (status, answer) = generic(
+        &t,
+        event(
+            "e1",
+            "running",
+            "2026-11-24T10:01:00+05:30",
+            json!([
+            {"name": "build", "status": "succeeded"},
+            {"name": "migrate", "status": "failed", "url": "https://ci.example.com/77/migrate"},
+            {"name": "e2e", "status": "running"}]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        t.wait_console(
+            "deploy-web failing in production: migrate — @devops",
+            1,
+            Duration::from_secs(5)
+        )
+        .await,
+        "{}",
+        t.console.contents()
+    );
+    let message = outbox(&t, key).await.pop().expect("run message");
+    assert!(
+        message.1.contains("migrate") && message.1.contains("running: e2e"),
+        "{}",
+        message.1
+    );
+
+    // the run then fails as a whole: the message says so, nobody is paged again
+    let (status, _) = generic(
+        &t,
+        event(
+            "e2",
+            "failed",
+            "2026-11-24T10:05:00+05:30",
+            json!([
+            {"name": "build", "status": "succeeded"},
+            {"name": "migrate", "status": "failed"},
+            {"name": "e2e", "status": "failed"}]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(run(&t, key).await.run.status, Status::Failed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        outbox(&t, &format!("{key}:failure")).await.len(),
+        1,
+        "paged once"
+    );
 }
 
 #[tokio::test]

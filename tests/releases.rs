@@ -429,3 +429,69 @@ async fn freeze_windows_appear_in_the_calendar_and_ending_early_bumps_the_sequen
         "ends when it was ended (day 2, 10:00 IST)"
     );
 }
+
+#[tokio::test]
+async fn a_teams_own_roles_own_tasks_sign_gates_approve_and_manage() {
+    // Arrange: roles the procedures name (partnership, documentation) and a
+    // team's own (stewards, launch-lead), named in the config and a template
+    let runbooks = tempfile::tempdir().unwrap();
+    std::fs::write(
+        runbooks.path().join("launch.toml"),
+        r#"title = "Partner launch"
+manager = "launch-lead"
+
+[[tasks]]
+id = "notice"
+title = "Tell partners"
+owner = "partnership"
+offset = 0
+
+[[tasks]]
+id = "docs"
+title = "Docs reviewed"
+owner = "documentation"
+kind = "gate"
+offset = 1
+depends_on = ["notice"]
+"#,
+    )
+    .unwrap();
+    let toml = format!(
+        r#"[roles]
+launch-lead = ["console:lee"]
+stewards = ["console:ann"]
+[deletion]
+approver_role = "stewards"
+[releases]
+runbooks_dir = "{}"
+"#,
+        runbooks.path().display()
+    );
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = common::spawn_app_with(&[], Some(&toml), clock.clone(), None).await;
+
+    // Act + Assert: the template's manager starts it; a release-manager may not
+    let refused = t
+        .refused("rm", "/release start launch template:launch")
+        .await;
+    assert!(refused.contains("only `launch-lead` members"), "{refused}");
+    t.ok("lee", "/release start launch template:launch").await;
+    // the owners' own roles work their tasks and sign their gates
+    let not_docs = t.refused("docs", "/signoff docs").await;
+    assert!(not_docs.contains("waiting for notice"), "{not_docs}");
+    t.ok("partners", "/task done notice").await;
+    let wrong = t.refused("qa", "/signoff docs").await;
+    assert!(wrong.contains("only `documentation` members"), "{wrong}");
+    t.ok("docs", "/signoff DOCS").await;
+    // a deletion request is approved by the configured approver role
+    t.ok("alice", "/delete-request city-b/x reason:other not needed")
+        .await;
+    let steward = t.refused("steward", "/delete-request approve DR-1").await;
+    assert!(steward.contains("only `stewards` members"), "{steward}");
+    let approved = t.ok("ann", "/delete-request approve DR-1").await;
+    assert!(approved.contains("cooling-off"), "{approved}");
+    // and /role knows the new roles, and refuses one that does not exist
+    t.ok("admin", "/role grant partnership console:pat").await;
+    let unknown = t.refused("admin", "/role grant wizard console:pat").await;
+    assert!(unknown.contains("unknown role `wizard`"), "{unknown}");
+}

@@ -5,6 +5,7 @@
 mod chat;
 mod common;
 
+use chat::rules::*;
 use chat::*;
 use serde_json::{Value, json};
 use shipmate::platform::signature::{SignatureError, verify_slack};
@@ -458,4 +459,282 @@ async fn a_command_that_outlasts_the_3_second_window_is_acknowledged_then_answer
         replies[0]
     );
     assert_eq!(state_of(&t, 1).await, "pending-approval");
+}
+
+const DISCORD_CHANNEL: &str = "645027906669510667";
+
+/// Slack (strict mock) and Discord (accepting mock) both enabled; W111 is a
+/// release-manager and admin, USTEWARD a data steward; cards go to Slack,
+/// Discord and the console.
+async fn both_platforms() -> (common::TestApp, MockServer, MockServer) {
+    let slack = strict_slack().await;
+    let discord = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v10/channels/{DISCORD_CHANNEL}/messages"
+        )))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "5001", "channel_id": DISCORD_CHANNEL})),
+        )
+        .mount(&discord)
+        .await;
+    let mut env = slack_env(&slack);
+    env.extend(discord_env(&discord));
+    let channels = format!("slack:CDELETE,discord:{DISCORD_CHANNEL},console:#bioinfo");
+    env.extend([
+        ("SHIPMATE__DELETION__CHANNELS", channels.clone()),
+        ("SHIPMATE__DOWNTIME__CHANNELS", channels),
+        ("SHIPMATE__ROLES__RELEASE-MANAGER", "slack:W111".into()),
+        ("SHIPMATE__ROLES__ADMIN", "slack:W111".into()),
+        ("SHIPMATE__ROLES__DATA-STEWARD", "slack:USTEWARD".into()),
+    ]);
+    (spawn(&env).await, slack, discord)
+}
+
+/// Sends a slash command the way Slack does with `should_escape: true`.
+async fn slash(t: &common::TestApp, mock: &MockServer, command: &str, escaped: &str) -> Value {
+    let body = slash_body(command, escaped, "W111", "C111", &response_url(mock));
+    let res = post_slack(t, "/slack/commands", &body, now()).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.expect("json")
+}
+
+/// Waits for a message on `at` whose body contains `needle`.
+async fn posted_with(mock: &MockServer, at: &str, needle: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let bodies = received(mock, at, 0).await;
+        if let Some(b) = bodies.iter().find(|b| b.to_string().contains(needle)) {
+            return b.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing with {needle:?} on {at}: {bodies:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn what_a_person_types_in_slack_is_stored_as_typed_and_shown_intact_everywhere() {
+    let (t, slack, discord) = both_platforms().await;
+    // Slack escapes & < > and sends mentions, channels and links as control sequences
+    let typed = "db upgrade & reindex <now> per the runbook (https://wiki.example.org/x?a=1&b=2) in slack:C0OPS";
+    let escaped = "city-b/run-42 reason:other stakeholders:<@U024BE7LH|bob>,<@W0123ABC> \
+        db upgrade &amp; reindex &lt;now&gt; per <https://wiki.example.org/x?a=1&amp;b=2|the runbook> in <#C0OPS|ops>";
+
+    let reply = slash(&t, &slack, "/delete-request", escaped).await;
+
+    // stored: what the person typed, people as addresses
+    let (justification, stakeholders): (String, String) =
+        sqlx::query_as("SELECT justification, stakeholders FROM deletion_requests WHERE id = 1")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .expect("filed");
+    assert_eq!(justification, typed);
+    assert!(
+        stakeholders.contains("slack:U024BE7LH") && stakeholders.contains("slack:W0123ABC"),
+        "{stakeholders}"
+    );
+    // the reply names the card's channels, Slack's as channel links
+    let text = reply["text"].as_str().unwrap_or_default();
+    assert!(text.contains("<#CDELETE>"), "{text}");
+    assert!(
+        slack_shows(text).contains(&format!(
+            "the card is posted to #CDELETE, discord:{DISCORD_CHANNEL}, console:#bioinfo."
+        )),
+        "{text}"
+    );
+    // Slack shows it once-escaped, with the stakeholders mentioned
+    let card = posted_with(&slack, "/api/chat.postMessage", "Justification").await;
+    let shows = slack_body_shows(&card);
+    assert!(
+        shows.contains(&format!("Justification: {typed}")),
+        "{shows}"
+    );
+    assert!(shows.contains("@U024BE7LH"), "{shows}");
+    assert!(!card.to_string().contains("&amp;amp;"), "{card}");
+    // Discord and the console show the characters themselves
+    let on_discord = posted_with(
+        &discord,
+        &format!("/api/v10/channels/{DISCORD_CHANNEL}/messages"),
+        "Justification",
+    )
+    .await;
+    assert!(on_discord.to_string().contains(typed), "{on_discord}");
+    assert!(!on_discord.to_string().contains("&amp;"), "{on_discord}");
+    assert!(
+        t.wait_console(typed, 1, std::time::Duration::from_secs(5))
+            .await,
+        "{}",
+        t.console.contents()
+    );
+}
+
+#[tokio::test]
+async fn a_reason_typed_in_slack_reaches_status_json_and_the_calendar_unescaped() {
+    let (t, slack, _discord) = both_platforms().await;
+
+    let reply = slash(
+        &t,
+        &slack,
+        "/downtime",
+        "announce env:production start:\"2030-12-01 22:00\" duration:2h reason:\"db upgrade &amp; reindex &lt;v2&gt;\"",
+    )
+    .await;
+
+    assert_eq!(reply["response_type"], "in_channel", "{reply}");
+    let feed: Value = reqwest::get(t.url("/status.json"))
+        .await
+        .expect("feed")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(feed["upcoming"][0]["reason"], "db upgrade & reindex <v2>");
+    let ics = reqwest::get(t.url("/calendar.ics"))
+        .await
+        .expect("calendar")
+        .text()
+        .await
+        .expect("text");
+    assert!(ics.contains("db upgrade & reindex <v2>"), "{ics}");
+    assert!(!ics.contains("&amp;"), "{ics}");
+    let announced = posted_with(&slack, "/api/chat.postMessage", "reindex").await;
+    let shows = slack_body_shows(&announced);
+    assert!(shows.contains("db upgrade & reindex <v2>"), "{shows}");
+    // the window's times are Slack date tokens, never UTC text
+    assert!(announced.to_string().contains("<!date^"), "{announced}");
+    assert!(!shows.contains("UTC"), "{shows}");
+}
+
+#[tokio::test]
+async fn a_refusal_shows_its_usage_with_the_placeholders_and_typed_text_cannot_ping() {
+    let (t, slack, _discord) = both_platforms().await;
+
+    let reply = slash(&t, &slack, "/delete-request", "approve").await;
+
+    assert_eq!(reply["response_type"], "ephemeral");
+    let shows = slack_shows(reply["text"].as_str().unwrap_or_default());
+    assert!(shows.contains("/delete-request approve <DR-n>"), "{shows}");
+
+    // a justification holding Slack's own syntax is text, not a ping
+    let escaped = "city-b/run-1 reason:other hey &lt;!channel&gt; look";
+    slash(&t, &slack, "/delete-request", escaped).await;
+    let justification: String =
+        sqlx::query_scalar("SELECT justification FROM deletion_requests WHERE id = 1")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .expect("filed");
+    assert_eq!(justification, "hey <!channel> look");
+    let card = posted_with(&slack, "/api/chat.postMessage", "look").await;
+    assert!(!card.to_string().contains("<!channel>"), "{card}");
+    assert!(slack_body_shows(&card).contains("hey <!channel> look"));
+    // and @channel typed with the escaping on arrives as the word
+    slash(
+        &t,
+        &slack,
+        "/delete-request",
+        "city-b/run-2 reason:other <!here> please",
+    )
+    .await;
+    let second: String =
+        sqlx::query_scalar("SELECT justification FROM deletion_requests WHERE id = 2")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .expect("filed");
+    assert_eq!(second, "@here please");
+}
+
+#[tokio::test]
+async fn a_slack_user_group_can_hold_a_role_and_is_mentioned_as_one() {
+    let (t, slack, _discord) = both_platforms().await;
+
+    let reply = slash(
+        &t,
+        &slack,
+        "/role",
+        "grant data-steward <!subteam^S0614TZR7|@stewards>",
+    )
+    .await;
+
+    assert_eq!(reply["response_type"], "in_channel", "{reply}");
+    let member: String = sqlx::query_scalar("SELECT member FROM role_grants")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .expect("granted");
+    assert_eq!(member, "slack-group:S0614TZR7");
+    slash(
+        &t,
+        &slack,
+        "/delete-request",
+        "city-b/run-3 reason:other why",
+    )
+    .await;
+    let card = posted_with(&slack, "/api/chat.postMessage", "run-3").await;
+    assert!(
+        card.to_string().contains("<!subteam^S0614TZR7>"),
+        "the group is pinged: {card}"
+    );
+}
+
+#[tokio::test]
+async fn the_create_form_picks_stakeholders_from_slack_users_and_stores_text_as_typed() {
+    let (t, slack, _discord) = both_platforms().await;
+    let body = slash_body("/delete-request", "", "W111", "C111", &response_url(&slack));
+    post_slack(&t, "/slack/commands", &body, now()).await;
+    let opened = received(&slack, "/api/views.open", 1).await;
+    let view = &opened[0]["view"];
+
+    let values = json!({
+        "target": {"value": {"type": "plain_text_input", "value": "city-b/run-9"}},
+        "reason": {"value": {"type": "static_select", "selected_option": {"value": "other"}}},
+        "justification": {"value": {"type": "plain_text_input", "value": "a & b <c> \"d\""}},
+        "stakeholders": {"value": {"type": "multi_users_select", "selected_users": ["U024BE7LH", "W0123ABC"]}},
+    });
+    let res = post_slack(
+        &t,
+        "/slack/interactions",
+        &submission(view, "W111", values),
+        now(),
+    )
+    .await;
+
+    assert_eq!(res.status(), 200);
+    let (justification, stakeholders): (String, String) =
+        sqlx::query_as("SELECT justification, stakeholders FROM deletion_requests WHERE id = 1")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .expect("filed");
+    assert_eq!(justification, "a & b <c> \"d\"");
+    assert!(
+        stakeholders.contains("slack:U024BE7LH") && stakeholders.contains("slack:W0123ABC"),
+        "{stakeholders}"
+    );
+}
+
+#[tokio::test]
+async fn a_button_shipmate_cannot_read_is_answered_200_with_a_private_explanation() {
+    let (t, mock) = slack_app(&[]).await;
+    let before = t.snapshot().await;
+    let click = block_actions("ref:99999:0", "W222", "C111", &response_url(&mock));
+
+    let res = post_slack(&t, "/slack/interactions", &interaction_body(&click), now()).await;
+
+    assert_eq!(
+        res.status(),
+        200,
+        "Slack shows an error icon on anything else"
+    );
+    let replies = received(&mock, "/actions/1", 1).await;
+    assert_eq!(replies[0]["response_type"], "ephemeral", "{}", replies[0]);
+    assert!(
+        replies[0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("type the command instead"),
+        "{}",
+        replies[0]
+    );
+    assert_eq!(t.snapshot().await, before);
 }

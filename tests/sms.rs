@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use common::{TestApp, spawn_app_with_clock};
 use serde_json::json;
 use shipmate::app::Message;
-use shipmate::app::sms_poll::{PollOutcome, poll_once};
+use shipmate::app::sms::{PollOutcome, poll_once};
 use shipmate::domain::timing::ManualClock;
 use shipmate::scheduler;
 use wiremock::matchers::{header, method, path};

@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 
 use super::App;
-use super::feature::Job;
 use super::message::Message;
 use crate::domain::{Actor, ChannelRef, DomainError};
 use crate::store::{Session, audit::AuditEntry, jobs::NewJob};
@@ -37,6 +36,16 @@ impl From<sqlx::Error> for CommandError {
 }
 
 pub type Handled<T> = Result<T, CommandError>;
+
+/// A handler's error as a job's (a user error in a job is still a failure).
+impl From<CommandError> for anyhow::Error {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::User(e) => anyhow::anyhow!("{e}"),
+            CommandError::Internal(e) => e,
+        }
+    }
+}
 
 /// One command's (or one job's) working context.
 pub struct Ctx<'a> {
@@ -101,23 +110,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Schedules job `J` with `payload` at `due_at` (once per dedup key).
-    pub fn schedule<J: Job>(&mut self, payload: &J::Payload, due_at: DateTime<Utc>) {
+    /// Schedules a job row (see `Job::schedule` for the typed way).
+    pub fn schedule_row(&mut self, job: &NewJob) {
         let now = self.now;
-        let batch = self.db.batch();
-        let payload_text = serde_json::to_string(payload).unwrap_or_else(|e| {
-            batch.fail(format!("{} payload: {e}", J::KIND));
-            String::new()
-        });
-        let job = NewJob {
-            kind: J::KIND.into(),
-            payload: payload_text,
-            due_at,
-            cron: None,
-            dedup_key: J::dedup_key(payload),
-        };
-        batch.job(&job, now);
+        self.db.batch().job(job, now);
         self.scheduled = true;
+    }
+
+    /// Records that a value could not be encoded: the transaction then fails.
+    pub fn fail_encoding(&mut self, what: String) {
+        self.db.batch().fail(what);
     }
 
     /// Every run-time role grant as (role, member), read at most once per

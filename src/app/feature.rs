@@ -6,7 +6,7 @@
 //! ([`Feature::handle`], an exhaustive `match` over that type), the reads it
 //! wants with the transaction's `BEGIN` ([`Feature::reads`]) and its jobs
 //! ([`Job`], listed in [`Feature::JOBS`]). One line in
-//! [`super::features`] wires it into the grammar table, `/help`, Discord
+//! `features.rs` wires it into the grammar table, `/help`, Discord
 //! registration, the Slack manifest, dispatch and job firing.
 
 use std::future::Future;
@@ -24,6 +24,7 @@ use crate::domain::{DomainError, Platform, RecordId, RecordKind};
 use crate::grammar::{CommandSpec, Parsed};
 use crate::settings::Config;
 use crate::store::Reads;
+use crate::store::jobs::NewJob;
 
 /// A feature: its commands, their typed form and handler, and its jobs.
 pub trait Feature {
@@ -139,6 +140,21 @@ pub trait Job: 'static {
         ctx: &mut Ctx<'_>,
         payload: Self::Payload,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Schedules this job with `payload` at `due_at`, in `ctx`'s transaction
+    /// (once per [`Job::dedup_key`]).
+    fn schedule(ctx: &mut Ctx<'_>, payload: &Self::Payload, due_at: DateTime<Utc>) {
+        match serde_json::to_string(payload) {
+            Ok(text) => ctx.schedule_row(&NewJob {
+                kind: Self::KIND.into(),
+                payload: text,
+                due_at,
+                cron: None,
+                dedup_key: Self::dedup_key(payload),
+            }),
+            Err(e) => ctx.fail_encoding(format!("{} payload: {e}", Self::KIND)),
+        }
+    }
 }
 
 /// The payload of a recurring job (stored as `{}`).
@@ -180,8 +196,8 @@ impl<J: Job> JobRunner for Runs<J> {
     }
 }
 
-/// Lists the features: generates [`Command`](super::features::Command) (one
-/// variant per feature), the grammar table and the job list.
+/// Lists the features: generates `Command` (one variant per feature), the
+/// grammar table and the job list (used once, in `features.rs`).
 macro_rules! features {
     ($($variant:ident => $feature:ty),+ $(,)?) => {
         /// One command of any feature, typed.

@@ -48,11 +48,3 @@ pub fn recurring(config: &crate::settings::Config) -> Vec<(&'static str, String)
         .filter_map(|job| Some((job.kind(), job.cron(config)?)))
         .collect()
 }
-
-/// A handler's error as a job error (a user error in a job is still a failure).
-pub(crate) fn unwrap_handled(e: super::CommandError) -> anyhow::Error {
-    match e {
-        super::CommandError::User(e) => anyhow::anyhow!("{e}"),
-        super::CommandError::Internal(e) => e,
-    }
-}

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{MemberRef, Platform, Role, UserRef};
+use crate::domain::{ChannelRef, MemberRef, Platform, Role, UserRef};
 
 /// A piece of a line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,8 @@ pub enum Span {
         members: Vec<MemberRef>,
     },
     Time(DateTime<Utc>),
+    /// A channel: a link on its own platform, its address elsewhere.
+    Channel(ChannelRef),
 }
 
 /// A button that runs a command, as its text.
@@ -80,6 +82,16 @@ impl Line {
     }
     pub fn time(mut self, t: DateTime<Utc>) -> Self {
         self.0.push(Span::Time(t));
+        self
+    }
+    /// Channels, comma-separated.
+    pub fn channels(mut self, channels: &[ChannelRef]) -> Self {
+        for (i, c) in channels.iter().enumerate() {
+            if i > 0 {
+                self.0.push(Span::Text(", ".into()));
+            }
+            self.0.push(Span::Channel(c.clone()));
+        }
         self
     }
 }
@@ -153,6 +165,9 @@ fn render_span(span: &Span, platform: Platform, tz: Tz) -> String {
                         Some(mention(u, p))
                     }
                     (MemberRef::DiscordRole(id), Platform::Discord) => Some(format!("<@&{id}>")),
+                    (MemberRef::SlackGroup(id), Platform::Slack) => {
+                        Some(format!("<!subteam^{id}>"))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -171,6 +186,13 @@ fn render_span(span: &Span, platform: Platform, tz: Tz) -> String {
         }
         (Span::Time(t), Platform::Discord) => format!("<t:{}:f>", t.timestamp()),
         (Span::Time(t), Platform::Console) => local(*t, tz),
+        (Span::Channel(c), Platform::Slack) if c.platform == Platform::Slack => {
+            format!("<#{}>", c.id)
+        }
+        (Span::Channel(c), Platform::Discord) if c.platform == Platform::Discord => {
+            format!("<#{}>", c.id)
+        }
+        (Span::Channel(c), _) => c.to_string(),
     }
 }
 
@@ -210,7 +232,7 @@ mod tests {
                 .time(t)
                 .text(" ")
                 .role(
-                    Role::DataSteward,
+                    Role::DATA_STEWARD,
                     vec![
                         "discord-role:42".parse().unwrap(),
                         "slack:U9".parse().unwrap(),
@@ -229,6 +251,39 @@ mod tests {
         assert_eq!(
             m.plain(tz),
             "slack:U1 at 2026-11-23 10:00 IST @data-steward"
+        );
+    }
+
+    #[test]
+    fn channels_link_on_their_platform_and_groups_are_mentioned_on_slack() {
+        let m = Message::new().line(
+            Line::new()
+                .channels(&[
+                    "slack:C2147483705".parse().unwrap(),
+                    "discord:41771983423143937".parse().unwrap(),
+                    "console:#bioinfo".parse().unwrap(),
+                ])
+                .text(" ")
+                .role(
+                    Role::QA,
+                    vec![
+                        "slack-group:S0614TZR7".parse().unwrap(),
+                        "discord-role:42".parse().unwrap(),
+                    ],
+                ),
+        );
+        let tz = chrono_tz::UTC;
+        assert_eq!(
+            m.markup(Platform::Slack, tz),
+            "<#C2147483705>, discord:41771983423143937, console:#bioinfo <!subteam^S0614TZR7>"
+        );
+        assert_eq!(
+            m.markup(Platform::Discord, tz),
+            "slack:C2147483705, <#41771983423143937>, console:#bioinfo <@&42>"
+        );
+        assert_eq!(
+            m.plain(tz),
+            "slack:C2147483705, discord:41771983423143937, console:#bioinfo @qa"
         );
     }
 }

@@ -25,7 +25,6 @@ pub mod pipeline_message;
 pub mod release;
 pub mod roles;
 pub mod sms;
-pub mod sms_poll;
 pub mod status;
 
 use std::sync::Arc;

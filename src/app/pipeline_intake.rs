@@ -289,9 +289,13 @@ fn fold(
     let rules = &app.config.pipelines;
     let key = e.run_key();
     let previous = records.remove(&key);
-    let (flags, flags_checked) = previous
+    let (flags, flags_checked, paged) = previous
         .as_ref()
-        .map(|r| (r.flags.clone(), r.flags_checked))
+        // a run stored as failed was paged when it failed
+        .map(|r| {
+            let paged = r.paged || r.run.status.is_failure();
+            (r.flags.clone(), r.flags_checked, paged)
+        })
         .unwrap_or_default();
     let (run, effects) = apply(previous.map(|r| r.run), e);
     let route = route_for(&rules.routes, &run);
@@ -309,6 +313,7 @@ fn fold(
         routed: route.is_some(),
         flags,
         flags_checked,
+        paged,
     };
     // The release-window check runs once, when a production deploy starts.
     if !rec.flags_checked
@@ -333,8 +338,14 @@ fn fold(
     if effects.contains(&Effect::Changed) {
         pending.touch(&key);
     }
-    if effects.contains(&Effect::Failed) {
+    // on-call is paged on the run's first failure, a job's or its own, once
+    let failing = effects.contains(&Effect::Failed)
+        || rec.run.status.is_failure()
+        || rec.run.failed_jobs().next().is_some();
+    if failing && !rec.paged {
+        rec.paged = true;
         pending.failed.push(key.clone());
+        pending.touch(&key);
     }
     records.insert(key, rec);
 }
@@ -343,17 +354,17 @@ fn fold(
 fn channels_for<'a>(app: &'a App, rec: &RunRecord) -> (&'a [ChannelRef], Option<Role>) {
     let rules = &app.config.pipelines;
     match route_for(&rules.routes, &rec.run) {
-        Some(route) => (&route.channels, route.oncall),
+        Some(route) => (&route.channels, route.oncall.clone()),
         None => (&rules.default_channels, None),
     }
 }
 
-fn members(app: &App, grants: &[(String, String)], role: Role) -> Vec<MemberRef> {
+fn members(app: &App, grants: &[(String, String)], role: &Role) -> Vec<MemberRef> {
     let mut members = app
         .config
         .directory
         .roles
-        .get(&role)
+        .get(role)
         .cloned()
         .unwrap_or_default();
     for (r, m) in grants {
@@ -416,7 +427,10 @@ fn queue_messages(
             continue;
         };
         let (channels, oncall) = channels_for(app, rec);
-        let oncall = oncall.map(|role| (role, members(app, grants, role)));
+        let oncall = oncall.map(|role| {
+            let members = members(app, grants, &role);
+            (role, members)
+        });
         let body = serde_json::to_string(&failure_message(rec, oncall))?;
         reply(channels, &body, &format!("{key}:failure"), key);
     }
@@ -425,7 +439,7 @@ fn queue_messages(
             continue;
         };
         let (channels, _) = channels_for(app, rec);
-        let devops = members(app, grants, Role::Devops);
+        let devops = members(app, grants, &Role::DEVOPS);
         let body = serde_json::to_string(&flag_message(rec, devops))?;
         reply(channels, &body, &format!("{key}:release-window"), key);
     }

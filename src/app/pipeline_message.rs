@@ -23,6 +23,9 @@ pub struct RunRecord {
     /// The release-window check ran (once, when the run started).
     #[serde(default)]
     pub flags_checked: bool,
+    /// On-call was paged: on the run's first failure (a job's or its own), once.
+    #[serde(default)]
+    pub paged: bool,
 }
 
 impl RunRecord {
@@ -106,13 +109,11 @@ pub fn run_message(rec: &RunRecord) -> Message {
         m = m.line(Line::new().text(format!("  {repo}{} by {actor}", run.source)));
     }
     for flag in &rec.flags {
-        m = m.line(Line::new().text(format!("  ⚠️ {flag}")));
+        m = m.line(flag_text(Line::new().text("  ⚠️ "), flag));
     }
-    if run.status.is_failure() {
-        for job in run.failed_jobs() {
-            m = m.line(failed_job_line(job));
-        }
-    } else if !run.status.is_finished() {
+    // failed jobs are named as soon as they fail, while the run goes on
+    m = failed_job_lines(m, rec);
+    if !run.status.is_finished() {
         let running: Vec<&str> = run
             .jobs
             .iter()
@@ -120,8 +121,47 @@ pub fn run_message(rec: &RunRecord) -> Message {
             .map(|j| j.name.as_str())
             .collect();
         if !running.is_empty() {
-            m = m.line(Line::new().text(format!("  running: {}", running.join(", "))));
+            m = m.line(Line::new().text(format!("  running: {}", names(&running))));
         }
+    }
+    m
+}
+
+/// At most this many jobs are listed one per line; the rest are counted,
+/// with the run's link, so a message fits every platform however many fail.
+pub const JOBS_LISTED: usize = 20;
+/// At most this many job names are written in a line.
+const NAMES_LISTED: usize = 10;
+
+/// Names, comma-separated: the first [`NAMES_LISTED`], then how many more.
+fn names(all: &[&str]) -> String {
+    let mut text = all
+        .iter()
+        .take(NAMES_LISTED)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > NAMES_LISTED {
+        text.push_str(&format!(" and {} more", all.len() - NAMES_LISTED));
+    }
+    text
+}
+
+/// One line per failed job, the first [`JOBS_LISTED`], then how many more and where.
+fn failed_job_lines(mut m: Message, rec: &RunRecord) -> Message {
+    let failed: Vec<_> = rec.run.failed_jobs().collect();
+    for job in failed.iter().take(JOBS_LISTED) {
+        m = m.line(failed_job_line(job));
+    }
+    if failed.len() > JOBS_LISTED {
+        let more = failed.len() - JOBS_LISTED;
+        let link = rec
+            .run
+            .url
+            .as_deref()
+            .map(|u| format!(": {u}"))
+            .unwrap_or_default();
+        m = m.line(Line::new().text(format!("  … and {more} more failed jobs{link}")));
     }
     m
 }
@@ -147,48 +187,72 @@ fn failed_job_line(job: &crate::domain::pipeline::Job) -> Line {
 }
 
 /// The failure follow-up: what failed, and the on-call role mentioned.
+/// Sent once per run, on its first failure: a failed job while the run is
+/// still going, or the run itself.
 pub fn failure_message(rec: &RunRecord, oncall: Option<(Role, Vec<MemberRef>)>) -> Message {
     let run = &rec.run;
     let failed: Vec<&str> = run.failed_jobs().map(|j| j.name.as_str()).collect();
     let what = if failed.is_empty() {
         String::new()
     } else {
-        format!(": {}", failed.join(", "))
+        format!(": {}", names(&failed))
     };
-    let mut line = Line::new().text(format!(
-        "{} {} {} in {}{what}",
-        run.status.emoji(),
-        rec.pipeline_name(),
-        run.status.as_str().replace('_', " "),
-        rec.environment
-    ));
+    let mut line = if run.status.is_failure() {
+        Line::new().text(format!(
+            "{} {} {} in {}{what}",
+            run.status.emoji(),
+            rec.pipeline_name(),
+            run.status.as_str().replace('_', " "),
+            rec.environment
+        ))
+    } else {
+        // a job failed while the run goes on
+        Line::new().text(format!(
+            "❌ {} failing in {}{what}",
+            rec.pipeline_name(),
+            rec.environment
+        ))
+    };
     if let Some((role, members)) = oncall {
         line = line.text(" — ").role(role, members);
     }
-    let mut m = Message::new().line(line);
-    for job in run.failed_jobs() {
-        m = m.line(failed_job_line(job));
-    }
+    let mut m = failed_job_lines(Message::new().line(line), rec);
     if let Some(url) = &run.url {
         m = m.line(Line::new().text(format!("  run: {url}")));
     }
     m
 }
 
+/// A flag's words, its time as a time (each reader's own zone), never as UTC text.
+fn flag_text(line: Line, flag: &Flag) -> Line {
+    match flag {
+        Flag::DuringFreeze {
+            target,
+            until,
+            reason,
+        } => line
+            .text(format!(
+                "started during the code freeze on `{target}` (until "
+            ))
+            .time(*until)
+            .text(format!(", {reason})")),
+        other => line.text(other.to_string()),
+    }
+}
+
 /// The release-window follow-up, to `devops`.
 pub fn flag_message(rec: &RunRecord, devops: Vec<MemberRef>) -> Message {
     let mut m = Message::new();
     for flag in &rec.flags {
+        let line = Line::new().text(format!(
+            "⚠️ Production deploy {}{}: ",
+            rec.pipeline_name(),
+            rec.run.number.map(|n| format!(" #{n}")).unwrap_or_default()
+        ));
         m = m.line(
-            Line::new()
-                .text(format!(
-                    "⚠️ Production deploy {}{}: ",
-                    rec.pipeline_name(),
-                    rec.run.number.map(|n| format!(" #{n}")).unwrap_or_default()
-                ))
-                .text(flag.to_string())
+            flag_text(line, flag)
                 .text(" — ")
-                .role(Role::Devops, devops.clone()),
+                .role(Role::DEVOPS, devops.clone()),
         );
     }
     m
@@ -224,10 +288,42 @@ mod tests {
             routed: true,
             flags: vec![],
             flags_checked: true,
+            paged: false,
         };
         assert_eq!(
             run_message(&rec).plain(chrono_tz::UTC),
             "✅ production · test #163 · `master` @ `3484a3f` · succeeded in 4m 18s · https://github.com/octo-org/octo-repo/actions/runs/289782451"
         );
+    }
+
+    #[test]
+    fn a_freeze_flag_shows_its_end_in_the_readers_zone_never_in_utc() {
+        let mut e = RunEvent::new(Source::Github, "1", "deploy-web");
+        e.status = Some(Status::Running);
+        let until = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 4, 30, 0).unwrap();
+        let rec = RunRecord {
+            run: apply(None, &e).0,
+            environment: "production".into(),
+            routed: true,
+            flags: vec![Flag::DuringFreeze {
+                target: "web".into(),
+                until,
+                reason: "release".into(),
+            }],
+            flags_checked: true,
+            paged: false,
+        };
+        let m = flag_message(&rec, vec![]);
+        let tz = chrono_tz::Asia::Kolkata;
+        let plain = m.plain(tz);
+        assert!(
+            plain.contains("(until 2026-12-01 10:00 IST, release)"),
+            "{plain}"
+        );
+        assert!(!plain.contains("UTC"), "{plain}");
+        let slack = m.markup(crate::domain::Platform::Slack, tz);
+        assert!(slack.contains("<!date^1796099400^"), "{slack}");
+        let discord = run_message(&rec).markup(crate::domain::Platform::Discord, tz);
+        assert!(discord.contains("<t:1796099400:f>"), "{discord}");
     }
 }

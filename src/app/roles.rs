@@ -52,7 +52,20 @@ impl TryFrom<Input<'_>> for RoleCommand {
     type Error = DomainError;
 
     fn try_from(input: Input<'_>) -> Result<Self, DomainError> {
-        let role = || input.parse_required::<Role>("role");
+        let role = || {
+            let name = input.required("role")?;
+            let roles = &input.config.directory.roles;
+            match name.parse::<Role>() {
+                Ok(role) if roles.contains_key(&role) => Ok(role),
+                _ => {
+                    let known: Vec<&str> = roles.keys().map(Role::as_str).collect();
+                    Err(DomainError::invalid(format!(
+                        "unknown role `{name}`: roles are {} (a new role is added under [roles] in the config file)",
+                        known.join(", ")
+                    )))
+                }
+            }
+        };
         let member = || member_arg(input.required("user")?, input.platform);
         Ok(match input.sub() {
             "grant" => RoleCommand::Grant {
@@ -111,13 +124,13 @@ pub fn actor_with(
 }
 
 /// Everyone holding `role`, from config and grants (for mentions).
-pub async fn members_of(ctx: &mut Ctx<'_>, role: Role) -> Handled<Vec<MemberRef>> {
+pub async fn members_of(ctx: &mut Ctx<'_>, role: &Role) -> Handled<Vec<MemberRef>> {
     let mut members = ctx
         .app
         .config
         .directory
         .roles
-        .get(&role)
+        .get(role)
         .cloned()
         .unwrap_or_default();
     for (r, m) in ctx.grants().await? {
@@ -132,7 +145,7 @@ pub async fn members_of(ctx: &mut Ctx<'_>, role: Role) -> Handled<Vec<MemberRef>
 }
 
 fn member_arg(s: &str, platform: Platform) -> Result<MemberRef, DomainError> {
-    if s.starts_with("discord-role:") {
+    if s.starts_with("discord-role:") || s.starts_with("slack-group:") {
         return s.parse();
     }
     if let Some(id) = s.strip_prefix("<@&").and_then(|r| r.strip_suffix('>')) {
@@ -143,7 +156,7 @@ fn member_arg(s: &str, platform: Platform) -> Result<MemberRef, DomainError> {
 
 async fn grant(ctx: &mut Ctx<'_>, role: Role, member: MemberRef, granting: bool) -> Handled<Reply> {
     let verb = if granting { "grant" } else { "revoke" };
-    ctx.actor.require(Role::Admin, &format!("{verb} roles"))?;
+    ctx.actor.require(&Role::ADMIN, &format!("{verb} roles"))?;
     let key = member.to_string();
     let by = ctx.actor.user.to_string();
     if granting {
@@ -176,7 +189,7 @@ async fn grant(ctx: &mut Ctx<'_>, role: Role, member: MemberRef, granting: bool)
             ))
             .text(if granting { "to " } else { "from " })
             .user(u),
-        MemberRef::DiscordRole(_) => Line::new().text(format!(
+        MemberRef::DiscordRole(_) | MemberRef::SlackGroup(_) => Line::new().text(format!(
             "{} `{role}` {} {key}",
             if granting { "Granted" } else { "Revoked" },
             if granting { "to" } else { "from" }
@@ -189,13 +202,13 @@ async fn list(ctx: &mut Ctx<'_>) -> Handled<Reply> {
     let grants = store::roles::all(&mut ctx.db).await?;
     let mut message =
         Message::text("Roles (config = [roles] in the config file; granted = /role grant):");
-    for role in Role::ALL {
+    for role in ctx.app.config.directory.roles.keys() {
         let configured: Vec<String> = ctx
             .app
             .config
             .directory
             .roles
-            .get(&role)
+            .get(role)
             .map(|m| m.iter().map(|m| format!("{m} (config)")).collect())
             .unwrap_or_default();
         let granted = grants

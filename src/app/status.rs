@@ -4,7 +4,7 @@
 //! The calendar is kind-neutral: [`calendar_windows`] gathers
 //! [`CalendarWindow`]s from every feature that has windows (downtime today;
 //! code-freeze windows append theirs in the same function), and
-//! [`super::calendar`] turns them into one RFC 5545 document.
+//! The calendar module turns them into one RFC 5545 document.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;

@@ -179,7 +179,8 @@ pub trait CertSource: Send + Sync {
     fn confirm<'a>(&'a self, url: &'a str) -> PortFuture<'a, ()>;
 }
 
-/// The real one: HTTPS with the web PKI, certificates cached by URL.
+/// The real one: HTTPS with the web PKI, certificates cached by URL (a
+/// failed fetch is not cached, so the redelivery tries again).
 pub struct HttpSns {
     client: reqwest::Client,
     cache: Mutex<HashMap<String, String>>,
@@ -239,19 +240,41 @@ impl CertSource for HttpSns {
     }
 }
 
+/// Why an envelope was not verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unverified {
+    /// The envelope is not genuine (or not from SNS): refuse it (401).
+    Invalid(String),
+    /// The signing certificate could not be fetched: nothing is wrong with
+    /// the envelope, so answer 5xx and SNS delivers it again (it never
+    /// retries a 4xx).
+    Unavailable(String),
+}
+
+impl std::fmt::Display for Unverified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unverified::Invalid(why) | Unverified::Unavailable(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Verifies an envelope end to end: certificate URL, certificate, signature.
-pub async fn verify(envelope: &Envelope, certs: &dyn CertSource) -> Result<(), String> {
+pub async fn verify(envelope: &Envelope, certs: &dyn CertSource) -> Result<(), Unverified> {
     let url = envelope
         .signing_cert_url
         .as_deref()
-        .ok_or("SigningCertURL is missing")?;
+        .ok_or_else(|| Unverified::Invalid("SigningCertURL is missing".into()))?;
     if !is_sns_url(url) || !url.ends_with(".pem") {
-        return Err(format!(
+        return Err(Unverified::Invalid(format!(
             "SigningCertURL {url} is not an SNS certificate URL"
-        ));
+        )));
     }
-    let pem = certs.certificate(url).await?;
-    verify_with_cert(envelope, &pem)
+    let pem = certs
+        .certificate(url)
+        .await
+        .map_err(Unverified::Unavailable)?;
+    verify_with_cert(envelope, &pem).map_err(Unverified::Invalid)
 }
 
 #[cfg(test)]

@@ -45,11 +45,12 @@ fn resolve_span(span: &Span, platform: Platform, directory: &Directory) -> Span 
                 }
             }
             Span::Role {
-                role: *role,
+                role: role.clone(),
                 members: resolved,
             }
         }
         Span::Time(t) => Span::Time(*t),
+        Span::Channel(c) => Span::Channel(c.clone()),
     }
 }
 
@@ -94,6 +95,7 @@ impl DiscordMentions {
                         match member {
                             MemberRef::User(u) => m.user(u),
                             MemberRef::DiscordRole(id) => push_new(&mut m.roles, id),
+                            MemberRef::SlackGroup(_) => {}
                         }
                     }
                 }
@@ -140,7 +142,7 @@ mod tests {
                 .user(&"slack:U2".parse().unwrap())
                 .text(" asked ")
                 .role(
-                    Role::DataSteward,
+                    Role::DATA_STEWARD,
                     vec![
                         "console:priya".parse().unwrap(),
                         "discord:111".parse().unwrap(),

@@ -19,7 +19,8 @@ pub mod buttons;
 mod console;
 mod discord;
 mod limits;
-mod mentions;
+pub(crate) mod mentions;
+pub mod pages;
 mod slack;
 pub(crate) mod wire;
 

@@ -1,6 +1,7 @@
 //! Addresses of users, channels and role members (SPEC §3):
 //! `slack:U024BE7LH`, `discord:80351110224678912`, `console:alice`,
-//! `console:#bioinfo`, `discord-role:41771983423143936`.
+//! `console:#bioinfo`, `discord-role:41771983423143936`,
+//! `slack-group:S0614TZR7`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -194,12 +195,14 @@ impl From<ChannelRef> for String {
     }
 }
 
-/// Something that can hold a role: a user, or (on Discord) every member of a guild role.
+/// Something that can hold a role: a user, every member of a Discord guild
+/// role, or every member of a Slack user group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum MemberRef {
     User(UserRef),
     DiscordRole(String),
+    SlackGroup(String),
 }
 
 impl fmt::Display for MemberRef {
@@ -207,6 +210,7 @@ impl fmt::Display for MemberRef {
         match self {
             MemberRef::User(u) => u.fmt(f),
             MemberRef::DiscordRole(id) => write!(f, "discord-role:{id}"),
+            MemberRef::SlackGroup(id) => write!(f, "slack-group:{id}"),
         }
     }
 }
@@ -220,6 +224,14 @@ impl FromStr for MemberRef {
             }
             return Err(DomainError::invalid(format!(
                 "`{s}` is not a valid Discord role id (e.g. discord-role:41771983423143936)"
+            )));
+        }
+        if let Some(id) = s.strip_prefix("slack-group:") {
+            if id.starts_with('S') && valid_platform_id(Platform::Slack, id) {
+                return Ok(MemberRef::SlackGroup(id.to_string()));
+            }
+            return Err(DomainError::invalid(format!(
+                "`{s}` is not a valid Slack user group id (e.g. slack-group:S0614TZR7)"
             )));
         }
         s.parse().map(MemberRef::User)
@@ -261,6 +273,10 @@ mod tests {
         }
         let m: MemberRef = "discord-role:41771983423143936".parse().unwrap();
         assert_eq!(m.to_string(), "discord-role:41771983423143936");
+        let g: MemberRef = "slack-group:S0614TZR7".parse().unwrap();
+        assert_eq!(g, MemberRef::SlackGroup("S0614TZR7".into()));
+        assert_eq!(g.to_string(), "slack-group:S0614TZR7");
+        assert!("slack-group:U0614TZR7".parse::<MemberRef>().is_err());
     }
 
     #[test]

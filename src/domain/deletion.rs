@@ -72,6 +72,12 @@ pub struct Objection {
 pub struct Policy {
     pub approvals_required: u32,
     pub cooling_off: TimeDelta,
+    /// Approves requests and resolves objections (`deletion.approver_role`).
+    pub approver: Role,
+    /// Also approves a protected target (`deletion.product_role`).
+    pub product: Role,
+    /// Executes ready requests (`deletion.executor_role`).
+    pub executor: Role,
 }
 
 /// What a requester supplies.
@@ -208,8 +214,8 @@ impl DeletionRequest {
             Event::Approve => self.approve(by, policy, now),
             Event::Object { reason } => self.object(by, reason, now),
             Event::Resolve => self.resolve(by, policy, now),
-            Event::Cancel { reason } => self.cancel(by, reason),
-            Event::Done { note } => self.done(by, note),
+            Event::Cancel { reason } => self.cancel(by, policy, reason),
+            Event::Done { note } => self.done(by, policy, note),
         }
     }
 
@@ -227,23 +233,24 @@ impl DeletionRequest {
 
     /// Approvals still missing, as readable phrases.
     pub fn missing_approvals(&self, policy: &Policy) -> Vec<String> {
-        let stewards = self.count_approvals(Role::DataSteward);
+        let stewards = self.count_approvals(&policy.approver);
         let mut missing = Vec::new();
         if stewards < policy.approvals_required as usize {
             let n = policy.approvals_required as usize - stewards;
             missing.push(format!(
-                "{n} data-steward approval{}",
+                "{n} {} approval{}",
+                policy.approver,
                 if n == 1 { "" } else { "s" }
             ));
         }
-        if self.needs_product && self.count_approvals(Role::Product) == 0 {
-            missing.push("1 product approval (protected target)".to_string());
+        if self.needs_product && self.count_approvals(&policy.product) == 0 {
+            missing.push(format!("1 {} approval (protected target)", policy.product));
         }
         missing
     }
 
-    fn count_approvals(&self, role: Role) -> usize {
-        self.approvals.iter().filter(|a| a.role == role).count()
+    fn count_approvals(&self, role: &Role) -> usize {
+        self.approvals.iter().filter(|a| a.role == *role).count()
     }
 
     fn approve(
@@ -255,9 +262,10 @@ impl DeletionRequest {
         match self.state {
             State::PendingApproval => {}
             State::OnHold => {
-                return Err(DomainError::conflict(
-                    "this request is on hold after an objection: a data-steward must `resolve` it before approvals continue",
-                ));
+                return Err(DomainError::conflict(format!(
+                    "this request is on hold after an objection: a {} must `resolve` it before approvals continue",
+                    policy.approver
+                )));
             }
             other => {
                 return Err(DomainError::conflict(format!(
@@ -266,27 +274,28 @@ impl DeletionRequest {
             }
         }
         if by.person == self.requester_person {
-            return Err(DomainError::forbidden(
-                "you filed this request, so you cannot approve it: another data-steward must",
-            ));
+            return Err(DomainError::forbidden(format!(
+                "you filed this request, so you cannot approve it: another {} must",
+                policy.approver
+            )));
         }
         if self.approvals.iter().any(|a| a.person == by.person) {
             return Err(DomainError::conflict(
                 "you have already approved this request",
             ));
         }
-        let stewards_short =
-            self.count_approvals(Role::DataSteward) < policy.approvals_required as usize;
-        let product_short = self.needs_product && self.count_approvals(Role::Product) == 0;
-        let role = if stewards_short && by.has(Role::DataSteward) {
-            Role::DataSteward
-        } else if product_short && by.has(Role::Product) {
-            Role::Product
-        } else if !(by.has(Role::DataSteward) || self.needs_product && by.has(Role::Product)) {
+        let (approver, product) = (&policy.approver, &policy.product);
+        let stewards_short = self.count_approvals(approver) < policy.approvals_required as usize;
+        let product_short = self.needs_product && self.count_approvals(product) == 0;
+        let role = if stewards_short && by.has(approver) {
+            approver.clone()
+        } else if product_short && by.has(product) {
+            product.clone()
+        } else if !(by.has(approver) || self.needs_product && by.has(product)) {
             let who = if self.needs_product {
-                "`data-steward` or `product`"
+                format!("`{approver}` or `{product}`")
             } else {
-                "`data-steward`"
+                format!("`{approver}`")
             };
             return Err(DomainError::forbidden(format!(
                 "only {who} members can approve this request; {} is not one",
@@ -374,7 +383,7 @@ impl DeletionRequest {
         policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::DataSteward, "resolve objections")?;
+        by.require(&policy.approver, "resolve objections")?;
         if self.state != State::OnHold {
             return Err(DomainError::conflict(format!(
                 "this request is {}, not on-hold: there is no objection to resolve",
@@ -404,11 +413,16 @@ impl DeletionRequest {
         }
     }
 
-    fn cancel(&mut self, by: &Actor, reason: Option<String>) -> Result<Vec<Effect>, DomainError> {
-        if by.person != self.requester_person && !by.has(Role::DataSteward) {
+    fn cancel(
+        &mut self,
+        by: &Actor,
+        policy: &Policy,
+        reason: Option<String>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        if by.person != self.requester_person && !by.has(&policy.approver) {
             return Err(DomainError::forbidden(format!(
-                "only the requester ({}) or a `data-steward` can cancel this request",
-                self.requester
+                "only the requester ({}) or a `{}` can cancel this request",
+                self.requester, policy.approver
             )));
         }
         if matches!(self.state, State::Done | State::Cancelled) {
@@ -426,8 +440,13 @@ impl DeletionRequest {
         })])
     }
 
-    fn done(&mut self, by: &Actor, note: Option<String>) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::Devops, "mark deletions done")?;
+    fn done(
+        &mut self,
+        by: &Actor,
+        policy: &Policy,
+        note: Option<String>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        by.require(&policy.executor, "mark deletions done")?;
         if self.state != State::Ready {
             let why = match self.state {
                 State::CoolingOff => "its cooling-off period has not ended yet".to_string(),

@@ -13,7 +13,7 @@ fn actor(name: &str, roles: &[Role]) -> Actor {
     Actor {
         user: UserRef::console(name),
         person: format!("console:{name}"),
-        roles: RoleSet::new(roles.iter().copied()),
+        roles: RoleSet::new(roles.iter().cloned()),
     }
 }
 
@@ -21,6 +21,9 @@ fn policy() -> Policy {
     Policy {
         approvals_required: 1,
         cooling_off: TimeDelta::days(7),
+        approver: Role::DATA_STEWARD,
+        product: Role::PRODUCT,
+        executor: Role::DEVOPS,
     }
 }
 
@@ -40,16 +43,16 @@ fn alice() -> Actor {
     actor("alice", &[])
 }
 fn steward() -> Actor {
-    actor("sam", &[Role::DataSteward])
+    actor("sam", &[Role::DATA_STEWARD])
 }
 fn steward2() -> Actor {
-    actor("sue", &[Role::DataSteward])
+    actor("sue", &[Role::DATA_STEWARD])
 }
 fn ops() -> Actor {
-    actor("ops", &[Role::Devops])
+    actor("ops", &[Role::DEVOPS])
 }
 fn pm() -> Actor {
-    actor("pm", &[Role::Product])
+    actor("pm", &[Role::PRODUCT])
 }
 
 fn filed() -> DeletionRequest {
@@ -458,7 +461,7 @@ fn done_is_refused_for_non_devops_and_before_ready() {
 
 #[test]
 fn admin_can_do_what_any_role_can() {
-    let admin = actor("root", &[Role::Admin]);
+    let admin = actor("root", &[Role::ADMIN]);
     let mut r = filed();
     r.apply(Event::Approve, &admin, &policy(), t0()).unwrap();
     assert_eq!(r.state, State::CoolingOff);

@@ -96,6 +96,8 @@ pub struct Policy {
     pub remind_before: Vec<TimeDelta>,
     /// The configured zone, for times in refusals.
     pub tz: Tz,
+    /// Announces and runs windows (`downtime.manager_role`).
+    pub manager: Role,
 }
 
 /// What an announcer supplies.
@@ -316,7 +318,7 @@ impl Downtime {
         neighbours: &[Neighbour],
         now: DateTime<Utc>,
     ) -> Result<(Self, Vec<Effect>), DomainError> {
-        by.require(Role::ReleaseManager, "announce downtime")?;
+        by.require(&policy.manager, "announce downtime")?;
         let environment = clean_env(&draft.environment)?;
         let reason = clean_text("reason", &draft.reason, "database upgrade")?;
         let audience = match draft.audience {
@@ -365,9 +367,9 @@ impl Downtime {
             Event::Postpone { to, reason } => {
                 self.postpone(by, to, reason, policy, neighbours, now)
             }
-            Event::Start => self.start_by_hand(by, now),
-            Event::Complete => self.complete(by, now),
-            Event::Cancel { reason } => self.cancel(by, reason),
+            Event::Start => self.start_by_hand(by, policy, now),
+            Event::Complete => self.complete(by, policy, now),
+            Event::Cancel { reason } => self.cancel(by, policy, reason),
         }
     }
 
@@ -435,7 +437,7 @@ impl Downtime {
         neighbours: &[Neighbour],
         now: DateTime<Utc>,
     ) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::ReleaseManager, "postpone downtime")?;
+        by.require(&policy.manager, "postpone downtime")?;
         match self.state {
             State::Announced => {}
             State::InProgress => {
@@ -493,9 +495,10 @@ impl Downtime {
     fn start_by_hand(
         &mut self,
         by: &Actor,
+        policy: &Policy,
         now: DateTime<Utc>,
     ) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::ReleaseManager, "start downtime")?;
+        by.require(&policy.manager, "start downtime")?;
         if self.state != State::Announced {
             return Err(DomainError::conflict(format!(
                 "this window is {}: only an announced window can be started",
@@ -510,8 +513,13 @@ impl Downtime {
         })])
     }
 
-    fn complete(&mut self, by: &Actor, now: DateTime<Utc>) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::ReleaseManager, "complete downtime")?;
+    fn complete(
+        &mut self,
+        by: &Actor,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        by.require(&policy.manager, "complete downtime")?;
         match self.state {
             State::InProgress => {}
             State::Announced => {
@@ -535,8 +543,13 @@ impl Downtime {
         ])
     }
 
-    fn cancel(&mut self, by: &Actor, reason: String) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::ReleaseManager, "cancel downtime")?;
+    fn cancel(
+        &mut self,
+        by: &Actor,
+        policy: &Policy,
+        reason: String,
+    ) -> Result<Vec<Effect>, DomainError> {
+        by.require(&policy.manager, "cancel downtime")?;
         let reason = clean_text("reason", &reason, "no longer needed")?;
         match self.state {
             State::Announced => {}

@@ -16,11 +16,11 @@ fn actor(name: &str, roles: &[Role]) -> Actor {
     Actor {
         user: UserRef::console(name),
         person: format!("console:{name}"),
-        roles: RoleSet::new(roles.iter().copied()),
+        roles: RoleSet::new(roles.iter().cloned()),
     }
 }
 fn rm() -> Actor {
-    actor("rm", &[Role::ReleaseManager])
+    actor("rm", &[Role::RELEASE_MANAGER])
 }
 fn alice() -> Actor {
     actor("alice", &[])
@@ -30,6 +30,7 @@ fn policy() -> Policy {
     Policy {
         remind_before: vec![h(1), h(24)],
         tz: chrono_tz::Asia::Kolkata,
+        manager: Role::RELEASE_MANAGER,
     }
 }
 
@@ -133,7 +134,7 @@ fn announce_is_for_release_managers_only() {
     let err = Downtime::announce(draft(), &alice(), &policy(), &[], t0()).unwrap_err();
     assert!(matches!(err, DomainError::Forbidden(_)));
     assert!(err.to_string().contains("release-manager"), "{err}");
-    let admin = actor("admin", &[Role::Admin]);
+    let admin = actor("admin", &[Role::ADMIN]);
     assert!(Downtime::announce(draft(), &admin, &policy(), &[], t0()).is_ok());
 }
 

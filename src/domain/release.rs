@@ -73,6 +73,14 @@ pub struct Release {
     pub started_by: UserRef,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The role that manages it (starts, skips, closes; works any task),
+    /// from its runbook when it started.
+    #[serde(default = "default_manager")]
+    pub manager: Role,
+}
+
+fn default_manager() -> Role {
+    Role::RELEASE_MANAGER
 }
 
 /// What the application must do after a transition.
@@ -164,7 +172,7 @@ impl Release {
         by: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(Self, Vec<Effect>), DomainError> {
-        by.require(Role::ReleaseManager, "start releases")?;
+        by.require(&runbook.manager, "start releases")?;
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
             return Err(DomainError::invalid(
@@ -192,6 +200,7 @@ impl Release {
             started_by: by.user.clone(),
             created_at: now,
             closed_at: None,
+            manager: runbook.manager.clone(),
         };
         let mut effects = vec![Effect::Announce(Notice::Started)];
         effects.extend(release.tasks.iter().map(|t| Effect::ScheduleOverdue {
@@ -272,13 +281,13 @@ impl Release {
         }
     }
 
-    fn require_worker(spec: &TaskSpec, by: &Actor) -> Result<(), DomainError> {
-        if by.has(spec.owner) || by.has(Role::ReleaseManager) {
+    fn require_worker(&self, spec: &TaskSpec, by: &Actor) -> Result<(), DomainError> {
+        if by.has(&spec.owner) || by.has(&self.manager) {
             return Ok(());
         }
         Err(DomainError::forbidden(format!(
-            "`{}` belongs to `{}`: only its members or a release-manager can work on it; {} is neither",
-            spec.id, spec.owner, by.user
+            "`{}` belongs to `{}`: only its members or a {} can work on it; {} is neither",
+            spec.id, spec.owner, self.manager, by.user
         )))
     }
 
@@ -312,7 +321,7 @@ impl Release {
                 "`{id}` is a gate: sign it with /signoff {id}"
             )));
         }
-        Self::require_worker(&spec, by)?;
+        self.require_worker(&spec, by)?;
         Ok((i, spec))
     }
 
@@ -418,7 +427,7 @@ impl Release {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::ReleaseManager, "skip tasks")?;
+        by.require(&self.manager, "skip tasks")?;
         let i = self.index(id)?;
         if self.tasks[i].spec.kind == TaskKind::Gate {
             return Err(DomainError::conflict(format!(
@@ -454,7 +463,7 @@ impl Release {
         self.require_open()?;
         let i = self.gate_index(gate)?;
         let spec = self.tasks[i].spec.clone();
-        if !by.has(spec.owner) {
+        if !by.has(&spec.owner) {
             return Err(DomainError::forbidden(format!(
                 "only `{}` members can sign the `{gate}` gate; {} is not one",
                 spec.owner, by.user
@@ -484,7 +493,7 @@ impl Release {
         self.require_open()?;
         let i = self.gate_index(gate)?;
         let spec = self.tasks[i].spec.clone();
-        if !(by.has(spec.owner) || by.has(Role::ReleaseManager)) {
+        if !(by.has(&spec.owner) || by.has(&self.manager)) {
             return Err(DomainError::forbidden(format!(
                 "only `{}` members or a release-manager can revoke the `{gate}` sign-off",
                 spec.owner
@@ -563,7 +572,7 @@ impl Release {
 
     /// Closes the release (release-manager) once nothing is unfinished.
     pub fn close(&mut self, by: &Actor, now: DateTime<Utc>) -> Result<Vec<Effect>, DomainError> {
-        by.require(Role::ReleaseManager, "close releases")?;
+        by.require(&self.manager, "close releases")?;
         self.require_open()?;
         let open: Vec<&str> = self
             .tasks
@@ -617,7 +626,7 @@ impl Release {
                 RetroRow {
                     id: t.spec.id.clone(),
                     title: t.spec.title.clone(),
-                    owner: t.spec.owner,
+                    owner: t.spec.owner.clone(),
                     kind: t.spec.kind,
                     state: t.state,
                     planned_start: local_date(self.planned_start(&t.spec), tz),

@@ -16,7 +16,7 @@ fn actor(name: &str, roles: &[Role]) -> Actor {
     Actor {
         user: UserRef::console(name),
         person: format!("console:{name}"),
-        roles: RoleSet::new(roles.iter().copied()),
+        roles: RoleSet::new(roles.iter().cloned()),
     }
 }
 
@@ -35,7 +35,7 @@ fn spec(id: &str, owner: Role, kind: TaskKind, deps: &[&str], offset: i64) -> Ta
 }
 
 fn runbook() -> Runbook {
-    let mut deploy = spec("deploy", Role::Devops, TaskKind::Task, &[], 0);
+    let mut deploy = spec("deploy", Role::DEVOPS, TaskKind::Task, &[], 0);
     deploy.opens = vec![WindowSpec {
         kind: WindowKind::Freeze,
         target: "portal".into(),
@@ -47,12 +47,12 @@ fn runbook() -> Runbook {
         "Mini",
         vec![
             deploy,
-            spec("testing", Role::Qa, TaskKind::Task, &["deploy"], 1),
-            spec("qa", Role::Qa, TaskKind::Gate, &["testing"], 2),
-            spec("product", Role::Product, TaskKind::Gate, &["qa"], 3),
+            spec("testing", Role::QA, TaskKind::Task, &["deploy"], 1),
+            spec("qa", Role::QA, TaskKind::Gate, &["testing"], 2),
+            spec("product", Role::PRODUCT, TaskKind::Gate, &["qa"], 3),
             spec(
                 "announce",
-                Role::ReleaseManager,
+                Role::RELEASE_MANAGER,
                 TaskKind::Notice,
                 &["product"],
                 4,
@@ -63,16 +63,16 @@ fn runbook() -> Runbook {
 }
 
 fn rm() -> Actor {
-    actor("rm", &[Role::ReleaseManager])
+    actor("rm", &[Role::RELEASE_MANAGER])
 }
 fn ops() -> Actor {
-    actor("ops", &[Role::Devops])
+    actor("ops", &[Role::DEVOPS])
 }
 fn qa() -> Actor {
-    actor("qa", &[Role::Qa])
+    actor("qa", &[Role::QA])
 }
 fn pm() -> Actor {
-    actor("pm", &[Role::Product])
+    actor("pm", &[Role::PRODUCT])
 }
 
 fn started() -> Release {

@@ -1,6 +1,7 @@
 //! Roles (SPEC §1) and the actor performing a command: who they are, which
 //! person they map to across platforms, and which roles they hold.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
@@ -9,43 +10,26 @@ use serde::{Deserialize, Serialize};
 
 use super::{DomainError, UserRef};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A role: a name from `[roles]` in the configuration (a team's own, such
+/// as `partnership`), never a closed list. Which role may do what is also
+/// configuration (e.g. `deletion.approver_role`); the constants below are
+/// the defaults those keys fall back to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub enum Role {
-    ReleaseManager,
-    Qa,
-    Product,
-    Devops,
-    DataSteward,
-    Support,
-    Admin,
-}
+pub struct Role(Cow<'static, str>);
 
 impl Role {
-    pub const ALL: [Role; 7] = [
-        Role::ReleaseManager,
-        Role::Qa,
-        Role::Product,
-        Role::Devops,
-        Role::DataSteward,
-        Role::Support,
-        Role::Admin,
-    ];
+    pub const RELEASE_MANAGER: Role = Role(Cow::Borrowed("release-manager"));
+    pub const QA: Role = Role(Cow::Borrowed("qa"));
+    pub const PRODUCT: Role = Role(Cow::Borrowed("product"));
+    pub const DEVOPS: Role = Role(Cow::Borrowed("devops"));
+    pub const DATA_STEWARD: Role = Role(Cow::Borrowed("data-steward"));
+    pub const SUPPORT: Role = Role(Cow::Borrowed("support"));
+    /// Holds every other role.
+    pub const ADMIN: Role = Role(Cow::Borrowed("admin"));
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::ReleaseManager => "release-manager",
-            Role::Qa => "qa",
-            Role::Product => "product",
-            Role::Devops => "devops",
-            Role::DataSteward => "data-steward",
-            Role::Support => "support",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn names() -> String {
-        Role::ALL.map(Role::as_str).join(", ")
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -57,13 +41,20 @@ impl fmt::Display for Role {
 
 impl FromStr for Role {
     type Err = DomainError;
+    /// A well-formed name: lowercase letters, digits and `-`, starting with
+    /// a letter. Whether the role exists is the configuration's to say.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                DomainError::invalid(format!("unknown role `{s}`: roles are {}", Role::names()))
-            })
+        let mut chars = s.chars();
+        let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && s.len() <= 64;
+        if well_formed {
+            Ok(Role(Cow::Owned(s.to_string())))
+        } else {
+            Err(DomainError::invalid(format!(
+                "`{s}` is not a role name: use lowercase letters, digits and `-`, e.g. data-steward"
+            )))
+        }
     }
 }
 
@@ -76,7 +67,7 @@ impl TryFrom<String> for Role {
 
 impl From<Role> for String {
     fn from(r: Role) -> String {
-        r.as_str().to_string()
+        r.0.into_owned()
     }
 }
 
@@ -88,11 +79,11 @@ impl RoleSet {
     pub fn new(roles: impl IntoIterator<Item = Role>) -> Self {
         Self(roles.into_iter().collect())
     }
-    pub fn has(&self, role: Role) -> bool {
-        self.0.contains(&role) || self.0.contains(&Role::Admin)
+    pub fn has(&self, role: &Role) -> bool {
+        self.0.contains(role) || self.0.contains(&Role::ADMIN)
     }
-    pub fn iter(&self) -> impl Iterator<Item = Role> + '_ {
-        self.0.iter().copied()
+    pub fn iter(&self) -> impl Iterator<Item = &Role> + '_ {
+        self.0.iter()
     }
 }
 
@@ -106,12 +97,12 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn has(&self, role: Role) -> bool {
+    pub fn has(&self, role: &Role) -> bool {
         self.roles.has(role)
     }
 
     /// Refuses unless the actor holds `role`, naming the role and the action.
-    pub fn require(&self, role: Role, action: &str) -> Result<(), DomainError> {
+    pub fn require(&self, role: &Role, action: &str) -> Result<(), DomainError> {
         if self.has(role) {
             Ok(())
         } else {
@@ -128,17 +119,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn admin_implies_every_role() {
-        let admin = RoleSet::new([Role::Admin]);
-        assert!(Role::ALL.iter().all(|r| admin.has(*r)));
-        let qa = RoleSet::new([Role::Qa]);
-        assert!(qa.has(Role::Qa) && !qa.has(Role::Product));
+    fn admin_implies_every_role_and_any_well_formed_name_is_a_role() {
+        let admin = RoleSet::new([Role::ADMIN]);
+        let partnership: Role = "partnership".parse().unwrap();
+        assert!(admin.has(&Role::QA) && admin.has(&partnership));
+        let qa = RoleSet::new([Role::QA]);
+        assert!(qa.has(&Role::QA) && !qa.has(&Role::PRODUCT));
+        assert_eq!("qa".parse::<Role>().unwrap(), Role::QA);
         assert!(
-            "bogus"
+            "Bogus Role"
                 .parse::<Role>()
                 .unwrap_err()
                 .to_string()
-                .contains("data-steward")
+                .contains("not a role name")
         );
     }
 }

@@ -65,6 +65,9 @@ pub struct Runbook {
     pub name: String,
     pub title: String,
     pub tasks: Vec<TaskSpec>,
+    /// The role that manages a release of it (`releases.manager_role`, or
+    /// the template's `manager`).
+    pub manager: Role,
 }
 
 /// Subcommand words of `/signoff` that a gate may not be called.
@@ -140,6 +143,7 @@ pub fn validate(
             name: name.to_string(),
             title: title.to_string(),
             tasks: order,
+            manager: Role::RELEASE_MANAGER,
         }),
         Err(cycle) => Err(vec![(
             key(&cycle[0], "depends_on"),
@@ -226,7 +230,7 @@ mod tests {
         TaskSpec {
             id: id.into(),
             title: id.into(),
-            owner: Role::Devops,
+            owner: Role::DEVOPS,
             kind,
             depends_on: deps.iter().map(|d| d.to_string()).collect(),
             offset_days: 0,

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::DomainError;
@@ -110,6 +110,21 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A day or a time: `YYYY-MM-DD` (midnight in `tz`), `YYYY-MM-DD HH:MM` or RFC 3339.
+pub fn parse_when(s: &str, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
+    if let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return midnight(date, tz);
+    }
+    parse_time(s, tz)
+}
+
+pub fn midnight(date: NaiveDate, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| DomainError::invalid(format!("{date} has no midnight in {tz}")))
 }
 
 #[cfg(test)]

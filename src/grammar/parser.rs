@@ -46,6 +46,7 @@ const VALUE_PREFIXES: &[&str] = &[
     "discord",
     "console",
     "discord-role",
+    "slack-group",
     "http",
     "https",
     "mailto",

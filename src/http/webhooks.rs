@@ -244,10 +244,24 @@ async fn aws(State(h): State<Hooks>, headers: HeaderMap, body: Bytes) -> Respons
             );
         }
     };
-    if settings.verify_sns
-        && let Err(why) = sns::verify(&envelope, h.sns.as_ref()).await
-    {
-        return unauthorized(Source::Aws, &format!("SNS signature: {why}"));
+    if settings.verify_sns {
+        match sns::verify(&envelope, h.sns.as_ref()).await {
+            Ok(()) => {}
+            Err(sns::Unverified::Invalid(why)) => {
+                return unauthorized(Source::Aws, &format!("SNS signature: {why}"));
+            }
+            Err(sns::Unverified::Unavailable(why)) => {
+                // SNS retries a 5xx, never a 4xx: the event must come again
+                tracing::warn!(error = %why, "SNS signing certificate unavailable; asking SNS to retry");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(
+                        json!({ "error": format!("SNS signing certificate unavailable: {why}") }),
+                    ),
+                )
+                    .into_response();
+            }
+        }
     }
     match envelope.kind.as_str() {
         "SubscriptionConfirmation" => confirm(&h, &envelope).await,

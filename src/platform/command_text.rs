@@ -102,6 +102,9 @@ pub struct Field {
     pub choices: Vec<String>,
     /// Free text that may span lines.
     pub long: bool,
+    /// Names people (its usage hint is `@a,@b`): a user picker where the
+    /// platform has one, so nobody has to type ids.
+    pub people: bool,
 }
 
 impl Field {
@@ -117,6 +120,7 @@ impl Field {
             required: p.required,
             choices: p.choices.iter().map(|c| c.to_string()).collect(),
             long: p.form == Form::Rest || (p.name == "reason" && p.choices.is_empty()),
+            people: p.hint.starts_with('@'),
         }
     }
 }
@@ -185,6 +189,7 @@ pub fn template(command_text: &str) -> Option<Template> {
                     required: true,
                     choices: Vec::new(),
                     long: false,
+                    people: false,
                 },
             }
         })
@@ -304,6 +309,7 @@ mod tests {
         );
         assert_eq!(form.fields[1].choices.len(), 3);
         assert!(form.fields[2].long);
+        assert!(form.fields[4].people && !form.fields[0].people);
         assert_eq!(form_for_bare("help"), None);
         assert_eq!(form_for_bare("role"), None);
     }

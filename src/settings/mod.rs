@@ -37,6 +37,8 @@ const LIST_KEYS: &[&str] = &[
     "roles.devops",
     "roles.data-steward",
     "roles.support",
+    "roles.partnership",
+    "roles.documentation",
     "roles.admin",
 ];
 

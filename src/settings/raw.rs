@@ -131,6 +131,28 @@ pub struct DeletionSettings {
     pub max_stakeholders: usize,
     pub ready_reminder_cron: String,
     pub cooling_off: CoolingOffSettings,
+    /// Approves requests and resolves objections.
+    #[serde(default = "data_steward")]
+    pub approver_role: String,
+    /// Also approves requests for protected targets.
+    #[serde(default = "product")]
+    pub product_role: String,
+    /// Executes ready requests.
+    #[serde(default = "devops")]
+    pub executor_role: String,
+}
+
+fn data_steward() -> String {
+    "data-steward".into()
+}
+fn product() -> String {
+    "product".into()
+}
+fn devops() -> String {
+    "devops".into()
+}
+fn release_manager() -> String {
+    "release-manager".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,12 +234,18 @@ pub struct RouteSettings {
 pub struct DowntimeSettings {
     pub channels: Vec<String>,
     pub remind_before: Vec<String>,
+    /// Announces and runs downtime windows.
+    #[serde(default = "release_manager")]
+    pub manager_role: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmsSettings {
     pub channels: Vec<String>,
+    /// Records the balance, and is reminded to renew.
+    #[serde(default = "devops")]
+    pub role: String,
     pub reminder_cron: String,
     pub warn_days: u32,
     pub min_balance: u64,
@@ -256,6 +284,9 @@ pub struct ShutdownSettings {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseSettings {
     pub runbooks_dir: String,
+    /// Manages releases (a template's `manager` overrides it).
+    #[serde(default = "release_manager")]
+    pub manager_role: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,4 +294,7 @@ pub struct ReleaseSettings {
 pub struct FreezeSettings {
     pub channels: Vec<String>,
     pub remind_before: String,
+    /// Opens and ends freeze windows by hand.
+    #[serde(default = "release_manager")]
+    pub manager_role: String,
 }

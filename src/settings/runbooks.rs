@@ -2,7 +2,7 @@
 //! `*.toml` in `releases.runbooks_dir` (a file with a shipped name replaces
 //! it). Each problem is named with its template and task.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -33,6 +33,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 #[serde(deny_unknown_fields)]
 struct RawRunbook {
     title: String,
+    /// The role that manages its releases (default `releases.manager_role`).
+    #[serde(default)]
+    manager: Option<String>,
     tasks: Vec<RawTask>,
 }
 
@@ -72,8 +75,31 @@ struct RawWindow {
     reason: String,
 }
 
+/// The roles a template may name, and the manager role it gets by default.
+pub struct RoleNames<'a> {
+    pub known: &'a BTreeSet<Role>,
+    pub manager: &'a Role,
+}
+
+impl RoleNames<'_> {
+    /// The role `name`, if `[roles]` has it.
+    fn check(&self, name: &str) -> Result<Role, String> {
+        let role: Role = name
+            .parse()
+            .map_err(|e: crate::domain::DomainError| e.to_string())?;
+        if self.known.contains(&role) {
+            return Ok(role);
+        }
+        let known: Vec<&str> = self.known.iter().map(Role::as_str).collect();
+        Err(format!(
+            "unknown role `{name}`: add it under [roles], or use one of {}",
+            known.join(", ")
+        ))
+    }
+}
+
 /// Loads every template; returns the valid ones and every problem.
-pub fn load(dir: &Path) -> (BTreeMap<String, Runbook>, Vec<Problem>) {
+pub fn load(dir: &Path, roles: &RoleNames<'_>) -> (BTreeMap<String, Runbook>, Vec<Problem>) {
     let mut sources: BTreeMap<String, String> = EMBEDDED
         .iter()
         .map(|(name, text)| (name.to_string(), text.to_string()))
@@ -105,7 +131,7 @@ pub fn load(dir: &Path) -> (BTreeMap<String, Runbook>, Vec<Problem>) {
     }
     let mut runbooks = BTreeMap::new();
     for (name, text) in sources {
-        match parse(&name, &text) {
+        match parse(&name, &text, roles) {
             Ok(rb) => {
                 runbooks.insert(name, rb);
             }
@@ -115,7 +141,7 @@ pub fn load(dir: &Path) -> (BTreeMap<String, Runbook>, Vec<Problem>) {
     (runbooks, problems)
 }
 
-fn parse(name: &str, text: &str) -> Result<Runbook, Vec<Problem>> {
+fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<Problem>> {
     let raw: RawRunbook = toml_from_str(text).map_err(|e| {
         vec![Problem {
             key: format!("runbooks.{name}"),
@@ -132,11 +158,7 @@ fn parse(name: &str, text: &str) -> Result<Runbook, Vec<Problem>> {
                 message,
             })
         };
-        let owner = t
-            .owner
-            .parse::<Role>()
-            .map_err(|e| bad("owner", e.to_string()))
-            .ok();
+        let owner = roles.check(&t.owner).map_err(|e| bad("owner", e)).ok();
         let kind = match t.kind.as_deref().unwrap_or("task") {
             "task" => Some(TaskKind::Task),
             "gate" => Some(TaskKind::Gate),
@@ -202,14 +224,30 @@ fn parse(name: &str, text: &str) -> Result<Runbook, Vec<Problem>> {
             });
         }
     }
+    let manager = match raw.manager.as_deref() {
+        None => Some(roles.manager.clone()),
+        Some(m) => roles
+            .check(m)
+            .map_err(|message| {
+                problems.push(Problem {
+                    key: format!("runbooks.{name}.manager"),
+                    message,
+                })
+            })
+            .ok(),
+    };
     if !problems.is_empty() {
         return Err(problems);
     }
-    validate(name, &raw.title, tasks).map_err(|ps| {
+    let mut runbook = validate(name, &raw.title, tasks).map_err(|ps| {
         ps.into_iter()
             .map(|(key, message)| Problem { key, message })
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    })?;
+    if let Some(manager) = manager {
+        runbook.manager = manager;
+    }
+    Ok(runbook)
 }
 
 fn toml_from_str(text: &str) -> Result<RawRunbook, String> {
@@ -225,6 +263,35 @@ fn toml_from_str(text: &str) -> Result<RawRunbook, String> {
 mod tests {
     use super::*;
 
+    /// The roles of the default configuration.
+    fn roles() -> BTreeSet<Role> {
+        [
+            "admin",
+            "data-steward",
+            "devops",
+            "product",
+            "qa",
+            "release-manager",
+            "support",
+            "partnership",
+            "documentation",
+        ]
+        .iter()
+        .map(|r| r.parse().unwrap())
+        .collect()
+    }
+
+    fn load(dir: &Path) -> (BTreeMap<String, Runbook>, Vec<Problem>) {
+        let known = roles();
+        super::load(
+            dir,
+            &RoleNames {
+                known: &known,
+                manager: &Role::RELEASE_MANAGER,
+            },
+        )
+    }
+
     #[test]
     fn the_shipped_templates_are_valid() {
         let (runbooks, problems) = load(Path::new("/nonexistent"));
@@ -236,8 +303,8 @@ mod tests {
         let demo = &runbooks["demo-upgrade"];
         let qa = demo.tasks.iter().find(|t| t.id == "qa").unwrap();
         assert_eq!(
-            (qa.kind, qa.offset_days, qa.owner),
-            (TaskKind::Gate, 8, Role::Qa)
+            (qa.kind, qa.offset_days, qa.owner.clone()),
+            (TaskKind::Gate, 8, Role::QA)
         );
         let portal = &runbooks["portal-release"];
         let merge = portal.tasks.iter().find(|t| t.id == "merge-main").unwrap();

@@ -72,9 +72,10 @@ impl Directory {
                 members.iter().any(|m| match m {
                     MemberRef::User(u) => identities.contains(u),
                     MemberRef::DiscordRole(id) => discord_roles.contains(id),
+                    MemberRef::SlackGroup(_) => false,
                 })
             })
-            .map(|(role, _)| *role)
+            .map(|(role, _)| role.clone())
             .collect()
     }
 }
@@ -86,6 +87,10 @@ pub struct DeletionRules {
     pub approvals_required: u32,
     pub protected: Vec<glob::Pattern>,
     pub cooling_off: BTreeMap<&'static str, TimeDelta>,
+    /// `deletion.approver_role`, `deletion.product_role`, `deletion.executor_role`.
+    pub approver: Role,
+    pub product: Role,
+    pub executor: Role,
 }
 
 impl DeletionRules {
@@ -101,10 +106,12 @@ impl DeletionRules {
 }
 
 /// Downtime rules (`[downtime]`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DowntimeRules {
     pub channels: Vec<ChannelRef>,
     pub remind_before: Vec<TimeDelta>,
+    /// `downtime.manager_role`.
+    pub manager: Role,
 }
 
 /// SMS credit rules (`[sms]`).
@@ -144,6 +151,10 @@ pub struct Config {
     pub runbooks: BTreeMap<String, crate::domain::runbook::Runbook>,
     pub freeze_channels: Vec<ChannelRef>,
     pub freeze_remind_before: TimeDelta,
+    /// `freeze.manager_role`.
+    pub freeze_manager: Role,
+    /// `sms.role`.
+    pub sms_role: Role,
     pub http_limits: HttpLimits,
     /// How long a stop waits for work in flight (`shutdown.grace`).
     pub shutdown_grace: std::time::Duration,
@@ -353,7 +364,35 @@ impl Settings {
         }
 
         let pipelines = self.pipeline_rules(&mut c, tz);
+        let role = |c: &mut Checker, key: &str, name: &str| -> Option<Role> {
+            let role = c.parse::<Role>(key, name)?;
+            if directory.roles.contains_key(&role) {
+                return Some(role);
+            }
+            let known: Vec<&str> = directory.roles.keys().map(Role::as_str).collect();
+            c.problem(
+                key,
+                format!(
+                    "unknown role `{name}`: add it under [roles], or use one of {}",
+                    known.join(", ")
+                ),
+            );
+            None
+        };
+        let approver = role(&mut c, "deletion.approver_role", &d.approver_role);
+        let product = role(&mut c, "deletion.product_role", &d.product_role);
+        let executor = role(&mut c, "deletion.executor_role", &d.executor_role);
+        let downtime_manager = role(&mut c, "downtime.manager_role", &self.downtime.manager_role);
+        let release_manager = role(&mut c, "releases.manager_role", &self.releases.manager_role);
+        let freeze_manager = role(&mut c, "freeze.manager_role", &self.freeze.manager_role);
+        let sms_role = role(&mut c, "sms.role", &self.sms.role);
+        for (i, route) in self.pipelines.routes.iter().enumerate() {
+            if let Some(oncall) = &route.oncall {
+                role(&mut c, &format!("pipelines.routes[{i}].oncall"), oncall);
+            }
+        }
         let downtime = DowntimeRules {
+            manager: downtime_manager.clone().unwrap_or(Role::RELEASE_MANAGER),
             channels: c.channels("downtime.channels", &self.downtime.channels),
             remind_before: self
                 .downtime
@@ -416,8 +455,14 @@ impl Settings {
                 c.problem(key, format!("`{url}` is not an http(s) URL"));
             }
         }
-        let (runbooks, runbook_problems) =
-            super::runbooks::load(std::path::Path::new(&self.releases.runbooks_dir));
+        let known: std::collections::BTreeSet<Role> = directory.roles.keys().cloned().collect();
+        let (runbooks, runbook_problems) = super::runbooks::load(
+            std::path::Path::new(&self.releases.runbooks_dir),
+            &super::runbooks::RoleNames {
+                known: &known,
+                manager: release_manager.as_ref().unwrap_or(&Role::RELEASE_MANAGER),
+            },
+        );
         c.problems.extend(runbook_problems);
         let freeze_channels = c.channels("freeze.channels", &self.freeze.channels);
         let freeze_remind_before = c.duration("freeze.remind_before", &self.freeze.remind_before);
@@ -455,6 +500,8 @@ impl Settings {
             runbooks,
             freeze_channels,
             freeze_remind_before: freeze_remind_before.unwrap_or(TimeDelta::days(3)),
+            freeze_manager: freeze_manager.unwrap_or(Role::RELEASE_MANAGER),
+            sms_role: sms_role.unwrap_or(Role::DEVOPS),
             settings: self.clone(),
             tz,
             bind,
@@ -464,6 +511,9 @@ impl Settings {
                 approvals_required: d.approvals_required,
                 protected,
                 cooling_off,
+                approver: approver.unwrap_or(Role::DATA_STEWARD),
+                product: product.unwrap_or(Role::PRODUCT),
+                executor: executor.unwrap_or(Role::DEVOPS),
             },
             downtime,
             sms,
@@ -709,7 +759,13 @@ mod tests {
     fn every_problem_is_named_with_its_key() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("partial.toml");
-        std::fs::write(&file, "[roles]\nwizard = [\"console:merlin\"]\n").unwrap();
+        // roles are data: `wizard` is a role; `Wizard!` is no role name, and
+        // a permission naming a role that [roles] lacks is a problem
+        std::fs::write(
+            &file,
+            "[roles]\nwizard = [\"console:merlin\"]\n\"Wizard!\" = [\"console:x\"]\n[deletion]\napprover_role = \"stewards\"\n",
+        )
+        .unwrap();
         let s = load(
             Some(&file),
             env(&[
@@ -727,12 +783,14 @@ mod tests {
             "timezone",
             "deletion.cooling_off.low",
             "deletion.channels[0]",
-            "roles.wizard",
+            "roles.Wizard!",
+            "deletion.approver_role",
             "roles.qa[1]",
             "sms.reminder_cron",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
+        assert!(!keys.contains(&"roles.wizard"), "{keys:?}");
     }
 
     #[test]

@@ -197,3 +197,4 @@ pub async fn received(mock: &MockServer, path: &str, count: usize) -> Vec<Value>
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
 }
+pub mod rules;

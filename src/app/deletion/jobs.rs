@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use super::{apply_effects, remind_ready};
 use crate::app::Ctx;
 use crate::app::feature::{Job, NoPayload};
-use crate::app::jobs::unwrap_handled;
 use crate::domain::{RecordId, RecordKind};
 use crate::settings::Config;
 use crate::store;
@@ -44,7 +43,7 @@ impl Job for Expire {
         ctx.audit(&id.to_string(), "ready", "cooling-off ended");
         apply_effects(ctx, id, &request, effects)
             .await
-            .map_err(unwrap_handled)
+            .map_err(anyhow::Error::from)
     }
 }
 
@@ -60,6 +59,6 @@ impl Job for ReadyReminder {
     }
 
     async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {
-        remind_ready(ctx).await.map_err(unwrap_handled)
+        remind_ready(ctx).await.map_err(anyhow::Error::from)
     }
 }

@@ -9,12 +9,12 @@ pub use command::{DELETE_REQUEST, DeletionCommand, Filter};
 pub use jobs::{Expire, ExpirePayload, ReadyReminder};
 
 use super::context::Handled;
-use super::feature::{Feature, JobRunner, Runs};
+use super::feature::{Feature, Job, JobRunner, Runs};
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Policy, State};
 use crate::domain::timing::format_duration;
-use crate::domain::{DomainError, RecordId, RecordKind, Role};
+use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
 use crate::store::{self, Reads};
 use command::Create;
@@ -57,6 +57,9 @@ fn policy(ctx: &Ctx<'_>, r: &DeletionRequest) -> Policy {
     Policy {
         approvals_required: rules.approvals_required,
         cooling_off: rules.cooling_off_for(r.sensitivity),
+        approver: rules.approver.clone(),
+        product: rules.product.clone(),
+        executor: rules.executor.clone(),
     }
 }
 
@@ -82,32 +85,22 @@ async fn create(ctx: &mut Ctx<'_>, c: Create) -> Handled<Reply> {
     let missing = request
         .missing_approvals(&policy(ctx, &request))
         .join(" and ");
-    let channels = channel_list(ctx);
+    let line = Line::new()
+        .text(format!("Filed {id}: delete "))
+        .code(&request.target)
+        .text(format!(". It needs {missing}; the card is posted to "));
     Ok(Reply::in_channel(
-        Message::new().line(
-            Line::new()
-                .text(format!("Filed {id}: delete "))
-                .code(&request.target)
-                .text(format!(
-                    ". It needs {missing}; the card is posted to {channels}."
-                )),
-        ),
+        Message::new().line(channel_list(ctx, line).text(".")),
     ))
 }
 
-fn channel_list(ctx: &Ctx<'_>) -> String {
-    let channels: Vec<String> = ctx
-        .app
-        .config
-        .deletion
-        .channels
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+/// Where the messages go: channels link on their own platform.
+fn channel_list(ctx: &Ctx<'_>, line: Line) -> Line {
+    let channels = &ctx.app.config.deletion.channels;
     if channels.is_empty() {
-        "no channel (deletion.channels is empty)".into()
+        line.text("no channel (deletion.channels is empty)")
     } else {
-        channels.join(", ")
+        line.channels(channels)
     }
 }
 
@@ -175,7 +168,7 @@ pub async fn apply_effects(
                     id: id.n,
                     until_ms: until.timestamp_millis(),
                 };
-                ctx.schedule::<Expire>(&payload, until);
+                Expire::schedule(ctx, &payload, until);
             }
             Effect::Announce(notice) => {
                 let message = announcement(ctx, id, r, &notice).await?;
@@ -202,7 +195,8 @@ async fn announcement(
     };
     let message = match notice {
         Notice::Created => {
-            let stewards = super::roles::members_of(ctx, Role::DataSteward).await?;
+            let app = ctx.app;
+            let stewards = super::roles::members_of(ctx, &app.config.deletion.approver).await?;
             let cooling = format_duration(ctx.app.config.deletion.cooling_off_for(r.sensitivity));
             let mut m = Message::new()
                 .line(
@@ -223,10 +217,13 @@ async fn announcement(
                     "Needs {}: ",
                     r.missing_approvals(&policy(ctx, r)).join(" and ")
                 ))
-                .role(Role::DataSteward, stewards);
+                .role(ctx.app.config.deletion.approver.clone(), stewards);
             if r.needs_product {
-                let product = super::roles::members_of(ctx, Role::Product).await?;
-                needs = needs.text(" ").role(Role::Product, product);
+                let app = ctx.app;
+                let product = super::roles::members_of(ctx, &app.config.deletion.product).await?;
+                needs = needs
+                    .text(" ")
+                    .role(ctx.app.config.deletion.product.clone(), product);
             }
             m.line(needs)
                 .button("Approve", format!("/delete-request approve {id}"), false)
@@ -259,7 +256,8 @@ async fn announcement(
             m
         }
         Notice::OnHold { by, reason } => {
-            let stewards = super::roles::members_of(ctx, Role::DataSteward).await?;
+            let app = ctx.app;
+            let stewards = super::roles::members_of(ctx, &app.config.deletion.approver).await?;
             Message::new()
                 .line(
                     head("✋")
@@ -270,7 +268,7 @@ async fn announcement(
                 .line(
                     Line::new()
                         .text("The clock is stopped. ")
-                        .role(Role::DataSteward, stewards)
+                        .role(ctx.app.config.deletion.approver.clone(), stewards)
                         .text(format!(" can resolve it with /delete-request resolve {id}")),
                 )
         }
@@ -284,7 +282,8 @@ async fn announcement(
             Message::new().line(head("▶️").text(" objections resolved; back to pending approval."))
         }
         Notice::Ready => {
-            let devops = super::roles::members_of(ctx, Role::Devops).await?;
+            let app = ctx.app;
+            let devops = super::roles::members_of(ctx, &app.config.deletion.executor).await?;
             Message::new()
                 .line(
                     head("🟢")
@@ -292,7 +291,7 @@ async fn announcement(
                         .user(&r.requester)
                         .text("."),
                 )
-                .line(Line::new().role(Role::Devops, devops).text(format!(
+                .line(Line::new().role(ctx.app.config.deletion.executor.clone(), devops).text(format!(
                     " may now delete it and record it with /delete-request done {id} note:\"…\""
                 )))
         }
@@ -410,14 +409,15 @@ pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
     if ready.is_empty() {
         return Ok(());
     }
-    let devops = super::roles::members_of(ctx, Role::Devops).await?;
+    let app = ctx.app;
+    let devops = super::roles::members_of(ctx, &app.config.deletion.executor).await?;
     let mut m = Message::new().line(
         Line::new()
             .text(format!(
                 "⏰ {} deletion request(s) ready and waiting for ",
                 ready.len()
             ))
-            .role(Role::Devops, devops)
+            .role(ctx.app.config.deletion.executor.clone(), devops)
             .text(":"),
     );
     for (n, r) in ready.iter().rev() {

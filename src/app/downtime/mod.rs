@@ -16,7 +16,6 @@ pub use command::{DOWNTIME, DowntimeCommand};
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
-use super::jobs::unwrap_handled;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::downtime::{
     Downtime, Draft, Effect, Event, Neighbour, Notice, Policy, State, Timer,
@@ -90,6 +89,7 @@ fn policy(ctx: &Ctx<'_>) -> Policy {
     Policy {
         remind_before: ctx.app.config.downtime.remind_before.clone(),
         tz: ctx.app.config.tz,
+        manager: ctx.app.config.downtime.manager.clone(),
     }
 }
 
@@ -126,23 +126,17 @@ async fn announce(ctx: &mut Ctx<'_>, draft: Draft) -> Handled<Reply> {
     ctx.audit(&id.to_string(), "announced", &detail);
     apply_effects(ctx, id, &downtime, effects).await?;
     Ok(Reply::in_channel(summary(id, &downtime).line(
-        Line::new().text(format!("Announced to {}.", channel_list(ctx))),
+        channel_list(ctx, Line::new().text("Announced to ")).text("."),
     )))
 }
 
-fn channel_list(ctx: &Ctx<'_>) -> String {
-    let channels: Vec<String> = ctx
-        .app
-        .config
-        .downtime
-        .channels
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+/// Where the messages go: channels link on their own platform.
+fn channel_list(ctx: &Ctx<'_>, line: Line) -> Line {
+    let channels = &ctx.app.config.downtime.channels;
     if channels.is_empty() {
-        "no channel (downtime.channels is empty)".into()
+        line.text("no channel (downtime.channels is empty)")
     } else {
-        channels.join(", ")
+        line.channels(channels)
     }
 }
 
@@ -230,7 +224,7 @@ pub async fn apply_effects(
                     version,
                     timer,
                 };
-                ctx.schedule::<TimerJob>(&payload, at);
+                TimerJob::schedule(ctx, &payload, at);
             }
             Effect::Announce(notice) => {
                 let message = announcement(id, d, &notice);
@@ -395,5 +389,5 @@ async fn fire_timer(ctx: &mut Ctx<'_>, payload: TimerPayload) -> anyhow::Result<
     }
     apply_effects(ctx, id, &d, effects)
         .await
-        .map_err(unwrap_handled)
+        .map_err(anyhow::Error::from)
 }

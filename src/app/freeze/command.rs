@@ -3,10 +3,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::app::feature::Input;
-use crate::app::release::parse_when;
 use crate::domain::DomainError;
 use crate::domain::freeze::WindowKind;
 use crate::domain::timing::parse_duration;
+use crate::domain::timing::parse_when;
 use crate::grammar::spec::{choice, key, pos};
 use crate::grammar::{CommandSpec, SubSpec};
 

@@ -13,11 +13,10 @@ pub use command::{FREEZE, FreezeCommand, Until};
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
-use super::jobs::unwrap_handled;
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
+use crate::domain::DomainError;
 use crate::domain::freeze::{FreezeWindow, WindowKind};
-use crate::domain::{DomainError, Role};
 use crate::grammar::CommandSpec;
 use crate::store;
 
@@ -56,8 +55,8 @@ async fn start(
     reason: &str,
     kind: WindowKind,
 ) -> Handled<Reply> {
-    ctx.actor
-        .require(Role::ReleaseManager, "open freeze windows")?;
+    let manager = &ctx.app.config.freeze_manager;
+    ctx.actor.require(manager, "open freeze windows")?;
     let ends_at = match until {
         Until::After(d) => ctx.now + d,
         Until::At(at) => at,
@@ -89,8 +88,8 @@ async fn start(
 }
 
 async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
-    ctx.actor
-        .require(Role::ReleaseManager, "end freeze windows")?;
+    let manager = &ctx.app.config.freeze_manager;
+    ctx.actor.require(manager, "end freeze windows")?;
     let Some((id, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
         .await?
         .into_iter()
@@ -170,9 +169,9 @@ pub async fn open(
     };
     let remind_at = ends_at - ctx.app.config.freeze_remind_before;
     if remind_at > ctx.now {
-        ctx.schedule::<Ending>(&payload, remind_at);
+        Ending::schedule(ctx, &payload, remind_at);
     }
-    ctx.schedule::<Ended>(&payload, ends_at);
+    Ended::schedule(ctx, &payload, ends_at);
     Ok(id)
 }
 
@@ -188,7 +187,9 @@ impl Job for Ending {
     }
 
     async fn fire(ctx: &mut Ctx<'_>, payload: WindowPayload) -> anyhow::Result<()> {
-        notify(ctx, payload, true).await.map_err(unwrap_handled)
+        notify(ctx, payload, true)
+            .await
+            .map_err(anyhow::Error::from)
     }
 }
 
@@ -204,7 +205,9 @@ impl Job for Ended {
     }
 
     async fn fire(ctx: &mut Ctx<'_>, payload: WindowPayload) -> anyhow::Result<()> {
-        notify(ctx, payload, false).await.map_err(unwrap_handled)
+        notify(ctx, payload, false)
+            .await
+            .map_err(anyhow::Error::from)
     }
 }
 

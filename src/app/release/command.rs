@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::parse_when;
 use crate::app::feature::Input;
+use crate::domain::timing::parse_when;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::spec::{choice, key, opt_key, pos};
 use crate::grammar::{CommandSpec, Param, SubSpec};

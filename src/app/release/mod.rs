@@ -2,7 +2,7 @@
 //! bound to the channel they were started in. Turns the domain's effects into
 //! announcements in that channel, daily overdue checks and freeze windows.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -12,12 +12,11 @@ pub use command::{RELEASE, ReleaseCommand, RetroFormat, SIGNOFF, TASK, TaskActio
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
-use super::jobs::unwrap_handled;
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::release::{Effect, Notice, Release, RetroRow, TaskState};
 use crate::domain::runbook::TaskKind;
-use crate::domain::timing::parse_time;
+use crate::domain::timing::midnight;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
 use crate::store;
@@ -106,7 +105,7 @@ impl Job for Overdue {
         let effects = release.overdue(&payload.task, ctx.now);
         apply_effects(ctx, id, &release, effects)
             .await
-            .map_err(unwrap_handled)
+            .map_err(anyhow::Error::from)
     }
 }
 
@@ -206,21 +205,6 @@ async fn signoff(
     ))))
 }
 
-/// `YYYY-MM-DD` (midnight in `tz`), `YYYY-MM-DD HH:MM` or RFC 3339.
-pub fn parse_when(s: &str, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
-    if let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        return midnight(date, tz);
-    }
-    parse_time(s, tz)
-}
-
-fn midnight(date: NaiveDate, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
-    date.and_hms_opt(0, 0, 0)
-        .and_then(|t| tz.from_local_datetime(&t).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| DomainError::invalid(format!("{date} has no midnight in {tz}")))
-}
-
 async fn start(
     ctx: &mut Ctx<'_>,
     name: &str,
@@ -315,7 +299,7 @@ pub async fn apply_effects(
                     task,
                     at_ms: store::ms(at),
                 };
-                ctx.schedule::<Overdue>(&payload, at);
+                Overdue::schedule(ctx, &payload, at);
             }
             Effect::OpenWindow(spec) => {
                 super::freeze::open(
@@ -367,7 +351,7 @@ async fn announcement(
             let Ok(t) = r.task(task) else {
                 return Ok(Message::new());
             };
-            let owners = super::roles::members_of(ctx, t.spec.owner).await?;
+            let owners = super::roles::members_of(ctx, &t.spec.owner).await?;
             let what = if t.spec.kind == TaskKind::Gate {
                 format!("/signoff {task}")
             } else {
@@ -377,7 +361,7 @@ async fn announcement(
                 head("▶️")
                     .code(task)
                     .text(format!(" is ready: {} — ", t.spec.title))
-                    .role(t.spec.owner, owners)
+                    .role(t.spec.owner.clone(), owners)
                     .text(format!(
                         " (planned by {}; then {what})",
                         local(r.planned_end(&t.spec), tz)
@@ -432,7 +416,7 @@ async fn announcement(
             let Ok(t) = r.task(task) else {
                 return Ok(Message::new());
             };
-            let owners = super::roles::members_of(ctx, t.spec.owner).await?;
+            let owners = super::roles::members_of(ctx, &t.spec.owner).await?;
             Message::new().line(
                 head("⏰")
                     .code(task)
@@ -441,7 +425,7 @@ async fn announcement(
                         t.spec.title,
                         local(r.planned_end(&t.spec), tz)
                     ))
-                    .role(t.spec.owner, owners),
+                    .role(t.spec.owner.clone(), owners),
             )
         }
         Notice::Closed { by } => Message::new().line(

@@ -148,7 +148,7 @@ mod tests {
                 .user(&"discord:111".parse().unwrap())
                 .text(" ")
                 .role(
-                    Role::DataSteward,
+                    Role::DATA_STEWARD,
                     vec![
                         "discord-role:42".parse().unwrap(),
                         "slack:U1".parse().unwrap(),

@@ -7,7 +7,8 @@
 //!
 //! Restart idempotency: every post carries `shipmate_outbox` metadata with
 //! the outbox id; a post that was tried or leased before first looks in
-//! `conversations.history` for a copy that an earlier, interrupted attempt
+//! `conversations.history` (a thread reply: in its thread,
+//! `conversations.replies`) for a copy that an earlier, interrupted attempt
 //! already delivered.
 
 mod render;
@@ -118,13 +119,20 @@ impl SlackTransport {
             oldest.timestamp(),
             oldest.timestamp_subsec_micros()
         );
-        let request = self.http.get(self.url("conversations.history")).query(&[
+        // a thread reply is listed only among its thread's replies, not in channel history
+        let (method, thread) = match item.reply_to.as_deref() {
+            Some(parent) => ("conversations.replies", Some(("ts", parent))),
+            None => ("conversations.history", None),
+        };
+        let mut query = vec![
             ("channel", item.channel.id.as_str()),
             ("oldest", oldest.as_str()),
             ("limit", HISTORY_LIMIT),
             ("include_all_metadata", "true"),
-        ]);
-        match self.call("conversations.history", request).await {
+        ];
+        query.extend(thread);
+        let request = self.http.get(self.url(method)).query(&query);
+        match self.call(method, request).await {
             Ok(answer) => Ok(answer
                 .messages
                 .into_iter()

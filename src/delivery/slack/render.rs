@@ -2,22 +2,22 @@
 //! paragraph, an `actions` block with the buttons, a `text` fallback for
 //! notifications, and the `shipmate_outbox` metadata that lets a resend
 //! after a crash find the copy already posted. Slack's limits (3000
-//! characters per section, 50 blocks, 25 buttons, 75-character labels) are
-//! respected by splitting or capping, never by failing.
+//! characters per section, 50 blocks, about 12,000 characters of block
+//! text, 25 buttons, 75-character labels) are respected by splitting or
+//! capping ([`pages`]), never by failing.
 
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::app::Message;
 use crate::delivery::buttons::button_ids;
+use crate::delivery::pages;
 use crate::delivery::wire::cap;
 use crate::domain::Platform;
 
 /// Event type of the metadata attached to every message we post.
 pub const METADATA_EVENT: &str = "shipmate_outbox";
 
-const SECTION_MAX: usize = 3000;
-const MAX_SECTIONS: usize = 49;
 const FALLBACK_MAX: usize = 4000;
 const MAX_BUTTONS: usize = 25;
 const LABEL_MAX: usize = 75;
@@ -142,43 +142,25 @@ pub fn payload<'a>(
     }
 }
 
-/// Paragraphs (split at blank lines) packed into sections of at most [`SECTION_MAX`].
+/// The message's sections: its first page (Slack's limits), and a last
+/// line saying how many lines did not fit. Messages are edited in place, so
+/// they stay one message; what builds them keeps long lists summarised.
 fn sections(markup: &str) -> Vec<String> {
-    fn flush(current: &mut String, out: &mut Vec<String>) {
-        if !current.is_empty() {
-            out.push(std::mem::take(current));
+    let (first, left_out) =
+        pages::first_page_noting_the_rest(pages::slack_pages(markup), |page: &Vec<String>| {
+            page.iter().map(|s| s.lines().count()).sum()
+        });
+    let mut out = first.unwrap_or_default();
+    if left_out > 0 {
+        // the note replaces the last section when the page is full
+        if out.len() >= pages::SLACK_PAGE_SECTIONS
+            || out.iter().map(|s| s.chars().count()).sum::<usize>() + 60 > pages::SLACK_PAGE_TEXT
+        {
+            out.pop();
         }
-    }
-    let mut out: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for line in markup.split('\n') {
-        if line.trim().is_empty() {
-            flush(&mut current, &mut out);
-            continue;
-        }
-        for piece in pieces(line, SECTION_MAX) {
-            let len = current.chars().count();
-            if len > 0 && len + 1 + piece.chars().count() > SECTION_MAX {
-                flush(&mut current, &mut out);
-            }
-            if !current.is_empty() {
-                current.push('\n');
-            }
-            current.push_str(&piece);
-        }
-    }
-    flush(&mut current, &mut out);
-    if out.len() > MAX_SECTIONS {
-        out.truncate(MAX_SECTIONS - 1);
-        out.push("_… message truncated_".to_string());
+        out.push(format!("_… {left_out} more lines not shown_"));
     }
     out
-}
-
-/// A line cut into pieces of at most `max` characters.
-fn pieces(line: &str, max: usize) -> Vec<String> {
-    let chars: Vec<char> = line.chars().collect();
-    chars.chunks(max).map(|c| c.iter().collect()).collect()
 }
 
 /// A stable, readable action id: `shipmate-<index>-<command slug>`.
@@ -254,9 +236,21 @@ mod tests {
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["ts"], "1.2");
         assert!(v.get("unfurl_links").is_none());
+        let mut total = 0;
         for b in v["blocks"].as_array().unwrap() {
-            assert!(b["text"]["text"].as_str().unwrap().chars().count() <= 3000);
+            let n = b["text"]["text"].as_str().unwrap().chars().count();
+            assert!(n <= 3000);
+            total += n;
         }
+        assert!(total <= 12_000, "msg_blocks_too_long at {total}");
+        let last = v["blocks"].as_array().unwrap().last().unwrap().clone();
+        assert!(
+            last["text"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("more lines not shown"),
+            "{last}"
+        );
         assert!(p.text.chars().count() <= 4000);
     }
 }

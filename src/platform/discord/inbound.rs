@@ -6,12 +6,20 @@
 //! PING → type 1; commands, button clicks and modal submissions → type 4
 //! (flag 64 unless the reply is for the channel); a button whose command
 //! leaves a value to fill → a modal (type 9). A command still running after
-//! 2.5 s is deferred (type 5) and its reply edited in later through
+//! 2.5 s is deferred (type 5) and answered later through
 //! `discord.api_base_url`.
+//!
+//! A deferred response's privacy is fixed when it is deferred (Discord
+//! ignores flag 64 on a later edit), and the result is not known yet: the
+//! deferral is ephemeral, so a refusal stays private. A private result is
+//! edited into it; a result for the channel edits it into a short private
+//! note and follows up with the result as a public message.
 
 use serde_json::{Value, json};
 
-use super::render::{self, DEFERRED_CHANNEL_MESSAGE, PONG};
+use std::time::Duration;
+
+use super::render::{self, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, PONG};
 use super::wire::{
     APPLICATION_COMMAND, CommandData, Interaction, MESSAGE_COMPONENT, MODAL_SUBMIT, PING,
 };
@@ -21,6 +29,9 @@ use crate::platform::answer::{
     ANSWER_WITHIN, Malformed, Outcome, button_command, dispatch_within, finish,
 };
 use crate::platform::command_text::{self, template};
+
+/// How long a long reply's follow-ups wait for Discord to have its first page.
+const CONTINUE_AFTER: Duration = Duration::from_millis(700);
 
 /// What a decoded interaction asks shipmate to run, before any database work.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,42 +137,98 @@ impl Inbound {
     async fn run(&self, i: &Interaction, text: String) -> Result<Value, Malformed> {
         let inv = invocation(i, text)?;
         let tz = self.app.config.tz;
+        let webhook = self.webhook(i);
         Ok(match dispatch_within(&self.app, inv, ANSWER_WITHIN).await {
-            Outcome::Done(reply) => render::reply(&reply, tz),
+            Outcome::Done(reply) => {
+                let mut pages = render::message_pages(&reply, tz).into_iter();
+                let first = pages.next().unwrap_or_default();
+                let rest: Vec<Value> = pages.collect();
+                if !rest.is_empty() {
+                    // follow-ups exist once Discord has the response: wait for it
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(CONTINUE_AFTER).await;
+                        me.follow_ups(&webhook, &rest).await;
+                    });
+                }
+                json!({"type": CHANNEL_MESSAGE, "data": first})
+            }
             Outcome::Late(handle) => {
                 let me = self.clone();
-                let application_id = i
-                    .application_id
-                    .clone()
-                    .unwrap_or_else(|| self.app.config.settings.discord.application_id.clone());
-                let token = i.token.clone().unwrap_or_default();
                 tokio::spawn(async move {
                     let reply = finish(handle).await;
-                    me.edit_original(&application_id, &token, &reply).await;
+                    me.answer_deferred(&webhook, &reply).await;
                 });
-                json!({"type": DEFERRED_CHANNEL_MESSAGE})
+                json!({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}})
             }
         })
     }
 
-    /// Replaces a deferred response with the reply.
-    async fn edit_original(&self, application_id: &str, token: &str, reply: &Reply) {
-        let base = self
-            .app
-            .config
-            .settings
-            .discord
-            .api_base_url
-            .trim_end_matches('/');
-        let url = format!("{base}/webhooks/{application_id}/{token}/messages/@original");
-        let body = render::message_data(reply, self.app.config.tz);
-        match self.client.patch(&url).json(&body).send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => tracing::warn!(status = %r.status(), "Discord refused a deferred reply"),
-            Err(e) => {
-                tracing::warn!(error = %e.without_url(), "could not send a deferred Discord reply")
+    /// The interaction's webhook: `{api}/webhooks/{application id}/{token}`.
+    fn webhook(&self, i: &Interaction) -> String {
+        let discord = &self.app.config.settings.discord;
+        let application_id = i
+            .application_id
+            .clone()
+            .unwrap_or_else(|| discord.application_id.clone());
+        format!(
+            "{}/webhooks/{application_id}/{}",
+            discord.api_base_url.trim_end_matches('/'),
+            i.token.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// Posts follow-up messages, in order.
+    async fn follow_ups(&self, webhook: &str, pages: &[Value]) {
+        for page in pages {
+            if !self.send(self.client.post(webhook), page).await {
+                return;
             }
         }
+    }
+
+    /// Answers an (ephemeral) deferral: a private reply replaces it; a reply
+    /// for the channel replaces it with a private note and follows up in
+    /// public. Pages after the first follow up.
+    async fn answer_deferred(&self, webhook: &str, reply: &Reply) {
+        let pages = render::message_pages(reply, self.app.config.tz);
+        let original = format!("{webhook}/messages/@original");
+        if !reply.in_channel {
+            let mut pages = pages.into_iter();
+            let mut first = pages.next().unwrap_or_default();
+            strip_flags(&mut first);
+            if self.send(self.client.patch(&original), &first).await {
+                self.follow_ups(webhook, &pages.collect::<Vec<_>>()).await;
+            }
+            return;
+        }
+        let mut note = render::note("Done: the answer is posted in this channel.")["data"].take();
+        strip_flags(&mut note);
+        self.send(self.client.patch(&original), &note).await;
+        // posted even if the note failed: the result must reach the channel
+        self.follow_ups(webhook, &pages).await;
+    }
+
+    /// Sends one interaction webhook call; whether Discord took it.
+    async fn send(&self, request: reqwest::RequestBuilder, body: &Value) -> bool {
+        match request.json(body).send().await {
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), "Discord refused an interaction reply");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.without_url(), "could not send an interaction reply");
+                false
+            }
+        }
+    }
+}
+
+/// An edit cannot change a message's privacy: it carries no flags.
+fn strip_flags(data: &mut Value) {
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("flags");
     }
 }
 

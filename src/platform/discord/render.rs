@@ -4,6 +4,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use crate::app::{Message, Reply};
+use crate::delivery::pages;
 use crate::domain::Platform;
 use crate::platform::command_text::Template;
 
@@ -52,22 +53,41 @@ pub fn components(message: &Message) -> Vec<Value> {
         .collect()
 }
 
-/// The message part of a reply: content, flags, buttons.
-pub fn message_data(reply: &Reply, tz: Tz) -> Value {
-    let mut data = json!({
-        "content": truncate(&reply.message.markup(Platform::Discord, tz), CONTENT_MAX),
-    });
-    if !reply.in_channel {
-        data["flags"] = json!(EPHEMERAL);
+/// A reply as Discord messages of at most 2,000 characters each
+/// ([`pages`]): content, flags, and the buttons with the last. A reply pings
+/// nobody (`allowed_mentions` parses nothing): it answers the invoker.
+pub fn message_pages(reply: &Reply, tz: Tz) -> Vec<Value> {
+    let mut texts = pages::text_pages(&reply.message.markup(Platform::Discord, tz), CONTENT_MAX);
+    if texts.is_empty() {
+        texts.push(String::new());
     }
-    let rows = components(&reply.message);
-    if !rows.is_empty() {
-        data["components"] = json!(rows);
-    }
-    data
+    let last = texts.len() - 1;
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, content)| {
+            let mut data = json!({
+                "content": content,
+                "allowed_mentions": {"parse": []},
+            });
+            if !reply.in_channel {
+                data["flags"] = json!(EPHEMERAL);
+            }
+            let rows = components(&reply.message);
+            if i == last && !rows.is_empty() {
+                data["components"] = json!(rows);
+            }
+            data
+        })
+        .collect()
 }
 
-/// A type-4 response carrying the reply.
+/// The message part of a reply that fits one message: its first page.
+pub fn message_data(reply: &Reply, tz: Tz) -> Value {
+    message_pages(reply, tz).swap_remove(0)
+}
+
+/// A type-4 response carrying the reply (its first page).
 pub fn reply(reply: &Reply, tz: Tz) -> Value {
     json!({"type": CHANNEL_MESSAGE, "data": message_data(reply, tz)})
 }

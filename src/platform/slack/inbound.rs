@@ -12,17 +12,23 @@
 //! `/delete-request`, open a form with `views.open`. A failed form
 //! submission keeps the form open with the problem on the field it names.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::wire::{BlockActions, FormMeta, Interaction, SlashCommand, ViewSubmission};
-use super::{FORM_CALLBACK, FORM_INPUT, api, render};
-use crate::app::features::find_command;
+use super::{FORM_CALLBACK, FORM_INPUT, api, render, text};
+use crate::app::features::{find_command, parse_line};
 use crate::app::{App, Invocation, Reply, Status};
 use crate::domain::{ChannelRef, UserRef};
 use crate::platform::answer::{
     ANSWER_WITHIN, Malformed, Outcome, button_command, dispatch_within, finish,
 };
 use crate::platform::command_text::{self, NamedValue, Template};
+
+/// How long a long reply's continuation waits for its first page, the
+/// HTTP answer, to be shown.
+const CONTINUE_AFTER: Duration = Duration::from_millis(500);
 
 /// What to send back to Slack inside its 3-second window.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,11 +57,16 @@ pub fn identities(user_id: &str, channel_id: &str) -> Result<(UserRef, ChannelRe
     Ok((user, channel))
 }
 
-/// The command text of a slash command: `/<command> <text>`.
+/// The command text of a slash command: `/<command> <text>`, its mentions,
+/// links and entities decoded ([`text::decode`]).
 pub fn slash_text(cmd: &SlashCommand) -> String {
-    format!("/{} {}", cmd.command.trim_start_matches('/'), cmd.text)
-        .trim()
-        .to_string()
+    format!(
+        "/{} {}",
+        cmd.command.trim_start_matches('/'),
+        text::decode(&cmd.text)
+    )
+    .trim()
+    .to_string()
 }
 
 /// The command text of a submitted shipmate form, or `None` for another app's view.
@@ -73,7 +84,7 @@ pub fn submission_text(v: &ViewSubmission) -> Result<Option<(FormMeta, String)>,
         .iter()
         .filter_map(|(block, actions)| {
             let text = actions.get(FORM_INPUT)?.text()?;
-            Some(NamedValue::new(block.clone(), text))
+            Some(NamedValue::new(block.clone(), text::decode(&text)))
         })
         .collect();
     let text = command_text::append(&meta.base, &values);
@@ -89,17 +100,43 @@ impl Inbound {
         &self.app
     }
 
-    /// Posts a reply to a `response_url` in the background.
+    /// Runs `inv`, waiting at most `limit` for its reply (`None`: until it is done).
+    async fn dispatch(&self, inv: Invocation, limit: Option<Duration>) -> Outcome {
+        match limit {
+            Some(limit) => dispatch_within(&self.app, inv, limit).await,
+            None => Outcome::Done(self.app.dispatch(&inv).await),
+        }
+    }
+
+    /// Posts a reply to a `response_url` in the background (all its pages).
     fn follow_up(&self, response_url: Option<String>, reply: Reply) {
+        let config = &self.app.config;
+        let bodies = render::follow_up_bodies(&reply, config.tz, &config.directory);
+        self.post_all(response_url, bodies, Duration::ZERO);
+    }
+
+    /// Posts a body to a `response_url` in the background.
+    fn post(&self, response_url: Option<String>, body: Value) {
+        self.post_all(response_url, vec![body], Duration::ZERO);
+    }
+
+    /// Posts bodies to a `response_url` one after the other, after `delay`.
+    fn post_all(&self, response_url: Option<String>, bodies: Vec<Value>, delay: Duration) {
+        if bodies.is_empty() {
+            return;
+        }
         let Some(url) = response_url else {
             tracing::warn!("a Slack interaction without response_url: its reply is dropped");
             return;
         };
         let client = self.client.clone();
-        let body = render::follow_up_body(&reply, self.app.config.tz);
         tokio::spawn(async move {
-            if let Err(e) = api::respond(&client, &url, &body).await {
-                tracing::warn!(error = %e, "could not answer a Slack interaction");
+            tokio::time::sleep(delay).await;
+            for body in bodies {
+                if let Err(e) = api::respond(&client, &url, &body).await {
+                    tracing::warn!(error = %e, "could not answer a Slack interaction");
+                    return;
+                }
             }
         });
     }
@@ -138,6 +175,24 @@ impl Inbound {
 
     /// A slash command: its reply, a form, or an acknowledgement with the reply to follow.
     pub async fn slash_command(&self, cmd: SlashCommand) -> Result<Answer, Malformed> {
+        self.slash(cmd, Some(ANSWER_WITHIN)).await
+    }
+
+    /// Socket Mode: a slash command whose envelope is already acknowledged.
+    /// It runs to the end, and its reply (or a problem) goes to `response_url`.
+    pub async fn slash_command_acked(&self, cmd: SlashCommand) {
+        let url = cmd.response_url.clone();
+        let answer = self.slash(cmd, None).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "a Slack command over Socket Mode could not be read");
+            Answer::Body(render::note(&e.to_string()))
+        });
+        if let Answer::Body(body) = answer {
+            self.post(url, body);
+        }
+    }
+
+    /// Runs a slash command, waiting at most `limit` (`None`: to the end).
+    async fn slash(&self, cmd: SlashCommand, limit: Option<Duration>) -> Result<Answer, Malformed> {
         let (user, channel) = identities(&cmd.user_id, &cmd.channel_id)?;
         if cmd.text.trim().is_empty()
             && let (Some(form), Some(trigger)) = (
@@ -169,9 +224,15 @@ impl Inbound {
             channel,
             text: slash_text(&cmd),
         };
-        let tz = self.app.config.tz;
-        Ok(match dispatch_within(&self.app, inv, ANSWER_WITHIN).await {
-            Outcome::Done(reply) => Answer::Body(render::reply_body(&reply, tz)),
+        let config = &self.app.config;
+        Ok(match self.dispatch(inv, limit).await {
+            Outcome::Done(reply) => {
+                let mut bodies = render::reply_bodies(&reply, config.tz, &config.directory);
+                let first = bodies.remove(0);
+                // a long reply continues on response_url once the answer is shown
+                self.post_all(cmd.response_url.clone(), bodies, CONTINUE_AFTER);
+                Answer::Body(first)
+            }
             Outcome::Late(handle) => {
                 self.follow_up_outcome(cmd.response_url, Outcome::Late(handle));
                 Answer::Body(render::note(
@@ -201,9 +262,15 @@ impl Inbound {
             .iter()
             .find_map(|x| x.value.as_deref())
             .unwrap_or_default();
-        let command = button_command(&self.app, value).await.ok_or_else(|| {
-            Malformed::new("the clicked action carries no shipmate command in its value")
-        })?;
+        let Some(command) = button_command(&self.app, value).await else {
+            // answered like any click (HTTP 200), so Slack shows no error icon
+            let note = Reply::error(
+                Status::Invalid,
+                "This button does not carry a shipmate command (it may come from an older message): type the command instead.",
+            );
+            self.follow_up(a.response_url, note);
+            return Ok(Answer::Ack);
+        };
         if let Some(template) = command_text::template(&command) {
             let trigger = a.trigger_id.as_deref().ok_or_else(|| {
                 Malformed::new("block_actions has no trigger_id to open the form with")
@@ -248,17 +315,7 @@ impl Inbound {
         Ok(match dispatch_within(&self.app, inv, ANSWER_WITHIN).await {
             Outcome::Done(reply) if reply.status != Status::Ok => {
                 // keep the form open, with the problem shown on the field it names
-                let text = reply.message.plain(self.app.config.tz);
-                let field = v
-                    .view
-                    .state
-                    .values
-                    .keys()
-                    .find(|k| text.contains(&format!("`{k}`")))
-                    .or_else(|| v.view.state.values.keys().next())
-                    .cloned()
-                    .unwrap_or_default();
-                Answer::Body(render::form_errors(&field, &text))
+                field_errors(&v, &reply.message.plain(self.app.config.tz))
             }
             outcome => {
                 self.follow_up_outcome(meta.response_url, outcome);
@@ -266,4 +323,70 @@ impl Inbound {
             }
         })
     }
+
+    /// Socket Mode: the acknowledgement of an interaction, at once, with its
+    /// work started behind it. A form whose values the grammar refuses stays
+    /// open with the problem on its field (that check needs no database);
+    /// everything else is acknowledged bare and answered on `response_url`.
+    pub fn interaction_acked(&self, payload: Interaction) -> Answer {
+        let me = self.clone();
+        match payload {
+            Interaction::ViewSubmission(v) => {
+                let (meta, text) = match submission_text(&v) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => return Answer::Ack,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a Slack form over Socket Mode could not be read");
+                        return Answer::Ack;
+                    }
+                };
+                if let Err(e) = parse_line(&text) {
+                    return field_errors(&v, &e.to_string());
+                }
+                tokio::spawn(async move { me.submission_acked(v, meta, text).await });
+                Answer::Ack
+            }
+            other => {
+                tokio::spawn(async move {
+                    if let Err(e) = me.interaction(other).await {
+                        tracing::warn!(error = %e, "a Slack interaction over Socket Mode was not handled");
+                    }
+                });
+                Answer::Ack
+            }
+        }
+    }
+
+    /// Runs an acknowledged form submission; its reply goes to `response_url`.
+    async fn submission_acked(&self, v: ViewSubmission, meta: FormMeta, text: String) {
+        let (user, channel) = match identities(&v.user.id, &meta.channel) {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "a Slack form over Socket Mode could not be read");
+                return;
+            }
+        };
+        let inv = Invocation {
+            user,
+            platform_roles: Vec::new(),
+            channel,
+            text,
+        };
+        let outcome = self.dispatch(inv, None).await;
+        self.follow_up_outcome(meta.response_url, outcome);
+    }
+}
+
+/// A form kept open with `text` shown on the field it names (else the first).
+fn field_errors(v: &ViewSubmission, text: &str) -> Answer {
+    let field = v
+        .view
+        .state
+        .values
+        .keys()
+        .find(|k| text.contains(&format!("`{k}`")))
+        .or_else(|| v.view.state.values.keys().next())
+        .cloned()
+        .unwrap_or_default();
+    Answer::Body(render::form_errors(&field, text))
 }

@@ -83,7 +83,9 @@ pub fn manifest(public_url: &str, socket_mode: bool) -> String {
         if !hint.is_empty() {
             y.push_str(&format!("      usage_hint: {}\n", s(&hint)));
         }
-        y.push_str("      should_escape: false\n");
+        // Slack then sends mentions, channels and links as ids
+        // (`<@U…|name>`), which `text::decode` turns into addresses.
+        y.push_str("      should_escape: true\n");
     }
     y.push_str("oauth_config:\n");
     y.push_str("  scopes:\n");
@@ -98,11 +100,6 @@ pub fn manifest(public_url: &str, socket_mode: bool) -> String {
         y.push_str(&format!(
             "    request_url: {}\n",
             s(&format!("{base}/slack/interactions"))
-        ));
-        y.push_str("  event_subscriptions:\n");
-        y.push_str(&format!(
-            "    request_url: {}\n",
-            s(&format!("{base}/slack/events"))
         ));
     }
     y.push_str("  org_deploy_enabled: false\n");
@@ -123,7 +120,16 @@ mod tests {
         }
         assert!(m.contains("url: \"https://bot.example.org/slack/commands\""));
         assert!(m.contains("request_url: \"https://bot.example.org/slack/interactions\""));
-        assert!(m.contains("request_url: \"https://bot.example.org/slack/events\""));
+        assert!(
+            !m.contains("event_subscriptions") && !m.contains("/slack/events"),
+            "shipmate subscribes to no events: {m}"
+        );
+        assert!(!m.contains("should_escape: false"), "{m}");
+        assert_eq!(
+            m.matches("should_escape: true").count(),
+            COMMANDS.len(),
+            "Slack must send mentions as ids: {m}"
+        );
         assert!(m.contains("socket_mode_enabled: false"));
         assert!(m.contains(
             "usage_hint: \"[create] <target> reason:incorrect-input|duplicate-run|other"

@@ -2,8 +2,8 @@
 //! inbound core shared by HTTP and Socket Mode ([`inbound`]), the Socket
 //! Mode listener ([`socket`]), how a [`Reply`](crate::app::Reply) and a form
 //! look in Block Kit, the few Web API calls the inbound side makes
-//! (`views.open`, `response_url`), and the app manifest generated from the
-//! grammar. Nothing outside `platform` and
+//! (`views.open`, `response_url`), Slack's text escaping both ways
+//! ([`text`]), and the app manifest generated from the grammar. Nothing outside `platform` and
 //! `http` sees these types.
 
 pub mod api;
@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod manifest;
 pub mod render;
 pub mod socket;
+pub mod text;
 pub mod wire;
 
 /// The `callback_id` of every form shipmate opens.

@@ -1,16 +1,22 @@
-//! Block Kit for replies and forms.
+//! Block Kit for replies and forms. Replies go through the same
+//! preparation as posted messages ([`mentions::for_platform`]): identities
+//! translated through `[people]`, and free text escaped, so a usage line
+//! keeps its `<target>` and typed text can never become `<!channel>`.
 
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
+use super::text::escape;
 use super::wire::FormMeta;
 use super::{FORM_CALLBACK, FORM_INPUT};
 use crate::app::{Message, Reply};
+use crate::delivery::{mentions, pages};
 use crate::domain::Platform;
 use crate::platform::command_text::{Field, Template};
+use crate::settings::Directory;
 
-/// Slack's limit on a section's text.
-const SECTION_MAX: usize = 3000;
+/// The notification text of a message (its blocks hold the whole text).
+const FALLBACK_MAX: usize = 3000;
 
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -25,60 +31,94 @@ fn plain(text: &str, max: usize) -> Value {
     json!({"type": "plain_text", "text": truncate(text, max)})
 }
 
-/// The blocks of a message: its text as sections, its buttons as actions.
-pub fn blocks(message: &Message, tz: Tz) -> Vec<Value> {
-    let text = message.markup(Platform::Slack, tz);
-    let mut blocks = vec![json!({
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": truncate(&text, SECTION_MAX)}
-    })];
-    if !message.buttons.is_empty() {
-        let elements: Vec<Value> = message
-            .buttons
-            .iter()
-            .take(25)
-            .enumerate()
-            .map(|(i, b)| {
-                let mut button = json!({
-                    "type": "button",
-                    "action_id": format!("shipmate.command.{i}"),
-                    "text": plain(&b.label, 75),
-                    "value": b.command,
-                });
-                if b.danger {
-                    button["style"] = json!("danger");
-                }
-                button
-            })
-            .collect();
-        blocks.push(json!({"type": "actions", "elements": elements}));
+/// The actions block of a message's buttons, if it has any.
+fn actions(message: &Message) -> Option<Value> {
+    if message.buttons.is_empty() {
+        return None;
     }
-    blocks
+    let elements: Vec<Value> = message
+        .buttons
+        .iter()
+        .take(25)
+        .enumerate()
+        .map(|(i, b)| {
+            let mut button = json!({
+                "type": "button",
+                "action_id": format!("shipmate.command.{i}"),
+                "text": plain(&b.label, 75),
+                "value": b.command,
+            });
+            if b.danger {
+                button["style"] = json!("danger");
+            }
+            button
+        })
+        .collect();
+    Some(json!({"type": "actions", "elements": elements}))
 }
 
-/// The HTTP answer to a slash command (or a `response_url` post).
-pub fn reply_body(reply: &Reply, tz: Tz) -> Value {
-    json!({
-        "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
-        "text": truncate(&reply.message.markup(Platform::Slack, tz), 40_000),
-        "blocks": blocks(&reply.message, tz),
-    })
+/// A reply as Slack messages within Slack's limits ([`pages`]): the first
+/// is the answer, the others continue it (the buttons go with the last).
+pub fn reply_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Value> {
+    let message = mentions::for_platform(&reply.message, Platform::Slack, directory);
+    let markup = message.markup(Platform::Slack, tz);
+    let mut pages = pages::slack_pages(&markup);
+    if pages.is_empty() {
+        pages.push(Vec::new());
+    }
+    let last = pages.len() - 1;
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, sections)| {
+            let text = sections.join("\n");
+            let mut blocks: Vec<Value> = sections
+                .into_iter()
+                .map(|t| json!({"type": "section", "text": {"type": "mrkdwn", "text": t}}))
+                .collect();
+            let buttons = (i == last).then(|| actions(&message)).flatten();
+            let fallback = match (&buttons, text.is_empty()) {
+                (Some(_), true) => message
+                    .buttons
+                    .iter()
+                    .map(|b| escape(&b.label))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                _ => truncate(&text, FALLBACK_MAX),
+            };
+            blocks.extend(buttons);
+            json!({
+                "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
+                "text": fallback,
+                "blocks": blocks,
+            })
+        })
+        .collect()
 }
 
-/// Like [`reply_body`] for a `response_url`: never replaces the clicked message.
-pub fn follow_up_body(reply: &Reply, tz: Tz) -> Value {
-    let mut body = reply_body(reply, tz);
-    body["replace_original"] = json!(false);
-    body
+/// The first of [`reply_bodies`]: a reply that fits one message.
+pub fn reply_body(reply: &Reply, tz: Tz, directory: &Directory) -> Value {
+    reply_bodies(reply, tz, directory).swap_remove(0)
 }
 
-/// A short private note (acknowledgements, failures to open a form).
+/// Like [`reply_bodies`] for a `response_url`: never replaces the clicked message.
+pub fn follow_up_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Value> {
+    let mut bodies = reply_bodies(reply, tz, directory);
+    for body in &mut bodies {
+        body["replace_original"] = json!(false);
+    }
+    bodies
+}
+
+/// A short private note (acknowledgements, failures to open a form), escaped.
 pub fn note(text: &str) -> Value {
-    json!({"response_type": "ephemeral", "text": text})
+    json!({"response_type": "ephemeral", "text": escape(text)})
 }
 
 fn input(field: &Field) -> Value {
-    let element = if field.choices.is_empty() {
+    let element = if field.people {
+        json!({"type": "multi_users_select", "action_id": FORM_INPUT})
+    } else if field.choices.is_empty() {
         json!({
             "type": "plain_text_input",
             "action_id": FORM_INPUT,
@@ -109,7 +149,7 @@ fn input(field: &Field) -> Value {
 pub fn form_view(template: &Template, meta: &FormMeta) -> Value {
     let mut blocks = vec![json!({
         "type": "section",
-        "text": {"type": "mrkdwn", "text": format!("`{}`", template.base)}
+        "text": {"type": "mrkdwn", "text": format!("`{}`", escape(&template.base))}
     })];
     blocks.extend(template.fields.iter().map(input));
     json!({
@@ -146,7 +186,7 @@ mod tests {
                     true,
                 ),
         );
-        let body = reply_body(&reply, chrono_tz::UTC);
+        let body = reply_body(&reply, chrono_tz::UTC, &Directory::default());
         assert_eq!(body["response_type"], "in_channel");
         assert_eq!(body["text"], "*DR-1* filed");
         assert_eq!(
@@ -154,6 +194,46 @@ mod tests {
             "/delete-request approve DR-1"
         );
         assert_eq!(body["blocks"][1]["elements"][1]["style"], "danger");
+    }
+
+    #[test]
+    fn a_reply_is_escaped_so_placeholders_stay_and_nothing_pings() {
+        let reply = Reply::private(
+            Message::new()
+                .line(Line::new().text("missing `id`: db upgrade & reindex <!channel>"))
+                .line(Line::new().text("Usage: /delete-request approve <DR-n>"))
+                .line(Line::new().user(&"slack:U1".parse().unwrap())),
+        );
+        let body = reply_body(&reply, chrono_tz::UTC, &Directory::default());
+        let text = body["text"].as_str().unwrap_or_default();
+        assert_eq!(
+            text,
+            "missing `id`: db upgrade &amp; reindex &lt;!channel&gt;\n\
+             Usage: /delete-request approve &lt;DR-n&gt;\n<@U1>"
+        );
+        assert_eq!(body["blocks"][0]["text"]["text"].as_str(), Some(text));
+        assert_eq!(
+            note("Type it instead: /x <target>")["text"],
+            "Type it instead: /x &lt;target&gt;"
+        );
+    }
+
+    #[test]
+    fn a_form_asks_for_people_with_a_user_picker() {
+        let form = crate::platform::command_text::form_for_bare("/delete-request").expect("form");
+        let meta = FormMeta {
+            base: form.base.clone(),
+            channel: "C1".into(),
+            response_url: None,
+        };
+        let view = form_view(&form, &meta);
+        let stakeholders = view["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["block_id"] == "stakeholders")
+            .expect("stakeholders field");
+        assert_eq!(stakeholders["element"]["type"], "multi_users_select");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! listener opens a websocket with `apps.connections.open` (app token,
 //! through `slack.api_base_url`) and hands us slash commands, interactions
 //! and events. Each is turned into the same wire type the HTTP endpoints
-//! decode and run through the same core ([`Inbound`]); the core's
-//! [`Answer`] becomes the envelope's ack payload (a bare ack for
-//! [`Answer::Ack`]). Events are acknowledged: shipmate acts on none yet,
-//! like `POST /slack/events`.
+//! decode and run through the same core ([`Inbound`]). Every envelope is
+//! acknowledged at once and its work runs behind the ack, answering on
+//! `response_url`: the library handles a socket's envelopes one at a time,
+//! so a slow command must not hold the next one past Slack's 3 seconds.
+//! Only a form the grammar refuses is answered in the ack (field errors).
+//! Events are acknowledged: shipmate acts on none yet, like `POST /slack/events`.
 //!
 //! There are no signatures to check here: the socket itself is
 //! authenticated by the app token.
@@ -62,35 +64,39 @@ pub fn interaction_ack(answer: Answer) -> Result<SlackInteractionResponse, Malfo
     }
 }
 
-/// Runs a Socket Mode slash command; `None` means a bare ack.
+/// Acknowledges a Socket Mode slash command at once (`None`: a bare ack)
+/// and runs it behind the ack; its reply goes to `response_url`.
+/// slack-morphism handles one envelope of a socket at a time, so an ack that
+/// waited for the command could make the next envelope miss Slack's 3 s.
 pub async fn handle_command(
     inbound: &Inbound,
     event: SlackCommandEvent,
 ) -> Option<SlackCommandEventResponse> {
-    let answer = match slash_command(&event) {
-        Ok(cmd) => inbound.slash_command(cmd).await,
-        Err(e) => Err(e),
-    };
-    // A slash command always deserves an answer the user can read.
-    let answer = answer.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "a Slack command over Socket Mode could not be read");
-        Answer::Body(render::note(&e.to_string()))
-    });
-    command_ack(answer).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "could not answer a Slack command over Socket Mode");
-        None
-    })
+    match slash_command(&event) {
+        Ok(cmd) => {
+            let inbound = inbound.clone();
+            tokio::spawn(async move { inbound.slash_command_acked(cmd).await });
+            None
+        }
+        // A slash command always deserves an answer the user can read.
+        Err(e) => {
+            tracing::warn!(error = %e, "a Slack command over Socket Mode could not be read");
+            command_ack(Answer::Body(render::note(&e.to_string()))).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not answer a Slack command over Socket Mode");
+                None
+            })
+        }
+    }
 }
 
-/// Runs a Socket Mode interaction; [`SlackInteractionResponse::Empty`] is a bare ack.
+/// Acknowledges a Socket Mode interaction at once
+/// ([`SlackInteractionResponse::Empty`] is a bare ack) and runs it behind
+/// the ack; only a form the grammar refuses is answered in the ack.
 pub async fn handle_interaction(
     inbound: &Inbound,
     event: SlackInteractionEvent,
 ) -> SlackInteractionResponse {
-    let answer = match interaction(&event) {
-        Ok(payload) => inbound.interaction(payload).await,
-        Err(e) => Err(e),
-    };
+    let answer = interaction(&event).map(|payload| inbound.interaction_acked(payload));
     answer.and_then(interaction_ack).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "a Slack interaction over Socket Mode was not handled");
         SlackInteractionResponse::Empty

@@ -129,7 +129,11 @@ fn a_reply_travels_in_the_command_ack() {
             .line(crate::app::Line::new().text("Filed DR-1"))
             .button("Approve", "/delete-request approve DR-1".into(), false),
     );
-    let body = render::reply_body(&reply, chrono_tz::UTC);
+    let body = render::reply_body(
+        &reply,
+        chrono_tz::UTC,
+        &crate::settings::Directory::default(),
+    );
 
     let payload = command_ack(Answer::Body(body.clone()))
         .expect("fits")

@@ -109,13 +109,27 @@ pub struct InputState {
     pub value: Option<String>,
     #[serde(default)]
     pub selected_option: Option<SelectedOption>,
+    /// A `users_select`: the chosen user's id.
+    #[serde(default)]
+    pub selected_user: Option<String>,
+    /// A `multi_users_select`: the chosen users' ids.
+    #[serde(default)]
+    pub selected_users: Option<Vec<String>>,
 }
 
 impl InputState {
-    pub fn text(&self) -> Option<&str> {
+    /// The value as command text; users as `slack:U…` addresses, comma-separated.
+    pub fn text(&self) -> Option<String> {
+        if let Some(users) = &self.selected_users {
+            let list: Vec<String> = users.iter().map(|u| format!("slack:{u}")).collect();
+            return (!list.is_empty()).then(|| list.join(","));
+        }
+        if let Some(user) = &self.selected_user {
+            return Some(format!("slack:{user}"));
+        }
         self.value
-            .as_deref()
-            .or_else(|| self.selected_option.as_ref().map(|o| o.value.as_str()))
+            .clone()
+            .or_else(|| self.selected_option.as_ref().map(|o| o.value.clone()))
     }
 }
 

@@ -11,8 +11,9 @@
 use anyhow::Context;
 use chrono::TimeDelta;
 
-use super::feature::{Job, NoPayload};
-use super::{App, Ctx, Line, Message};
+use super::credits::record_polled;
+use crate::app::feature::{Job, NoPayload};
+use crate::app::{App, Ctx, Line, Message};
 use crate::domain::sms::parse_credits;
 use crate::domain::{Actor, ChannelRef, Platform, RoleSet, UserRef};
 use crate::settings::Config;
@@ -88,9 +89,9 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
     let channels = app.config.sms.channels.clone();
     let outcome = match fetched {
         Ok(credits) => {
-            super::sms::record_polled(&mut ctx, credits)
+            record_polled(&mut ctx, credits)
                 .await
-                .map_err(super::jobs::unwrap_handled)?;
+                .map_err(anyhow::Error::from)?;
             if store::sms::forget(&mut ctx.db, None).await? {
                 let m = Message::text(format!(
                     "✅ SMS balance poller recovered: read {credits} credits."

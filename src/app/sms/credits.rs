@@ -1,95 +1,19 @@
-//! `/sms balance|status`, the renewal reminder (`sms.reminder_cron`) and the
-//! low-balance / run-out alerts in `sms.channels`. The forecast and the
-//! alert rules are the domain's ([`crate::domain::sms`]); this module loads
-//! the history, remembers which alerts went out, and writes the messages.
+//! `/sms balance|status` and the renewal reminder: records readings, the
+//! forecast from the domain, and the alerts remembered so each goes out once.
 
-use super::context::Handled;
-use super::feature::{Feature, Input, Job, JobRunner, NoPayload, Runs};
-use super::jobs::unwrap_handled;
-use super::{Ctx, Line, Message, Reply};
+use crate::app::context::Handled;
+use crate::app::message::{Line, Message};
+use crate::app::{Ctx, Reply};
+use crate::domain::DomainError;
 use crate::domain::sms::{self, Alert, Condition, Forecast, Reading, Thresholds};
-use crate::domain::{DomainError, Role};
-use crate::grammar::spec::pos;
-use crate::grammar::{CommandSpec, SubSpec};
-use crate::settings::Config;
 use crate::store::{self, sms::Source};
-
-pub static SMS: CommandSpec = CommandSpec {
-    name: "sms",
-    summary: "Track SMS credits and forecast when they run out",
-    default_sub: None,
-    subs: &[
-        SubSpec {
-            name: "balance",
-            summary: "Record the current SMS credit balance (devops)",
-            params: &[pos("credits", "credits", "the balance, e.g. 12000")],
-        },
-        SubSpec {
-            name: "status",
-            summary: "Show the balance, burn rate and forecast run-out date",
-            params: &[],
-        },
-    ],
-};
-
-/// One `/sms` command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsCommand {
-    /// Record the balance, in credits.
-    Balance(u64),
-    Status,
-}
-
-impl TryFrom<Input<'_>> for SmsCommand {
-    type Error = DomainError;
-
-    fn try_from(input: Input<'_>) -> Result<Self, DomainError> {
-        Ok(match input.sub() {
-            "balance" => SmsCommand::Balance(sms::parse_credits(input.required("credits")?)?),
-            "status" => SmsCommand::Status,
-            _ => return Err(input.unknown()),
-        })
-    }
-}
-
-/// The SMS-credit feature.
-pub struct Sms;
-
-impl Feature for Sms {
-    const COMMANDS: &'static [&'static CommandSpec] = &[&SMS];
-    const JOBS: &'static [&'static dyn JobRunner] =
-        &[&Runs::<Reminder>::NEW, &Runs::<super::sms_poll::Poll>::NEW];
-    type Command = SmsCommand;
-
-    async fn handle(ctx: &mut Ctx<'_>, command: SmsCommand) -> Handled<Reply> {
-        match command {
-            SmsCommand::Balance(credits) => balance(ctx, credits).await,
-            SmsCommand::Status => status(ctx).await,
-        }
-    }
-}
-
-/// The recurring renewal reminder (`sms.reminder_cron`).
-pub struct Reminder;
-
-impl Job for Reminder {
-    const KIND: &'static str = "sms.reminder";
-    type Payload = NoPayload;
-
-    fn cron(config: &Config) -> Option<String> {
-        Some(config.settings.sms.reminder_cron.clone())
-    }
-
-    async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {
-        remind(ctx).await.map_err(unwrap_handled)
-    }
-}
 
 /// The audit record of SMS credit changes.
 const RECORD: &str = "sms";
 
-async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
-    ctx.actor.require(Role::Devops, "record the SMS balance")?;
+pub(super) async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
+    ctx.actor
+        .require(&ctx.app.config.sms_role, "record the SMS balance")?;
     if i64::try_from(credits).is_err() {
         return Err(
             DomainError::invalid(format!("{credits} credits is more than can be stored")).into(),
@@ -113,7 +37,7 @@ async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
     Ok(Reply::in_channel(m))
 }
 
-async fn status(ctx: &mut Ctx<'_>) -> Handled<Reply> {
+pub(super) async fn status(ctx: &mut Ctx<'_>) -> Handled<Reply> {
     match load_forecast(ctx).await? {
         Some(f) => Ok(Reply::private(describe(ctx, &f, Message::new()))),
         None => Ok(Reply::private(Message::text(
@@ -218,7 +142,8 @@ pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
 }
 
 async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled<Message> {
-    let devops = super::roles::members_of(ctx, Role::Devops).await?;
+    let app = ctx.app;
+    let devops = crate::app::roles::members_of(ctx, &app.config.sms_role).await?;
     let t = thresholds(ctx);
     let line = match alert.condition {
         Condition::LowBalance => Line::new().text(format!(
@@ -241,7 +166,10 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
         }
     };
     Ok(Message::new()
-        .line(line.role(Role::Devops, devops).text(" please renew."))
+        .line(
+            line.role(ctx.app.config.sms_role.clone(), devops)
+                .text(" please renew."),
+        )
         .line(Line::new().text(
             "Record the new balance with /sms balance <credits>; /sms status shows the forecast.",
         )))
@@ -249,11 +177,12 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
 
 /// The recurring renewal reminder: the status, a nudge to devops, and the alert check.
 pub async fn remind(ctx: &mut Ctx<'_>) -> Handled<()> {
-    let devops = super::roles::members_of(ctx, Role::Devops).await?;
+    let app = ctx.app;
+    let devops = crate::app::roles::members_of(ctx, &app.config.sms_role).await?;
     let head = Message::new().line(
         Line::new()
             .text("📅 SMS credits renewal check for ")
-            .role(Role::Devops, devops)
+            .role(ctx.app.config.sms_role.clone(), devops)
             .text(": please confirm the balance with /sms balance <credits>."),
     );
     let forecast = load_forecast(ctx).await?;
