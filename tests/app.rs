@@ -9,16 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use common::{spawn_app, spawn_app_with_clock};
+use common::{spawn_app, spawn_app_at, spawn_app_with_clock};
 use shipmate::domain::timing::ManualClock;
 use shipmate::{scheduler, store};
 
-const FAST: &[(&str, &str)] = &[("SHIPMATE__DELETION__COOLING_OFF__LOW", "2s")];
+/// Monday 2026-11-02, 10:00 IST: the manual clock's start.
+fn monday() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 4, 30, 0).unwrap()
+}
 
 #[tokio::test]
-async fn a_request_walks_from_create_to_done_with_a_two_second_cooling_off() {
-    // Arrange
-    let t = spawn_app(FAST).await;
+async fn a_request_walks_from_create_to_done_through_its_cooling_off() {
+    // Arrange: a manual clock; cooling-off (low) is a day
+    let t = spawn_app_at(&[], monday()).await;
 
     // Act: alice files, a steward approves
     let filed = t
@@ -41,7 +44,8 @@ async fn a_request_walks_from_create_to_done_with_a_two_second_cooling_off() {
         "{early}"
     );
 
-    // Assert: the scheduler makes it ready, announced with the requester mentioned
+    // Assert: a day later the scheduler makes it ready, announced with the requester mentioned
+    t.advance(TimeDelta::days(1)).await;
     assert!(
         t.wait_console(
             "is ready: cooling-off has ended. Requested by @alice",
@@ -77,7 +81,7 @@ async fn a_request_walks_from_create_to_done_with_a_two_second_cooling_off() {
 
 #[tokio::test]
 async fn an_objection_stops_the_clock_and_resolve_restarts_the_full_period() {
-    let t = spawn_app(FAST).await;
+    let t = spawn_app_at(&[], monday()).await;
     t.ok(
         "alice",
         "/delete-request city-b/run-7 reason:incorrect-input wrong sample sheet",
@@ -102,7 +106,8 @@ async fn an_objection_stops_the_clock_and_resolve_restarts_the_full_period() {
     );
 
     // the old expiry passes and nothing happens
-    tokio::time::sleep(Duration::from_millis(2600)).await;
+    t.advance(TimeDelta::hours(30)).await;
+    t.record("DR-1").expect_state("on-hold").await;
     assert_eq!(t.console_count("is ready"), 0, "the clock must be stopped");
     let refused = t.refused("bob", "/delete-request resolve DR-1").await;
     assert!(refused.contains("data-steward"), "{refused}");
@@ -113,11 +118,20 @@ async fn an_objection_stops_the_clock_and_resolve_restarts_the_full_period() {
         t.wait_console("full cooling-off restarts", 1, Duration::from_secs(3))
             .await
     );
+    // a full day from the resolve, not what was left before the objection
+    t.advance(TimeDelta::hours(23)).await;
+    t.record("DR-1").expect_state("cooling-off").await;
+    t.advance(TimeDelta::hours(1)).await;
     assert!(
         t.wait_console("is ready", 1, Duration::from_secs(5)).await,
         "ready after the full period"
     );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    t.advance(TimeDelta::days(2)).await;
+    t.record("DR-1").expect_state("ready").await;
+    assert!(
+        !t.wait_console("is ready", 2, Duration::from_millis(300))
+            .await
+    );
     assert_eq!(t.console_count("is ready"), 1, "announced exactly once");
 }
 
@@ -413,10 +427,13 @@ async fn failing_jobs_are_retried_with_backoff_then_given_up() {
 
 #[tokio::test]
 async fn recurring_jobs_fire_on_their_cron_and_remind_devops_of_ready_requests() {
-    let t = spawn_app(&[
-        ("SHIPMATE__DELETION__COOLING_OFF__LOW", "1s"),
-        ("SHIPMATE__DELETION__READY_REMINDER_CRON", "*/2 * * * * *"),
-    ])
+    let t = spawn_app_at(
+        &[
+            ("SHIPMATE__DELETION__COOLING_OFF__LOW", "1s"),
+            ("SHIPMATE__DELETION__READY_REMINDER_CRON", "*/2 * * * * *"),
+        ],
+        monday(),
+    )
     .await;
     t.ok(
         "alice",
@@ -424,6 +441,9 @@ async fn recurring_jobs_fire_on_their_cron_and_remind_devops_of_ready_requests()
     )
     .await;
     t.ok("steward", "/delete-request approve DR-1").await;
+    // two occurrences of the cron pass on the manual clock
+    t.advance(TimeDelta::seconds(2)).await;
+    t.advance(TimeDelta::seconds(2)).await;
     assert!(
         t.wait_console(
             "1 deletion request(s) ready and waiting for @devops",
@@ -434,7 +454,9 @@ async fn recurring_jobs_fire_on_their_cron_and_remind_devops_of_ready_requests()
     );
     t.ok("ops", "/delete-request done DR-1").await;
     let seen = t.console_count("ready and waiting");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    t.advance(TimeDelta::seconds(2)).await;
+    t.advance(TimeDelta::seconds(2)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         t.console_count("ready and waiting"),
         seen,

@@ -1,10 +1,12 @@
 //! Use-cases: [`App::dispatch`] takes an [`Invocation`] from any platform,
-//! runs it in a transaction and returns a [`Reply`]; [`App::fire_job`]
-//! runs a due job the same way. One handler file per feature.
+//! parses it with the one grammar, types it into its feature's command
+//! ([`feature::Feature`]), runs it in a transaction and returns a
+//! [`Reply`]; [`jobs::fire`] runs a due job the same way. Each feature is
+//! one module; [`features`] lists them (see `docs/design.md`).
 //!
 //! A refused or failed command rolls back: nothing it wrote (state, audit
 //! rows, outbox rows, jobs) survives. Commands arriving together share one
-//! transaction (see [`group`]), each seeing the ones before it.
+//! transaction (see `group.rs`), each seeing the ones before it.
 
 pub mod calendar;
 mod context;

@@ -400,3 +400,23 @@ async fn park(app: &App, row: &store::outbox::Pending, reason: &str) -> anyhow::
     store::outbox::mark_failed(&mut *app.db.lock().await, row.id, reason, None).await?;
     Ok(())
 }
+
+/// What one message becomes on `platform`: the request body its transport
+/// would send (Slack's `chat.postMessage` payload to channel `C0`, Discord's
+/// message body), or for the console the text it prints. For previews,
+/// documentation and snapshot tests: it is the transports' own rendering.
+pub fn preview(
+    message: &Message,
+    platform: Platform,
+    tz: chrono_tz::Tz,
+    directory: &crate::settings::Directory,
+) -> serde_json::Value {
+    let message = mentions::for_platform(message, platform, directory);
+    match platform {
+        Platform::Console => serde_json::Value::String(terminal_safe(&message.plain(tz)).into()),
+        Platform::Slack => serde_json::to_value(slack::preview(&message, tz)).unwrap_or_default(),
+        Platform::Discord => {
+            serde_json::to_value(discord::preview(&message, tz)).unwrap_or_default()
+        }
+    }
+}

@@ -7,9 +7,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, TimeDelta, Utc};
+use shipmate::app::Message;
 use shipmate::app::{App, Invocation, Reply, Status};
 use shipmate::delivery::SharedBuffer;
-use shipmate::domain::timing::{Clock, SystemClock};
+use shipmate::domain::Platform;
+use shipmate::domain::timing::{Clock, ManualClock, SystemClock};
 use shipmate::settings::{self, Config};
 use shipmate::startup::{Application, Options};
 use tempfile::TempDir;
@@ -45,7 +48,28 @@ pub struct TestApp {
     pub console: SharedBuffer,
     /// Shared so a second app can be started on the same database (a restart).
     pub dir: Arc<TempDir>,
+    /// The manual clock of an app started with [`spawn_app_at`].
+    pub clock: Option<Arc<ManualClock>>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// How long any one step of a test may take before it fails (no test waits
+/// on the wall clock for a cooling-off or a reminder: it advances a manual clock).
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `step`, failing the test if it takes longer than [`STEP_TIMEOUT`].
+pub async fn within<F: std::future::Future>(step: F) -> F::Output {
+    tokio::time::timeout(STEP_TIMEOUT, step)
+        .await
+        .expect("a test step took longer than STEP_TIMEOUT")
+}
+
+/// The app on a manual clock that reads `start` until the test advances it.
+pub async fn spawn_app_at(overrides: &[(&str, &str)], start: DateTime<Utc>) -> TestApp {
+    let clock = Arc::new(ManualClock::new(start));
+    let mut t = spawn_app_with_clock(overrides, clock.clone()).await;
+    t.clock = Some(clock);
+    t
 }
 
 impl Drop for TestApp {
@@ -129,6 +153,7 @@ async fn build(
         port,
         console,
         dir,
+        clock: None,
         server,
     }
 }
@@ -141,7 +166,70 @@ impl TestApp {
             CHANNEL.parse().expect("channel"),
             text,
         );
-        self.app.dispatch(&inv).await
+        within(self.app.dispatch(&inv)).await
+    }
+
+    /// Moves the manual clock on by `by` and fires every job that falls
+    /// due; returns how many fired.
+    pub async fn advance(&self, by: TimeDelta) -> usize {
+        let clock = self
+            .clock
+            .as_ref()
+            .expect("advance needs an app from spawn_app_at");
+        clock.advance(by);
+        within(shipmate::scheduler::run_due(&self.app))
+            .await
+            .expect("due jobs fire")
+    }
+
+    /// Every message queued for `channel` (e.g. `#bioinfo` on the console,
+    /// or a whole address such as `slack:C1`), oldest first.
+    pub async fn messages(&self, channel: &str) -> Vec<Message> {
+        let address = if channel.contains(':') {
+            channel.to_string()
+        } else {
+            format!("console:{channel}")
+        };
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM outbox WHERE channel = ? ORDER BY id")
+                .bind(&address)
+                .fetch_all(&self.app.db.pool)
+                .await
+                .expect("outbox");
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).expect("a stored message"))
+            .collect()
+    }
+
+    /// What the outbox holds for `channel`, as the text people read.
+    pub async fn posted(&self, channel: &str) -> Vec<String> {
+        let tz = self.app.config.tz;
+        self.messages(channel)
+            .await
+            .iter()
+            .map(|m| m.plain(tz))
+            .collect()
+    }
+
+    /// `message` as `platform` receives it: console text, Slack's
+    /// `chat.postMessage` body, Discord's message body.
+    pub fn rendered(&self, message: &Message, platform: Platform) -> String {
+        let value = shipmate::delivery::preview(
+            message,
+            platform,
+            self.app.config.tz,
+            &self.app.config.directory,
+        );
+        match value {
+            serde_json::Value::String(text) => text,
+            other => serde_json::to_string_pretty(&other).expect("json"),
+        }
+    }
+
+    /// A record by its id (`DR-1`, `DT-2`), to check its state.
+    pub fn record<'a>(&'a self, id: &'a str) -> RecordCheck<'a> {
+        RecordCheck { t: self, id }
     }
 
     /// Runs a command that must succeed and returns its reply text.
@@ -228,4 +316,35 @@ pub async fn dump(pool: &sqlx::SqlitePool) -> String {
         out.push_str(&format!("{table}:\n  {}\n", rows.join("\n  ")));
     }
     out
+}
+
+/// A deletion request (`DR-n`) or downtime window (`DT-n`) under test.
+pub struct RecordCheck<'a> {
+    t: &'a TestApp,
+    id: &'a str,
+}
+
+impl RecordCheck<'_> {
+    /// Its stored state, e.g. `cooling-off`.
+    pub async fn state(&self) -> String {
+        let (table, n) = match self.id.split_once('-') {
+            Some(("DR", n)) => ("deletion_requests", n),
+            Some(("DT", n)) => ("downtimes", n),
+            _ => panic!("record ids are DR-n or DT-n, not {}", self.id),
+        };
+        let n: i64 = n.parse().expect("record number");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT state FROM {table} WHERE id = ?"
+        )))
+        .bind(n)
+        .fetch_optional(&self.t.app.db.pool)
+        .await
+        .expect("state")
+        .unwrap_or_else(|| panic!("{} does not exist", self.id))
+    }
+
+    /// Fails the test unless the record is in `state`.
+    pub async fn expect_state(&self, state: &str) {
+        assert_eq!(self.state().await, state, "{}", self.id);
+    }
 }

@@ -156,6 +156,12 @@ struct ErrorBody {
     retry_after: Option<f64>,
 }
 
+/// The body of `message` (mentions already resolved) as a new message from
+/// outbox row 1 (see `delivery::preview`).
+pub(super) fn preview(message: &crate::app::Message, tz: chrono_tz::Tz) -> render::Body {
+    render::body(1, message, false, tz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

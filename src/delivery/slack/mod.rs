@@ -246,6 +246,12 @@ impl HistoryMessage {
     }
 }
 
+/// The `chat.postMessage` body of `message` (mentions already resolved) to
+/// channel `C0`, as outbox row 1 (see `delivery::preview`).
+pub(super) fn preview(message: &crate::app::Message, tz: Tz) -> render::Payload<'static> {
+    render::payload("C0", None, 1, message, tz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
