@@ -247,6 +247,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         console::channel_arg(&config.settings.console.channel).map_err(anyhow::Error::msg)?;
     let console_wanted = config.settings.console.enabled && std::io::stdin().is_terminal();
     let grace = config.shutdown_grace;
+    // listening before the port is bound: a stop sent once it answers is ours
+    let mut signals = shutdown::Signals::new();
     let application = Application::build(config, Options::default()).await?;
     tracing::info!(port = application.port(), "shipmate is serving");
     let app = application.app().clone();
@@ -269,7 +271,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             r?;
             "the console closed"
         }
-        signal = shutdown::signal() => signal,
+        signal = signals.recv() => signal,
     };
     tracing::info!(reason = why, grace = ?grace, "stopping: finishing the work in flight");
     shutdown.trigger();
@@ -283,7 +285,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             }
             Err(_) => tracing::warn!(after = ?bound, "work still running at the end of the grace period was cut off"),
         },
-        signal = shutdown::signal() => tracing::warn!(signal, "stopping at once"),
+        signal = signals.recv() => tracing::warn!(signal, "stopping at once"),
     }
     Ok(ExitCode::SUCCESS)
 }

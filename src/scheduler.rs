@@ -2,10 +2,12 @@
 //!
 //! The loop sleeps until the next due job, a wake-up from a commit in this
 //! process, or at most [`POLL`] (so jobs written by another process, such as
-//! `shipmate run`, are noticed within a second). Each due job is claimed in a
-//! `BEGIN IMMEDIATE` transaction that also applies its effects and marks it
-//! fired, so a job fires exactly once, including jobs that fell due while the
-//! bot was down. A failing job is rolled back and retried with exponential
+//! `shipmate run`, are noticed within a second). Due jobs are claimed in
+//! batches, each in one `BEGIN IMMEDIATE` transaction that also applies their
+//! effects and marks them fired, so a job fires exactly once, including jobs
+//! that fell due while the bot was down, and a burst costs one transaction
+//! per batch, not per job. A failing job is rolled back (its batch is then
+//! fired one job at a time, so only it fails) and retried with exponential
 //! backoff, then marked `failed`. Recurring jobs carry a cron expression and
 //! move to their next occurrence (in the configured time zone) when they fire.
 
@@ -119,24 +121,87 @@ pub async fn run_due(app: &App) -> anyhow::Result<usize> {
     fire_due(app, &Shutdown::new()).await
 }
 
-/// Fires the jobs due now, one after another, until none is due or a stop is asked for.
+/// Fires the jobs due now, a batch at a time, until none is due or a stop is asked for.
 async fn fire_due(app: &App, shutdown: &Shutdown) -> anyhow::Result<usize> {
     let mut fired = 0;
     loop {
-        let now = app.clock.now();
-        let ids = store::jobs::due_ids(&mut *app.db.pool.acquire().await?, now, 64).await?;
-        if ids.is_empty() {
+        if shutdown.is_triggered() {
             return Ok(fired);
         }
-        for id in ids {
-            if shutdown.is_triggered() {
-                return Ok(fired);
-            }
-            if fire_one(app, id).await? {
-                fired += 1;
+        match fire_batch(app).await? {
+            Batch::Fired(n) => fired += n,
+            Batch::Empty => return Ok(fired),
+            Batch::Failed(ids) => {
+                // one of them failed: fire them one by one, each in its own
+                // savepoint, so the others are not held back by it
+                for id in ids {
+                    if fire_one(app, id).await? {
+                        fired += 1;
+                    }
+                }
             }
         }
     }
+}
+
+/// Jobs claimed and fired in one transaction.
+const BATCH: i64 = 32;
+
+enum Batch {
+    Fired(usize),
+    Empty,
+    /// One handler failed; nothing was kept. The ids to fire one by one.
+    Failed(Vec<i64>),
+}
+
+/// Claims up to [`BATCH`] due jobs in one transaction and fires them all in
+/// it: one `BEGIN`, the handlers' own statements, one `COMMIT`, instead of a
+/// transaction per job. If any handler fails, the whole batch is rolled back
+/// and its jobs go one by one through [`fire_one`], which isolates the failure.
+async fn fire_batch(app: &App) -> anyhow::Result<Batch> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let jobs = store::jobs::claim_due(&mut tx, now, BATCH).await?;
+    if jobs.is_empty() {
+        tx.rollback().await?;
+        return Ok(Batch::Empty);
+    }
+    let mut effects = (false, false);
+    for job in &jobs {
+        match jobs::fire(app, &mut tx, job, now).await {
+            Ok((posted, scheduled)) => {
+                effects = (effects.0 || posted, effects.1 || scheduled);
+            }
+            Err(e) => {
+                tracing::debug!(
+                    job = job.id,
+                    error = format!("{e:#}"),
+                    "a job in a batch failed; firing the batch one by one"
+                );
+                tx.rollback().await?;
+                return Ok(Batch::Failed(jobs.iter().map(|j| j.id).collect()));
+            }
+        }
+    }
+    let mut one_shots = Vec::new();
+    for job in &jobs {
+        match job
+            .cron
+            .as_deref()
+            .and_then(|c| next_occurrence(c, app.config.tz, now))
+        {
+            Some(next) => store::jobs::complete(&mut tx, job.id, now, Some(next)).await?,
+            None => one_shots.push(job.id),
+        }
+    }
+    store::jobs::complete_all(&mut tx, &one_shots, now).await?;
+    tx.commit().await?;
+    app.notify(effects);
+    for job in &jobs {
+        metrics::counter!("shipmate_jobs_fired_total", "kind" => job.kind.clone(), "outcome" => "ok")
+            .increment(1);
+    }
+    Ok(Batch::Fired(jobs.len()))
 }
 
 async fn fire_one(app: &App, id: i64) -> anyhow::Result<bool> {

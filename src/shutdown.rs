@@ -1,7 +1,7 @@
 //! Graceful shutdown, after tokio-rs/mini-redis's `src/shutdown.rs`: one
 //! [`Shutdown`] handle is cloned into every long-running part (the HTTP
 //! server, the outbox worker, the scheduler); [`Shutdown::trigger`] (on
-//! SIGTERM or SIGINT, see [`signal`]) tells them all at once. Each part
+//! SIGTERM or SIGINT, see [`Signals`]) tells them all at once. Each part
 //! stops taking new work, finishes or hands back what it holds, and returns;
 //! `serve` then closes the database and exits 0. The grace period bounds the
 //! whole stop: work still running when it ends is dropped (an outbox lease is
@@ -44,30 +44,67 @@ impl Shutdown {
     }
 }
 
-/// Completes on the first SIGTERM or SIGINT (Ctrl-C), naming it.
-pub async fn signal() -> &'static str {
+/// SIGTERM and SIGINT (Ctrl-C), listened for from the moment this is
+/// made: create it before binding the listener, so a stop sent as soon as
+/// the port answers is not taken by the default action (exit by signal).
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => {
-                tracing::warn!("cannot listen for SIGTERM; stopping on Ctrl-C only");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for {name}");
+                    None
+                }
+            };
+            Self {
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+                int: listen(SignalKind::interrupt(), "SIGINT"),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+
+    /// Completes on the next signal, naming it.
+    pub async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = next(&mut self.term) => "SIGTERM",
+                _ = next(&mut self.int) => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

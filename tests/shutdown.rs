@@ -392,10 +392,20 @@ async fn one_copy_after_each_kind_of_stop(platform: &str) {
             if rows.iter().all(|(_, state)| state == "delivered") {
                 break rows;
             }
-            assert!(
-                Instant::now() < deadline,
-                "SIG{kill}: not delivered: {rows:?}"
-            );
+            if Instant::now() > deadline {
+                let pool = db(dir.path()).await;
+                let detail: Vec<(i64, Option<i64>, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT id, lease_until, leases, attempts, next_attempt_at FROM outbox",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+                panic!(
+                    "SIG{kill}: not delivered: {rows:?} {detail:?} now={}\n{log}",
+                    chrono::Utc::now().timestamp_millis()
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         signal(&second, "TERM");

@@ -2,11 +2,14 @@
 //! sender implements.
 //!
 //! The worker leases due rows (so two processes sharing the database never
-//! send the same row at once), hands each to the [`Transport`] of its
-//! channel's platform, and records the platform's message id. Temporary
-//! failures are retried with backoff (or after the platform's `Retry-After`);
-//! a message that keeps failing is parked, counted in `/metrics` and logged,
-//! never dropped.
+//! send the same row at once), the next one of each channel per round, and
+//! sends each round's rows side by side, one lane per channel, so a channel
+//! waiting on a rate limit never holds up another and each channel keeps its
+//! order. Each row goes to the [`Transport`] of its channel's platform, and
+//! the platform's message id is recorded. A `429` pauses its channel for the
+//! platform's `Retry-After` without counting an attempt; other temporary
+//! failures are retried with backoff; a message that keeps failing is
+//! parked, counted in `/metrics` and logged, never dropped.
 //!
 //! Transports: [`ConsoleTransport`], [`SlackTransport`], [`DiscordTransport`];
 //! each waits for its per-channel rate limit before sending. Platform wire
@@ -71,6 +74,9 @@ pub enum DeliveryError {
         after: Option<Duration>,
         reason: String,
     },
+    /// The platform rate-limited the channel (429): wait `after`, then try
+    /// again; the whole channel waits, and it is not a failed attempt.
+    RateLimited { after: Duration, reason: String },
     /// Will never succeed (unknown channel, bad token): park it.
     Permanent(String),
 }
@@ -96,6 +102,10 @@ impl Transports {
 
 const LEASE: TimeDelta = TimeDelta::seconds(30);
 const BATCH: i64 = 32;
+/// Rows of one channel per batch: each batch's lanes run side by side, and a
+/// busy channel gives up its turn after one message, so a message to another
+/// channel never waits behind a queue.
+const PER_CHANNEL: i64 = 1;
 /// A lease with less than this left is renewed before a send (more than a
 /// transport's request timeout).
 const RENEW_BELOW: TimeDelta = TimeDelta::seconds(20);
@@ -162,25 +172,78 @@ pub async fn deliver_due(app: &App, transports: &Transports) -> anyhow::Result<u
 async fn deliver(app: &App, transports: &Transports, stop: &Stop) -> anyhow::Result<usize> {
     let mut delivered = 0;
     loop {
+        if stop.shutdown.is_triggered() {
+            return Ok(delivered);
+        }
         let now = app.clock.now();
-        let batch = store::outbox::lease_due(&mut *app.db.lock().await, now, LEASE, BATCH).await?;
+        let batch =
+            store::outbox::lease_due(&mut *app.db.lock().await, now, LEASE, BATCH, PER_CHANNEL)
+                .await?;
         if batch.is_empty() {
             return Ok(delivered);
         }
         let held = now + LEASE;
-        let mut rows = batch.into_iter();
-        while let Some(row) = rows.next() {
-            if stop.shutdown.is_triggered() {
-                // not started: hand the rest back as if never leased
-                let ids: Vec<i64> = std::iter::once(row.id).chain(rows.map(|r| r.id)).collect();
-                store::outbox::hand_back(&mut *app.db.lock().await, &ids, held, false).await?;
-                return Ok(delivered);
-            }
-            if deliver_one(app, transports, row, held, stop).await? {
-                delivered += 1;
+        // one lane per channel, side by side: a channel waiting on its rate
+        // limit does not hold up the others; within a lane, rows go in order
+        let mut lanes: Vec<Vec<store::outbox::Pending>> = Vec::new();
+        for row in batch {
+            match lanes.iter_mut().find(|lane| lane[0].channel == row.channel) {
+                Some(lane) => lane.push(row),
+                None => lanes.push(vec![row]),
             }
         }
+        let results = futures_util::future::join_all(
+            lanes
+                .into_iter()
+                .map(|lane| deliver_lane(app, transports, lane, held, stop)),
+        )
+        .await;
+        for result in results {
+            delivered += result?;
+        }
     }
+}
+
+/// Delivers one channel's leased rows in order; stops at a rate limit or a
+/// stop signal, handing the rest back unsent.
+async fn deliver_lane(
+    app: &App,
+    transports: &Transports,
+    lane: Vec<store::outbox::Pending>,
+    held: DateTime<Utc>,
+    stop: &Stop,
+) -> anyhow::Result<usize> {
+    let mut delivered = 0;
+    let mut rows = lane.into_iter();
+    while let Some(row) = rows.next() {
+        if stop.shutdown.is_triggered() {
+            // not started: hand this row and the rest back as if never leased
+            let ids: Vec<i64> = std::iter::once(row.id).chain(rows.map(|r| r.id)).collect();
+            store::outbox::hand_back(&mut *app.db.lock().await, &ids, held, false).await?;
+            return Ok(delivered);
+        }
+        match deliver_one(app, transports, row, held, stop).await? {
+            Sent::Delivered => delivered += 1,
+            Sent::Paused => {
+                // the rest of the lane waits with its channel
+                let rest: Vec<i64> = rows.map(|r| r.id).collect();
+                store::outbox::hand_back(&mut *app.db.lock().await, &rest, held, false).await?;
+                return Ok(delivered);
+            }
+            Sent::NotYet => {}
+        }
+    }
+    Ok(delivered)
+}
+
+/// What became of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Delivered,
+    /// Parked, retried later, deferred, or taken by another worker.
+    NotYet,
+    /// Its channel is rate-limited: the channel waits.
+    Paused,
 }
 
 async fn deliver_one(
@@ -189,9 +252,7 @@ async fn deliver_one(
     row: store::outbox::Pending,
     mut held: DateTime<Utc>,
     stop: &Stop,
-) -> anyhow::Result<bool> {
-    // Reads go to the pool; writes through the writer connection.
-    let mut conn = app.db.pool.acquire().await?;
+) -> anyhow::Result<Sent> {
     // Rate-limit waits for earlier rows of the batch may have eaten into the
     // lease: with less than RENEW_BELOW left, send only if the row is still
     // ours, with a fresh lease for the send. (With more left, it is ours:
@@ -201,7 +262,7 @@ async fn deliver_one(
         if !store::outbox::renew_lease(&mut *app.db.lock().await, row.id, held, now + LEASE).await?
         {
             tracing::debug!(outbox = row.id, "lease lost to another worker; skipping");
-            return Ok(false);
+            return Ok(Sent::NotYet);
         }
         held = now + LEASE;
     }
@@ -218,7 +279,7 @@ async fn deliver_one(
         Ok(ok) => ok,
         Err(e) => {
             park(app, &row, &format!("unreadable outbox row: {e}")).await?;
-            return Ok(false);
+            return Ok(Sent::NotYet);
         }
     };
     let Some(transport) = transports.0.get(&channel.platform) else {
@@ -231,8 +292,11 @@ async fn deliver_one(
             ),
         )
         .await?;
-        return Ok(false);
+        return Ok(Sent::NotYet);
     };
+    // Reads go to the pool (the connection goes back before the send, which
+    // may wait on a rate limit); writes through the writer connection.
+    let mut conn = app.db.pool.acquire().await?;
     let edit_of = match &row.message_key {
         Some(key) => store::outbox::delivered_id_for_key(&mut conn, &row.channel, key).await?,
         None => None,
@@ -249,7 +313,7 @@ async fn deliver_one(
                         app.clock.now() + TimeDelta::seconds(1),
                     )
                     .await?;
-                    return Ok(false);
+                    return Ok(Sent::NotYet);
                 }
                 // it can never be delivered: post the reply on its own
                 None => None,
@@ -257,6 +321,7 @@ async fn deliver_one(
         }
         None => None,
     };
+    drop(conn);
     let item = Outbound {
         outbox_id: row.id,
         channel,
@@ -272,7 +337,7 @@ async fn deliver_one(
         _ = stop.cut_off() => {
             tracing::info!(outbox = row.id, channel = %row.channel, "stopping: send cut off; the message will be checked and sent after the restart");
             store::outbox::hand_back(&mut *app.db.lock().await, &[row.id], held, true).await?;
-            return Ok(false);
+            return Ok(Sent::NotYet);
         }
     };
     match outcome {
@@ -286,17 +351,35 @@ async fn deliver_one(
             .await?;
             metrics::counter!("shipmate_outbox_delivered_total", "platform" => item.channel.platform.as_str())
                 .increment(1);
-            Ok(true)
+            Ok(Sent::Delivered)
+        }
+        Err(DeliveryError::RateLimited { after, reason }) => {
+            let until =
+                app.clock.now() + TimeDelta::from_std(after).unwrap_or(TimeDelta::seconds(1));
+            tracing::info!(outbox = row.id, channel = %row.channel, wait = ?after, %reason, "channel rate-limited: it waits, the others go on");
+            metrics::counter!("shipmate_outbox_rate_limited_total", "platform" => item.channel.platform.as_str())
+                .increment(1);
+            store::outbox::rate_limited(
+                &mut *app.db.lock().await,
+                row.id,
+                &row.channel,
+                until,
+                &reason,
+                !row.maybe_sent_before(),
+                app.clock.now(),
+            )
+            .await?;
+            Ok(Sent::Paused)
         }
         Err(DeliveryError::Permanent(reason)) => {
             park(app, &row, &reason).await?;
-            Ok(false)
+            Ok(Sent::NotYet)
         }
         Err(DeliveryError::Retry { after, reason }) => {
             let max = i64::from(app.config.settings.outbox.max_attempts);
             if row.attempts + 1 >= max {
                 park(app, &row, &reason).await?;
-                return Ok(false);
+                return Ok(Sent::NotYet);
             }
             let wait = after
                 .and_then(|d| TimeDelta::from_std(d).ok())
@@ -309,7 +392,7 @@ async fn deliver_one(
                 Some(app.clock.now() + wait),
             )
             .await?;
-            Ok(false)
+            Ok(Sent::NotYet)
         }
     }
 }

@@ -117,19 +117,43 @@ pub async fn next_due(conn: &mut SqliteConnection) -> sqlx::Result<Option<DateTi
     Ok(at.map(from_ms))
 }
 
-/// Ids of pending jobs due at `now`, oldest first.
-pub async fn due_ids(
+/// Claims up to `limit` due jobs, oldest first, inside the caller's
+/// (`BEGIN IMMEDIATE`) transaction: no other worker can fire them until it ends.
+pub async fn claim_due(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     limit: i64,
-) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+) -> sqlx::Result<Vec<Job>> {
+    let rows: Vec<JobRow> = sqlx::query_as(
+        "SELECT id, kind, payload, due_at, cron, attempts FROM jobs
+         WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, id LIMIT ?",
     )
     .bind(ms(now))
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(job).collect())
+}
+
+/// Marks one-shot jobs fired, in one statement.
+pub async fn complete_all(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE jobs SET state = 'done', fired_at = ? WHERE id IN ({})",
+        vec!["?"; ids.len()].join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.execute(conn).await?;
+    Ok(())
 }
 
 /// Claims a due job inside the caller's transaction: `None` if another worker fired it.

@@ -216,24 +216,31 @@ type PendingRow = (
 );
 
 /// Leases up to `limit` due messages for `lease`, counting the lease on each
-/// row; rows leased by another live worker are skipped.
+/// row: at most `per_channel` of each channel (the first by id), none of a
+/// channel paused by a rate limit, none leased by another live worker.
 pub async fn lease_due(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
     lease: TimeDelta,
     limit: i64,
+    per_channel: i64,
 ) -> sqlx::Result<Vec<Pending>> {
     let rows: Vec<PendingRow> = sqlx::query_as(
         "UPDATE outbox SET lease_until = ?1, leases = leases + 1
-         WHERE id IN (SELECT id FROM outbox
-                      WHERE state = 'pending' AND next_attempt_at <= ?2
-                        AND (lease_until IS NULL OR lease_until <= ?2)
+         WHERE id IN (SELECT id FROM (
+                          SELECT id, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id) AS nth
+                          FROM outbox
+                          WHERE state = 'pending' AND next_attempt_at <= ?2
+                            AND (lease_until IS NULL OR lease_until <= ?2)
+                            AND channel NOT IN (SELECT channel FROM channel_pauses WHERE until > ?2))
+                      WHERE nth <= ?4
                       ORDER BY id LIMIT ?3)
          RETURNING id, channel, body, message_key, reply_to_key, attempts, leases, created_at",
     )
     .bind(ms(now + lease))
     .bind(ms(now))
     .bind(limit)
+    .bind(per_channel)
     .fetch_all(conn)
     .await?;
     let mut pending: Vec<Pending> = rows
@@ -337,6 +344,40 @@ pub async fn hand_back(
     Ok(query.execute(conn).await?.rows_affected())
 }
 
+/// The platform rate-limited `channel` until `until` while row `id` was
+/// being sent: the channel is paused (nothing is leased for it meanwhile, so
+/// its order holds), and the row goes back to waiting, not counted as a
+/// failed attempt. `uncount`: the lease sent nothing, so it is not counted
+/// either.
+pub async fn rate_limited(
+    conn: &mut SqliteConnection,
+    id: i64,
+    channel: &str,
+    until: DateTime<Utc>,
+    reason: &str,
+    uncount: bool,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "DELETE FROM channel_pauses WHERE until <= ?;
+         INSERT INTO channel_pauses (channel, until) VALUES (?, ?)
+             ON CONFLICT (channel) DO UPDATE SET until = MAX(until, excluded.until);
+         UPDATE outbox SET lease_until = NULL, last_error = ?, next_attempt_at = MAX(next_attempt_at, ?),
+                leases = CASE WHEN ? THEN MAX(leases - 1, 0) ELSE leases END
+         WHERE id = ?",
+    )
+    .bind(ms(now))
+    .bind(channel)
+    .bind(ms(until))
+    .bind(reason)
+    .bind(ms(until))
+    .bind(uncount)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The platform id of the message already delivered under this key, if any.
 pub async fn delivered_id_for_key(
     conn: &mut SqliteConnection,
@@ -397,10 +438,14 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// When the earliest pending message is due.
+/// When the earliest pending message is due (its lease and its channel's pause over).
 pub async fn next_due(conn: &mut SqliteConnection) -> sqlx::Result<Option<DateTime<Utc>>> {
     let at: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM outbox WHERE state = 'pending'")
+        sqlx::query_scalar(
+            "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0),
+                            COALESCE((SELECT until FROM channel_pauses p WHERE p.channel = outbox.channel), 0)))
+             FROM outbox WHERE state = 'pending'",
+        )
             .fetch_one(conn)
             .await?;
     Ok(at.map(from_ms))
@@ -462,7 +507,7 @@ mod tests {
             .await
             .unwrap();
 
-        let first = lease_due(&mut conn, t0, lease, 10).await.unwrap();
+        let first = lease_due(&mut conn, t0, lease, 10, 10).await.unwrap();
         assert_eq!(first.len(), 1);
         assert!(
             renew_lease(&mut conn, id, t0 + lease, t0 + lease * 2)
@@ -473,7 +518,10 @@ mod tests {
         // The renewed lease expires; a second worker takes the row.
         let later = t0 + lease * 2 + TimeDelta::seconds(1);
         assert_eq!(
-            lease_due(&mut conn, later, lease, 10).await.unwrap().len(),
+            lease_due(&mut conn, later, lease, 10, 10)
+                .await
+                .unwrap()
+                .len(),
             1
         );
         assert!(

@@ -125,14 +125,12 @@ fn classify(what: &str, status: u16, headers: &HeaderMap, error: &ErrorBody) -> 
         _ => format!("{what}: HTTP {status}"),
     };
     match status {
-        429 => DeliveryError::Retry {
-            after: Some(
-                error
-                    .retry_after
-                    .and_then(seconds)
-                    .or_else(|| retry_after(headers))
-                    .unwrap_or(Duration::from_secs(1)),
-            ),
+        429 => DeliveryError::RateLimited {
+            after: error
+                .retry_after
+                .and_then(seconds)
+                .or_else(|| retry_after(headers))
+                .unwrap_or(Duration::from_secs(1)),
             reason,
         },
         408 | 500..=599 => DeliveryError::Retry {
@@ -177,7 +175,7 @@ mod tests {
         };
         assert!(matches!(
             classify("x", 429, &h, &limited),
-            DeliveryError::Retry { after: Some(d), .. } if d == Duration::from_millis(500)
+            DeliveryError::RateLimited { after, .. } if after == Duration::from_millis(500)
         ));
         for s in [500, 502, 503] {
             assert!(matches!(

@@ -159,8 +159,8 @@ impl SlackTransport {
         let status = response.status();
         let wait = retry_after(response.headers());
         if status.as_u16() == 429 {
-            return Err(DeliveryError::Retry {
-                after: Some(wait.unwrap_or(Duration::from_secs(1))),
+            return Err(DeliveryError::RateLimited {
+                after: wait.unwrap_or(Duration::from_secs(1)),
                 reason: format!("{what}: rate limited (HTTP 429)"),
             });
         }
@@ -198,9 +198,11 @@ fn budget(attempts: i64) -> usize {
 fn classify(what: &str, error: &str, wait: Option<Duration>) -> DeliveryError {
     let reason = format!("{what}: {error}");
     match error {
-        "ratelimited"
-        | "rate_limited"
-        | "internal_error"
+        "ratelimited" | "rate_limited" => DeliveryError::RateLimited {
+            after: wait.unwrap_or(Duration::from_secs(1)),
+            reason,
+        },
+        "internal_error"
         | "fatal_error"
         | "service_unavailable"
         | "request_timeout"
@@ -269,8 +271,11 @@ mod tests {
 
     #[test]
     fn errors_that_heal_are_retried_and_the_rest_parked() {
+        assert!(matches!(
+            classify("x", "ratelimited", None),
+            DeliveryError::RateLimited { .. }
+        ));
         for e in [
-            "ratelimited",
             "internal_error",
             "service_unavailable",
             "msg_blocks_too_long",
