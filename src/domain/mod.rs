@@ -4,6 +4,7 @@
 //! rule takes `now` explicitly so it can be tested without a clock or I/O.
 
 pub mod address;
+pub mod calendar;
 pub mod choice;
 pub mod deletion;
 pub mod downtime;

@@ -23,6 +23,8 @@ pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");
 
 /// List-valued keys that an environment variable may set as `a,b,c`.
 const LIST_KEYS: &[&str] = &[
+    "calendar.working_days",
+    "calendar.holidays",
     "deletion.channels",
     "freeze.channels",
     "deletion.protected",

@@ -33,6 +33,7 @@ impl fmt::Debug for Secret {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub timezone: String,
+    pub calendar: CalendarSettings,
     pub database: DatabaseSettings,
     pub http: HttpSettings,
     pub console: ConsoleSettings,
@@ -297,4 +298,16 @@ pub struct FreezeSettings {
     /// Opens and ends freeze windows by hand.
     #[serde(default = "release_manager")]
     pub manager_role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// IANA zone of the working hours (default: the top-level `timezone`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    pub working_days: Vec<String>,
+    pub working_hours: String,
+    #[serde(default)]
+    pub holidays: Vec<String>,
 }

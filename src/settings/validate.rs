@@ -10,6 +10,7 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 
 use super::Settings;
+use crate::domain::calendar::{WorkingCalendar, WorkingHours, parse_holiday, parse_weekday};
 use crate::domain::deletion::Sensitivity;
 use crate::domain::pipeline::Source;
 use crate::domain::pipeline_route::Route;
@@ -137,6 +138,8 @@ pub struct PipelineRules {
 pub struct Config {
     pub settings: Settings,
     pub tz: Tz,
+    /// The working calendar (`[calendar]`) business time runs on.
+    pub calendar: WorkingCalendar,
     pub bind: SocketAddr,
     pub directory: Directory,
     pub deletion: DeletionRules,
@@ -281,6 +284,7 @@ impl Settings {
                 Tz::UTC
             }
         };
+        let calendar = self.check_calendar(&mut c, tz);
         let bind = c
             .parse::<SocketAddr>("http.bind", &self.http.bind)
             .unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
@@ -504,6 +508,7 @@ impl Settings {
             sms_role: sms_role.unwrap_or(Role::DEVOPS),
             settings: self.clone(),
             tz,
+            calendar,
             bind,
             directory,
             deletion: DeletionRules {
@@ -529,6 +534,59 @@ impl Settings {
 }
 
 impl Settings {
+    fn check_calendar(&self, c: &mut Checker, default_tz: Tz) -> WorkingCalendar {
+        let cal = &self.calendar;
+        let tz = match cal.timezone.as_deref().map(str::trim) {
+            None | Some("") => default_tz,
+            Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+                c.problem(
+                    "calendar.timezone",
+                    format!("unknown time zone `{name}`: use an IANA name such as Asia/Kolkata"),
+                );
+                default_tz
+            }),
+        };
+        let mut days = Vec::new();
+        for (i, d) in cal.working_days.iter().enumerate() {
+            match parse_weekday(d) {
+                Ok(day) if days.contains(&day) => c.problem(
+                    format!("calendar.working_days[{i}]"),
+                    format!("`{d}` is listed twice: list each day once"),
+                ),
+                Ok(day) => days.push(day),
+                Err(e) => c.problem(format!("calendar.working_days[{i}]"), e),
+            }
+        }
+        let hours = c
+            .parse::<WorkingHours>("calendar.working_hours", &cal.working_hours)
+            .unwrap_or(WorkingHours {
+                open: chrono::NaiveTime::MIN,
+                close: chrono::NaiveTime::MIN + TimeDelta::hours(9),
+            });
+        let holidays: Vec<_> = cal
+            .holidays
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| match parse_holiday(h) {
+                Ok(date) => Some(date),
+                Err(e) => {
+                    c.problem(format!("calendar.holidays[{i}]"), e);
+                    None
+                }
+            })
+            .collect();
+        match WorkingCalendar::new(tz, days.iter().copied(), hours, holidays.iter().copied()) {
+            Ok(calendar) => calendar,
+            Err(e) => {
+                if cal.working_days.is_empty() {
+                    c.problem("calendar.working_days", e);
+                }
+                // a placeholder: the problems above fail the validation
+                WorkingCalendar::default()
+            }
+        }
+    }
+
     fn check_sms(&self, c: &mut Checker) -> SmsRules {
         let s = &self.sms;
         let channels = c.channels("sms.channels", &s.channels);
@@ -843,6 +901,48 @@ mod tests {
             [TimeDelta::hours(2), TimeDelta::minutes(15)]
         );
         assert!(!ok.sms.poll);
+    }
+
+    #[test]
+    fn calendar_keys_are_checked_by_name() {
+        let s = load(
+            None,
+            env(&[
+                ("SHIPMATE__CALENDAR__TIMEZONE", "Mars/Olympus"),
+                ("SHIPMATE__CALENDAR__WORKING_DAYS", "Mon,Funday,Mon"),
+                ("SHIPMATE__CALENDAR__WORKING_HOURS", "18:00-09:00"),
+                ("SHIPMATE__CALENDAR__HOLIDAYS", "2026-12-25,25/12/2026"),
+            ]),
+        )
+        .unwrap();
+        let keys: Vec<String> = s
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "calendar.timezone",
+                "calendar.working_days[1]",
+                "calendar.working_days[2]",
+                "calendar.working_hours",
+                "calendar.holidays[1]",
+            ]
+        );
+        let ok = load(None, env(&[("SHIPMATE__CALENDAR__HOLIDAYS", "2026-12-25")]))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(
+            ok.calendar.tz(),
+            chrono_tz::Asia::Kolkata,
+            "the top-level zone"
+        );
+        assert_eq!(ok.calendar.working_day(), TimeDelta::hours(9));
+        let christmas = chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+        assert!(!ok.calendar.is_working_day(christmas));
     }
 
     #[test]
