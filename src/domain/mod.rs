@@ -19,6 +19,7 @@ pub mod role;
 pub mod runbook;
 pub mod sms;
 pub mod timing;
+pub mod version;
 
 pub use address::{ChannelRef, MemberRef, Platform, UserRef};
 pub use error::DomainError;

@@ -50,6 +50,7 @@ pub struct Settings {
     pub sms: SmsSettings,
     pub releases: ReleaseSettings,
     pub freeze: FreezeSettings,
+    pub versions: VersionSettings,
     pub scheduler: SchedulerSettings,
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
@@ -310,4 +311,16 @@ pub struct CalendarSettings {
     pub working_hours: String,
     #[serde(default)]
     pub holidays: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSettings {
+    /// Where release notes and EOSL notices go (partner channels).
+    pub channels: Vec<String>,
+    /// EOSL notices this long before support ends.
+    pub eosl_notice: Vec<String>,
+    /// Records releases and schedules EOSL.
+    #[serde(default = "release_manager")]
+    pub manager_role: String,
 }

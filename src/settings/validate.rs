@@ -115,6 +115,16 @@ pub struct DowntimeRules {
     pub manager: Role,
 }
 
+/// Version policy rules (`[versions]`).
+#[derive(Debug, Clone)]
+pub struct VersionRules {
+    pub channels: Vec<ChannelRef>,
+    /// EOSL notices this long before support ends, longest first.
+    pub eosl_notice: Vec<TimeDelta>,
+    /// `versions.manager_role`.
+    pub manager: Role,
+}
+
 /// SMS credit rules (`[sms]`).
 #[derive(Debug, Clone)]
 pub struct SmsRules {
@@ -145,6 +155,7 @@ pub struct Config {
     pub deletion: DeletionRules,
     pub downtime: DowntimeRules,
     pub sms: SmsRules,
+    pub versions: VersionRules,
     pub pipelines: PipelineRules,
     pub scheduler_retry_base: TimeDelta,
     pub outbox_retry_base: TimeDelta,
@@ -390,6 +401,7 @@ impl Settings {
         let release_manager = role(&mut c, "releases.manager_role", &self.releases.manager_role);
         let freeze_manager = role(&mut c, "freeze.manager_role", &self.freeze.manager_role);
         let sms_role = role(&mut c, "sms.role", &self.sms.role);
+        let version_manager = role(&mut c, "versions.manager_role", &self.versions.manager_role);
         for (i, route) in self.pipelines.routes.iter().enumerate() {
             if let Some(oncall) = &route.oncall {
                 role(&mut c, &format!("pipelines.routes[{i}].oncall"), oncall);
@@ -407,6 +419,20 @@ impl Settings {
                 .collect(),
         };
         let sms = self.check_sms(&mut c);
+        let mut eosl_notice: Vec<TimeDelta> = self
+            .versions
+            .eosl_notice
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| c.duration(&format!("versions.eosl_notice[{i}]"), d))
+            .collect();
+        eosl_notice.sort_unstable_by(|a, b| b.cmp(a));
+        eosl_notice.dedup();
+        let versions = VersionRules {
+            channels: c.channels("versions.channels", &self.versions.channels),
+            eosl_notice,
+            manager: version_manager.unwrap_or(Role::RELEASE_MANAGER),
+        };
 
         if self.slack.enabled {
             if self.slack.bot_token.is_empty() {
@@ -522,6 +548,7 @@ impl Settings {
             },
             downtime,
             sms,
+            versions,
             pipelines,
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
@@ -832,6 +859,9 @@ mod tests {
                 ("SHIPMATE__DELETION__CHANNELS", "bioinfo"),
                 ("SHIPMATE__ROLES__QA", "console:ok,nobody"),
                 ("SHIPMATE__SMS__REMINDER_CRON", "every day"),
+                ("SHIPMATE__VERSIONS__EOSL_NOTICE", "180d,someday"),
+                ("SHIPMATE__VERSIONS__CHANNELS", "partners"),
+                ("SHIPMATE__VERSIONS__MANAGER_ROLE", "shippers"),
             ]),
         )
         .unwrap();
@@ -845,6 +875,9 @@ mod tests {
             "deletion.approver_role",
             "roles.qa[1]",
             "sms.reminder_cron",
+            "versions.eosl_notice[1]",
+            "versions.channels[0]",
+            "versions.manager_role",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
