@@ -65,6 +65,83 @@ pub fn parse_holiday(s: &str) -> Result<NaiveDate, DomainError> {
     })
 }
 
+/// The holidays of an iCalendar (RFC 5545) document: every day each
+/// `VEVENT` covers, from its `DTSTART` up to (not including) its `DTEND`
+/// (one day when it has none). Times of day are ignored (the event's local
+/// date counts); recurrence rules are not expanded: list each year's dates.
+pub fn parse_ics_holidays(text: &str) -> Result<Vec<NaiveDate>, DomainError> {
+    // unfold: a line starting with a space or tab continues the previous one
+    let mut lines: Vec<String> = Vec::new();
+    for raw in text.lines() {
+        match raw.strip_prefix([' ', '\t']) {
+            Some(rest) if !lines.is_empty() => {
+                if let Some(last) = lines.last_mut() {
+                    last.push_str(rest);
+                }
+            }
+            _ => lines.push(raw.trim_end().to_string()),
+        }
+    }
+    if !lines
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case("BEGIN:VCALENDAR"))
+    {
+        return Err(DomainError::invalid(
+            "not an iCalendar document (no BEGIN:VCALENDAR): export the holiday calendar as .ics",
+        ));
+    }
+    let date_of = |line: &str| -> Result<NaiveDate, DomainError> {
+        let value = line.rsplit(':').next().unwrap_or_default();
+        value
+            .get(..8)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
+            .ok_or_else(|| {
+                DomainError::invalid(format!(
+                    "`{line}` has no date: write DTSTART;VALUE=DATE:YYYYMMDD"
+                ))
+            })
+    };
+    let mut days = Vec::new();
+    let (mut inside, mut start, mut end) = (false, None, None);
+    for line in &lines {
+        let name = line
+            .split([':', ';'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if line.eq_ignore_ascii_case("BEGIN:VEVENT") {
+            (inside, start, end) = (true, None, None);
+        } else if line.eq_ignore_ascii_case("END:VEVENT") {
+            inside = false;
+            let Some(first) = start else {
+                return Err(DomainError::invalid("an event has no DTSTART"));
+            };
+            let last = end
+                .and_then(|e: NaiveDate| e.pred_opt())
+                .filter(|l| *l >= first)
+                .unwrap_or(first);
+            if (last - first).num_days() > 366 {
+                return Err(DomainError::invalid(format!(
+                    "the event from {first} to {last} is longer than a year: is it a holiday?"
+                )));
+            }
+            let mut d = first;
+            while d <= last {
+                days.push(d);
+                match d.succ_opt() {
+                    Some(next) => d = next,
+                    None => break,
+                }
+            }
+        } else if inside && name == "DTSTART" {
+            start = Some(date_of(line)?);
+        } else if inside && name == "DTEND" {
+            end = Some(date_of(line)?);
+        }
+    }
+    Ok(days)
+}
+
 /// Working days and hours in a time zone, with holidays off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkingCalendar {
@@ -396,6 +473,27 @@ mod tests {
         let deadline = cal.add_business(t("2026-12-08 10:00"), sla - used);
         assert_eq!(deadline, t("2026-12-08 13:00"));
         assert!(cal.is_open(deadline) && !cal.is_open(t("2026-12-05 10:00")));
+    }
+
+    #[test]
+    fn holidays_come_from_an_icalendar_file() {
+        let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261225\r\nDTEND;VALUE=DATE:20261226\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:2027\r\n 0101\r\nSUMMARY:New Year\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nDTSTART:20261102T000000\r\nDTEND:20261104T000000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let days: Vec<String> = parse_ics_holidays(ics)
+            .unwrap()
+            .iter()
+            .map(NaiveDate::to_string)
+            .collect();
+        assert_eq!(
+            days,
+            ["2026-12-25", "2027-01-01", "2026-11-02", "2026-11-03"]
+        );
+        assert!(parse_ics_holidays("holidays: 2026-12-25").is_err());
+        assert!(
+            parse_ics_holidays("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:soon\nEND:VEVENT\n")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYYMMDD")
+        );
     }
 
     #[test]

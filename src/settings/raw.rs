@@ -311,6 +311,9 @@ pub struct CalendarSettings {
     pub working_hours: String,
     #[serde(default)]
     pub holidays: Vec<String>,
+    /// An iCalendar (.ics) file of more holidays (empty: none).
+    #[serde(default)]
+    pub holidays_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,7 +10,9 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 
 use super::Settings;
-use crate::domain::calendar::{WorkingCalendar, WorkingHours, parse_holiday, parse_weekday};
+use crate::domain::calendar::{
+    WorkingCalendar, WorkingHours, parse_holiday, parse_ics_holidays, parse_weekday,
+};
 use crate::domain::deletion::Sensitivity;
 use crate::domain::pipeline::Source;
 use crate::domain::pipeline_route::Route;
@@ -602,6 +604,20 @@ impl Settings {
                 }
             })
             .collect();
+        let mut holidays = holidays;
+        let file = cal.holidays_file.trim();
+        if !file.is_empty() {
+            match std::fs::read_to_string(file) {
+                Ok(text) => match parse_ics_holidays(&text) {
+                    Ok(days) => holidays.extend(days),
+                    Err(e) => c.problem("calendar.holidays_file", format!("{file}: {e}")),
+                },
+                Err(e) => c.problem(
+                    "calendar.holidays_file",
+                    format!("cannot read `{file}`: {e} (give the path of an .ics file, or leave it empty)"),
+                ),
+            }
+        }
         match WorkingCalendar::new(tz, days.iter().copied(), hours, holidays.iter().copied()) {
             Ok(calendar) => calendar,
             Err(e) => {
@@ -976,6 +992,30 @@ mod tests {
         assert_eq!(ok.calendar.working_day(), TimeDelta::hours(9));
         let christmas = chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
         assert!(!ok.calendar.is_working_day(christmas));
+
+        let dir = tempfile::tempdir().unwrap();
+        let ics = dir.path().join("holidays.ics");
+        std::fs::write(
+            &ics,
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20270126\nEND:VEVENT\nEND:VCALENDAR\n",
+        )
+        .unwrap();
+        let path = ics.display().to_string();
+        let from_file = load(None, env(&[("SHIPMATE__CALENDAR__HOLIDAYS_FILE", &path)]))
+            .unwrap()
+            .validate()
+            .unwrap();
+        let republic_day = chrono::NaiveDate::from_ymd_opt(2027, 1, 26).unwrap();
+        assert!(!from_file.calendar.is_working_day(republic_day));
+        let missing = dir.path().join("none.ics").display().to_string();
+        let problems = load(
+            None,
+            env(&[("SHIPMATE__CALENDAR__HOLIDAYS_FILE", &missing)]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert_eq!(problems[0].key, "calendar.holidays_file");
     }
 
     #[test]
