@@ -159,3 +159,25 @@ async fn eosl_notices_fire_at_their_offsets_and_support_ends_on_the_day() {
         "3.x is unaffected"
     );
 }
+
+#[tokio::test]
+async fn a_moved_eosl_voids_the_old_notices() {
+    // Arrange: EOSL of 2.x on 2027-06-30, then moved to 2027-12-31
+    let t = spawn_app_at(&[PARTNERS], start()).await;
+    three_majors(&t).await;
+    t.ok("rm", "/version eosl portal 2 date:2027-06-30").await;
+    let moved = t.ok("rm", "/version eosl portal 2 date:2027-12-31").await;
+    assert!(moved.contains("support ends on 2027-12-31"), "{moved}");
+
+    // Act: past the old date's 180d notice (2027-01-01 IST), not the new one's
+    t.advance(TimeDelta::days(40)).await;
+
+    // Assert: only the new date's notices remain; 2.x is supported until then
+    assert!(notices(&t).await.is_empty(), "{:?}", notices(&t).await);
+    let still = t.ok("qa", "/version check portal 2.5.56").await;
+    assert!(still.contains("until EOSL on 2027-12-31"), "{still}");
+    t.advance(TimeDelta::days(200)).await;
+    let sent = notices(&t).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("on 2027-12-31 (in 180d)"), "{}", sent[0]);
+}

@@ -170,7 +170,7 @@ pub fn check(
     let Some(latest) = releases.iter().max().copied() else {
         return Verdict::NoReleases;
     };
-    if version > latest && version.major >= latest.major {
+    if version > latest {
         return Verdict::Unreleased { latest };
     }
     let n = latest.major;
