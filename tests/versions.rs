@@ -38,6 +38,7 @@ async fn three_majors(t: &TestApp) {
         )
         .await;
     assert!(third.contains("Release notes posted"), "{third}");
+    assert!(third.contains("1.x is no longer supported"), "{third}");
 }
 
 #[tokio::test]

@@ -95,6 +95,23 @@ async fn release(
     let (releases, eosl) = policy(ctx, service).await?;
     let standing = verdict(&releases, &eosl, version, today(ctx)).describe(version);
     let mut reply = format!("Recorded `{service}` {version}: {standing}.");
+    // a new major moves n-1 on: say which major just lost its support
+    let prior_n = releases
+        .iter()
+        .filter(|v| **v != version)
+        .map(|v| v.major)
+        .max();
+    if let Some(prior_n) = prior_n.filter(|n| *n < version.major) {
+        let mut dropped: Vec<u64> = releases
+            .iter()
+            .map(|v| v.major)
+            .filter(|m| m + 1 >= prior_n && m + 1 < version.major)
+            .collect();
+        dropped.dedup();
+        for m in dropped {
+            reply.push_str(&format!(" {m}.x is no longer supported."));
+        }
+    }
     if let Some(url) = &notes {
         let message = Message::new().line(Line::new().text(format!(
             "📦 `{service}` {version} is released. Release notes: {url}"
