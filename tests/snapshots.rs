@@ -46,6 +46,7 @@ async fn help_lists_every_command_with_its_summary() {
       /downtime         Announce and run planned downtime windows
       /sms              Track SMS credits and forecast when they run out
       /role             Grant, revoke and list roles (admin)
+      /version          Version policy: releases, support (n and n-1) and end of service life
       /help             List the commands, or show the usage of one
     ");
 }

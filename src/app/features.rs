@@ -20,6 +20,7 @@ features! {
     Downtime => super::downtime::Downtimes,
     Sms => super::sms::Sms,
     Roles => super::roles::Roles,
+    Version => super::version::Versions,
 }
 
 /// Parses a whole command line against every feature's commands.
@@ -73,6 +74,10 @@ mod tests {
             (_, "role") => "qa",
             (_, "user") => "console:alice",
             (_, "stakeholders") => "@a,@b",
+            ("version", "version") => "3.2.1",
+            ("version", "major") => "2",
+            ("version", "date") => "2099-06-30",
+            ("version", "notes") => "https://example.com/notes",
             _ => "x",
         }
         .to_string()

@@ -28,6 +28,7 @@ pub mod release;
 pub mod roles;
 pub mod sms;
 pub mod status;
+pub mod version;
 
 use std::sync::Arc;
 use std::time::Instant;

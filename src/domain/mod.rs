@@ -4,6 +4,7 @@
 //! rule takes `now` explicitly so it can be tested without a clock or I/O.
 
 pub mod address;
+pub mod calendar;
 pub mod choice;
 pub mod deletion;
 pub mod downtime;
@@ -18,6 +19,7 @@ pub mod role;
 pub mod runbook;
 pub mod sms;
 pub mod timing;
+pub mod version;
 
 pub use address::{ChannelRef, MemberRef, Platform, UserRef};
 pub use error::DomainError;

@@ -15,7 +15,7 @@ use std::path::Path;
 pub use raw::*;
 pub use validate::{
     ChannelRate, Config, DeletionRules, Directory, DowntimeRules, HttpLimits, PipelineRules,
-    Problem, SmsRules, parse_interval,
+    Problem, SmsRules, VersionRules, parse_interval,
 };
 
 /// The embedded defaults: the same file that documents every key.
@@ -23,6 +23,10 @@ pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");
 
 /// List-valued keys that an environment variable may set as `a,b,c`.
 const LIST_KEYS: &[&str] = &[
+    "calendar.working_days",
+    "calendar.holidays",
+    "versions.channels",
+    "versions.eosl_notice",
     "deletion.channels",
     "freeze.channels",
     "deletion.protected",

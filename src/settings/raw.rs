@@ -33,6 +33,7 @@ impl fmt::Debug for Secret {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub timezone: String,
+    pub calendar: CalendarSettings,
     pub database: DatabaseSettings,
     pub http: HttpSettings,
     pub console: ConsoleSettings,
@@ -49,6 +50,7 @@ pub struct Settings {
     pub sms: SmsSettings,
     pub releases: ReleaseSettings,
     pub freeze: FreezeSettings,
+    pub versions: VersionSettings,
     pub scheduler: SchedulerSettings,
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
@@ -295,6 +297,33 @@ pub struct FreezeSettings {
     pub channels: Vec<String>,
     pub remind_before: String,
     /// Opens and ends freeze windows by hand.
+    #[serde(default = "release_manager")]
+    pub manager_role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSettings {
+    /// IANA zone of the working hours (default: the top-level `timezone`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    pub working_days: Vec<String>,
+    pub working_hours: String,
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// An iCalendar (.ics) file of more holidays (empty: none).
+    #[serde(default)]
+    pub holidays_file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSettings {
+    /// Where release notes and EOSL notices go (partner channels).
+    pub channels: Vec<String>,
+    /// EOSL notices this long before support ends.
+    pub eosl_notice: Vec<String>,
+    /// Records releases and schedules EOSL.
     #[serde(default = "release_manager")]
     pub manager_role: String,
 }

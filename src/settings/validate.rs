@@ -10,6 +10,9 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 
 use super::Settings;
+use crate::domain::calendar::{
+    WorkingCalendar, WorkingHours, parse_holiday, parse_ics_holidays, parse_weekday,
+};
 use crate::domain::deletion::Sensitivity;
 use crate::domain::pipeline::Source;
 use crate::domain::pipeline_route::Route;
@@ -111,6 +114,16 @@ pub struct DowntimeRules {
     pub manager: Role,
 }
 
+/// Version policy rules (`[versions]`).
+#[derive(Debug, Clone)]
+pub struct VersionRules {
+    pub channels: Vec<ChannelRef>,
+    /// EOSL notices this long before support ends, longest first.
+    pub eosl_notice: Vec<TimeDelta>,
+    /// `versions.manager_role`.
+    pub manager: Role,
+}
+
 /// SMS credit rules (`[sms]`).
 #[derive(Debug, Clone)]
 pub struct SmsRules {
@@ -134,11 +147,14 @@ pub struct PipelineRules {
 pub struct Config {
     pub settings: Settings,
     pub tz: Tz,
+    /// The working calendar (`[calendar]`) business time runs on.
+    pub calendar: WorkingCalendar,
     pub bind: SocketAddr,
     pub directory: Directory,
     pub deletion: DeletionRules,
     pub downtime: DowntimeRules,
     pub sms: SmsRules,
+    pub versions: VersionRules,
     pub pipelines: PipelineRules,
     pub scheduler_retry_base: TimeDelta,
     pub outbox_retry_base: TimeDelta,
@@ -278,6 +294,7 @@ impl Settings {
                 Tz::UTC
             }
         };
+        let calendar = self.check_calendar(&mut c, tz);
         let bind = c
             .parse::<SocketAddr>("http.bind", &self.http.bind)
             .unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
@@ -383,6 +400,7 @@ impl Settings {
         let release_manager = role(&mut c, "releases.manager_role", &self.releases.manager_role);
         let freeze_manager = role(&mut c, "freeze.manager_role", &self.freeze.manager_role);
         let sms_role = role(&mut c, "sms.role", &self.sms.role);
+        let version_manager = role(&mut c, "versions.manager_role", &self.versions.manager_role);
         for (i, route) in self.pipelines.routes.iter().enumerate() {
             if let Some(oncall) = &route.oncall {
                 role(&mut c, &format!("pipelines.routes[{i}].oncall"), oncall);
@@ -400,6 +418,20 @@ impl Settings {
                 .collect(),
         };
         let sms = self.check_sms(&mut c);
+        let mut eosl_notice: Vec<TimeDelta> = self
+            .versions
+            .eosl_notice
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| c.duration(&format!("versions.eosl_notice[{i}]"), d))
+            .collect();
+        eosl_notice.sort_unstable_by(|a, b| b.cmp(a));
+        eosl_notice.dedup();
+        let versions = VersionRules {
+            channels: c.channels("versions.channels", &self.versions.channels),
+            eosl_notice,
+            manager: version_manager.unwrap_or(Role::RELEASE_MANAGER),
+        };
 
         if self.slack.enabled {
             if self.slack.bot_token.is_empty() {
@@ -501,6 +533,7 @@ impl Settings {
             sms_role: sms_role.unwrap_or(Role::DEVOPS),
             settings: self.clone(),
             tz,
+            calendar,
             bind,
             directory,
             deletion: DeletionRules {
@@ -514,6 +547,7 @@ impl Settings {
             },
             downtime,
             sms,
+            versions,
             pipelines,
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
@@ -526,6 +560,73 @@ impl Settings {
 }
 
 impl Settings {
+    fn check_calendar(&self, c: &mut Checker, default_tz: Tz) -> WorkingCalendar {
+        let cal = &self.calendar;
+        let tz = match cal.timezone.as_deref().map(str::trim) {
+            None | Some("") => default_tz,
+            Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+                c.problem(
+                    "calendar.timezone",
+                    format!("unknown time zone `{name}`: use an IANA name such as Asia/Kolkata"),
+                );
+                default_tz
+            }),
+        };
+        let mut days = Vec::new();
+        for (i, d) in cal.working_days.iter().enumerate() {
+            match parse_weekday(d) {
+                Ok(day) if days.contains(&day) => c.problem(
+                    format!("calendar.working_days[{i}]"),
+                    format!("`{d}` is listed twice: list each day once"),
+                ),
+                Ok(day) => days.push(day),
+                Err(e) => c.problem(format!("calendar.working_days[{i}]"), e),
+            }
+        }
+        let hours = c
+            .parse::<WorkingHours>("calendar.working_hours", &cal.working_hours)
+            .unwrap_or(WorkingHours {
+                open: chrono::NaiveTime::MIN,
+                close: chrono::NaiveTime::MIN + TimeDelta::hours(9),
+            });
+        let holidays: Vec<_> = cal
+            .holidays
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| match parse_holiday(h) {
+                Ok(date) => Some(date),
+                Err(e) => {
+                    c.problem(format!("calendar.holidays[{i}]"), e);
+                    None
+                }
+            })
+            .collect();
+        let mut holidays = holidays;
+        let file = cal.holidays_file.trim();
+        if !file.is_empty() {
+            match std::fs::read_to_string(file) {
+                Ok(text) => match parse_ics_holidays(&text) {
+                    Ok(days) => holidays.extend(days),
+                    Err(e) => c.problem("calendar.holidays_file", format!("{file}: {e}")),
+                },
+                Err(e) => c.problem(
+                    "calendar.holidays_file",
+                    format!("cannot read `{file}`: {e} (give the path of an .ics file, or leave it empty)"),
+                ),
+            }
+        }
+        match WorkingCalendar::new(tz, days.iter().copied(), hours, holidays.iter().copied()) {
+            Ok(calendar) => calendar,
+            Err(e) => {
+                if cal.working_days.is_empty() {
+                    c.problem("calendar.working_days", e);
+                }
+                // a placeholder: the problems above fail the validation
+                WorkingCalendar::default()
+            }
+        }
+    }
+
     fn check_sms(&self, c: &mut Checker) -> SmsRules {
         let s = &self.sms;
         let channels = c.channels("sms.channels", &s.channels);
@@ -771,6 +872,9 @@ mod tests {
                 ("SHIPMATE__DELETION__CHANNELS", "bioinfo"),
                 ("SHIPMATE__ROLES__QA", "console:ok,nobody"),
                 ("SHIPMATE__SMS__REMINDER_CRON", "every day"),
+                ("SHIPMATE__VERSIONS__EOSL_NOTICE", "180d,someday"),
+                ("SHIPMATE__VERSIONS__CHANNELS", "partners"),
+                ("SHIPMATE__VERSIONS__MANAGER_ROLE", "shippers"),
             ]),
         )
         .unwrap();
@@ -784,6 +888,9 @@ mod tests {
             "deletion.approver_role",
             "roles.qa[1]",
             "sms.reminder_cron",
+            "versions.eosl_notice[1]",
+            "versions.channels[0]",
+            "versions.manager_role",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
@@ -840,6 +947,72 @@ mod tests {
             [TimeDelta::hours(2), TimeDelta::minutes(15)]
         );
         assert!(!ok.sms.poll);
+    }
+
+    #[test]
+    fn calendar_keys_are_checked_by_name() {
+        let s = load(
+            None,
+            env(&[
+                ("SHIPMATE__CALENDAR__TIMEZONE", "Mars/Olympus"),
+                ("SHIPMATE__CALENDAR__WORKING_DAYS", "Mon,Funday,Mon"),
+                ("SHIPMATE__CALENDAR__WORKING_HOURS", "18:00-09:00"),
+                ("SHIPMATE__CALENDAR__HOLIDAYS", "2026-12-25,25/12/2026"),
+            ]),
+        )
+        .unwrap();
+        let keys: Vec<String> = s
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "calendar.timezone",
+                "calendar.working_days[1]",
+                "calendar.working_days[2]",
+                "calendar.working_hours",
+                "calendar.holidays[1]",
+            ]
+        );
+        let ok = load(None, env(&[("SHIPMATE__CALENDAR__HOLIDAYS", "2026-12-25")]))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(
+            ok.calendar.tz(),
+            chrono_tz::Asia::Kolkata,
+            "the top-level zone"
+        );
+        assert_eq!(ok.calendar.working_day(), TimeDelta::hours(9));
+        let christmas = chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+        assert!(!ok.calendar.is_working_day(christmas));
+
+        let dir = tempfile::tempdir().unwrap();
+        let ics = dir.path().join("holidays.ics");
+        std::fs::write(
+            &ics,
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20270126\nEND:VEVENT\nEND:VCALENDAR\n",
+        )
+        .unwrap();
+        let path = ics.display().to_string();
+        let from_file = load(None, env(&[("SHIPMATE__CALENDAR__HOLIDAYS_FILE", &path)]))
+            .unwrap()
+            .validate()
+            .unwrap();
+        let republic_day = chrono::NaiveDate::from_ymd_opt(2027, 1, 26).unwrap();
+        assert!(!from_file.calendar.is_working_day(republic_day));
+        let missing = dir.path().join("none.ics").display().to_string();
+        let problems = load(
+            None,
+            env(&[("SHIPMATE__CALENDAR__HOLIDAYS_FILE", &missing)]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap_err();
+        assert_eq!(problems[0].key, "calendar.holidays_file");
     }
 
     #[test]

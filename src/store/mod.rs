@@ -25,6 +25,7 @@ pub mod replay;
 pub mod roles;
 pub mod session;
 pub mod sms;
+pub mod version;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
