@@ -4,10 +4,12 @@
 //! its commands ([`Feature::COMMANDS`]), a typed command built once from the
 //! parsed form (`TryFrom<Input>`, every argument already typed), its handler
 //! ([`Feature::handle`], an exhaustive `match` over that type), the reads it
-//! wants with the transaction's `BEGIN` ([`Feature::reads`]) and its jobs
-//! ([`Job`], listed in [`Feature::JOBS`]). One line in
+//! wants with the transaction's `BEGIN` ([`Feature::reads`]), its jobs
+//! ([`Job`], listed in [`Feature::JOBS`]) and its configuration section
+//! ([`Feature::SECTIONS`]). One line in
 //! `features.rs` wires it into the grammar table, `/help`, Discord
-//! registration, the Slack manifest, dispatch and job firing.
+//! registration, the Slack manifest, dispatch, job firing and
+//! `check-config`.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -22,7 +24,7 @@ use super::context::Handled;
 use super::{Ctx, Reply};
 use crate::domain::{DomainError, Platform, RecordId, RecordKind};
 use crate::grammar::{CommandSpec, Parsed};
-use crate::settings::Config;
+use crate::settings::{Config, SectionCheck};
 use crate::store::Reads;
 use crate::store::jobs::NewJob;
 
@@ -32,6 +34,10 @@ pub trait Feature {
     const COMMANDS: &'static [&'static CommandSpec];
     /// Its jobs (the scheduler fires them by [`Job::KIND`]).
     const JOBS: &'static [&'static dyn JobRunner] = &[];
+    /// Its sections of the configuration (`[deletion]`), each checked into
+    /// its typed rules ([`crate::settings::Section`]), which the feature
+    /// reads with `config.section::<Rules>()`.
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[];
     /// One command of this feature, every argument typed.
     type Command: for<'a> TryFrom<Input<'a>, Error = DomainError> + Clone + Send + 'static;
 
@@ -197,7 +203,8 @@ impl<J: Job> JobRunner for Runs<J> {
 }
 
 /// Lists the features: generates `Command` (one variant per feature), the
-/// grammar table and the job list (used once, in `features.rs`).
+/// grammar table, the job list and the section list (used once, in
+/// `features.rs`).
 macro_rules! features {
     ($($variant:ident => $feature:ty),+ $(,)?) => {
         /// One command of any feature, typed.
@@ -247,6 +254,13 @@ macro_rules! features {
         pub static JOBS: LazyLock<Vec<&'static dyn JobRunner>> = LazyLock::new(|| {
             let mut all: Vec<&'static dyn JobRunner> = Vec::new();
             $(all.extend_from_slice(<$feature as Feature>::JOBS);)+
+            all
+        });
+
+        /// Every configuration section of every feature.
+        pub static SECTIONS: LazyLock<Vec<&'static dyn SectionCheck>> = LazyLock::new(|| {
+            let mut all: Vec<&'static dyn SectionCheck> = Vec::new();
+            $(all.extend_from_slice(<$feature as Feature>::SECTIONS);)+
             all
         });
     };

@@ -10,6 +10,7 @@ use super::feature::{Feature, Input, JobRunner, features, owns};
 use super::{Ctx, Reply};
 use crate::domain::DomainError;
 use crate::grammar::{self, CommandSpec, HELP, ParseError, Parsed};
+use crate::settings::{Config, Problem, SectionCheck, Settings};
 use crate::store::Reads;
 
 features! {
@@ -21,6 +22,14 @@ features! {
     Sms => super::sms::Sms,
     Roles => super::roles::Roles,
     Version => super::version::Versions,
+}
+
+impl Settings {
+    /// Checks every key, the core's and each feature's section; returns the
+    /// typed config or every problem found (what `check-config` prints).
+    pub fn validate(&self) -> Result<Config, Vec<Problem>> {
+        self.validate_with(&SECTIONS)
+    }
 }
 
 /// Parses a whole command line against every feature's commands.
@@ -48,7 +57,6 @@ mod tests {
     use super::*;
     use crate::domain::Platform;
     use crate::grammar::{Form, Param};
-    use crate::settings::Config;
 
     fn config() -> Config {
         crate::settings::load(None, Some(Default::default()))

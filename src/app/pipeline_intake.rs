@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::App;
+use super::pipeline::PipelineRules;
 use super::pipeline_message::{RunRecord, failure_message, flag_message, run_message};
 use crate::ci::{Delivery, Intake};
 use crate::domain::pipeline::{Effect, RunEvent, Status, apply};
@@ -262,7 +263,7 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
 /// Every channel a pipeline message can go to (routes and default), for the look-up
 /// of where the runs' messages stand.
 fn pipeline_channels(app: &App) -> Vec<String> {
-    let rules = &app.config.pipelines;
+    let rules = &app.config.section::<PipelineRules>();
     let mut out: Vec<String> = Vec::new();
     for channel in rules
         .routes
@@ -286,7 +287,7 @@ fn fold(
     freezes: &[FreezeWindow],
     now: DateTime<Utc>,
 ) {
-    let rules = &app.config.pipelines;
+    let rules = &app.config.section::<PipelineRules>();
     let key = e.run_key();
     let previous = records.remove(&key);
     let (flags, flags_checked, paged) = previous
@@ -352,7 +353,7 @@ fn fold(
 
 /// Where a run's messages go: its route's channels, or the default channels.
 fn channels_for<'a>(app: &'a App, rec: &RunRecord) -> (&'a [ChannelRef], Option<Role>) {
-    let rules = &app.config.pipelines;
+    let rules = &app.config.section::<PipelineRules>();
     match route_for(&rules.routes, &rec.run) {
         Some(route) => (&route.channels, route.oncall.clone()),
         None => (&rules.default_channels, None),
@@ -387,7 +388,7 @@ fn queue_messages(
     grants: &[(String, String)],
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let interval = app.config.pipelines.min_edit_interval;
+    let interval = app.config.section::<PipelineRules>().min_edit_interval;
     let mut latest = Vec::new();
     for key in &pending.changed {
         let Some(rec) = records.get(key) else {

@@ -1,50 +1,29 @@
 //! Configuration: embedded defaults → `config/default.toml` (or `--config FILE`)
 //! → environment `SHIPMATE__SECTION__KEY`.
 //!
-//! [`Settings`] is the raw, serde form of every key; [`Settings::validate`]
-//! turns it into the typed [`Config`] the app runs on, or lists every problem
-//! with its key (that list is what `shipmate check-config` prints).
+//! [`Settings`] is the raw, serde form of the core keys, and keeps every
+//! other table as read: those are the features' sections, each owned and
+//! checked by its feature ([`Section`]). `Settings::validate` (defined with
+//! the features list, `app::features`) checks the core and every section into
+//! the typed [`Config`] the app runs on, or lists every problem with its key
+//! (that list is what `shipmate check-config` prints). A list-valued key
+//! may be set from the environment as `a,b,c` ([`list`]).
 
 mod raw;
-pub mod runbooks;
+mod section;
 mod validate;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 pub use raw::*;
-pub use validate::{
-    ChannelRate, Config, DeletionRules, Directory, DowntimeRules, HttpLimits, PipelineRules,
-    Problem, SmsRules, VersionRules, parse_interval,
+pub use section::{
+    Check, Checked, Checks, RawSections, Section, SectionCheck, Sections, list, list_map,
 };
+pub use validate::{ChannelRate, Config, Directory, HttpLimits, Problem, parse_interval};
 
 /// The embedded defaults: the same file that documents every key.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");
-
-/// List-valued keys that an environment variable may set as `a,b,c`.
-const LIST_KEYS: &[&str] = &[
-    "calendar.working_days",
-    "calendar.holidays",
-    "versions.channels",
-    "versions.eosl_notice",
-    "deletion.channels",
-    "freeze.channels",
-    "deletion.protected",
-    "pipelines.release_windows",
-    "pipelines.default_channels",
-    "downtime.channels",
-    "downtime.remind_before",
-    "sms.channels",
-    "roles.release-manager",
-    "roles.qa",
-    "roles.product",
-    "roles.devops",
-    "roles.data-steward",
-    "roles.support",
-    "roles.partnership",
-    "roles.documentation",
-    "roles.admin",
-];
 
 /// Loads the layered settings. `env` replaces the process environment (tests).
 pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Settings, String> {
@@ -62,13 +41,10 @@ pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result
             builder.add_source(File::new("config/default.toml", FileFormat::Toml).required(false))
         }
     };
+    // list-valued keys accept `a,b,c` as one string (see `section::list`)
     let mut environment = Environment::with_prefix("SHIPMATE")
         .separator("__")
-        .try_parsing(true)
-        .list_separator(",");
-    for key in LIST_KEYS {
-        environment = environment.with_list_parse_key(key);
-    }
+        .try_parsing(true);
     if let Some(vars) = env {
         environment = environment.source(Some(vars));
     }

@@ -29,8 +29,9 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The core sections, and each feature's table as read (checked by the
+/// feature's own [`super::Section`]; a table no feature owns is a problem).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub timezone: String,
     pub calendar: CalendarSettings,
@@ -39,21 +40,17 @@ pub struct Settings {
     pub console: ConsoleSettings,
     pub slack: SlackSettings,
     pub discord: DiscordSettings,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::list_map")]
     pub roles: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub people: BTreeMap<String, PersonSettings>,
-    pub deletion: DeletionSettings,
     pub webhooks: WebhookSettings,
-    pub pipelines: PipelineSettings,
-    pub downtime: DowntimeSettings,
-    pub sms: SmsSettings,
-    pub releases: ReleaseSettings,
-    pub freeze: FreezeSettings,
-    pub versions: VersionSettings,
     pub scheduler: SchedulerSettings,
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
+    /// Every other table: the features' sections.
+    #[serde(flatten)]
+    pub sections: super::RawSections,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,47 +123,6 @@ pub struct PersonSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeletionSettings {
-    pub channels: Vec<String>,
-    pub approvals_required: u32,
-    pub protected: Vec<String>,
-    pub max_stakeholders: usize,
-    pub ready_reminder_cron: String,
-    pub cooling_off: CoolingOffSettings,
-    /// Approves requests and resolves objections.
-    #[serde(default = "data_steward")]
-    pub approver_role: String,
-    /// Also approves requests for protected targets.
-    #[serde(default = "product")]
-    pub product_role: String,
-    /// Executes ready requests.
-    #[serde(default = "devops")]
-    pub executor_role: String,
-}
-
-fn data_steward() -> String {
-    "data-steward".into()
-}
-fn product() -> String {
-    "product".into()
-}
-fn devops() -> String {
-    "devops".into()
-}
-fn release_manager() -> String {
-    "release-manager".into()
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CoolingOffSettings {
-    pub low: String,
-    pub medium: String,
-    pub high: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     pub github: GithubWebhook,
     pub gitlab: GitlabWebhook,
@@ -206,64 +162,6 @@ pub struct GenericWebhook {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PipelineSettings {
-    pub release_windows: Vec<String>,
-    pub default_channels: Vec<String>,
-    /// Edits of one run's message are held back at least this long, so a
-    /// burst of events becomes one post and a few edits.
-    pub min_edit_interval: String,
-    #[serde(default)]
-    pub routes: Vec<RouteSettings>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteSettings {
-    pub source: Option<String>,
-    pub repository: Option<String>,
-    pub pipeline: Option<String>,
-    pub branch: Option<String>,
-    pub environment: String,
-    #[serde(default)]
-    pub channels: Vec<String>,
-    pub oncall: Option<String>,
-    /// What the route deploys, as `/freeze` names it (default: the repository's last path segment).
-    pub target: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DowntimeSettings {
-    pub channels: Vec<String>,
-    pub remind_before: Vec<String>,
-    /// Announces and runs downtime windows.
-    #[serde(default = "release_manager")]
-    pub manager_role: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmsSettings {
-    pub channels: Vec<String>,
-    /// Records the balance, and is reminded to renew.
-    #[serde(default = "devops")]
-    pub role: String,
-    pub reminder_cron: String,
-    pub warn_days: u32,
-    pub min_balance: u64,
-    pub window: String,
-    #[serde(default)]
-    pub balance_url: String,
-    #[serde(default)]
-    pub balance_pointer: String,
-    #[serde(default)]
-    pub balance_token: Secret,
-    /// How often the poller reads `balance_url` (cron with seconds, in `timezone`).
-    pub poll_cron: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SchedulerSettings {
     pub max_attempts: u32,
     pub retry_base: String,
@@ -284,46 +182,16 @@ pub struct ShutdownSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReleaseSettings {
-    pub runbooks_dir: String,
-    /// Manages releases (a template's `manager` overrides it).
-    #[serde(default = "release_manager")]
-    pub manager_role: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FreezeSettings {
-    pub channels: Vec<String>,
-    pub remind_before: String,
-    /// Opens and ends freeze windows by hand.
-    #[serde(default = "release_manager")]
-    pub manager_role: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CalendarSettings {
     /// IANA zone of the working hours (default: the top-level `timezone`).
     #[serde(default)]
     pub timezone: Option<String>,
+    #[serde(deserialize_with = "super::list")]
     pub working_days: Vec<String>,
     pub working_hours: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::list")]
     pub holidays: Vec<String>,
     /// An iCalendar (.ics) file of more holidays (empty: none).
     #[serde(default)]
     pub holidays_file: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VersionSettings {
-    /// Where release notes and EOSL notices go (partner channels).
-    pub channels: Vec<String>,
-    /// EOSL notices this long before support ends.
-    pub eosl_notice: Vec<String>,
-    /// Records releases and schedules EOSL.
-    #[serde(default = "release_manager")]
-    pub manager_role: String,
 }

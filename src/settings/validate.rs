@@ -10,13 +10,10 @@ use chrono::TimeDelta;
 use chrono_tz::Tz;
 
 use super::Settings;
+use super::section::{Check, Section, SectionCheck, Sections};
 use crate::domain::calendar::{
     WorkingCalendar, WorkingHours, parse_holiday, parse_ics_holidays, parse_weekday,
 };
-use crate::domain::deletion::Sensitivity;
-use crate::domain::pipeline::Source;
-use crate::domain::pipeline_route::Route;
-use crate::domain::release_window::{DeployRules, ReleaseWindow};
 use crate::domain::timing::parse_duration;
 use crate::domain::{ChannelRef, MemberRef, Platform, Role, UserRef};
 
@@ -80,68 +77,6 @@ impl Directory {
     }
 }
 
-/// Deletion-request rules.
-#[derive(Debug, Clone)]
-pub struct DeletionRules {
-    pub channels: Vec<ChannelRef>,
-    pub approvals_required: u32,
-    pub protected: Vec<glob::Pattern>,
-    pub cooling_off: BTreeMap<&'static str, TimeDelta>,
-    /// `deletion.approver_role`, `deletion.product_role`, `deletion.executor_role`.
-    pub approver: Role,
-    pub product: Role,
-    pub executor: Role,
-}
-
-impl DeletionRules {
-    pub fn cooling_off_for(&self, sensitivity: Sensitivity) -> TimeDelta {
-        self.cooling_off
-            .get(sensitivity.as_str())
-            .copied()
-            .unwrap_or(TimeDelta::days(1))
-    }
-    pub fn is_protected(&self, target: &str) -> bool {
-        self.protected.iter().any(|p| p.matches(target))
-    }
-}
-
-/// Downtime rules (`[downtime]`).
-#[derive(Debug, Clone)]
-pub struct DowntimeRules {
-    pub channels: Vec<ChannelRef>,
-    pub remind_before: Vec<TimeDelta>,
-    /// `downtime.manager_role`.
-    pub manager: Role,
-}
-
-/// Version policy rules (`[versions]`).
-#[derive(Debug, Clone)]
-pub struct VersionRules {
-    pub channels: Vec<ChannelRef>,
-    /// EOSL notices this long before support ends, longest first.
-    pub eosl_notice: Vec<TimeDelta>,
-    /// `versions.manager_role`.
-    pub manager: Role,
-}
-
-/// SMS credit rules (`[sms]`).
-#[derive(Debug, Clone)]
-pub struct SmsRules {
-    pub channels: Vec<ChannelRef>,
-    pub window: TimeDelta,
-    /// The poller is on when `sms.balance_url` is set.
-    pub poll: bool,
-}
-
-/// Pipeline notification rules (`[pipelines]`).
-#[derive(Debug, Clone)]
-pub struct PipelineRules {
-    pub routes: Vec<Route>,
-    pub default_channels: Vec<ChannelRef>,
-    pub deploy: DeployRules,
-    pub min_edit_interval: TimeDelta,
-}
-
 /// The typed configuration the app runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -151,26 +86,30 @@ pub struct Config {
     pub calendar: WorkingCalendar,
     pub bind: SocketAddr,
     pub directory: Directory,
-    pub deletion: DeletionRules,
-    pub downtime: DowntimeRules,
-    pub sms: SmsRules,
-    pub versions: VersionRules,
-    pub pipelines: PipelineRules,
+    /// Every feature's section, checked (read with [`Config::section`]).
+    pub sections: Sections,
     pub scheduler_retry_base: TimeDelta,
     pub outbox_retry_base: TimeDelta,
     pub slack_rate: ChannelRate,
     pub discord_rate: ChannelRate,
-    /// Runbook templates by name.
-    pub runbooks: BTreeMap<String, crate::domain::runbook::Runbook>,
-    pub freeze_channels: Vec<ChannelRef>,
-    pub freeze_remind_before: TimeDelta,
-    /// `freeze.manager_role`.
-    pub freeze_manager: Role,
-    /// `sms.role`.
-    pub sms_role: Role,
     pub http_limits: HttpLimits,
     /// How long a stop waits for work in flight (`shutdown.grace`).
     pub shutdown_grace: std::time::Duration,
+}
+
+impl Config {
+    /// The rules of a feature's section.
+    ///
+    /// # Panics
+    /// If no feature in the features list owns `S`: every listed feature's
+    /// section is checked before a `Config` exists, so this is a feature
+    /// asking for a section it never listed (a test of each feature catches it).
+    pub fn section<S: Section>(&self) -> &S {
+        match self.sections.get::<S>() {
+            Some(rules) => rules,
+            None => panic!("section [{}] is not in the features list", S::NAME),
+        }
+    }
 }
 
 /// What the HTTP listener allows one client (`http.*`).
@@ -201,19 +140,20 @@ pub fn parse_interval(s: &str) -> Result<TimeDelta, String> {
     }
 }
 
-struct Checker {
+/// Where the problems found so far go.
+pub(super) struct Checker {
     problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn problem(&mut self, key: impl Into<String>, message: impl fmt::Display) {
+    pub(super) fn problem(&mut self, key: impl Into<String>, message: impl fmt::Display) {
         self.problems.push(Problem {
             key: key.into(),
             message: message.to_string(),
         });
     }
 
-    fn parse<T: FromStr>(&mut self, key: &str, value: &str) -> Option<T>
+    pub(super) fn parse<T: FromStr>(&mut self, key: &str, value: &str) -> Option<T>
     where
         T::Err: fmt::Display,
     {
@@ -226,7 +166,7 @@ impl Checker {
         }
     }
 
-    fn duration(&mut self, key: &str, value: &str) -> Option<TimeDelta> {
+    pub(super) fn duration(&mut self, key: &str, value: &str) -> Option<TimeDelta> {
         match parse_duration(value) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -260,7 +200,7 @@ impl Checker {
         }
     }
 
-    fn channels(&mut self, key: &str, values: &[String]) -> Vec<ChannelRef> {
+    pub(super) fn channels(&mut self, key: &str, values: &[String]) -> Vec<ChannelRef> {
         values
             .iter()
             .enumerate()
@@ -268,16 +208,35 @@ impl Checker {
             .collect()
     }
 
-    fn cron(&mut self, key: &str, value: &str) {
+    pub(super) fn cron(&mut self, key: &str, value: &str) {
         if let Err(e) = crate::scheduler::parse_cron(value) {
             self.problem(key, e);
         }
     }
+
+    /// A role that `[roles]` configures.
+    pub(super) fn role(&mut self, key: &str, name: &str, directory: &Directory) -> Option<Role> {
+        let role = self.parse::<Role>(key, name)?;
+        if directory.roles.contains_key(&role) {
+            return Some(role);
+        }
+        let known: Vec<&str> = directory.roles.keys().map(Role::as_str).collect();
+        self.problem(
+            key,
+            format!(
+                "unknown role `{name}`: add it under [roles], or use one of {}",
+                known.join(", ")
+            ),
+        );
+        None
+    }
 }
 
 impl Settings {
-    /// Checks every key; returns the typed config or every problem found.
-    pub fn validate(&self) -> Result<Config, Vec<Problem>> {
+    /// Checks every key of the core and of each section in `checks` (the
+    /// features list's: `Settings::validate` in `app::features` passes them);
+    /// returns the typed config or every problem found.
+    pub fn validate_with(&self, checks: &[&dyn SectionCheck]) -> Result<Config, Vec<Problem>> {
         let mut c = Checker {
             problems: Vec::new(),
         };
@@ -345,94 +304,6 @@ impl Settings {
             }
         }
 
-        let d = &self.deletion;
-        let channels = c.channels("deletion.channels", &d.channels);
-        if d.approvals_required == 0 {
-            c.problem("deletion.approvals_required", "must be at least 1");
-        }
-        let protected = d
-            .protected
-            .iter()
-            .enumerate()
-            .filter_map(|(i, g)| match glob::Pattern::new(g) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    c.problem(
-                        format!("deletion.protected[{i}]"),
-                        format!("`{g}` is not a glob pattern: {e}"),
-                    );
-                    None
-                }
-            })
-            .collect();
-        c.cron("deletion.ready_reminder_cron", &d.ready_reminder_cron);
-        let mut cooling_off = BTreeMap::new();
-        for (name, value) in [
-            ("low", &d.cooling_off.low),
-            ("medium", &d.cooling_off.medium),
-            ("high", &d.cooling_off.high),
-        ] {
-            if let Some(dur) = c.duration(&format!("deletion.cooling_off.{name}"), value) {
-                cooling_off.insert(name, dur);
-            }
-        }
-
-        let pipelines = self.pipeline_rules(&mut c, tz);
-        let role = |c: &mut Checker, key: &str, name: &str| -> Option<Role> {
-            let role = c.parse::<Role>(key, name)?;
-            if directory.roles.contains_key(&role) {
-                return Some(role);
-            }
-            let known: Vec<&str> = directory.roles.keys().map(Role::as_str).collect();
-            c.problem(
-                key,
-                format!(
-                    "unknown role `{name}`: add it under [roles], or use one of {}",
-                    known.join(", ")
-                ),
-            );
-            None
-        };
-        let approver = role(&mut c, "deletion.approver_role", &d.approver_role);
-        let product = role(&mut c, "deletion.product_role", &d.product_role);
-        let executor = role(&mut c, "deletion.executor_role", &d.executor_role);
-        let downtime_manager = role(&mut c, "downtime.manager_role", &self.downtime.manager_role);
-        let release_manager = role(&mut c, "releases.manager_role", &self.releases.manager_role);
-        let freeze_manager = role(&mut c, "freeze.manager_role", &self.freeze.manager_role);
-        let sms_role = role(&mut c, "sms.role", &self.sms.role);
-        let version_manager = role(&mut c, "versions.manager_role", &self.versions.manager_role);
-        for (i, route) in self.pipelines.routes.iter().enumerate() {
-            if let Some(oncall) = &route.oncall {
-                role(&mut c, &format!("pipelines.routes[{i}].oncall"), oncall);
-            }
-        }
-        let downtime = DowntimeRules {
-            manager: downtime_manager.clone().unwrap_or(Role::RELEASE_MANAGER),
-            channels: c.channels("downtime.channels", &self.downtime.channels),
-            remind_before: self
-                .downtime
-                .remind_before
-                .iter()
-                .enumerate()
-                .filter_map(|(i, d)| c.duration(&format!("downtime.remind_before[{i}]"), d))
-                .collect(),
-        };
-        let sms = self.check_sms(&mut c);
-        let mut eosl_notice: Vec<TimeDelta> = self
-            .versions
-            .eosl_notice
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| c.duration(&format!("versions.eosl_notice[{i}]"), d))
-            .collect();
-        eosl_notice.sort_unstable_by(|a, b| b.cmp(a));
-        eosl_notice.dedup();
-        let versions = VersionRules {
-            channels: c.channels("versions.channels", &self.versions.channels),
-            eosl_notice,
-            manager: version_manager.unwrap_or(Role::RELEASE_MANAGER),
-        };
-
         if self.slack.enabled {
             if self.slack.bot_token.is_empty() {
                 c.problem(
@@ -484,17 +355,6 @@ impl Settings {
                 c.problem(key, format!("`{url}` is not an http(s) URL"));
             }
         }
-        let known: std::collections::BTreeSet<Role> = directory.roles.keys().cloned().collect();
-        let (runbooks, runbook_problems) = super::runbooks::load(
-            std::path::Path::new(&self.releases.runbooks_dir),
-            &super::runbooks::RoleNames {
-                known: &known,
-                manager: release_manager.as_ref().unwrap_or(&Role::RELEASE_MANAGER),
-            },
-        );
-        c.problems.extend(runbook_problems);
-        let freeze_channels = c.channels("freeze.channels", &self.freeze.channels);
-        let freeze_remind_before = c.duration("freeze.remind_before", &self.freeze.remind_before);
         let scheduler_retry_base = c.duration("scheduler.retry_base", &self.scheduler.retry_base);
         let outbox_retry_base = c.interval("outbox.retry_base", &self.outbox.retry_base);
         let mut std_interval = |key: &str, value: &str, default: u64| {
@@ -522,33 +382,17 @@ impl Settings {
             &self.discord.per_channel_window,
         );
 
+        let sections = self.check_sections(&mut c, checks, tz, &calendar, &directory);
         if !c.problems.is_empty() {
             return Err(c.problems);
         }
         Ok(Config {
-            runbooks,
-            freeze_channels,
-            freeze_remind_before: freeze_remind_before.unwrap_or(TimeDelta::days(3)),
-            freeze_manager: freeze_manager.unwrap_or(Role::RELEASE_MANAGER),
-            sms_role: sms_role.unwrap_or(Role::DEVOPS),
+            sections,
             settings: self.clone(),
             tz,
             calendar,
             bind,
             directory,
-            deletion: DeletionRules {
-                channels,
-                approvals_required: d.approvals_required,
-                protected,
-                cooling_off,
-                approver: approver.unwrap_or(Role::DATA_STEWARD),
-                product: product.unwrap_or(Role::PRODUCT),
-                executor: executor.unwrap_or(Role::DEVOPS),
-            },
-            downtime,
-            sms,
-            versions,
-            pipelines,
             scheduler_retry_base: scheduler_retry_base.unwrap_or(TimeDelta::seconds(5)),
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
             http_limits,
@@ -627,113 +471,45 @@ impl Settings {
         }
     }
 
-    fn check_sms(&self, c: &mut Checker) -> SmsRules {
-        let s = &self.sms;
-        let channels = c.channels("sms.channels", &s.channels);
-        c.cron("sms.reminder_cron", &s.reminder_cron);
-        let window = c.duration("sms.window", &s.window);
-        if s.warn_days == 0 {
-            c.problem("sms.warn_days", "must be at least 1");
-        }
-        let url = s.balance_url.trim();
-        let poll = !url.is_empty();
-        if poll {
-            match reqwest::Url::parse(url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => c.problem("sms.balance_url", format!("`{url}` is not an http(s) URL")),
-            }
-            c.cron("sms.poll_cron", &s.poll_cron);
-        }
-        let pointer = s.balance_pointer.trim();
-        if poll && !(pointer.is_empty() || pointer.starts_with('/')) {
+    /// Checks each feature's section, and names every top-level table that
+    /// no feature owns.
+    fn check_sections(
+        &self,
+        c: &mut Checker,
+        checks: &[&dyn SectionCheck],
+        tz: Tz,
+        calendar: &WorkingCalendar,
+        directory: &Directory,
+    ) -> Sections {
+        let mut sections = Sections::default();
+        for unknown in self
+            .sections
+            .0
+            .keys()
+            .filter(|name| !checks.iter().any(|s| s.name() == name.as_str()))
+        {
+            let known: Vec<&str> = checks.iter().map(|s| s.name()).collect();
             c.problem(
-                "sms.balance_pointer",
+                unknown.clone(),
                 format!(
-                    "`{pointer}` is not a JSON pointer: start it with /, e.g. /data/balance (empty: the whole body is the number)"
+                    "unknown section [{unknown}]: the feature sections are {}, beside the core ones in config/default.toml",
+                    known.join(", ")
                 ),
             );
         }
-        if !poll && !s.balance_token.is_empty() {
-            c.problem(
-                "sms.balance_token",
-                "is set but sms.balance_url is empty: set the URL too, or drop the token",
-            );
-        }
-        SmsRules {
-            channels,
-            window: window.unwrap_or(TimeDelta::days(30)),
-            poll,
-        }
-    }
-
-    fn pipeline_rules(&self, c: &mut Checker, tz: Tz) -> PipelineRules {
-        let p = &self.pipelines;
-        let default_channels = c.channels("pipelines.default_channels", &p.default_channels);
-        let windows = p
-            .release_windows
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| {
-                c.parse::<ReleaseWindow>(&format!("pipelines.release_windows[{i}]"), w)
-            })
-            .collect();
-        let min_edit_interval = c
-            .duration("pipelines.min_edit_interval", &p.min_edit_interval)
-            .unwrap_or(TimeDelta::seconds(1));
-        let mut routes = Vec::new();
-        for (i, route) in p.routes.iter().enumerate() {
-            let key = format!("pipelines.routes[{i}]");
-            let mut glob = |name: &str, value: &Option<String>| -> Option<glob::Pattern> {
-                let value = value.as_deref()?;
-                match glob::Pattern::new(value) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        c.problem(
-                            format!("{key}.{name}"),
-                            format!("`{value}` is not a glob pattern: {e}"),
-                        );
-                        None
-                    }
-                }
+        for section in checks {
+            let mut check = Check {
+                checker: c,
+                section: section.name(),
+                tz,
+                calendar,
+                directory,
             };
-            let repository = glob("repository", &route.repository);
-            let pipeline = glob("pipeline", &route.pipeline);
-            let branch = glob("branch", &route.branch);
-            let source = route
-                .source
-                .as_deref()
-                .and_then(|s| c.parse::<Source>(&format!("{key}.source"), s));
-            let channels = c.channels(&format!("{key}.channels"), &route.channels);
-            let oncall = route
-                .oncall
-                .as_deref()
-                .and_then(|o| c.parse::<Role>(&format!("{key}.oncall"), o));
-            if route.environment.trim().is_empty() {
-                c.problem(
-                    format!("{key}.environment"),
-                    "is empty: name the environment, e.g. production",
-                );
+            if let Some(checked) = section.check(self.sections.0.get(section.name()), &mut check) {
+                sections.insert(section.name(), checked);
             }
-            routes.push(Route {
-                source,
-                repository,
-                pipeline,
-                branch,
-                environment: route.environment.trim().to_string(),
-                channels,
-                oncall,
-                target: route.target.clone().filter(|t| !t.trim().is_empty()),
-            });
         }
-        PipelineRules {
-            routes,
-            default_channels,
-            deploy: DeployRules {
-                windows,
-                tz: Some(tz),
-            },
-            min_edit_interval,
-        }
+        sections
     }
 }
 
@@ -759,7 +535,8 @@ mod tests {
         let config = load(None, env(&[])).unwrap().validate().unwrap();
         assert_eq!(config.tz, chrono_tz::Asia::Kolkata);
         assert_eq!(config.settings.http.bind, "127.0.0.1:8080");
-        assert_eq!(config.deletion.approvals_required, 1);
+        let deletion = config.section::<crate::app::deletion::DeletionRules>();
+        assert_eq!(deletion.approvals_required, 1);
         assert_eq!(
             (config.slack_rate.limit, config.slack_rate.window.as_secs()),
             (1, 1),
@@ -849,8 +626,13 @@ mod tests {
         .unwrap();
         assert_eq!(s.slack.bot_token.expose(), "xoxb-1");
         assert_eq!(format!("{:?}", s.slack.bot_token), "***");
-        assert_eq!(s.deletion.channels, vec!["slack:C1", "console:#ops"]);
-        assert_eq!(s.deletion.approvals_required, 2);
+        let config = s.validate().unwrap();
+        let deletion = config.section::<crate::app::deletion::DeletionRules>();
+        assert_eq!(
+            deletion.channels,
+            ["slack:C1".parse().unwrap(), "console:#ops".parse().unwrap()]
+        );
+        assert_eq!(deletion.approvals_required, 2);
     }
 
     #[test]
@@ -943,10 +725,11 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(
-            ok.downtime.remind_before,
+            ok.section::<crate::app::downtime::DowntimeRules>()
+                .remind_before,
             [TimeDelta::hours(2), TimeDelta::minutes(15)]
         );
-        assert!(!ok.sms.poll);
+        assert!(ok.section::<crate::app::sms::SmsRules>().poll.is_none());
     }
 
     #[test]
@@ -1044,5 +827,61 @@ oncall = "wizard"
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
         assert!(!keys.contains(&"pipelines.release_windows[0]"));
+    }
+
+    #[test]
+    fn a_table_no_feature_owns_and_a_missing_section_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("typo.toml");
+        std::fs::write(&file, "[delettion]\nchannels = [\"console:#bioinfo\"]\n").unwrap();
+        let problems = load(Some(&file), env(&[])).unwrap().validate().unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "delettion");
+        assert!(
+            problems[0].message.contains("deletion"),
+            "names the known sections: {}",
+            problems[0].message
+        );
+
+        let mut without = load(None, env(&[])).unwrap();
+        without.sections.0.remove("sms");
+        let problems = without.validate().unwrap_err();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["sms"]);
+
+        let mut misspelt = load(None, env(&[])).unwrap();
+        let file = dir.path().join("key.toml");
+        std::fs::write(&file, "[freeze]\nremind_befor = \"2d\"\n").unwrap();
+        misspelt.sections = load(Some(&file), env(&[])).unwrap().sections;
+        let problems = misspelt.validate().unwrap_err();
+        assert_eq!(problems[0].key, "freeze");
+        assert!(
+            problems[0].message.contains("remind_befor"),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn any_list_key_takes_commas_from_the_environment_even_a_new_role() {
+        let config = load(
+            None,
+            env(&[
+                ("SHIPMATE__ROLES__SECURITY", "console:ana, console:bo"),
+                (
+                    "SHIPMATE__FREEZE__CHANNELS",
+                    "console:#ops,console:#deploys",
+                ),
+                ("SHIPMATE__FREEZE__MANAGER_ROLE", "security"),
+            ]),
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let security: crate::domain::Role = "security".parse().unwrap();
+        assert_eq!(config.directory.roles[&security].len(), 2);
+        let freeze = config.section::<crate::app::freeze::FreezeRules>();
+        assert_eq!(freeze.channels.len(), 2);
+        assert_eq!(freeze.manager, security);
     }
 }

@@ -175,7 +175,10 @@ impl TryFrom<Input<'_>> for DeletionCommand {
                     Some(s) => parse_users(
                         s,
                         input.platform,
-                        input.config.settings.deletion.max_stakeholders,
+                        input
+                            .config
+                            .section::<super::DeletionRules>()
+                            .max_stakeholders,
                         "deletion.max_stakeholders",
                     )?,
                     None => Vec::new(),

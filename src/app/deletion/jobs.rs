@@ -55,7 +55,12 @@ impl Job for ReadyReminder {
     type Payload = NoPayload;
 
     fn cron(config: &Config) -> Option<String> {
-        Some(config.settings.deletion.ready_reminder_cron.clone())
+        Some(
+            config
+                .section::<super::DeletionRules>()
+                .ready_reminder_cron
+                .clone(),
+        )
     }
 
     async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {

@@ -3,9 +3,11 @@
 //! in every `deletion.channels` channel and the cooling-off expiry job.
 
 mod command;
+mod config;
 mod jobs;
 
 pub use command::{DELETE_REQUEST, DeletionCommand, Filter};
+pub use config::DeletionRules;
 pub use jobs::{Expire, ExpirePayload, ReadyReminder};
 
 use super::context::Handled;
@@ -16,6 +18,7 @@ use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Pol
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
+use crate::settings::{Checks, SectionCheck};
 use crate::store::{self, Reads};
 use command::Create;
 
@@ -26,6 +29,7 @@ impl Feature for Deletion {
     const COMMANDS: &'static [&'static CommandSpec] = &[&DELETE_REQUEST];
     const JOBS: &'static [&'static dyn JobRunner] =
         &[&Runs::<Expire>::NEW, &Runs::<ReadyReminder>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<DeletionRules>::NEW];
     type Command = DeletionCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: DeletionCommand) -> Handled<Reply> {
@@ -53,7 +57,7 @@ impl Feature for Deletion {
 }
 
 fn policy(ctx: &Ctx<'_>, r: &DeletionRequest) -> Policy {
-    let rules = &ctx.app.config.deletion;
+    let rules = &ctx.app.config.section::<DeletionRules>();
     Policy {
         approvals_required: rules.approvals_required,
         cooling_off: rules.cooling_off_for(r.sensitivity),
@@ -65,7 +69,11 @@ fn policy(ctx: &Ctx<'_>, r: &DeletionRequest) -> Policy {
 
 async fn create(ctx: &mut Ctx<'_>, c: Create) -> Handled<Reply> {
     let draft = Draft {
-        protected: ctx.app.config.deletion.is_protected(c.target.trim()),
+        protected: ctx
+            .app
+            .config
+            .section::<DeletionRules>()
+            .is_protected(c.target.trim()),
         target: c.target,
         reason: c.reason,
         justification: c.justification,
@@ -96,7 +104,7 @@ async fn create(ctx: &mut Ctx<'_>, c: Create) -> Handled<Reply> {
 
 /// Where the messages go: channels link on their own platform.
 fn channel_list(ctx: &Ctx<'_>, line: Line) -> Line {
-    let channels = &ctx.app.config.deletion.channels;
+    let channels = &ctx.app.config.section::<DeletionRules>().channels;
     if channels.is_empty() {
         line.text("no channel (deletion.channels is empty)")
     } else {
@@ -172,7 +180,7 @@ pub async fn apply_effects(
             }
             Effect::Announce(notice) => {
                 let message = announcement(ctx, id, r, &notice).await?;
-                let channels = ctx.app.config.deletion.channels.clone();
+                let channels = ctx.app.config.section::<DeletionRules>().channels.clone();
                 ctx.post_all(&channels, &message);
             }
         }
@@ -196,8 +204,15 @@ async fn announcement(
     let message = match notice {
         Notice::Created => {
             let app = ctx.app;
-            let stewards = super::roles::members_of(ctx, &app.config.deletion.approver).await?;
-            let cooling = format_duration(ctx.app.config.deletion.cooling_off_for(r.sensitivity));
+            let stewards =
+                super::roles::members_of(ctx, &app.config.section::<DeletionRules>().approver)
+                    .await?;
+            let cooling = format_duration(
+                ctx.app
+                    .config
+                    .section::<DeletionRules>()
+                    .cooling_off_for(r.sensitivity),
+            );
             let mut m = Message::new()
                 .line(
                     head("🗑️")
@@ -217,13 +232,19 @@ async fn announcement(
                     "Needs {}: ",
                     r.missing_approvals(&policy(ctx, r)).join(" and ")
                 ))
-                .role(ctx.app.config.deletion.approver.clone(), stewards);
+                .role(
+                    ctx.app.config.section::<DeletionRules>().approver.clone(),
+                    stewards,
+                );
             if r.needs_product {
                 let app = ctx.app;
-                let product = super::roles::members_of(ctx, &app.config.deletion.product).await?;
-                needs = needs
-                    .text(" ")
-                    .role(ctx.app.config.deletion.product.clone(), product);
+                let product =
+                    super::roles::members_of(ctx, &app.config.section::<DeletionRules>().product)
+                        .await?;
+                needs = needs.text(" ").role(
+                    ctx.app.config.section::<DeletionRules>().product.clone(),
+                    product,
+                );
             }
             m.line(needs)
                 .button("Approve", format!("/delete-request approve {id}"), false)
@@ -257,7 +278,9 @@ async fn announcement(
         }
         Notice::OnHold { by, reason } => {
             let app = ctx.app;
-            let stewards = super::roles::members_of(ctx, &app.config.deletion.approver).await?;
+            let stewards =
+                super::roles::members_of(ctx, &app.config.section::<DeletionRules>().approver)
+                    .await?;
             Message::new()
                 .line(
                     head("✋")
@@ -268,7 +291,10 @@ async fn announcement(
                 .line(
                     Line::new()
                         .text("The clock is stopped. ")
-                        .role(ctx.app.config.deletion.approver.clone(), stewards)
+                        .role(
+                            ctx.app.config.section::<DeletionRules>().approver.clone(),
+                            stewards,
+                        )
                         .text(format!(" can resolve it with /delete-request resolve {id}")),
                 )
         }
@@ -283,7 +309,9 @@ async fn announcement(
         }
         Notice::Ready => {
             let app = ctx.app;
-            let devops = super::roles::members_of(ctx, &app.config.deletion.executor).await?;
+            let devops =
+                super::roles::members_of(ctx, &app.config.section::<DeletionRules>().executor)
+                    .await?;
             Message::new()
                 .line(
                     head("🟢")
@@ -291,7 +319,7 @@ async fn announcement(
                         .user(&r.requester)
                         .text("."),
                 )
-                .line(Line::new().role(ctx.app.config.deletion.executor.clone(), devops).text(format!(
+                .line(Line::new().role(ctx.app.config.section::<DeletionRules>().executor.clone(), devops).text(format!(
                     " may now delete it and record it with /delete-request done {id} note:\"…\""
                 )))
         }
@@ -410,14 +438,18 @@ pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
         return Ok(());
     }
     let app = ctx.app;
-    let devops = super::roles::members_of(ctx, &app.config.deletion.executor).await?;
+    let devops =
+        super::roles::members_of(ctx, &app.config.section::<DeletionRules>().executor).await?;
     let mut m = Message::new().line(
         Line::new()
             .text(format!(
                 "⏰ {} deletion request(s) ready and waiting for ",
                 ready.len()
             ))
-            .role(ctx.app.config.deletion.executor.clone(), devops)
+            .role(
+                ctx.app.config.section::<DeletionRules>().executor.clone(),
+                devops,
+            )
             .text(":"),
     );
     for (n, r) in ready.iter().rev() {
@@ -429,7 +461,7 @@ pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
         };
         m = m.line(line);
     }
-    let channels = ctx.app.config.deletion.channels.clone();
+    let channels = ctx.app.config.section::<DeletionRules>().channels.clone();
     ctx.post_all(&channels, &m);
     Ok(())
 }

@@ -11,8 +11,10 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 mod command;
+mod config;
 
 pub use command::{DOWNTIME, DowntimeCommand};
+pub use config::DowntimeRules;
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
@@ -23,6 +25,7 @@ use crate::domain::downtime::{
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
+use crate::settings::{Checks, SectionCheck};
 use crate::store::{self, downtime::Stored};
 
 /// The downtime feature.
@@ -31,6 +34,7 @@ pub struct Downtimes;
 impl Feature for Downtimes {
     const COMMANDS: &'static [&'static CommandSpec] = &[&DOWNTIME];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<TimerJob>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<DowntimeRules>::NEW];
     type Command = DowntimeCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: DowntimeCommand) -> Handled<Reply> {
@@ -87,9 +91,14 @@ fn timer_prefix(id: RecordId) -> String {
 
 fn policy(ctx: &Ctx<'_>) -> Policy {
     Policy {
-        remind_before: ctx.app.config.downtime.remind_before.clone(),
+        remind_before: ctx
+            .app
+            .config
+            .section::<DowntimeRules>()
+            .remind_before
+            .clone(),
         tz: ctx.app.config.tz,
-        manager: ctx.app.config.downtime.manager.clone(),
+        manager: ctx.app.config.section::<DowntimeRules>().manager.clone(),
     }
 }
 
@@ -132,7 +141,7 @@ async fn announce(ctx: &mut Ctx<'_>, draft: Draft) -> Handled<Reply> {
 
 /// Where the messages go: channels link on their own platform.
 fn channel_list(ctx: &Ctx<'_>, line: Line) -> Line {
-    let channels = &ctx.app.config.downtime.channels;
+    let channels = &ctx.app.config.section::<DowntimeRules>().channels;
     if channels.is_empty() {
         line.text("no channel (downtime.channels is empty)")
     } else {
@@ -228,7 +237,7 @@ pub async fn apply_effects(
             }
             Effect::Announce(notice) => {
                 let message = announcement(id, d, &notice);
-                let channels = ctx.app.config.downtime.channels.clone();
+                let channels = ctx.app.config.section::<DowntimeRules>().channels.clone();
                 ctx.post_all(&channels, &message);
             }
         }

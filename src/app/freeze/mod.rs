@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
 mod command;
+mod config;
 
 pub use command::{FREEZE, FreezeCommand, Until};
+pub use config::FreezeRules;
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
@@ -18,6 +20,7 @@ use super::{Ctx, Line, Message, Reply};
 use crate::domain::DomainError;
 use crate::domain::freeze::{FreezeWindow, WindowKind};
 use crate::grammar::CommandSpec;
+use crate::settings::{Checks, SectionCheck};
 use crate::store;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -32,6 +35,7 @@ pub struct Freezes;
 impl Feature for Freezes {
     const COMMANDS: &'static [&'static CommandSpec] = &[&FREEZE];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Ending>::NEW, &Runs::<Ended>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<FreezeRules>::NEW];
     type Command = FreezeCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: FreezeCommand) -> Handled<Reply> {
@@ -55,7 +59,7 @@ async fn start(
     reason: &str,
     kind: WindowKind,
 ) -> Handled<Reply> {
-    let manager = &ctx.app.config.freeze_manager;
+    let manager = &ctx.app.config.section::<FreezeRules>().manager;
     ctx.actor.require(manager, "open freeze windows")?;
     let ends_at = match until {
         Until::After(d) => ctx.now + d,
@@ -88,7 +92,7 @@ async fn start(
 }
 
 async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
-    let manager = &ctx.app.config.freeze_manager;
+    let manager = &ctx.app.config.section::<FreezeRules>().manager;
     ctx.actor.require(manager, "end freeze windows")?;
     let Some((id, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
         .await?
@@ -115,7 +119,7 @@ async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply
             .user(&ctx.actor.user)
             .text("."),
     );
-    let channels = ctx.app.config.freeze_channels.clone();
+    let channels = ctx.app.config.section::<FreezeRules>().channels.clone();
     ctx.post_all(&channels, &message);
     Ok(Reply::in_channel(Message::text(format!(
         "{} on `{target}` ended.",
@@ -161,13 +165,13 @@ pub async fn open(
             .time(ends_at)
             .text(format!(": {} (opened by {opened_by})", window.reason)),
     );
-    let channels = ctx.app.config.freeze_channels.clone();
+    let channels = ctx.app.config.section::<FreezeRules>().channels.clone();
     ctx.post_all(&channels, &message);
     let payload = WindowPayload {
         id,
         ends_at_ms: store::ms(ends_at),
     };
-    let remind_at = ends_at - ctx.app.config.freeze_remind_before;
+    let remind_at = ends_at - ctx.app.config.section::<FreezeRules>().remind_before;
     if remind_at > ctx.now {
         Ending::schedule(ctx, &payload, remind_at);
     }
@@ -230,7 +234,7 @@ async fn notify(ctx: &mut Ctx<'_>, payload: WindowPayload, ending: bool) -> Hand
     } else {
         Message::new().line(Line::new().text(format!("🔓 {label} on `{}` has ended.", w.target)))
     };
-    let channels = ctx.app.config.freeze_channels.clone();
+    let channels = ctx.app.config.section::<FreezeRules>().channels.clone();
     ctx.post_all(&channels, &message);
     Ok(())
 }

@@ -7,8 +7,11 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 mod command;
+mod config;
+mod runbooks;
 
 pub use command::{RELEASE, ReleaseCommand, RetroFormat, SIGNOFF, TASK, TaskAction};
+pub use config::ReleaseRules;
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
@@ -19,6 +22,7 @@ use crate::domain::runbook::TaskKind;
 use crate::domain::timing::midnight;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
+use crate::settings::{Checks, SectionCheck};
 use crate::store;
 
 /// The release feature: runs, their tasks and their gates.
@@ -27,6 +31,7 @@ pub struct Releases;
 impl Feature for Releases {
     const COMMANDS: &'static [&'static CommandSpec] = &[&RELEASE, &TASK, &SIGNOFF];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Overdue>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<ReleaseRules>::NEW];
     type Command = ReleaseCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: ReleaseCommand) -> Handled<Reply> {
@@ -212,13 +217,22 @@ async fn start(
     t0: Option<DateTime<Utc>>,
 ) -> Handled<Reply> {
     let config = ctx.app.config.clone();
-    let runbook = config.runbooks.get(template).ok_or_else(|| {
-        let names: Vec<&str> = config.runbooks.keys().map(String::as_str).collect();
-        DomainError::invalid(format!(
-            "unknown template `{template}`: the templates are {}",
-            names.join(", ")
-        ))
-    })?;
+    let runbook = config
+        .section::<ReleaseRules>()
+        .runbooks
+        .get(template)
+        .ok_or_else(|| {
+            let names: Vec<&str> = config
+                .section::<ReleaseRules>()
+                .runbooks
+                .keys()
+                .map(String::as_str)
+                .collect();
+            DomainError::invalid(format!(
+                "unknown template `{template}`: the templates are {}",
+                names.join(", ")
+            ))
+        })?;
     let tz = config.tz;
     let t0 = match t0 {
         Some(t0) => t0,

@@ -1,6 +1,7 @@
 //! `/sms balance|status` and the renewal reminder: records readings, the
 //! forecast from the domain, and the alerts remembered so each goes out once.
 
+use super::SmsRules;
 use crate::app::context::Handled;
 use crate::app::message::{Line, Message};
 use crate::app::{Ctx, Reply};
@@ -12,8 +13,10 @@ use crate::store::{self, sms::Source};
 const RECORD: &str = "sms";
 
 pub(super) async fn balance(ctx: &mut Ctx<'_>, credits: u64) -> Handled<Reply> {
-    ctx.actor
-        .require(&ctx.app.config.sms_role, "record the SMS balance")?;
+    ctx.actor.require(
+        &ctx.app.config.section::<SmsRules>().role,
+        "record the SMS balance",
+    )?;
     if i64::try_from(credits).is_err() {
         return Err(
             DomainError::invalid(format!("{credits} credits is more than can be stored")).into(),
@@ -48,15 +51,15 @@ pub(super) async fn status(ctx: &mut Ctx<'_>) -> Handled<Reply> {
 
 /// The forecast from the history inside `sms.window` (and the latest reading before it).
 pub async fn load_forecast(ctx: &mut Ctx<'_>) -> Handled<Option<Forecast>> {
-    let window = ctx.app.config.sms.window;
+    let window = ctx.app.config.section::<SmsRules>().window;
     let history = store::sms::history(&mut ctx.db, ctx.now - window).await?;
     Ok(sms::forecast(&history, window, ctx.now))
 }
 
 fn thresholds(ctx: &Ctx<'_>) -> Thresholds {
     Thresholds {
-        warn_days: ctx.app.config.settings.sms.warn_days,
-        min_balance: ctx.app.config.settings.sms.min_balance,
+        warn_days: ctx.app.config.section::<SmsRules>().warn_days,
+        min_balance: ctx.app.config.section::<SmsRules>().min_balance,
     }
 }
 
@@ -75,7 +78,8 @@ fn group(n: u64) -> String {
 
 /// Appends the balance, burn rate and forecast lines to `m`.
 fn describe(ctx: &Ctx<'_>, f: &Forecast, m: Message) -> Message {
-    let window = crate::domain::timing::format_duration(ctx.app.config.sms.window);
+    let window =
+        crate::domain::timing::format_duration(ctx.app.config.section::<SmsRules>().window);
     let m = m.line(
         Line::new()
             .text(format!(
@@ -125,7 +129,7 @@ pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
     }
     for alert in due {
         let message = alert_message(ctx, f, alert).await?;
-        let channels = ctx.app.config.sms.channels.clone();
+        let channels = ctx.app.config.section::<SmsRules>().channels.clone();
         ctx.post_all(&channels, &message);
         store::sms::remember(&mut ctx.db, Some(alert.condition), ctx.now, alert.severity).await?;
         ctx.audit(
@@ -143,7 +147,7 @@ pub async fn check_alerts(ctx: &mut Ctx<'_>, f: &Forecast) -> Handled<()> {
 
 async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled<Message> {
     let app = ctx.app;
-    let devops = crate::app::roles::members_of(ctx, &app.config.sms_role).await?;
+    let devops = crate::app::roles::members_of(ctx, &app.config.section::<SmsRules>().role).await?;
     let t = thresholds(ctx);
     let line = match alert.condition {
         Condition::LowBalance => Line::new().text(format!(
@@ -167,7 +171,7 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
     };
     Ok(Message::new()
         .line(
-            line.role(ctx.app.config.sms_role.clone(), devops)
+            line.role(ctx.app.config.section::<SmsRules>().role.clone(), devops)
                 .text(" please renew."),
         )
         .line(Line::new().text(
@@ -178,11 +182,11 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
 /// The recurring renewal reminder: the status, a nudge to devops, and the alert check.
 pub async fn remind(ctx: &mut Ctx<'_>) -> Handled<()> {
     let app = ctx.app;
-    let devops = crate::app::roles::members_of(ctx, &app.config.sms_role).await?;
+    let devops = crate::app::roles::members_of(ctx, &app.config.section::<SmsRules>().role).await?;
     let head = Message::new().line(
         Line::new()
             .text("📅 SMS credits renewal check for ")
-            .role(ctx.app.config.sms_role.clone(), devops)
+            .role(ctx.app.config.section::<SmsRules>().role.clone(), devops)
             .text(": please confirm the balance with /sms balance <credits>."),
     );
     let forecast = load_forecast(ctx).await?;
@@ -190,7 +194,7 @@ pub async fn remind(ctx: &mut Ctx<'_>) -> Handled<()> {
         Some(f) => describe(ctx, f, head),
         None => head.line(Line::new().text("No balance has been recorded yet.")),
     };
-    let channels = ctx.app.config.sms.channels.clone();
+    let channels = ctx.app.config.section::<SmsRules>().channels.clone();
     ctx.post_all(&channels, &message);
     if let Some(f) = &forecast {
         check_alerts(ctx, f).await?;

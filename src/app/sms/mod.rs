@@ -7,10 +7,12 @@
 //! handlers, forecast and alerts), `poll.rs` (the optional balance poller).
 
 mod command;
+mod config;
 mod credits;
 mod poll;
 
 pub use command::{SMS, SmsCommand};
+pub use config::SmsRules;
 pub use credits::load_forecast;
 pub use poll::{Poll, PollOutcome, poll_once};
 
@@ -18,7 +20,7 @@ use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, NoPayload, Runs};
 use super::{Ctx, Reply};
 use crate::grammar::CommandSpec;
-use crate::settings::Config;
+use crate::settings::{Checks, Config, SectionCheck};
 use credits::{balance, remind, status};
 
 /// The SMS-credit feature.
@@ -27,6 +29,7 @@ pub struct Sms;
 impl Feature for Sms {
     const COMMANDS: &'static [&'static CommandSpec] = &[&SMS];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Reminder>::NEW, &Runs::<Poll>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<SmsRules>::NEW];
     type Command = SmsCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: SmsCommand) -> Handled<Reply> {
@@ -45,7 +48,7 @@ impl Job for Reminder {
     type Payload = NoPayload;
 
     fn cron(config: &Config) -> Option<String> {
-        Some(config.settings.sms.reminder_cron.clone())
+        Some(config.section::<SmsRules>().reminder_cron.clone())
     }
 
     async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@
 use anyhow::Context;
 use chrono::TimeDelta;
 
+use super::config::{BalancePoll, SmsRules};
 use super::credits::record_polled;
 use crate::app::feature::{Job, NoPayload};
 use crate::app::{App, Ctx, Line, Message};
@@ -27,10 +28,8 @@ impl Job for Poll {
     type Payload = NoPayload;
 
     fn cron(config: &Config) -> Option<String> {
-        config
-            .sms
-            .poll
-            .then(|| config.settings.sms.poll_cron.clone())
+        let poll = config.section::<SmsRules>().poll.as_ref()?;
+        Some(poll.cron.clone())
     }
 
     async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {
@@ -66,10 +65,10 @@ pub fn spawn(app: &App) {
 
 /// Polls the balance endpoint once and records the outcome.
 pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
-    if !app.config.sms.poll {
+    let Some(poll) = &app.config.section::<SmsRules>().poll else {
         return Ok(PollOutcome::Disabled);
-    }
-    let fetched = fetch(app).await;
+    };
+    let fetched = fetch(poll).await;
     let mut tx = app.db.begin().await?;
     let now = app.clock.now();
     let system = Actor {
@@ -86,7 +85,7 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
         now,
         ("shipmate".into(), "system".into()),
     );
-    let channels = app.config.sms.channels.clone();
+    let channels = app.config.section::<SmsRules>().channels.clone();
     let outcome = match fetched {
         Ok(credits) => {
             record_polled(&mut ctx, credits)
@@ -125,12 +124,11 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
 
 /// Fetches and reads the balance; the error is a sentence for the channel
 /// (it never contains the token).
-async fn fetch(app: &App) -> Result<u64, String> {
-    let s = &app.config.settings.sms;
+async fn fetch(poll: &BalancePoll) -> Result<u64, String> {
     let client = crate::delivery::wire::client().map_err(|e| format!("no HTTP client: {e}"))?;
-    let mut request = client.get(s.balance_url.trim());
-    if !s.balance_token.is_empty() {
-        request = request.bearer_auth(s.balance_token.expose());
+    let mut request = client.get(&poll.url);
+    if !poll.token.is_empty() {
+        request = request.bearer_auth(poll.token.expose());
     }
     let response = request
         .send()
@@ -144,7 +142,7 @@ async fn fetch(app: &App) -> Result<u64, String> {
         .text()
         .await
         .map_err(|e| format!("the response could not be read: {}", e.without_url()))?;
-    extract_balance(&body, s.balance_pointer.trim())
+    extract_balance(&body, &poll.pointer)
 }
 
 /// Reads the balance at `pointer` (RFC 6901; empty = the whole body) from a JSON body.

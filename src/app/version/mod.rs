@@ -8,8 +8,10 @@ use chrono::{NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 mod command;
+mod config;
 
 pub use command::{VERSION, VersionCommand};
+pub use config::VersionRules;
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
@@ -18,6 +20,7 @@ use crate::domain::DomainError;
 use crate::domain::timing::{format_duration, midnight};
 use crate::domain::version::{Semver, Verdict, check as verdict};
 use crate::grammar::CommandSpec;
+use crate::settings::{Checks, SectionCheck};
 use crate::store;
 use crate::store::version::Release;
 
@@ -27,6 +30,7 @@ pub struct Versions;
 impl Feature for Versions {
     const COMMANDS: &'static [&'static CommandSpec] = &[&VERSION];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<EoslNotice>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<VersionRules>::NEW];
     type Command = VersionCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: VersionCommand) -> Handled<Reply> {
@@ -69,7 +73,7 @@ async fn release(
     version: Semver,
     notes: Option<String>,
 ) -> Handled<Reply> {
-    let manager = &ctx.app.config.versions.manager;
+    let manager = &ctx.app.config.section::<VersionRules>().manager;
     ctx.actor.require(manager, "record releases")?;
     let release = Release {
         service: service.to_string(),
@@ -116,7 +120,7 @@ async fn release(
         let message = Message::new().line(Line::new().text(format!(
             "📦 `{service}` {version} is released. Release notes: {url}"
         )));
-        let channels = ctx.app.config.versions.channels.clone();
+        let channels = ctx.app.config.section::<VersionRules>().channels.clone();
         ctx.post_all(&channels, &message);
         reply.push_str(" Release notes posted to partners.");
     }
@@ -139,7 +143,7 @@ async fn check(ctx: &mut Ctx<'_>, service: &str, version: Semver) -> Handled<Rep
 }
 
 async fn eosl(ctx: &mut Ctx<'_>, service: &str, major: u64, date: NaiveDate) -> Handled<Reply> {
-    let manager = &ctx.app.config.versions.manager;
+    let manager = &ctx.app.config.section::<VersionRules>().manager;
     ctx.actor.require(manager, "schedule end of service life")?;
     let today = today(ctx);
     if date <= today {
@@ -164,7 +168,7 @@ async fn eosl(ctx: &mut Ctx<'_>, service: &str, major: u64, date: NaiveDate) -> 
         &format!("major={major} date={date}"),
     );
     let ends = midnight(date, ctx.app.config.tz)?;
-    let mut offsets = ctx.app.config.versions.eosl_notice.clone();
+    let mut offsets = ctx.app.config.section::<VersionRules>().eosl_notice.clone();
     offsets.push(TimeDelta::zero());
     let mut scheduled = Vec::new();
     for before in offsets {
@@ -294,7 +298,7 @@ async fn notice(ctx: &mut Ctx<'_>, p: EoslPayload) -> Handled<()> {
             "⛔ `{service}` {major}.x has reached its end of service life today ({date}): it is no longer supported; {upgrade}."
         )
     };
-    let channels = ctx.app.config.versions.channels.clone();
+    let channels = ctx.app.config.section::<VersionRules>().channels.clone();
     ctx.post_all(&channels, &Message::text(text));
     Ok(())
 }

@@ -2,6 +2,10 @@
 //! environment) and `/pipeline history <pipeline>` (its last runs). Both
 //! read what the webhook writer ([`super::pipeline_intake`]) stored.
 
+mod config;
+
+pub use config::PipelineRules;
+
 use super::context::Handled;
 use super::feature::{Feature, Input};
 use super::message::{Line, Message};
@@ -10,6 +14,7 @@ use super::{Ctx, Reply};
 use crate::domain::DomainError;
 use crate::grammar::spec::opt_key;
 use crate::grammar::{CommandSpec, Form, Param, SubSpec};
+use crate::settings::{Checks, SectionCheck};
 use crate::store;
 
 pub static PIPELINE: CommandSpec = CommandSpec {
@@ -74,6 +79,7 @@ pub struct Pipelines;
 
 impl Feature for Pipelines {
     const COMMANDS: &'static [&'static CommandSpec] = &[&PIPELINE];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<PipelineRules>::NEW];
     type Command = PipelineCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: PipelineCommand) -> Handled<Reply> {

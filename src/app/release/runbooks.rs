@@ -7,25 +7,25 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::Problem;
 use crate::domain::Role;
 use crate::domain::freeze::WindowKind;
 use crate::domain::runbook::{Runbook, TaskKind, TaskSpec, WindowSpec, validate};
 use crate::domain::timing::parse_duration;
+use crate::settings::Problem;
 
 /// The shipped templates.
 pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "demo-upgrade",
-        include_str!("../../config/runbooks/demo-upgrade.toml"),
+        include_str!("../../../config/runbooks/demo-upgrade.toml"),
     ),
     (
         "portal-release",
-        include_str!("../../config/runbooks/portal-release.toml"),
+        include_str!("../../../config/runbooks/portal-release.toml"),
     ),
     (
         "rollout",
-        include_str!("../../config/runbooks/rollout.toml"),
+        include_str!("../../../config/runbooks/rollout.toml"),
     ),
 ];
 
