@@ -1096,8 +1096,8 @@ async fn a_slack_refusal_for_size_is_retried_smaller_not_parked() {
         m = m.line(Line::new().text(format!("job-{i:03} failed {}", "x".repeat(30))));
     }
 
-    // Act
-    enqueue(&t, &[("slack:C1", &m, None)], 0).await;
+    // Act: a living message (edited in place, so it stays one message)
+    enqueue(&t, &[("slack:C1", &m, Some("run-1"))], 0).await;
     let rows = settled(&t, Duration::from_secs(8)).await;
 
     // Assert: delivered on the second try, with less text than the first
