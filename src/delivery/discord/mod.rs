@@ -88,10 +88,12 @@ impl DiscordTransport {
             .map_err(|e| request_failed(what, &e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        if let Some(wait) = bucket_exhausted(&headers) {
-            self.limiter.block_for(channel, wait);
-        }
         if status.is_success() {
+            // the bucket is empty until it resets: the next send waits for it
+            // (a 429 instead pauses the channel in the outbox, on the app's clock)
+            if let Some(wait) = bucket_exhausted(&headers) {
+                self.limiter.block_for(channel, wait);
+            }
             let created: Created = response.json().await.map_err(|e| DeliveryError::Retry {
                 after: None,
                 reason: format!("{what}: unreadable answer: {e}"),
