@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use common::{TestApp, spawn_app, spawn_app_in};
+use chrono::{DateTime, TimeDelta, Utc};
+use common::{TestApp, spawn_app, spawn_app_in, spawn_app_with_clock};
 use serde_json::{Value, json};
 use shipmate::app::{Line, Message};
-use shipmate::domain::timing::SystemClock;
+use shipmate::domain::timing::{Clock, ManualClock, SystemClock};
 use shipmate::store;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -1096,8 +1096,8 @@ async fn a_slack_refusal_for_size_is_retried_smaller_not_parked() {
         m = m.line(Line::new().text(format!("job-{i:03} failed {}", "x".repeat(30))));
     }
 
-    // Act
-    enqueue(&t, &[("slack:C1", &m, None)], 0).await;
+    // Act: a living message (edited in place, so it stays one message)
+    enqueue(&t, &[("slack:C1", &m, Some("run-1"))], 0).await;
     let rows = settled(&t, Duration::from_secs(8)).await;
 
     // Assert: delivered on the second try, with less text than the first
@@ -1120,4 +1120,175 @@ async fn a_slack_refusal_for_size_is_retried_smaller_not_parked() {
         text(&bodies[1])
     );
     assert!(bodies[1].to_string().contains("more lines not shown"));
+}
+
+/// A Slack or Discord channel that answers 429 until `until` on the test's
+/// clock, with a `Retry-After` of at most `retry_after` seconds (as both
+/// platforms do: Slack in the header, Discord in the header, the body and
+/// its bucket headers); every request is recorded with the clock's time,
+/// the outbox id it carries and the status answered.
+#[derive(Clone)]
+struct LimitedPeriod(Arc<PeriodInner>);
+
+struct PeriodInner {
+    clock: Arc<ManualClock>,
+    until: DateTime<Utc>,
+    retry_after: i64,
+    discord: bool,
+    seen: Mutex<Vec<(DateTime<Utc>, i64, u16)>>,
+}
+
+impl LimitedPeriod {
+    fn seen(&self) -> Vec<(DateTime<Utc>, i64, u16)> {
+        self.0.seen.lock().unwrap().clone()
+    }
+}
+
+impl Respond for LimitedPeriod {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let p = &self.0;
+        let body: Value = request.body_json().unwrap_or_default();
+        let id = if p.discord {
+            body["nonce"]
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1)
+        } else {
+            body["metadata"]["event_payload"]["outbox_id"]
+                .as_i64()
+                .unwrap_or(-1)
+        };
+        let now = p.clock.now();
+        let left = (p.until - now).num_seconds();
+        let limited = now < p.until;
+        p.seen
+            .lock()
+            .unwrap()
+            .push((now, id, if limited { 429 } else { 200 }));
+        if !limited {
+            return if p.discord {
+                ResponseTemplate::new(200).set_body_json(json!({"id": format!("90{id}")}))
+            } else {
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"ok": true, "ts": format!("1700000000.{id:06}")}))
+            };
+        }
+        let wait = left.clamp(1, p.retry_after);
+        let answer = ResponseTemplate::new(429).insert_header("Retry-After", wait.to_string());
+        if p.discord {
+            answer
+                .insert_header("X-RateLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Reset-After", wait.to_string())
+                .insert_header("X-RateLimit-Scope", "user")
+                .set_body_json(json!({"message": "You are being rate limited.",
+                                      "retry_after": wait as f64, "global": false}))
+        } else {
+            answer
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_30_second_429_period_on_both_platforms_drops_nothing_and_delivers_in_order_after_it() {
+    // Arrange: on the test's clock, a Slack and a Discord channel answer 429
+    // for 30 s (Retry-After 10 s each time); two failed attempts would park
+    let start = Utc::now() + TimeDelta::seconds(5);
+    let clock = Arc::new(ManualClock::new(start));
+    let (slack, discord) = (MockServer::start().await, MockServer::start().await);
+    let period = |discord: bool| {
+        LimitedPeriod(Arc::new(PeriodInner {
+            clock: clock.clone(),
+            until: start + TimeDelta::seconds(30),
+            retry_after: 10,
+            discord,
+            seen: Mutex::new(Vec::new()),
+        }))
+    };
+    let (on_slack, on_discord) = (period(false), period(true));
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(on_slack.clone())
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v10/channels/123/messages"))
+        .respond_with(on_discord.clone())
+        .mount(&discord)
+        .await;
+    let env = platform_env(
+        &slack,
+        &discord,
+        &[
+            ("SHIPMATE__OUTBOX__MAX_ATTEMPTS", "2"),
+            ("SHIPMATE__SLACK__PER_CHANNEL_WINDOW", "10ms"),
+            ("SHIPMATE__DISCORD__PER_CHANNEL_WINDOW", "10ms"),
+        ],
+    );
+    let t = spawn_app_with_clock(&pairs(&env), clock.clone()).await;
+    let texts: Vec<Message> = (0..4)
+        .map(|i| Message::text(format!("update #{i}")))
+        .collect();
+    let items: Vec<(&str, &Message, Option<&str>)> = texts
+        .iter()
+        .flat_map(|m| [("slack:C1", m, None), ("discord:123", m, None)])
+        .collect();
+    let ids = enqueue(&t, &items, 0).await;
+    let (slack_ids, discord_ids): (Vec<i64>, Vec<i64>) =
+        ids.chunks(2).map(|p| (p[0], p[1])).unzip();
+
+    // Act: test time passes in 10-second steps; real time only as long as
+    // the worker takes to notice
+    let asked = |n: usize| {
+        let (s, d) = (on_slack.clone(), on_discord.clone());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while s.seen().len() < n || d.seen().len() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "the channels were not tried again: {:?} {:?}",
+                    s.seen(),
+                    d.seen()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    asked(1).await;
+    for step in 1..=3 {
+        // nothing more goes to a channel while its Retry-After runs
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(
+            (on_slack.seen().len(), on_discord.seen().len()),
+            (step, step)
+        );
+        let pending = rows(&t).await;
+        assert!(
+            pending
+                .iter()
+                .all(|r| r.state == "pending" && r.attempts == 0),
+            "a 429 is no failed attempt: {pending:#?}"
+        );
+        clock.advance(TimeDelta::seconds(10));
+        t.app.wake.outbox.notify_one();
+        asked(step + 1).await;
+    }
+    let rows = settled(&t, Duration::from_secs(10)).await;
+
+    // Assert: nothing parked or dropped; each message once, in order, after the period
+    assert!(
+        rows.iter()
+            .all(|r| r.state == "delivered" && r.attempts == 1),
+        "{rows:#?}"
+    );
+    for (mock, ids) in [(&on_slack, &slack_ids), (&on_discord, &discord_ids)] {
+        let seen = mock.seen();
+        assert_eq!(seen.iter().filter(|s| s.2 == 429).count(), 3, "{seen:?}");
+        let accepted: Vec<i64> = seen.iter().filter(|s| s.2 == 200).map(|s| s.1).collect();
+        assert_eq!(&accepted, ids, "each once, in order");
+        let end = start + TimeDelta::seconds(30);
+        assert!(
+            seen.iter().all(|s| (s.2 == 200) == (s.0 >= end)),
+            "{seen:?}"
+        );
+    }
 }

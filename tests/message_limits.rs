@@ -1,20 +1,27 @@
 //! Messages that would be too long for a platform are summarised or
 //! continued, never refused: a pipeline run with 100 failed jobs on strict
-//! Slack and Discord mocks (nothing parked, on-call paged on both), and a
+//! Slack and Discord mocks (nothing parked, on-call paged on both), a
 //! 150-task runbook's plan as a Slack and a Discord reply (every task
-//! shown, continued in further messages, each within the platform's limits).
+//! shown, continued in further messages, each within the platform's
+//! limits), the same plan and a long retro posted to a channel (delivered
+//! whole, in order, in parts: a thread on Slack, follow-ups on Discord),
+//! and a restart between the parts of a posted message (nothing twice).
 
 mod chat;
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat::rules::*;
 use chat::*;
+use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
-use shipmate::domain::timing::SystemClock;
-use wiremock::MockServer;
+use shipmate::app::Message;
+use shipmate::domain::timing::{ManualClock, SystemClock};
+use shipmate::store;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const DISCORD_CHANNEL: &str = "645027906669510667";
 
@@ -277,5 +284,314 @@ async fn a_150_task_plan_reaches_discord_whole_in_messages_discord_accepts() {
     assert!(
         (0..150).all(|i| shown.contains(&format!("task-{i:03}"))),
         "{shown}"
+    );
+}
+
+/// Both platforms at the mocks, the runbooks in `dir`, console user `rm`
+/// the release manager, and a quick per-channel pace.
+fn release_env(
+    slack: &MockServer,
+    discord: &MockServer,
+    dir: &tempfile::TempDir,
+) -> Vec<(&'static str, String)> {
+    env_of(
+        slack,
+        discord,
+        &[
+            (
+                "SHIPMATE__RELEASES__RUNBOOKS_DIR",
+                dir.path().display().to_string(),
+            ),
+            ("SHIPMATE__ROLES__RELEASE-MANAGER", "console:rm".into()),
+            ("SHIPMATE__SLACK__PER_CHANNEL_WINDOW", "50ms".into()),
+            ("SHIPMATE__DISCORD__PER_CHANNEL_WINDOW", "50ms".into()),
+        ],
+    )
+}
+
+/// A 150-task release started on the console, and what its plan and retro
+/// (as text and as Markdown) say: long messages a channel should read whole.
+async fn plan_and_retro(t: &common::TestApp) -> Vec<Message> {
+    t.ok("rm", "/release start q4 template:big t0:2030-01-07")
+        .await;
+    let mut long = Vec::new();
+    for command in [
+        "/release plan",
+        "/release retro",
+        "/release retro format:markdown",
+    ] {
+        let reply = t.cmd("rm", command).await;
+        assert_eq!(reply.status, shipmate::app::Status::Ok, "{command}");
+        long.push(reply.message);
+    }
+    long
+}
+
+/// Queues messages as a command posting them would (no key: not a living message).
+async fn post(t: &common::TestApp, channel: &str, messages: &[Message]) -> Vec<i64> {
+    let mut tx = t.app.db.begin().await.expect("begin");
+    let mut ids = Vec::new();
+    for m in messages {
+        let body = serde_json::to_string(m).expect("json");
+        let id = store::outbox::enqueue(&mut tx, channel, &body, None, Utc::now())
+            .await
+            .expect("queued");
+        ids.push(id);
+    }
+    tx.commit().await.expect("commit");
+    t.app.wake.outbox.notify_one();
+    ids
+}
+
+/// Every task id in `shown`, in the order they first appear.
+fn tasks_in(shown: &str) -> Vec<usize> {
+    let mut at: Vec<(usize, usize)> = (0..150)
+        .filter_map(|i| shown.find(&format!("task-{i:03}")).map(|p| (p, i)))
+        .collect();
+    at.sort();
+    at.into_iter().map(|(_, i)| i).collect()
+}
+
+#[tokio::test]
+async fn a_long_plan_and_retro_posted_to_a_channel_arrive_whole_and_in_order_on_both_platforms() {
+    // Arrange: strict mocks, and the plan and retro of a 150-task release
+    let (slack, discord) = (strict_slack().await, strict_discord().await);
+    let dir = runbook_dir(150);
+    let env = release_env(&slack, &discord, &dir);
+    let t = spawn(&env).await;
+    let long = plan_and_retro(&t).await;
+
+    // Act: posted to a Slack and a Discord channel
+    let on_slack = post(&t, "slack:CRELEASE", &long).await;
+    let on_discord = post(&t, &format!("discord:{DISCORD_CHANNEL}"), &long).await;
+    let rows = settled(&t).await;
+
+    // Assert: nothing refused or parked
+    assert!(
+        rows.iter().all(|(state, _)| state == "delivered"),
+        "{rows:#?}"
+    );
+    let slack_posts: Vec<Value> = received(&slack, "/api/chat.postMessage", 0)
+        .await
+        .into_iter()
+        .filter(|b| b["channel"] == "CRELEASE")
+        .collect();
+    let discord_posts = received(
+        &discord,
+        &format!("/api/v10/channels/{DISCORD_CHANNEL}/messages"),
+        0,
+    )
+    .await;
+    assert!(slack_posts.iter().all(|b| slack_message_error(b).is_none()));
+    assert!(
+        discord_posts
+            .iter()
+            .all(|b| discord_message_error(b).is_none())
+    );
+    // each message whole, in order, in parts that follow one another
+    let tz = t.app.config.tz;
+    for (n, message) in long.iter().enumerate() {
+        let expected = tasks_in(&message.plain(tz));
+        assert_eq!(expected.len(), 150, "the message names every task");
+        let of_slack: Vec<&Value> = slack_posts
+            .iter()
+            .filter(|b| b["metadata"]["event_payload"]["outbox_id"] == on_slack[n])
+            .collect();
+        let parts: Vec<i64> = of_slack
+            .iter()
+            .map(|b| b["metadata"]["event_payload"]["part"].as_i64().unwrap_or(0))
+            .collect();
+        assert_eq!(
+            parts,
+            (0..parts.len() as i64).collect::<Vec<_>>(),
+            "each part once, in order"
+        );
+        let shown: String = of_slack.iter().map(|b| slack_body_shows(b)).collect();
+        assert_eq!(
+            tasks_in(&shown),
+            expected,
+            "Slack message {n} whole and in order"
+        );
+        assert!(!shown.contains("not shown"), "{shown}");
+        // the parts after the first continue in the first one's thread
+        let first_ts = of_slack[0].get("thread_ts");
+        assert!(first_ts.is_none(), "{}", of_slack[0]);
+        let nonce = |b: &Value| b["nonce"].as_str().unwrap_or_default().to_string();
+        let of_discord: Vec<&Value> = discord_posts
+            .iter()
+            .filter(|b| {
+                let id = on_discord[n].to_string();
+                let nonce = nonce(b);
+                nonce == id || nonce.starts_with(&format!("{id}."))
+            })
+            .collect();
+        let shown: String = of_discord
+            .iter()
+            .map(|b| b["embeds"][0]["description"].as_str().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(
+            tasks_in(&shown),
+            expected,
+            "Discord message {n} whole and in order"
+        );
+        assert!(of_discord.len() > 1, "too long for one Discord embed");
+        assert!(!shown.contains("not shown"), "{shown}");
+    }
+    let threaded = slack_posts
+        .iter()
+        .filter(|b| b.get("thread_ts").is_some())
+        .count();
+    assert!(threaded > 0, "the plan is too long for one Slack message");
+    // the messages themselves in the order posted, on both platforms
+    let slack_order: Vec<i64> = slack_posts
+        .iter()
+        .map(|b| {
+            b["metadata"]["event_payload"]["outbox_id"]
+                .as_i64()
+                .unwrap_or(-1)
+        })
+        .collect();
+    assert!(
+        slack_order.windows(2).all(|w| w[0] <= w[1]),
+        "{slack_order:?}"
+    );
+}
+
+/// Slack as a channel keeps it: every post is kept with its `ts`, thread and
+/// metadata and listed by `conversations.history` / `conversations.replies`.
+/// The post of part `hold_part` is kept, but its answer never comes back in
+/// time (the process stops while it waits).
+#[derive(Clone)]
+struct KeptSlack {
+    posts: Arc<Mutex<Vec<Value>>>,
+    hold_part: Option<i64>,
+}
+
+impl Respond for KeptSlack {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut posts = self.posts.lock().unwrap_or_else(|e| e.into_inner());
+        if request.method.as_str() == "GET" {
+            let thread = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "ts")
+                .map(|(_, v)| v.to_string());
+            let messages: Vec<Value> = posts
+                .iter()
+                .filter(|m| match &thread {
+                    Some(ts) => m["ts"] == *ts.as_str() || m["thread_ts"] == *ts.as_str(),
+                    None => m.get("thread_ts").is_none(),
+                })
+                .cloned()
+                .collect();
+            return ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "messages": messages}));
+        }
+        let mut body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if let Some(error) = slack_message_error(&body) {
+            return ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": error}));
+        }
+        let ts = format!("1700000000.{:06}", posts.len() + 1);
+        body["ts"] = ts.clone().into();
+        let part = body["metadata"]["event_payload"]["part"]
+            .as_i64()
+            .unwrap_or(0);
+        posts.push(body);
+        let answer = ResponseTemplate::new(200).set_body_json(json!({"ok": true, "ts": ts}));
+        if self.hold_part == Some(part) {
+            answer.set_delay(Duration::from_secs(600))
+        } else {
+            answer
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restart_between_the_parts_of_a_posted_message_posts_nothing_twice() {
+    // Arrange: Slack keeps the second part of the plan, but the process stops
+    // before it hears so
+    let slack = MockServer::start().await;
+    let discord = MockServer::start().await;
+    let kept = KeptSlack {
+        posts: Arc::default(),
+        hold_part: Some(1),
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(kept.clone())
+        .mount(&slack)
+        .await;
+    for at in ["/api/conversations.history", "/api/conversations.replies"] {
+        Mock::given(method("GET"))
+            .and(path(at))
+            .respond_with(kept.clone())
+            .mount(&slack)
+            .await;
+    }
+    let dir = runbook_dir(150);
+    let env = release_env(&slack, &discord, &dir);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = common::spawn_app(&pairs).await;
+    let long = plan_and_retro(&first).await;
+    // the text retro with its Markdown table after it: long enough for three Slack messages
+    let mut whole = long[1].clone();
+    whole.lines.extend(long[2].lines.iter().cloned());
+    whole.lines.extend(long[0].lines.iter().cloned());
+    let ids = post(&first, "slack:CRELEASE", std::slice::from_ref(&whole)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while kept.posts.lock().unwrap_or_else(|e| e.into_inner()).len() < 2 {
+        assert!(Instant::now() < deadline, "the second part was never sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Act: a second process on the same database, once the first one's lease has run out
+    let later = Arc::new(ManualClock::new(Utc::now() + TimeDelta::minutes(2)));
+    let second = common::spawn_app_in(first.dir.clone(), &pairs, later).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let state = loop {
+        let state: String = sqlx::query_scalar("SELECT state FROM outbox WHERE id = ?")
+            .bind(ids[0])
+            .fetch_one(&second.app.db.pool)
+            .await
+            .expect("row");
+        if state != "pending" {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "the message was never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Assert: every part once, in order, the first part's thread holding the rest
+    assert_eq!(state, "delivered");
+    let posts = kept.posts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let parts: Vec<i64> = posts
+        .iter()
+        .filter(|b| b["metadata"]["event_payload"]["outbox_id"] == ids[0])
+        .map(|b| b["metadata"]["event_payload"]["part"].as_i64().unwrap_or(0))
+        .collect();
+    assert!(parts.len() >= 3, "{parts:?}");
+    assert_eq!(
+        parts,
+        (0..parts.len() as i64).collect::<Vec<_>>(),
+        "no part twice"
+    );
+    let first_ts = posts[0]["ts"].clone();
+    assert!(posts[1..].iter().all(|b| b["thread_ts"] == first_ts));
+    let shown: String = posts.iter().map(slack_body_shows).collect();
+    assert_eq!(
+        tasks_in(&shown),
+        tasks_in(&whole.plain(second.app.config.tz))
+    );
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT platform_message_id FROM outbox WHERE id = ?")
+            .bind(ids[0])
+            .fetch_one(&second.app.db.pool)
+            .await
+            .expect("row");
+    assert_eq!(
+        recorded.as_deref(),
+        first_ts.as_str(),
+        "known by its first part"
     );
 }

@@ -113,6 +113,7 @@ impl Transport for ConsoleTransport {
                 .unwrap_or_else(|| format!("console-{}", item.outbox_id));
             Ok(Delivered {
                 platform_message_id: Some(id),
+                next_part: None,
             })
         })
     }

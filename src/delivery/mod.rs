@@ -6,7 +6,10 @@
 //! sends each round's rows side by side, one lane per channel, so a channel
 //! waiting on a rate limit never holds up another and each channel keeps its
 //! order. Each row goes to the [`Transport`] of its channel's platform, and
-//! the platform's message id is recorded. A `429` pauses its channel for the
+//! the platform's message id is recorded. A posted message too long for one
+//! platform message goes in parts ([`Shape`]), its progress recorded after
+//! each, so a restart sends each part once; a living message (edited in
+//! place) stays one message and summarises. A `429` pauses its channel for the
 //! platform's `Retry-After` without counting an attempt; other temporary
 //! failures are retried with backoff; a message that keeps failing is
 //! parked, counted in `/metrics` and logged, never dropped.
@@ -58,12 +61,29 @@ pub struct Outbound {
     pub maybe_sent_before: bool,
     /// Failed attempts so far (a transport may send less on a retry).
     pub attempts: i64,
+    /// How a message too long for one platform message is sent.
+    pub shape: Shape,
+}
+
+/// How a message longer than one platform message is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A living message, edited in place: one platform message holding the
+    /// first page and a note of what did not fit (what builds it keeps its
+    /// long lists summarised, like a pipeline run's failed jobs).
+    Summarised,
+    /// Every other posted message is read whole: this is its part number
+    /// `index` (from 0), starting at byte `offset` of its rendered text. A
+    /// transport sends that one part and says where the next one starts.
+    Part { index: i64, offset: usize },
 }
 
 /// What the platform answered.
 #[derive(Debug, Clone, Default)]
 pub struct Delivered {
     pub platform_message_id: Option<String>,
+    /// A part was sent and the message goes on: where the next part starts.
+    pub next_part: Option<usize>,
 }
 
 /// Why a delivery failed.
@@ -215,15 +235,23 @@ async fn deliver_lane(
 ) -> anyhow::Result<usize> {
     let mut delivered = 0;
     let mut rows = lane.into_iter();
-    while let Some(row) = rows.next() {
+    let mut next = rows.next().map(|row| (row, held));
+    while let Some((row, row_held)) = next.take() {
         if stop.shutdown.is_triggered() {
             // not started: hand this row and the rest back as if never leased
-            let ids: Vec<i64> = std::iter::once(row.id).chain(rows.map(|r| r.id)).collect();
-            store::outbox::hand_back(&mut *app.db.lock().await, &ids, held, false).await?;
+            store::outbox::hand_back(&mut *app.db.lock().await, &[row.id], row_held, false).await?;
+            let rest: Vec<i64> = rows.map(|r| r.id).collect();
+            store::outbox::hand_back(&mut *app.db.lock().await, &rest, held, false).await?;
             return Ok(delivered);
         }
-        match deliver_one(app, transports, row, held, stop).await? {
+        match deliver_one(app, transports, row, row_held, stop).await? {
             Sent::Delivered => delivered += 1,
+            // the next part of the same message comes before anything else
+            // of its channel, paced by the channel's rate limit
+            Sent::Part(row, renewed) => {
+                next = Some((*row, renewed));
+                continue;
+            }
             Sent::Paused => {
                 // the rest of the lane waits with its channel
                 let rest: Vec<i64> = rows.map(|r| r.id).collect();
@@ -232,14 +260,18 @@ async fn deliver_lane(
             }
             Sent::NotYet => {}
         }
+        next = rows.next().map(|row| (row, held));
     }
     Ok(delivered)
 }
 
 /// What became of one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Sent {
     Delivered,
+    /// One part of a long message went; the row (its progress recorded),
+    /// still leased until the given time, goes on with its next part.
+    Part(Box<store::outbox::Pending>, DateTime<Utc>),
     /// Parked, retried later, deferred, or taken by another worker.
     NotYet,
     /// Its channel is rate-limited: the channel waits.
@@ -322,15 +354,26 @@ async fn deliver_one(
         None => None,
     };
     drop(conn);
+    // a living message (it has a key: later rows edit it) stays one message;
+    // any other is delivered whole, its parts after the first following the
+    // first in its thread (Slack) or after it in the channel (Discord)
+    let shape = match (&row.message_key, &edit_of) {
+        (None, None) => Shape::Part {
+            index: row.parts_sent,
+            offset: usize::try_from(row.part_offset).unwrap_or(0),
+        },
+        _ => Shape::Summarised,
+    };
     let item = Outbound {
         outbox_id: row.id,
         channel,
         message,
         edit_of,
         created_at: row.created_at,
-        reply_to,
+        reply_to: reply_to.or_else(|| row.first_part_id.clone()),
         maybe_sent_before: row.maybe_sent_before(),
         attempts: row.attempts,
+        shape,
     };
     let outcome = tokio::select! {
         outcome = transport.deliver(&item) => outcome,
@@ -341,11 +384,46 @@ async fn deliver_one(
         }
     };
     match outcome {
+        Ok(Delivered {
+            platform_message_id,
+            next_part: Some(offset),
+        }) => {
+            let first = row.first_part_id.clone().or(platform_message_id);
+            let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+            if !store::outbox::part_delivered(
+                &mut *app.db.lock().await,
+                row.id,
+                held,
+                offset,
+                first.as_deref(),
+            )
+            .await?
+            {
+                tracing::warn!(
+                    outbox = row.id,
+                    "lease lost between the parts of a message; its holder goes on"
+                );
+                return Ok(Sent::NotYet);
+            }
+            metrics::counter!("shipmate_outbox_parts_total", "platform" => item.channel.platform.as_str())
+                .increment(1);
+            let next = store::outbox::Pending {
+                parts_sent: row.parts_sent + 1,
+                part_offset: offset,
+                first_part_id: first,
+                attempts: 0,
+                leases: 1,
+                ..row
+            };
+            Ok(Sent::Part(Box::new(next), held))
+        }
         Ok(done) => {
+            // a message sent in parts is known by its first part (edits, thread replies)
+            let id = row.first_part_id.clone().or(done.platform_message_id);
             store::outbox::mark_delivered(
                 &mut *app.db.lock().await,
                 row.id,
-                done.platform_message_id.as_deref(),
+                id.as_deref(),
                 app.clock.now(),
             )
             .await?;

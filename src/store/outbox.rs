@@ -24,6 +24,12 @@ pub struct Pending {
     /// an earlier holder may have sent it before it stopped.
     pub leases: i64,
     pub created_at: DateTime<Utc>,
+    /// Parts of the message delivered so far (a long message goes in parts).
+    pub parts_sent: i64,
+    /// Where the next part starts in the message's rendered text (bytes).
+    pub part_offset: i64,
+    /// The platform id of the message's first part, once it is delivered.
+    pub first_part_id: Option<String>,
 }
 
 impl Pending {
@@ -203,17 +209,39 @@ pub fn enqueue_reply_later(
     .bind(ms(now));
 }
 
-/// id, channel, body, message_key, reply_to_key, attempts, leases, created_at
-type PendingRow = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-);
+/// A leased row as SQLite returns it.
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    id: i64,
+    channel: String,
+    body: String,
+    message_key: Option<String>,
+    reply_to_key: Option<String>,
+    attempts: i64,
+    leases: i64,
+    created_at: i64,
+    parts_sent: i64,
+    part_offset: i64,
+    first_part_id: Option<String>,
+}
+
+impl From<PendingRow> for Pending {
+    fn from(r: PendingRow) -> Self {
+        Self {
+            id: r.id,
+            channel: r.channel,
+            body: r.body,
+            message_key: r.message_key,
+            reply_to_key: r.reply_to_key,
+            attempts: r.attempts,
+            leases: r.leases,
+            created_at: from_ms(r.created_at),
+            parts_sent: r.parts_sent,
+            part_offset: r.part_offset,
+            first_part_id: r.first_part_id,
+        }
+    }
+}
 
 /// Leases up to `limit` due messages for `lease`, counting the lease on each
 /// row: at most `per_channel` of each channel (the first by id), none of a
@@ -235,7 +263,8 @@ pub async fn lease_due(
                             AND channel NOT IN (SELECT channel FROM channel_pauses WHERE until > ?2))
                       WHERE nth <= ?4
                       ORDER BY id LIMIT ?3)
-         RETURNING id, channel, body, message_key, reply_to_key, attempts, leases, created_at",
+         RETURNING id, channel, body, message_key, reply_to_key, attempts, leases, created_at,
+                   parts_sent, part_offset, first_part_id",
     )
     .bind(ms(now + lease))
     .bind(ms(now))
@@ -243,23 +272,7 @@ pub async fn lease_due(
     .bind(per_channel)
     .fetch_all(conn)
     .await?;
-    let mut pending: Vec<Pending> = rows
-        .into_iter()
-        .map(
-            |(id, channel, body, message_key, reply_to_key, attempts, leases, created_at)| {
-                Pending {
-                    id,
-                    channel,
-                    body,
-                    message_key,
-                    reply_to_key,
-                    attempts,
-                    leases,
-                    created_at: from_ms(created_at),
-                }
-            },
-        )
-        .collect();
+    let mut pending: Vec<Pending> = rows.into_iter().map(Pending::from).collect();
     pending.sort_by_key(|p| p.id);
     Ok(pending)
 }
@@ -405,7 +418,7 @@ pub async fn mark_delivered(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET state = 'delivered', delivered_at = ?, platform_message_id = ?, lease_until = NULL,
-                attempts = attempts + 1, last_error = NULL
+                attempts = attempts + 1, last_error = NULL, parts_sent = parts_sent + 1
          WHERE id = ?",
     )
     .bind(ms(now))
@@ -414,6 +427,32 @@ pub async fn mark_delivered(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records that one more part of a long message was delivered, while the
+/// row is still leased (`held`): the next part starts at `next_offset`, and
+/// `first_part_id` is the platform id of the message's first part. The next
+/// part starts afresh: no failed attempt, and this lease as its only one.
+/// False when the lease was lost (another worker holds the row).
+pub async fn part_delivered(
+    conn: &mut SqliteConnection,
+    id: i64,
+    held: DateTime<Utc>,
+    next_offset: i64,
+    first_part_id: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET parts_sent = parts_sent + 1, part_offset = ?,
+                first_part_id = COALESCE(first_part_id, ?), attempts = 0, leases = 1, last_error = NULL
+         WHERE id = ? AND state = 'pending' AND lease_until = ?",
+    )
+    .bind(next_offset)
+    .bind(first_part_id)
+    .bind(id)
+    .bind(ms(held))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Records a failed attempt: retried at `retry_at`, or parked when `None`.

@@ -7,9 +7,10 @@
 //! client errors park the message.
 //!
 //! Restart idempotency: a new message carries the outbox id as `nonce`
-//! with `enforce_nonce`, so Discord answers a resend of a message it
-//! already created (within its nonce window) with that message instead of
-//! a duplicate.
+//! (a later part of a message read whole: `<id>.<part>`) with
+//! `enforce_nonce`, so Discord answers a resend of a message it already
+//! created (within its nonce window) with that message instead of a
+//! duplicate. The parts after the first reply to the first.
 
 mod render;
 
@@ -56,13 +57,15 @@ impl DiscordTransport {
     async fn send(&self, item: &Outbound) -> Result<Delivered, DeliveryError> {
         let channel = item.channel.id.as_str();
         let message = mentions::for_platform(&item.message, Platform::Discord, &self.directory);
-        let mut body = serde_json::to_value(render::body(
+        let (body, next_part) = render::body(
             item.outbox_id,
             &message,
             item.edit_of.is_some(),
             self.tz,
-        ))
-        .map_err(|e| DeliveryError::Permanent(format!("discord payload: {e}")))?;
+            item.shape,
+        );
+        let mut body = serde_json::to_value(body)
+            .map_err(|e| DeliveryError::Permanent(format!("discord payload: {e}")))?;
         if let (None, Some(parent), Some(fields)) =
             (&item.edit_of, &item.reply_to, body.as_object_mut())
         {
@@ -85,16 +88,19 @@ impl DiscordTransport {
             .map_err(|e| request_failed(what, &e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        if let Some(wait) = bucket_exhausted(&headers) {
-            self.limiter.block_for(channel, wait);
-        }
         if status.is_success() {
+            // the bucket is empty until it resets: the next send waits for it
+            // (a 429 instead pauses the channel in the outbox, on the app's clock)
+            if let Some(wait) = bucket_exhausted(&headers) {
+                self.limiter.block_for(channel, wait);
+            }
             let created: Created = response.json().await.map_err(|e| DeliveryError::Retry {
                 after: None,
                 reason: format!("{what}: unreadable answer: {e}"),
             })?;
             return Ok(Delivered {
                 platform_message_id: Some(created.id),
+                next_part,
             });
         }
         let error: ErrorBody = response.json().await.unwrap_or_default();
@@ -159,7 +165,11 @@ struct ErrorBody {
 /// The body of `message` (mentions already resolved) as a new message from
 /// outbox row 1 (see `delivery::preview`).
 pub(super) fn preview(message: &crate::app::Message, tz: chrono_tz::Tz) -> render::Body {
-    render::body(1, message, false, tz)
+    let first = super::Shape::Part {
+        index: 0,
+        offset: 0,
+    };
+    render::body(1, message, false, tz, first).0
 }
 
 #[cfg(test)]

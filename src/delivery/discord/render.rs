@@ -5,12 +5,14 @@
 //! else (no `@everyone`, no pasted `<@id>`) ever pings. Discord's limits
 //! (4096-character description, 2000-character content, 5×5 buttons,
 //! 80-character labels, 100-character `custom_id`) are applied by paging
-//! ([`pages`]: a text too long says how many lines it left out) or capping.
+//! ([`pages`]: a message read whole goes in parts, one embed each; a living
+//! message too long says how many lines it left out) or capping.
 
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::app::Message;
+use crate::delivery::Shape;
 use crate::delivery::buttons::button_ids;
 use crate::delivery::mentions::DiscordMentions;
 use crate::delivery::pages;
@@ -83,11 +85,33 @@ fn description(markup: &str) -> String {
     cap(&text, DESCRIPTION_MAX)
 }
 
-/// The body for a message already passed through `mentions::for_platform`.
-/// A new message (`edit == false`) carries the outbox id as its nonce.
-pub fn body(outbox_id: i64, message: &Message, edit: bool, tz: Tz) -> Body {
-    let description = description(&message.markup(Platform::Discord, tz));
-    let mut mentions = DiscordMentions::of(message);
+/// The body for a message already passed through `mentions::for_platform`,
+/// and where its next part starts when it goes on in further messages.
+/// A new message (`edit == false`) carries the outbox id as its nonce (a
+/// later part: `<id>.<part>`). A message read whole ([`Shape::Part`]) goes
+/// in parts: the mentions (pings) with the first, the buttons with the last.
+pub fn body(
+    outbox_id: i64,
+    message: &Message,
+    edit: bool,
+    tz: Tz,
+    shape: Shape,
+) -> (Body, Option<usize>) {
+    let markup = message.markup(Platform::Discord, tz);
+    let (description, next, index) = match shape {
+        Shape::Summarised => (description(&markup), None, 0),
+        Shape::Part { index, offset } => {
+            let part = pages::part_at(&markup, offset, |m: &str| {
+                pages::text_paged(m, DESCRIPTION_MAX)
+            });
+            (part.page, part.next, index)
+        }
+    };
+    let mut mentions = if index == 0 {
+        DiscordMentions::of(message)
+    } else {
+        DiscordMentions::default()
+    };
     mentions.users.truncate(MENTIONS_MAX);
     mentions.roles.truncate(MENTIONS_MAX);
     let tokens = mentions
@@ -105,9 +129,13 @@ pub fn body(outbox_id: i64, message: &Message, edit: bool, tz: Tz) -> Body {
         }
         content.push_str(&token);
     }
-    let ids = button_ids(outbox_id, &message.buttons, CUSTOM_ID_MAX);
-    let buttons: Vec<ButtonComponent> = message
-        .buttons
+    let buttons: &[_] = if next.is_none() {
+        &message.buttons
+    } else {
+        &[]
+    };
+    let ids = button_ids(outbox_id, buttons, CUSTOM_ID_MAX);
+    let buttons: Vec<ButtonComponent> = buttons
         .iter()
         .zip(ids)
         .take(BUTTONS_PER_ROW * MAX_ROWS)
@@ -126,7 +154,11 @@ pub fn body(outbox_id: i64, message: &Message, edit: bool, tz: Tz) -> Body {
             components: buttons.by_ref().take(BUTTONS_PER_ROW).collect(),
         });
     }
-    Body {
+    let nonce = match index {
+        0 => outbox_id.to_string(),
+        n => format!("{outbox_id}.{n}"),
+    };
+    let body = Body {
         content,
         embeds: if description.trim().is_empty() {
             Vec::new()
@@ -143,9 +175,10 @@ pub fn body(outbox_id: i64, message: &Message, edit: bool, tz: Tz) -> Body {
             roles: mentions.roles,
             replied_user: false,
         },
-        nonce: (!edit).then(|| outbox_id.to_string()),
+        nonce: (!edit).then_some(nonce),
         enforce_nonce: (!edit).then_some(true),
-    }
+    };
+    (body, next)
 }
 
 #[cfg(test)]
@@ -155,6 +188,11 @@ mod tests {
     use super::*;
     use crate::app::Line;
     use crate::domain::Role;
+
+    const FIRST: Shape = Shape::Part {
+        index: 0,
+        offset: 0,
+    };
 
     #[test]
     fn a_card_becomes_an_embed_with_buttons_and_only_its_own_pings() {
@@ -174,7 +212,7 @@ mod tests {
         for i in 0..7 {
             m = m.button(&format!("B{i}"), format!("/task done t{i}"), i == 6);
         }
-        let v = serde_json::to_value(body(12, &m, false, chrono_tz::UTC)).unwrap();
+        let v = serde_json::to_value(body(12, &m, false, chrono_tz::UTC, FIRST).0).unwrap();
         assert_eq!(
             v["embeds"][0]["description"],
             "@everyone <@999> asked <@111> <@&42>"
@@ -196,7 +234,8 @@ mod tests {
         assert_eq!(rows[1]["components"][1]["style"], 4);
 
         let edit =
-            serde_json::to_value(body(13, &Message::text("x"), true, chrono_tz::UTC)).unwrap();
+            serde_json::to_value(body(13, &Message::text("x"), true, chrono_tz::UTC, FIRST).0)
+                .unwrap();
         assert!(edit.get("nonce").is_none() && edit.get("enforce_nonce").is_none());
         assert_eq!(edit["components"], json!([]), "an edit clears old buttons");
     }
@@ -204,7 +243,8 @@ mod tests {
     #[test]
     fn long_text_is_capped_to_discord_limits() {
         let m = Message::text("x".repeat(5000));
-        let v = serde_json::to_value(body(1, &m, false, chrono_tz::UTC)).unwrap();
+        let v =
+            serde_json::to_value(body(1, &m, false, chrono_tz::UTC, Shape::Summarised).0).unwrap();
         let d = v["embeds"][0]["description"].as_str().unwrap();
         assert!(d.chars().count() <= 4096);
         assert!(d.ends_with("*… 1 more lines not shown*"), "{d}");
@@ -213,12 +253,68 @@ mod tests {
         for i in 0..200 {
             m = m.line(crate::app::Line::new().text(format!("line {i:03} {}", "y".repeat(40))));
         }
-        let v = serde_json::to_value(body(1, &m, false, chrono_tz::UTC)).unwrap();
+        let v =
+            serde_json::to_value(body(1, &m, false, chrono_tz::UTC, Shape::Summarised).0).unwrap();
         let d = v["embeds"][0]["description"].as_str().unwrap();
         assert!(d.chars().count() <= 4096);
         assert!(
             d.starts_with("line 000") && d.contains("more lines not shown"),
             "{d}"
         );
+    }
+
+    #[test]
+    fn a_message_read_whole_goes_in_parts_pinging_once_with_buttons_last() {
+        let mut m = Message::new().line(
+            Line::new()
+                .text("for ")
+                .user(&"discord:111".parse().unwrap()),
+        );
+        for i in 0..300 {
+            m = m.line(Line::new().text(format!("task-{i:03} {}", "q".repeat(60))));
+        }
+        let m = m.button("Ack", "/task done x".into(), false);
+        let mut parts = Vec::new();
+        let mut at = Some(0);
+        while let Some(offset) = at {
+            let index = i64::try_from(parts.len()).unwrap();
+            let (b, next) = body(5, &m, false, chrono_tz::UTC, Shape::Part { index, offset });
+            parts.push(serde_json::to_value(b).unwrap());
+            at = next;
+        }
+        assert!(parts.len() > 1);
+        let shown: String = parts
+            .iter()
+            .map(|v| v["embeds"][0]["description"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let order: Vec<usize> = (0..300)
+            .map(|i| shown.find(&format!("task-{i:03}")).expect("every line"))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "in order");
+        let last = parts.len() - 1;
+        for (i, v) in parts.iter().enumerate() {
+            assert!(
+                v["embeds"][0]["description"]
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .count()
+                    <= 4096
+            );
+            assert_eq!(
+                v["content"] == "<@111>",
+                i == 0,
+                "pinged once: {}",
+                v["content"]
+            );
+            assert_eq!(v["components"].as_array().unwrap().is_empty(), i != last);
+            let nonce = if i == 0 {
+                "5".to_string()
+            } else {
+                format!("5.{i}")
+            };
+            assert_eq!(v["nonce"], nonce);
+        }
     }
 }

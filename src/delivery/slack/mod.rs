@@ -5,8 +5,12 @@
 //! retry-or-park here. The platform message id we record is the `ts` (the
 //! channel is known from the outbox row, so edits have both).
 //!
+//! A message read whole goes in parts (see `Shape`): the parts after the
+//! first are replies in the first one's thread.
+//!
 //! Restart idempotency: every post carries `shipmate_outbox` metadata with
-//! the outbox id; a post that was tried or leased before first looks in
+//! the outbox id (and, for a later part, its number and where the part after
+//! it starts); a post that was tried or leased before first looks in
 //! `conversations.history` (a thread reply: in its thread,
 //! `conversations.replies`) for a copy that an earlier, interrupted attempt
 //! already delivered.
@@ -23,7 +27,7 @@ use serde::Deserialize;
 use super::limits::ChannelLimiter;
 use super::pages;
 use super::wire::{request_failed, retry_after};
-use super::{Delivered, DeliveryError, DeliveryFuture, Outbound, Transport, mentions};
+use super::{Delivered, DeliveryError, DeliveryFuture, Outbound, Shape, Transport, mentions};
 use crate::domain::Platform;
 use crate::settings::{Config, Directory, Secret};
 
@@ -65,25 +69,29 @@ impl SlackTransport {
 
     async fn send(&self, item: &Outbound) -> Result<Delivered, DeliveryError> {
         let channel = item.channel.id.as_str();
+        let message = mentions::for_platform(&item.message, Platform::Slack, &self.directory);
         if item.edit_of.is_none()
             && item.maybe_sent_before
-            && let Some(ts) = self.already_posted(item).await?
+            && let Some((ts, next_part)) = self.already_posted(item).await?
         {
+            // a part found posted: the message goes on where that part ended
             tracing::info!(outbox = item.outbox_id, %ts, "found the copy an earlier attempt posted; not posting again");
             return Ok(Delivered {
                 platform_message_id: Some(ts),
+                next_part,
             });
         }
-        let message = mentions::for_platform(&item.message, Platform::Slack, &self.directory);
-        let mut body = serde_json::to_value(render::payload(
+        let (payload, next_part) = render::payload(
             channel,
             item.edit_of.as_deref(),
             item.outbox_id,
             &message,
             self.tz,
             budget(item.attempts),
-        ))
-        .map_err(|e| DeliveryError::Permanent(format!("slack payload: {e}")))?;
+            item.shape,
+        );
+        let mut body = serde_json::to_value(payload)
+            .map_err(|e| DeliveryError::Permanent(format!("slack payload: {e}")))?;
         if let (None, Some(parent), Some(fields)) =
             (&item.edit_of, &item.reply_to, body.as_object_mut())
         {
@@ -110,11 +118,16 @@ impl SlackTransport {
                 })?;
         Ok(Delivered {
             platform_message_id: Some(ts),
+            next_part,
         })
     }
 
-    /// The `ts` of a message carrying this outbox id, if an earlier attempt posted it.
-    async fn already_posted(&self, item: &Outbound) -> Result<Option<String>, DeliveryError> {
+    /// The `ts` of a message carrying this outbox id (and part), if an
+    /// earlier attempt posted it, and where the part after it starts.
+    async fn already_posted(
+        &self,
+        item: &Outbound,
+    ) -> Result<Option<(String, Option<usize>)>, DeliveryError> {
         let oldest = item.created_at - HISTORY_MARGIN;
         let oldest = format!(
             "{}.{:06}",
@@ -138,8 +151,14 @@ impl SlackTransport {
             Ok(answer) => Ok(answer
                 .messages
                 .into_iter()
-                .find(|m| m.carries(item.outbox_id))
-                .map(|m| m.ts)),
+                .find(|m| m.carries(item.outbox_id, part_index(item.shape)))
+                .map(|m| {
+                    let next = match item.shape {
+                        Shape::Part { .. } => m.next_part(),
+                        Shape::Summarised => None,
+                    };
+                    (m.ts, next)
+                })),
             Err(DeliveryError::Permanent(reason)) => {
                 tracing::warn!(outbox = item.outbox_id, %reason, "cannot check Slack for an earlier copy; posting again may duplicate it");
                 Ok(None)
@@ -246,23 +265,50 @@ struct HistoryMetadata {
     event_payload: serde_json::Value,
 }
 
+/// Which part of its message an item is (0: the first, or the only one).
+fn part_index(shape: Shape) -> i64 {
+    match shape {
+        Shape::Part { index, .. } => index,
+        Shape::Summarised => 0,
+    }
+}
+
+/// A metadata number, sent as a number and read back as one or as a string.
+fn number(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 impl HistoryMessage {
-    fn carries(&self, outbox_id: i64) -> bool {
+    /// Whether this is part `part` of outbox row `outbox_id` (no part: the first).
+    fn carries(&self, outbox_id: i64, part: i64) -> bool {
         self.metadata.as_ref().is_some_and(|m| {
             m.event_type == render::METADATA_EVENT
-                && match &m.event_payload["outbox_id"] {
-                    serde_json::Value::Number(n) => n.as_i64() == Some(outbox_id),
-                    serde_json::Value::String(s) => s.parse() == Ok(outbox_id),
-                    _ => false,
-                }
+                && number(&m.event_payload["outbox_id"]) == Some(outbox_id)
+                && number(&m.event_payload["part"]).unwrap_or(0) == part
         })
+    }
+
+    /// Where the part after this one starts, as its metadata says.
+    fn next_part(&self) -> Option<usize> {
+        self.metadata
+            .as_ref()
+            .and_then(|m| number(&m.event_payload["next"]))
+            .and_then(|n| usize::try_from(n).ok())
     }
 }
 
 /// The `chat.postMessage` body of `message` (mentions already resolved) to
 /// channel `C0`, as outbox row 1 (see `delivery::preview`).
 pub(super) fn preview(message: &crate::app::Message, tz: Tz) -> render::Payload<'static> {
-    render::payload("C0", None, 1, message, tz, pages::SLACK_PAGE_TEXT)
+    let first = Shape::Part {
+        index: 0,
+        offset: 0,
+    };
+    render::payload("C0", None, 1, message, tz, pages::SLACK_PAGE_TEXT, first).0
 }
 
 #[cfg(test)]
@@ -306,11 +352,22 @@ mod tests {
             r#"{"ts":"1.2","metadata":{"event_type":"shipmate_outbox","event_payload":{"outbox_id":"7"}}}"#,
         )
         .unwrap();
-        assert!(m.carries(7) && !m.carries(8));
+        assert!(m.carries(7, 0) && !m.carries(8, 0) && !m.carries(7, 1));
+        let part: HistoryMessage = serde_json::from_str(
+            r#"{"ts":"1.4","metadata":{"event_type":"shipmate_outbox","event_payload":{"outbox_id":7,"part":2}}}"#,
+        )
+        .unwrap();
+        assert!(part.carries(7, 2) && !part.carries(7, 0) && !part.carries(7, 1));
+        assert_eq!(part.next_part(), None, "the last part");
+        let middle: HistoryMessage = serde_json::from_str(
+            r#"{"ts":"1.5","metadata":{"event_type":"shipmate_outbox","event_payload":{"outbox_id":7,"part":1,"next":4000}}}"#,
+        )
+        .unwrap();
+        assert_eq!(middle.next_part(), Some(4000));
         let other: HistoryMessage = serde_json::from_str(
             r#"{"ts":"1.3","metadata":{"event_type":"deploy","event_payload":{"outbox_id":7}}}"#,
         )
         .unwrap();
-        assert!(!other.carries(7));
+        assert!(!other.carries(7, 0));
     }
 }

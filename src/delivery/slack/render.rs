@@ -4,12 +4,15 @@
 //! after a crash find the copy already posted. Slack's limits (3000
 //! characters per section, 50 blocks, about 12,000 characters of block
 //! text, 25 buttons, 75-character labels) are respected by splitting or
-//! capping ([`pages`]), never by failing.
+//! capping ([`pages`]), never by failing: a message read whole goes in
+//! parts, each one payload, the buttons on the last; a living message
+//! keeps to one payload and notes what it left out.
 
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::app::Message;
+use crate::delivery::Shape;
 use crate::delivery::buttons::button_ids;
 use crate::delivery::pages;
 use crate::delivery::wire::cap;
@@ -74,12 +77,22 @@ pub struct Metadata {
 #[derive(Debug, Serialize)]
 struct EventPayload {
     outbox_id: i64,
+    /// Which part of a message sent in parts (absent for the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<i64>,
+    /// Where the next part starts, when there is one: a restart that finds
+    /// this part posted goes on from there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<usize>,
 }
 
-/// The payload for a message already passed through `mentions::for_platform`.
+/// The payload for a message already passed through `mentions::for_platform`,
+/// and where its next part starts when it goes on in further messages.
 /// `edit` is the `ts` of the message to replace, if any; `budget` is the
 /// most block text it may hold ([`pages::SLACK_PAGE_TEXT`], less on a retry
-/// after Slack refused a message for its size).
+/// after Slack refused a message for its size); `shape` says whether it is
+/// one summarised message or which part of a message read whole. A part
+/// carries the message's buttons only when it is the last.
 pub fn payload<'a>(
     channel: &'a str,
     edit: Option<&'a str>,
@@ -87,9 +100,27 @@ pub fn payload<'a>(
     message: &Message,
     tz: Tz,
     budget: usize,
-) -> Payload<'a> {
+    shape: Shape,
+) -> (Payload<'a>, Option<usize>) {
     let markup = message.markup(Platform::Slack, tz);
-    let mut blocks: Vec<Block> = sections(&markup, budget)
+    let (sections, next, part) = match shape {
+        Shape::Summarised => (sections(&markup, budget), None, None),
+        Shape::Part { index, offset } => {
+            let part = pages::part_at(&markup, offset, |m: &str| pages::slack_paged(m, budget));
+            (part.page, part.next, (index > 0).then_some(index))
+        }
+    };
+    let fallback = if part.is_some() || next.is_some() {
+        sections.join("\n\n")
+    } else {
+        markup
+    };
+    let buttons: &[_] = if next.is_none() {
+        &message.buttons
+    } else {
+        &[]
+    };
+    let mut blocks: Vec<Block> = sections
         .into_iter()
         .map(|text| Block::Section {
             text: TextObject {
@@ -99,10 +130,9 @@ pub fn payload<'a>(
             },
         })
         .collect();
-    if !message.buttons.is_empty() {
-        let ids = button_ids(outbox_id, &message.buttons, VALUE_MAX);
-        let elements = message
-            .buttons
+    if !buttons.is_empty() {
+        let ids = button_ids(outbox_id, buttons, VALUE_MAX);
+        let elements = buttons
             .iter()
             .zip(ids)
             .take(MAX_BUTTONS)
@@ -121,28 +151,32 @@ pub fn payload<'a>(
             .collect();
         blocks.push(Block::Actions { elements });
     }
-    let text = if markup.trim().is_empty() {
-        message
-            .buttons
+    let text = if fallback.trim().is_empty() {
+        buttons
             .iter()
             .map(|b| b.label.as_str())
             .collect::<Vec<_>>()
             .join(" | ")
     } else {
-        cap(&markup, FALLBACK_MAX)
+        cap(&fallback, FALLBACK_MAX)
     };
-    Payload {
+    let payload = Payload {
         channel,
         ts: edit,
         text,
         blocks,
         metadata: Metadata {
             event_type: METADATA_EVENT,
-            event_payload: EventPayload { outbox_id },
+            event_payload: EventPayload {
+                outbox_id,
+                part,
+                next,
+            },
         },
         unfurl_links: edit.is_none().then_some(false),
         unfurl_media: edit.is_none().then_some(false),
-    }
+    };
+    (payload, next)
 }
 
 /// The message's sections: its first page (Slack's limits), and a last
@@ -189,6 +223,20 @@ mod tests {
     use super::*;
     use crate::app::Line;
 
+    /// Part `index` (from byte `offset`) of `m` as a new post to `C1` from outbox row `id`.
+    fn part(m: &Message, id: i64, index: i64, offset: usize) -> (Payload<'static>, Option<usize>) {
+        let shape = Shape::Part { index, offset };
+        payload(
+            "C1",
+            None,
+            id,
+            m,
+            chrono_tz::UTC,
+            pages::SLACK_PAGE_TEXT,
+            shape,
+        )
+    }
+
     #[test]
     fn a_card_becomes_sections_buttons_fallback_and_metadata() {
         let m = Message::new()
@@ -201,7 +249,8 @@ mod tests {
                 "/delete-request object DR-1 reason:\"…\"".into(),
                 true,
             );
-        let p = payload("C1", None, 9, &m, chrono_tz::UTC, pages::SLACK_PAGE_TEXT);
+        let (p, next) = part(&m, 9, 0, 0);
+        assert_eq!(next, None, "one part");
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["channel"], "C1");
         assert!(v.get("ts").is_none());
@@ -234,14 +283,16 @@ mod tests {
         for _ in 0..60 {
             m = m.line(Line::new().text(line.clone())).line(Line::new());
         }
-        let p = payload(
+        let (p, next) = payload(
             "C1",
             Some("1.2"),
             1,
             &m,
             chrono_tz::UTC,
             pages::SLACK_PAGE_TEXT,
+            Shape::Summarised,
         );
+        assert_eq!(next, None, "a living message stays one message");
         assert!(p.blocks.len() <= 50);
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["ts"], "1.2");
@@ -262,5 +313,57 @@ mod tests {
             "{last}"
         );
         assert!(p.text.chars().count() <= 4000);
+    }
+
+    #[test]
+    fn a_message_read_whole_goes_in_parts_with_its_buttons_on_the_last() {
+        let mut m = Message::new();
+        for i in 0..300 {
+            m = m.line(Line::new().text(format!("task-{i:03} {}", "z".repeat(70))));
+        }
+        let m = m.button("Approve", "/task done x".into(), false);
+        let mut parts = Vec::new();
+        let mut at = Some(0);
+        while let Some(offset) = at {
+            let index = i64::try_from(parts.len()).unwrap();
+            let (p, next) = part(&m, 7, index, offset);
+            parts.push(serde_json::to_value(&p).unwrap());
+            at = next;
+        }
+        assert!(parts.len() > 1, "{} parts", parts.len());
+        let shown: Vec<String> = parts
+            .iter()
+            .flat_map(|v| v["blocks"].as_array().unwrap().clone())
+            .filter_map(|b| b["text"]["text"].as_str().map(String::from))
+            .collect();
+        let shown = shown.join("\n");
+        let order: Vec<usize> = (0..300)
+            .map(|i| shown.find(&format!("task-{i:03}")).expect("every line"))
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "in order");
+        assert!(!shown.contains("not shown"));
+        for (i, v) in parts.iter().enumerate() {
+            let total: usize = v["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|b| b["text"]["text"].as_str())
+                .map(|t| t.chars().count())
+                .sum();
+            assert!(total <= 12_000, "part {i}: {total}");
+            assert!(v["text"].as_str().unwrap().chars().count() <= 4000);
+            let part = &v["metadata"]["event_payload"]["part"];
+            if i == 0 {
+                assert!(part.is_null(), "{v}");
+            } else {
+                assert_eq!(part, i);
+            }
+            let has_buttons = v["blocks"].to_string().contains("\"actions\"");
+            assert_eq!(
+                has_buttons,
+                i == parts.len() - 1,
+                "buttons on the last part only"
+            );
+        }
     }
 }
