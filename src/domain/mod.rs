@@ -10,6 +10,7 @@ pub mod deletion;
 pub mod downtime;
 pub mod error;
 pub mod freeze;
+pub mod incident;
 pub mod pipeline;
 pub mod pipeline_route;
 pub mod record;

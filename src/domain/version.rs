@@ -12,7 +12,9 @@ use chrono::NaiveDate;
 use super::DomainError;
 
 /// A release version `MAJOR.MINOR.PATCH` (a leading `v` is accepted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Semver {
     pub major: u64,
     pub minor: u64,

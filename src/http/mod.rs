@@ -84,6 +84,12 @@ async fn metrics_text(State(s): State<HttpState>) -> impl IntoResponse {
         if let Ok(pending) = store::jobs::count(&mut conn, "pending").await {
             metrics::gauge!("shipmate_jobs_pending").set(pending as f64);
         }
+        if let Ok(breaches) = store::incident::breaches(&mut conn).await {
+            for (severity, count) in breaches {
+                metrics::gauge!("shipmate_incident_sla_breaches", "severity" => severity)
+                    .set(count as f64);
+            }
+        }
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

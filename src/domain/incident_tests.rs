@@ -1,0 +1,178 @@
+use chrono::{NaiveDate, TimeZone, Weekday};
+use chrono_tz::Asia::Kolkata;
+
+use super::*;
+use crate::domain::calendar::WorkingHours;
+
+fn calendar(holidays: &[&str]) -> WorkingCalendar {
+    WorkingCalendar::new(
+        Kolkata,
+        [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ],
+        "09:00-18:00".parse::<WorkingHours>().unwrap(),
+        holidays
+            .iter()
+            .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()),
+    )
+    .unwrap()
+}
+
+/// `"Fri 2026-12-04 16:00"` in IST (the weekday is there to read the table).
+fn ist(s: &str) -> DateTime<Utc> {
+    let (_, rest) = s.split_once(' ').unwrap();
+    let naive = chrono::NaiveDateTime::parse_from_str(rest, "%Y-%m-%d %H:%M").unwrap();
+    Kolkata
+        .from_local_datetime(&naive)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn sla(cal: &WorkingCalendar) -> Sla {
+    Sla {
+        p1: cal.parse_business("4h").unwrap(),
+        p2: cal.parse_business("1d").unwrap(),
+        p3: cal.parse_business("2d").unwrap(),
+    }
+}
+
+fn open(severity: Severity, at: &str) -> Incident {
+    Incident::open(
+        Report {
+            severity,
+            summary: "login fails".into(),
+            service: None,
+            version: None,
+            partner: None,
+            support: None,
+        },
+        &UserRef::console("pat"),
+        &"console:#acme".parse().unwrap(),
+        ist(at),
+    )
+    .unwrap()
+}
+
+#[test]
+fn deadlines_count_business_hours_across_nights_weekends_and_holidays() {
+    let plain = calendar(&[]);
+    let monday_off = calendar(&["2026-12-07"]);
+    let cases = [
+        // (calendar, severity, opened, deadline)
+        (&plain, Severity::P1, "Fri 2026-12-04 16:00", "Mon 2026-12-07 11:00"),
+        (&plain, Severity::P2, "Fri 2026-12-04 16:00", "Mon 2026-12-07 16:00"),
+        (&plain, Severity::P3, "Fri 2026-12-04 16:00", "Tue 2026-12-08 16:00"),
+        (&monday_off, Severity::P1, "Fri 2026-12-04 16:00", "Tue 2026-12-08 11:00"),
+        // opened out of hours: the clock starts at the next opening
+        (&plain, Severity::P1, "Sat 2026-12-05 10:00", "Mon 2026-12-07 13:00"),
+        (&plain, Severity::P1, "Tue 2026-12-08 20:30", "Wed 2026-12-09 13:00"),
+        (&plain, Severity::P1, "Wed 2026-12-09 07:00", "Wed 2026-12-09 13:00"),
+        // inside one day
+        (&plain, Severity::P1, "Wed 2026-12-09 10:15", "Wed 2026-12-09 14:15"),
+    ];
+    for (cal, severity, opened, expected) in cases {
+        let incident = open(severity, opened);
+        let deadline = incident.deadline(cal, &sla(cal), ist(opened)).unwrap();
+        assert_eq!(deadline, ist(expected), "{severity} opened {opened}");
+    }
+}
+
+#[test]
+fn waiting_on_the_partner_pauses_the_clock() {
+    let cal = calendar(&[]);
+    let sla = sla(&cal);
+    let pat = UserRef::console("pat");
+    let mut incident = open(Severity::P1, "Mon 2026-12-07 10:00");
+    incident
+        .apply(Event::Wait("logs".into()), &pat, &cal, ist("Mon 2026-12-07 11:00"))
+        .unwrap();
+    assert_eq!(incident.deadline(&cal, &sla, ist("Mon 2026-12-07 15:00")), None);
+    assert_eq!(
+        incident.clock(&cal, ist("Tue 2026-12-08 09:30")),
+        TimeDelta::hours(1),
+        "frozen while waiting"
+    );
+    let effects = incident
+        .apply(Event::Resume, &pat, &cal, ist("Tue 2026-12-08 10:00"))
+        .unwrap();
+    assert_eq!(effects, [Effect::ScheduleTimers]);
+    assert_eq!(
+        incident.deadline(&cal, &sla, ist("Tue 2026-12-08 10:00")),
+        Some(ist("Tue 2026-12-08 13:00")),
+        "3 of the 4 hours left"
+    );
+    assert_eq!(incident.epoch, 2, "wait and resume each move the clock");
+}
+
+#[test]
+fn the_first_response_stops_the_clock_and_cancels_the_timers() {
+    let cal = calendar(&[]);
+    let sla = sla(&cal);
+    let pat = UserRef::console("pat");
+    let mut incident = open(Severity::P2, "Mon 2026-12-07 10:00");
+    let effects = incident
+        .apply(Event::Ack, &pat, &cal, ist("Mon 2026-12-07 12:30"))
+        .unwrap();
+    assert_eq!(effects, [Effect::CancelTimers]);
+    assert_eq!(incident.state, State::Acknowledged);
+    assert_eq!(
+        incident.clock(&cal, ist("Fri 2026-12-11 12:00")),
+        TimeDelta::minutes(150)
+    );
+    assert_eq!(incident.met_sla(&cal, &sla), Some(true));
+    assert!(incident.apply(Event::Ack, &pat, &cal, ist("Mon 2026-12-07 13:00")).is_err());
+    assert!(!incident.breach(ist("Mon 2026-12-07 19:00")), "answered in time");
+}
+
+#[test]
+fn a_breach_is_recorded_once_and_counts_against_the_sla() {
+    let cal = calendar(&[]);
+    let mut incident = open(Severity::P1, "Mon 2026-12-07 10:00");
+    assert!(incident.breach(ist("Mon 2026-12-07 14:00")));
+    assert!(!incident.breach(ist("Mon 2026-12-07 14:01")));
+    incident
+        .apply(Event::Ack, &UserRef::console("pat"), &cal, ist("Mon 2026-12-07 15:00"))
+        .unwrap();
+    assert_eq!(incident.met_sla(&cal, &sla(&cal)), Some(false));
+}
+
+#[test]
+fn resolution_rules_and_reopening() {
+    let cal = calendar(&[]);
+    let pat = UserRef::console("pat");
+    let now = ist("Mon 2026-12-07 10:00");
+    let mut incident = open(Severity::P3, "Mon 2026-12-07 09:00");
+    let planned = |fix_in: &[&str]| {
+        Event::Resolve(Resolved {
+            kind: Resolution::PatchPlanned,
+            text: "fixed in the next patch".into(),
+            fix_in: fix_in.iter().map(|v| v.parse().unwrap()).collect(),
+        })
+    };
+    let e = incident.apply(planned(&[]), &pat, &cal, now).unwrap_err();
+    assert!(e.to_string().contains("fix-in"), "{e}");
+    let effects = incident
+        .apply(planned(&["3.2.16", "2.5.57"]), &pat, &cal, now)
+        .unwrap();
+    assert!(effects.contains(&Effect::CancelTimers));
+    assert_eq!(incident.state, State::Resolved);
+    assert!(incident.apply(Event::Resume, &pat, &cal, now).is_err());
+    let effects = incident.apply(Event::Reopen, &pat, &cal, now).unwrap();
+    assert_eq!(incident.state, State::Open, "never answered: the clock runs again");
+    assert!(effects.contains(&Effect::ScheduleTimers));
+    assert!(incident.resolved.is_none());
+}
+
+#[test]
+fn escalation_offsets_are_shares_of_the_sla_or_business_time() {
+    assert_eq!(At::Percent(50).offset(TimeDelta::hours(4)), TimeDelta::hours(2));
+    assert_eq!(At::Percent(80).offset(TimeDelta::hours(4)), TimeDelta::minutes(192));
+    assert_eq!(At::After(TimeDelta::hours(1)).offset(TimeDelta::hours(4)), TimeDelta::hours(1));
+    let mut v = [TimeDelta::hours(3), TimeDelta::hours(1), TimeDelta::hours(2)];
+    assert_eq!(median(&mut v), Some(TimeDelta::hours(2)));
+    assert_eq!(median(&mut []), None);
+}
