@@ -22,6 +22,7 @@ features! {
     Sms => super::sms::Sms,
     Roles => super::roles::Roles,
     Version => super::version::Versions,
+    Incident => super::incident::Incidents,
 }
 
 impl Settings {
@@ -73,6 +74,9 @@ mod tests {
         match (command, param.name) {
             ("delete-request", "id") => "DR-7",
             ("downtime", "id") => "DT-7",
+            ("incident", "id") => "INC-7",
+            ("incident", "version" | "fix-in") => "2.5.56",
+            ("incident", "month") => "2026-11",
             (_, "release") => "REL-1",
             (_, "t0" | "at") => "2026-11-02",
             (_, "start" | "end" | "to") => "\"2026-11-02 10:00\"",

@@ -17,6 +17,7 @@ pub mod features;
 pub mod freeze;
 mod group;
 mod help;
+pub mod incident;
 pub mod invocation;
 pub mod jobs;
 pub mod mention;

@@ -148,6 +148,9 @@ pub struct Incident {
     pub resolved: Option<Resolved>,
     /// Bumped whenever the response clock moves (timers check it).
     pub epoch: u32,
+    /// The escalation levels that have fired (by index in the matrix).
+    #[serde(default)]
+    pub escalated: Vec<usize>,
     pub timeline: Vec<Entry>,
 }
 
@@ -223,6 +226,7 @@ impl Incident {
             breached_at: None,
             resolved: None,
             epoch: 0,
+            escalated: Vec::new(),
             timeline: vec![Entry {
                 at: now,
                 by: by.to_string(),
@@ -297,7 +301,9 @@ impl Incident {
         let text = match event {
             Event::Ack => {
                 if self.responded.is_some() {
-                    return refuse("it has had its first response already: add a note or an update instead");
+                    return refuse(
+                        "it has had its first response already: add a note or an update instead",
+                    );
                 }
                 if self.state == State::Resolved {
                     return refuse("it is resolved: reopen it first");
@@ -321,7 +327,9 @@ impl Incident {
             }
             Event::Wait(reason) => {
                 match self.state {
-                    State::Waiting => return refuse("it is waiting already: resume it when the partner answers"),
+                    State::Waiting => {
+                        return refuse("it is waiting already: resume it when the partner answers");
+                    }
                     State::Resolved => return refuse("it is resolved: reopen it first"),
                     State::Open | State::Acknowledged => {}
                 }
@@ -395,7 +403,11 @@ impl Incident {
     /// Records the breach (once), at `now`; `false` when already recorded or
     /// the clock is not running.
     pub fn breach(&mut self, now: DateTime<Utc>) -> bool {
-        if self.breached_at.is_some() || self.responded.is_some() || self.state == State::Resolved {
+        if self.breached_at.is_some()
+            || self.responded.is_some()
+            || self.waiting_since.is_some()
+            || self.state == State::Resolved
+        {
             return false;
         }
         self.breached_at = Some(now);
@@ -409,8 +421,17 @@ impl Incident {
         true
     }
 
-    /// Records an escalation in the timeline.
-    pub fn escalated(&mut self, now: DateTime<Utc>, text: String) {
+    /// Records that escalation `level` fired (once: `false` when it had, or
+    /// when the clock no longer runs).
+    pub fn escalate(&mut self, level: usize, now: DateTime<Utc>, text: String) -> bool {
+        if self.escalated.contains(&level)
+            || self.responded.is_some()
+            || self.waiting_since.is_some()
+            || self.state == State::Resolved
+        {
+            return false;
+        }
+        self.escalated.push(level);
         self.timeline.push(Entry {
             at: now,
             by: "shipmate".into(),
@@ -418,6 +439,7 @@ impl Incident {
             text,
             public: false,
         });
+        true
     }
 
     fn end_wait(&mut self, calendar: &WorkingCalendar, now: DateTime<Utc>) {

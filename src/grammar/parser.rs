@@ -244,16 +244,18 @@ fn bind(
     for param in sub.params {
         match args.get_mut(param.name) {
             Some(value) if !param.choices.is_empty() => {
-                let lower = value.to_ascii_lowercase();
-                if !param.choices.contains(&lower.as_str()) {
+                // a choice matches whatever its case; the canonical spelling is kept
+                let Some(canonical) = param.choices.iter().find(|c| c.eq_ignore_ascii_case(value))
+                else {
+                    let lower = value.to_ascii_lowercase();
                     return Err(fail(format!(
                         "`{value}` is not a valid {}{}: use one of {}",
                         param.name,
                         did_you_mean(&lower, param.choices.iter().copied()),
                         param.choices.join(", ")
                     )));
-                }
-                *value = lower;
+                };
+                *value = canonical.to_string();
             }
             Some(_) => {}
             None if param.required => {

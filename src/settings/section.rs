@@ -152,16 +152,9 @@ impl<S: Section> SectionCheck for Checks<S> {
     }
 
     fn check(&self, table: Option<&config::Value>, check: &mut Check<'_>) -> Option<Checked> {
-        let Some(table) = table else {
-            check.problem_at(
-                S::NAME,
-                format!(
-                    "the section [{}] is missing: copy it from config/default.toml",
-                    S::NAME
-                ),
-            );
-            return None;
-        };
+        // an absent section is an empty table: fine when every key has a default
+        let empty = config::Value::new(None, config::ValueKind::Table(Default::default()));
+        let table = table.unwrap_or(&empty);
         match S::Raw::deserialize(table.clone()) {
             Ok(raw) => {
                 let rules = S::check(raw, check);

@@ -848,6 +848,11 @@ oncall = "wizard"
         let problems = without.validate().unwrap_err();
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["sms"]);
+        assert!(
+            problems[0].message.contains("missing"),
+            "{}",
+            problems[0].message
+        );
 
         let mut misspelt = load(None, env(&[])).unwrap();
         let file = dir.path().join("key.toml");

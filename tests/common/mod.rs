@@ -161,12 +161,28 @@ async fn build(
 impl TestApp {
     /// Runs `text` as console user `user` in #bioinfo.
     pub async fn cmd(&self, user: &str, text: &str) -> Reply {
+        self.cmd_in(user, CHANNEL, text).await
+    }
+
+    /// Runs `text` as console user `user` in `channel` (e.g. `console:#acme`).
+    pub async fn cmd_in(&self, user: &str, channel: &str, text: &str) -> Reply {
         let inv = Invocation::new(
             format!("console:{user}").parse().expect("user"),
-            CHANNEL.parse().expect("channel"),
+            channel.parse().expect("channel"),
             text,
         );
         within(self.app.dispatch(&inv)).await
+    }
+
+    /// Stops this app and starts another on the same database and manual
+    /// clock: a restart.
+    pub async fn restart(self, overrides: &[(&str, &str)]) -> TestApp {
+        let dir = self.dir.clone();
+        let clock = self.clock.clone().expect("restart needs spawn_app_at");
+        drop(self);
+        let mut t = spawn_app_in(dir, overrides, clock.clone()).await;
+        t.clock = Some(clock);
+        t
     }
 
     /// Moves the manual clock on by `by` and fires every job that falls
@@ -234,7 +250,12 @@ impl TestApp {
 
     /// Runs a command that must succeed and returns its reply text.
     pub async fn ok(&self, user: &str, text: &str) -> String {
-        let reply = self.cmd(user, text).await;
+        self.ok_in(user, CHANNEL, text).await
+    }
+
+    /// [`TestApp::ok`] in `channel`.
+    pub async fn ok_in(&self, user: &str, channel: &str, text: &str) -> String {
+        let reply = self.cmd_in(user, channel, text).await;
         let plain = reply.message.plain(self.app.config.tz);
         assert_eq!(reply.status, Status::Ok, "{text} → {plain}");
         plain
@@ -318,7 +339,7 @@ pub async fn dump(pool: &sqlx::SqlitePool) -> String {
     out
 }
 
-/// A deletion request (`DR-n`) or downtime window (`DT-n`) under test.
+/// A deletion request (`DR-n`), downtime window (`DT-n`) or incident (`INC-n`) under test.
 pub struct RecordCheck<'a> {
     t: &'a TestApp,
     id: &'a str,
@@ -330,7 +351,8 @@ impl RecordCheck<'_> {
         let (table, n) = match self.id.split_once('-') {
             Some(("DR", n)) => ("deletion_requests", n),
             Some(("DT", n)) => ("downtimes", n),
-            _ => panic!("record ids are DR-n or DT-n, not {}", self.id),
+            Some(("INC", n)) => ("incidents", n),
+            _ => panic!("record ids are DR-n, DT-n or INC-n, not {}", self.id),
         };
         let n: i64 = n.parse().expect("record number");
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
