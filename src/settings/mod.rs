@@ -15,7 +15,7 @@ use std::path::Path;
 pub use raw::*;
 pub use validate::{
     ChannelRate, Config, DeletionRules, Directory, DowntimeRules, HttpLimits, PipelineRules,
-    Problem, SmsRules, VersionRules, parse_interval,
+    Problem, RetentionRules, SmsRules, VersionRules, parse_interval,
 };
 
 /// The embedded defaults: the same file that documents every key.
