@@ -9,23 +9,21 @@
 //!
 //! Run with `cargo bench --bench dispatch`.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{percentile, rss_kib};
 use shipmate::app::{App, Invocation, Status};
 use shipmate::domain::timing::SystemClock;
 use shipmate::settings;
 use shipmate::store::Db;
 
 const PAIRS: usize = 30_000;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
 
 /// The application on a fresh WAL SQLite file (kept while the guard lives).
 async fn bench_app() -> (tempfile::TempDir, App) {
@@ -178,17 +176,6 @@ fn healthz(port: u16) -> bool {
     }
     let mut buf = [0u8; 64];
     matches!(stream.read(&mut buf), Ok(n) if n > 12 && buf[..n].starts_with(b"HTTP/1.1 200"))
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 fn bench_startup() {

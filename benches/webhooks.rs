@@ -24,7 +24,19 @@
 //! After each level it prints the CPU time per delivery of the server thread,
 //! SQLite's worker threads and the senders (from `/proc/self/task`).
 //!
+//! 3. Growth: 100,000 deliveries (25,000 runs of four events each, queued,
+//!    in progress twice, completed) on a fresh instance routed to a console
+//!    channel, so every run gets its message and edits, delivered meanwhile.
+//!    Prints the database file's growth (with its WAL, after a checkpoint)
+//!    and the rows behind it; then prunes as the retention job would 91 days
+//!    later (the default `[retention]` ages) and prints what is left live.
+//!
+//! `WEBHOOKS_BENCH=growth` runs only the growth part, `throughput` only 1
+//! and 2; the default runs all three.
+//!
 //! Run with `cargo bench --bench webhooks`.
+
+mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,6 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::percentile;
 use serde_json::Value;
 use shipmate::ci::auth::github_signature;
 use shipmate::settings;
@@ -104,11 +117,6 @@ async fn limited_slack() -> (MockServer, LimitedSlack) {
     (server, slack)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
 /// The workflow_run fixture with the `*_url` API links of its nested
 /// objects removed (html_url kept): about 5 KB, like a typical delivery.
 fn template() -> Value {
@@ -157,6 +165,15 @@ fn request(body: &[u8], delivery_id: &str) -> Vec<u8> {
     .into_bytes();
     out.extend_from_slice(body);
     out
+}
+
+/// A keep-alive connection to the server.
+async fn connect(port: u16) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    BufReader::new(stream)
 }
 
 /// Sends one request on a keep-alive connection; returns the status code.
@@ -295,11 +312,7 @@ async fn throughput(port: u16, template: &Value, concurrency: usize, base: u64) 
         let requests = requests.clone();
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
-            let stream = TcpStream::connect(("127.0.0.1", port))
-                .await
-                .expect("connect");
-            stream.set_nodelay(true).expect("nodelay");
-            let mut conn = BufReader::new(stream);
+            let mut conn = connect(port).await;
             let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -475,6 +488,136 @@ async fn burst(port: u16, app: &shipmate::app::App, template: &Value, slack: &Li
     assert_eq!(final_ok, RUNS, "every run's final state is delivered");
 }
 
+/// The database file and its WAL, in bytes, after copying the WAL back.
+async fn file_bytes(app: &shipmate::app::App, dir: &tempfile::TempDir) -> u64 {
+    let _: Vec<(i64, i64, i64)> = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("checkpoint");
+    ["bench.db", "bench.db-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).map_or(0, |m| m.len()))
+        .sum()
+}
+
+/// Bytes in use (pages not on the free list).
+async fn live_bytes(app: &shipmate::app::App) -> u64 {
+    let (pages, free, size): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count), (SELECT page_size FROM pragma_page_size)",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("pages");
+    ((pages - free) * size).unsigned_abs()
+}
+
+async fn counts(app: &shipmate::app::App) -> String {
+    let mut out = Vec::new();
+    for table in [
+        "pipeline_deliveries",
+        "pipeline_runs",
+        "outbox",
+        "jobs",
+        "audit_log",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&app.db.pool)
+                .await
+                .expect("count");
+        out.push(format!("{table} {n}"));
+    }
+    out.join(", ")
+}
+
+async fn growth(template: &Value) {
+    const DELIVERIES: u64 = 100_000;
+    const STEPS: [&str; 4] = ["queued", "in_progress", "in_progress", "completed"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mock, _slack) = limited_slack().await;
+    let (port, app) = start(&dir, Route::Console, &mock).await;
+    let before = file_bytes(&app, &dir).await;
+    let next = Arc::new(AtomicUsize::new(0));
+    let template = Arc::new(template.clone());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (next, template) = (next.clone(), template.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = connect(port).await;
+            loop {
+                // delivery i is step i / runs of run i % runs: each run's
+                // events in order, a quarter of the deliveries apart
+                let i = next.fetch_add(1, Ordering::Relaxed) as u64;
+                if i >= DELIVERIES {
+                    return;
+                }
+                let runs = DELIVERIES / STEPS.len() as u64;
+                let (run, step) = (20_000_000 + i % runs, (i / runs) as usize);
+                let body = delivery(&template, run, STEPS[step], step as u32 + 1);
+                let code = send(&mut conn, &request(&body, &format!("growth-{i}"))).await;
+                assert_eq!(code, 200, "delivery {i}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("sender");
+    }
+    let sent = started.elapsed();
+    // let the outbox deliver for a while (one console channel drains slower
+    // than intake fills it; a waiting row is the size of a delivered one)
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pending: i64 = 0;
+    while Instant::now() < deadline {
+        pending = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("pending");
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = file_bytes(&app, &dir).await;
+    println!(
+        "growth: {DELIVERIES} deliveries ({} runs, routed; {pending} messages still waiting) sent in {:.1}s; the database grew {:.1} MB ({} → {} bytes with its WAL, after a checkpoint)",
+        DELIVERIES / STEPS.len() as u64,
+        sent.as_secs_f64(),
+        (after - before) as f64 / 1e6,
+        before,
+        after
+    );
+    println!("  rows: {}", counts(&app).await);
+    // what the retention job does 91 days on, at the default ages
+    let later = chrono::Utc::now() + chrono::TimeDelta::days(91);
+    let cut = shipmate::app::retention::cutoffs(&app.config.retention, later);
+    let started = Instant::now();
+    let (mut steps, mut longest) = (0, Duration::ZERO);
+    loop {
+        let step = Instant::now();
+        let mut tx = app.db.begin().await.expect("begin");
+        let pruned =
+            shipmate::store::retention::prune(&mut *tx, &cut, shipmate::app::retention::BATCH)
+                .await
+                .expect("prune");
+        tx.commit().await.expect("commit");
+        steps += 1;
+        longest = longest.max(step.elapsed());
+        if !pruned.more(shipmate::app::retention::BATCH) {
+            break;
+        }
+    }
+    let file = file_bytes(&app, &dir).await;
+    println!(
+        "  retention 91 days on (default ages): {steps} transactions in {:.1}s (longest {:.0} ms); live data {:.1} MB of a {:.1} MB file (the rest is free pages SQLite reuses)",
+        started.elapsed().as_secs_f64(),
+        longest.as_secs_f64() * 1e3,
+        live_bytes(&app).await as f64 / 1e6,
+        file as f64 / 1e6
+    );
+    println!("  rows: {}", counts(&app).await);
+}
+
 fn main() {
     // the senders (the server has a runtime of its own, see `start`)
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -483,6 +626,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let parts = std::env::var("WEBHOOKS_BENCH").unwrap_or_default();
+    if parts.is_empty() || parts == "growth" {
+        runtime.block_on(growth(&template()));
+    }
+    if parts == "growth" {
+        return;
+    }
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let route = match std::env::var("WEBHOOKS_BENCH_ROUTE").as_deref() {

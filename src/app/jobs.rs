@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::{App, Ctx, features};
+use super::feature::{JobRunner, Runs};
+use super::{App, Ctx, features, retention};
 use crate::domain::{Actor, ChannelRef, Platform, RoleSet, UserRef};
 use crate::store::jobs::Job;
 use crate::store::{Pending, Session};
@@ -18,7 +19,7 @@ pub async fn fire(
     job: &Job,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(bool, bool)> {
-    let Some(runner) = features::job(&job.kind) else {
+    let Some(runner) = runner(&job.kind) else {
         anyhow::bail!("unknown job kind `{}`", job.kind);
     };
     let system = Actor {
@@ -41,10 +42,22 @@ pub async fn fire(
     Ok(ctx.effects())
 }
 
+/// Jobs of the core rather than of a feature: retention.
+const CORE: &[&dyn JobRunner] = &[&Runs::<retention::Prune>::NEW];
+
+/// Every job: the features' and the core's.
+fn all() -> impl Iterator<Item = &'static dyn JobRunner> {
+    features::JOBS.iter().copied().chain(CORE.iter().copied())
+}
+
+/// The runner of job `kind`.
+pub fn runner(kind: &str) -> Option<&'static dyn JobRunner> {
+    all().find(|j| j.kind() == kind)
+}
+
 /// The recurring jobs the configuration asks for, as (kind, cron expression).
 pub fn recurring(config: &crate::settings::Config) -> Vec<(&'static str, String)> {
-    features::JOBS
-        .iter()
+    all()
         .filter_map(|job| Some((job.kind(), job.cron(config)?)))
         .collect()
 }

@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod pipeline_intake;
 pub mod pipeline_message;
 pub mod release;
+pub mod retention;
 pub mod roles;
 pub mod sms;
 pub mod status;

@@ -24,10 +24,8 @@ use super::reject::Rejection;
 use crate::app::App;
 use crate::store;
 
-/// How long a signed timestamp is accepted either side of now (see
-/// `platform::signature`), plus a margin: a digest signed before this cannot
-/// be replayed, so it is forgotten.
-const REMEMBER: TimeDelta = TimeDelta::seconds(300 + 60);
+/// How long a digest is remembered (see [`store::replay::REMEMBER`]).
+const REMEMBER: TimeDelta = store::replay::REMEMBER;
 
 /// The digests this process has accepted, with when they were signed.
 #[derive(Clone, Default)]

@@ -20,7 +20,9 @@ pub use raw::*;
 pub use section::{
     Check, Checked, Checks, RawSections, Section, SectionCheck, Sections, list, list_map,
 };
-pub use validate::{ChannelRate, Config, Directory, HttpLimits, Problem, parse_interval};
+pub use validate::{
+    ChannelRate, Config, Directory, HttpLimits, Problem, RetentionRules, parse_interval,
+};
 
 /// The embedded defaults: the same file that documents every key.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("../../config/default.toml");

@@ -48,6 +48,7 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
+    pub retention: RetentionSettings,
     /// Every other table: the features' sections.
     #[serde(flatten)]
     pub sections: super::RawSections,
@@ -178,6 +179,18 @@ pub struct OutboxSettings {
 #[serde(deny_unknown_fields)]
 pub struct ShutdownSettings {
     pub grace: String,
+}
+
+/// How long rows that grow without bound are kept (`off`: forever).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub webhook_deliveries: String,
+    pub pipeline_runs: String,
+    pub delivered_messages: String,
+    pub finished_jobs: String,
+    /// When the pruning job runs (cron with seconds, in `timezone`).
+    pub schedule: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

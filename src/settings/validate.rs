@@ -77,6 +77,16 @@ impl Directory {
     }
 }
 
+/// How long rows that grow without bound are kept (`[retention]`; `None`:
+/// forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionRules {
+    pub webhook_deliveries: Option<TimeDelta>,
+    pub pipeline_runs: Option<TimeDelta>,
+    pub delivered_messages: Option<TimeDelta>,
+    pub finished_jobs: Option<TimeDelta>,
+}
+
 /// The typed configuration the app runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -95,6 +105,7 @@ pub struct Config {
     pub http_limits: HttpLimits,
     /// How long a stop waits for work in flight (`shutdown.grace`).
     pub shutdown_grace: std::time::Duration,
+    pub retention: RetentionRules,
 }
 
 impl Config {
@@ -206,6 +217,29 @@ impl Checker {
             .enumerate()
             .filter_map(|(i, v)| self.parse::<ChannelRef>(&format!("{key}[{i}]"), v))
             .collect()
+    }
+
+    /// A retention age: `off` (kept forever) or an interval of at least a day.
+    fn retention(&mut self, key: &str, value: &str) -> Option<TimeDelta> {
+        if value.trim().eq_ignore_ascii_case("off") {
+            return None;
+        }
+        match parse_interval(value) {
+            Ok(age) if age >= TimeDelta::days(1) => Some(age),
+            Ok(_) => {
+                self.problem(
+                    key,
+                    format!(
+                        "`{value}` is too short: keep at least 1d, or write \"off\" to keep forever"
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(key, format!("{e}; or \"off\" to keep forever"));
+                None
+            }
+        }
     }
 
     pub(super) fn cron(&mut self, key: &str, value: &str) {
@@ -368,6 +402,14 @@ impl Settings {
             request_timeout: std_interval("http.request_timeout", &self.http.request_timeout, 30),
         };
         let shutdown_grace = std_interval("shutdown.grace", &self.shutdown.grace, 8);
+        let r = &self.retention;
+        let retention = RetentionRules {
+            webhook_deliveries: c.retention("retention.webhook_deliveries", &r.webhook_deliveries),
+            pipeline_runs: c.retention("retention.pipeline_runs", &r.pipeline_runs),
+            delivered_messages: c.retention("retention.delivered_messages", &r.delivered_messages),
+            finished_jobs: c.retention("retention.finished_jobs", &r.finished_jobs),
+        };
+        c.cron("retention.schedule", &r.schedule);
         if self.http.max_connections == 0 {
             c.problem("http.max_connections", "must be at least 1");
         }
@@ -397,6 +439,7 @@ impl Settings {
             outbox_retry_base: outbox_retry_base.unwrap_or(TimeDelta::seconds(2)),
             http_limits,
             shutdown_grace,
+            retention,
             slack_rate,
             discord_rate,
         })

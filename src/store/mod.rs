@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod release;
 pub mod replay;
+pub mod retention;
 pub mod roles;
 pub mod session;
 pub mod sms;

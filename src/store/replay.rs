@@ -3,10 +3,16 @@
 //! signed request sent again in that window (also after a restart) can be
 //! refused. Rows past it are pruned by the statement that records a new one.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::SqliteConnection;
 
 use super::ms;
+
+/// How long a signed timestamp is accepted either side of now (5 minutes,
+/// `platform::signature::MAX_SKEW_SECS`), plus a margin: a digest signed
+/// longer ago than this cannot be replayed, so it is forgotten (here, and by
+/// the retention job when no request comes to prune it).
+pub const REMEMBER: TimeDelta = TimeDelta::seconds(300 + 60);
 
 /// Whether `digest` was recorded.
 pub async fn seen(conn: &mut SqliteConnection, digest: &[u8]) -> sqlx::Result<bool> {
