@@ -297,7 +297,9 @@ impl Incident {
         let text = match event {
             Event::Ack => {
                 if self.responded.is_some() {
-                    return refuse("it has had its first response already: add a note or an update instead");
+                    return refuse(
+                        "it has had its first response already: add a note or an update instead",
+                    );
                 }
                 if self.state == State::Resolved {
                     return refuse("it is resolved: reopen it first");
@@ -321,7 +323,9 @@ impl Incident {
             }
             Event::Wait(reason) => {
                 match self.state {
-                    State::Waiting => return refuse("it is waiting already: resume it when the partner answers"),
+                    State::Waiting => {
+                        return refuse("it is waiting already: resume it when the partner answers");
+                    }
                     State::Resolved => return refuse("it is resolved: reopen it first"),
                     State::Open | State::Acknowledged => {}
                 }

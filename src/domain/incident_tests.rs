@@ -63,16 +63,56 @@ fn deadlines_count_business_hours_across_nights_weekends_and_holidays() {
     let monday_off = calendar(&["2026-12-07"]);
     let cases = [
         // (calendar, severity, opened, deadline)
-        (&plain, Severity::P1, "Fri 2026-12-04 16:00", "Mon 2026-12-07 11:00"),
-        (&plain, Severity::P2, "Fri 2026-12-04 16:00", "Mon 2026-12-07 16:00"),
-        (&plain, Severity::P3, "Fri 2026-12-04 16:00", "Tue 2026-12-08 16:00"),
-        (&monday_off, Severity::P1, "Fri 2026-12-04 16:00", "Tue 2026-12-08 11:00"),
+        (
+            &plain,
+            Severity::P1,
+            "Fri 2026-12-04 16:00",
+            "Mon 2026-12-07 11:00",
+        ),
+        (
+            &plain,
+            Severity::P2,
+            "Fri 2026-12-04 16:00",
+            "Mon 2026-12-07 16:00",
+        ),
+        (
+            &plain,
+            Severity::P3,
+            "Fri 2026-12-04 16:00",
+            "Tue 2026-12-08 16:00",
+        ),
+        (
+            &monday_off,
+            Severity::P1,
+            "Fri 2026-12-04 16:00",
+            "Tue 2026-12-08 11:00",
+        ),
         // opened out of hours: the clock starts at the next opening
-        (&plain, Severity::P1, "Sat 2026-12-05 10:00", "Mon 2026-12-07 13:00"),
-        (&plain, Severity::P1, "Tue 2026-12-08 20:30", "Wed 2026-12-09 13:00"),
-        (&plain, Severity::P1, "Wed 2026-12-09 07:00", "Wed 2026-12-09 13:00"),
+        (
+            &plain,
+            Severity::P1,
+            "Sat 2026-12-05 10:00",
+            "Mon 2026-12-07 13:00",
+        ),
+        (
+            &plain,
+            Severity::P1,
+            "Tue 2026-12-08 20:30",
+            "Wed 2026-12-09 13:00",
+        ),
+        (
+            &plain,
+            Severity::P1,
+            "Wed 2026-12-09 07:00",
+            "Wed 2026-12-09 13:00",
+        ),
         // inside one day
-        (&plain, Severity::P1, "Wed 2026-12-09 10:15", "Wed 2026-12-09 14:15"),
+        (
+            &plain,
+            Severity::P1,
+            "Wed 2026-12-09 10:15",
+            "Wed 2026-12-09 14:15",
+        ),
     ];
     for (cal, severity, opened, expected) in cases {
         let incident = open(severity, opened);
@@ -88,9 +128,17 @@ fn waiting_on_the_partner_pauses_the_clock() {
     let pat = UserRef::console("pat");
     let mut incident = open(Severity::P1, "Mon 2026-12-07 10:00");
     incident
-        .apply(Event::Wait("logs".into()), &pat, &cal, ist("Mon 2026-12-07 11:00"))
+        .apply(
+            Event::Wait("logs".into()),
+            &pat,
+            &cal,
+            ist("Mon 2026-12-07 11:00"),
+        )
         .unwrap();
-    assert_eq!(incident.deadline(&cal, &sla, ist("Mon 2026-12-07 15:00")), None);
+    assert_eq!(
+        incident.deadline(&cal, &sla, ist("Mon 2026-12-07 15:00")),
+        None
+    );
     assert_eq!(
         incident.clock(&cal, ist("Tue 2026-12-08 09:30")),
         TimeDelta::hours(1),
@@ -124,8 +172,15 @@ fn the_first_response_stops_the_clock_and_cancels_the_timers() {
         TimeDelta::minutes(150)
     );
     assert_eq!(incident.met_sla(&cal, &sla), Some(true));
-    assert!(incident.apply(Event::Ack, &pat, &cal, ist("Mon 2026-12-07 13:00")).is_err());
-    assert!(!incident.breach(ist("Mon 2026-12-07 19:00")), "answered in time");
+    assert!(
+        incident
+            .apply(Event::Ack, &pat, &cal, ist("Mon 2026-12-07 13:00"))
+            .is_err()
+    );
+    assert!(
+        !incident.breach(ist("Mon 2026-12-07 19:00")),
+        "answered in time"
+    );
 }
 
 #[test]
@@ -135,7 +190,12 @@ fn a_breach_is_recorded_once_and_counts_against_the_sla() {
     assert!(incident.breach(ist("Mon 2026-12-07 14:00")));
     assert!(!incident.breach(ist("Mon 2026-12-07 14:01")));
     incident
-        .apply(Event::Ack, &UserRef::console("pat"), &cal, ist("Mon 2026-12-07 15:00"))
+        .apply(
+            Event::Ack,
+            &UserRef::console("pat"),
+            &cal,
+            ist("Mon 2026-12-07 15:00"),
+        )
         .unwrap();
     assert_eq!(incident.met_sla(&cal, &sla(&cal)), Some(false));
 }
@@ -162,17 +222,34 @@ fn resolution_rules_and_reopening() {
     assert_eq!(incident.state, State::Resolved);
     assert!(incident.apply(Event::Resume, &pat, &cal, now).is_err());
     let effects = incident.apply(Event::Reopen, &pat, &cal, now).unwrap();
-    assert_eq!(incident.state, State::Open, "never answered: the clock runs again");
+    assert_eq!(
+        incident.state,
+        State::Open,
+        "never answered: the clock runs again"
+    );
     assert!(effects.contains(&Effect::ScheduleTimers));
     assert!(incident.resolved.is_none());
 }
 
 #[test]
 fn escalation_offsets_are_shares_of_the_sla_or_business_time() {
-    assert_eq!(At::Percent(50).offset(TimeDelta::hours(4)), TimeDelta::hours(2));
-    assert_eq!(At::Percent(80).offset(TimeDelta::hours(4)), TimeDelta::minutes(192));
-    assert_eq!(At::After(TimeDelta::hours(1)).offset(TimeDelta::hours(4)), TimeDelta::hours(1));
-    let mut v = [TimeDelta::hours(3), TimeDelta::hours(1), TimeDelta::hours(2)];
+    assert_eq!(
+        At::Percent(50).offset(TimeDelta::hours(4)),
+        TimeDelta::hours(2)
+    );
+    assert_eq!(
+        At::Percent(80).offset(TimeDelta::hours(4)),
+        TimeDelta::minutes(192)
+    );
+    assert_eq!(
+        At::After(TimeDelta::hours(1)).offset(TimeDelta::hours(4)),
+        TimeDelta::hours(1)
+    );
+    let mut v = [
+        TimeDelta::hours(3),
+        TimeDelta::hours(1),
+        TimeDelta::hours(2),
+    ];
     assert_eq!(median(&mut v), Some(TimeDelta::hours(2)));
     assert_eq!(median(&mut []), None);
 }

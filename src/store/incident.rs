@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use super::session::Access;
 use super::ms;
+use super::session::Access;
 use crate::domain::incident::{Incident, Severity, State};
 
 /// A stored incident: its number (the n of INC-n) and the incident.
@@ -89,7 +89,11 @@ pub async fn get(db: &mut impl Access, n: i64) -> anyhow::Result<Option<Stored>>
 }
 
 /// Incidents matching `filter`, newest first, at most `limit`.
-pub async fn list(db: &mut impl Access, filter: &Filter, limit: i64) -> anyhow::Result<Vec<Stored>> {
+pub async fn list(
+    db: &mut impl Access,
+    filter: &Filter,
+    limit: i64,
+) -> anyhow::Result<Vec<Stored>> {
     let conn = super::conn(db).await?;
     let rows: Vec<(i64, String)> = sqlx::query_as(
         "SELECT id, body FROM incidents
@@ -146,4 +150,3 @@ pub async fn breaches(conn: &mut SqliteConnection) -> sqlx::Result<Vec<(String, 
     .fetch_all(conn)
     .await
 }
-
