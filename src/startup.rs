@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::ci::sns::{CertSource, HttpSns};
-use crate::delivery::{self, ConsoleTransport, DiscordTransport, SlackTransport, Transports};
+use crate::delivery::{self, ConsoleTransport, DiscordTransport, Pace, SlackTransport, Transports};
 use crate::domain::Platform;
 use crate::domain::timing::{Clock, SystemClock};
 use crate::settings::Config;
@@ -62,6 +62,7 @@ pub struct Application {
     app: App,
     listener: TcpListener,
     transports: Transports,
+    pace: Pace,
     sns: Arc<dyn CertSource>,
 }
 
@@ -70,6 +71,7 @@ impl Application {
         let db = Db::open(&config.settings.database.url).await?;
         let listener = TcpListener::bind(config.bind).await?;
         let tz = config.tz;
+        let pace = Pace::new(&config);
         let mut transports = Transports::default().with(
             Platform::Console,
             Arc::new(ConsoleTransport::new(options.console_out, tz)),
@@ -79,13 +81,17 @@ impl Application {
             if config.settings.slack.enabled {
                 transports = transports.with(
                     Platform::Slack,
-                    Arc::new(SlackTransport::new(client.clone(), &config)),
+                    Arc::new(SlackTransport::new(
+                        client.clone(),
+                        &config,
+                        pace.slack.clone(),
+                    )),
                 );
             }
             if config.settings.discord.enabled {
                 transports = transports.with(
                     Platform::Discord,
-                    Arc::new(DiscordTransport::new(client, &config)),
+                    Arc::new(DiscordTransport::new(client, &config, pace.discord.clone())),
                 );
             }
         }
@@ -95,6 +101,7 @@ impl Application {
             app,
             listener,
             transports,
+            pace,
             sns: options.sns,
         })
     }
@@ -125,7 +132,12 @@ impl Application {
     /// the whole with a timeout; `shutdown.grace` bounds a delivery in flight.
     pub async fn run_until(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let config = self.app.config.clone();
-        let router = http::router_with(self.app.clone(), telemetry::metrics(), self.sns);
+        let router = http::router_with(
+            self.app.clone(),
+            telemetry::metrics(),
+            self.sns,
+            self.pace.clone(),
+        );
         let server = tokio::spawn(http::serve::serve(
             self.listener,
             router,
@@ -139,7 +151,7 @@ impl Application {
             shutdown.clone(),
             config.shutdown_grace,
         ));
-        let connections = tokio::spawn(connections(self.app.clone()));
+        let connections = tokio::spawn(connections(self.app.clone(), self.pace.clone()));
         let _workers = AbortOnDrop(vec![
             server.abort_handle(),
             scheduler.abort_handle(),
@@ -188,21 +200,21 @@ impl Application {
 
 /// The outbound connections that receive commands: Slack Socket Mode and
 /// the Discord gateway, each when enabled; pending forever when neither is.
-async fn connections(app: App) -> anyhow::Result<()> {
+async fn connections(app: App, pace: Pace) -> anyhow::Result<()> {
     let settings = &app.config.settings;
     let socket = settings.slack.enabled && settings.slack.socket_mode;
     let gateway = settings.discord.enabled && settings.discord.gateway;
     let client = delivery::wire::client()?;
     let slack = async {
         if socket {
-            platform::slack::socket::run(app.clone(), client.clone()).await
+            platform::slack::socket::run(app.clone(), client.clone(), pace.slack.clone()).await
         } else {
             std::future::pending().await
         }
     };
     let discord = async {
         if gateway {
-            platform::discord::gateway::run(app.clone(), client.clone()).await
+            platform::discord::gateway::run(app.clone(), client.clone(), pace.discord.clone()).await
         } else {
             std::future::pending().await
         }

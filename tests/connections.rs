@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use chat::*;
 use serde_json::{Value, json};
+use shipmate::delivery::Pace;
 use shipmate::platform::discord::gateway;
-use shipmate::platform::discord::inbound::Inbound as DiscordInbound;
+use shipmate::platform::discord::inbound::{Inbound as DiscordInbound, Response};
 use shipmate::platform::slack::inbound::Inbound as SlackInbound;
 use shipmate::platform::slack::socket::{handle_command, handle_interaction};
 use slack_morphism::prelude::*;
@@ -101,7 +102,11 @@ async fn slack_app() -> (common::TestApp, MockServer) {
 #[tokio::test]
 async fn socket_mode_payloads_file_and_approve_through_the_http_core() {
     let (t, mock) = slack_app().await;
-    let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
+    let inbound = SlackInbound::new(
+        t.app.clone(),
+        reqwest::Client::new(),
+        Pace::new(&t.app.config).slack,
+    );
     let response_url = format!("{}/actions/1", mock.uri());
 
     // a slash command: a bare ack, the reply goes to response_url
@@ -164,7 +169,11 @@ fn socket_command(text: &str, response_url: &str) -> SlackCommandEvent {
 #[tokio::test]
 async fn socket_mode_acknowledges_every_envelope_at_once_and_answers_when_the_work_is_done() {
     let (t, mock) = slack_app().await;
-    let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
+    let inbound = SlackInbound::new(
+        t.app.clone(),
+        reqwest::Client::new(),
+        Pace::new(&t.app.config).slack,
+    );
     let response_url = format!("{}/actions/1", mock.uri());
     t.ok("alice", "/delete-request city-b/run-1 reason:other first")
         .await;
@@ -216,7 +225,11 @@ async fn socket_mode_acknowledges_every_envelope_at_once_and_answers_when_the_wo
 async fn a_gateway_interaction_files_a_request_through_the_http_core() {
     let mock = MockServer::start().await;
     let t = spawn(&discord_env(&mock)).await;
-    let inbound = DiscordInbound::new(t.app.clone(), reqwest::Client::new());
+    let inbound = DiscordInbound::new(
+        t.app.clone(),
+        reqwest::Client::new(),
+        Pace::new(&t.app.config).discord,
+    );
     // the docs' chat-input payload plus the fields the gateway adds today (serenity requires them)
     let mut raw = discord_interaction(
         2,
@@ -238,7 +251,9 @@ async fn a_gateway_interaction_files_a_request_through_the_http_core() {
         serde_json::from_value(raw).expect("serenity parses the interaction");
 
     let wire = gateway::wire(&interaction).expect("translates");
-    let response = inbound.interaction(&wire).await.expect("answered");
+    let Response::Body(response) = inbound.interaction(&wire).await.expect("answered") else {
+        panic!("a one-message reply is answered in the response");
+    };
 
     assert_eq!(response["type"], 4, "{response}");
     let content = response["data"]["content"].as_str().unwrap_or_default();
@@ -253,7 +268,11 @@ async fn a_socket_form_the_grammar_refuses_stays_open_and_a_good_one_is_answered
     use shipmate::platform::slack::wire::FormMeta;
 
     let (t, mock) = slack_app().await;
-    let inbound = SlackInbound::new(t.app.clone(), reqwest::Client::new());
+    let inbound = SlackInbound::new(
+        t.app.clone(),
+        reqwest::Client::new(),
+        Pace::new(&t.app.config).slack,
+    );
     let form = form_for_bare("/delete-request").expect("form");
     let meta = FormMeta {
         base: form.base.clone(),

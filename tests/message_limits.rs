@@ -6,6 +6,11 @@
 //! limits), the same plan and a long retro posted to a channel (delivered
 //! whole, in order, in parts: a thread on Slack, follow-ups on Discord),
 //! and a restart between the parts of a posted message (nothing twice).
+//! Long replies keep the platforms' reply rules: on Discord the answer
+//! goes through the interaction callback before any follow-up, within the
+//! webhook's rate-limit bucket and past a 429; on Slack a `response_url`
+//! carries at most 5 pages (over HTTP and Socket Mode) and the rest goes
+//! on through the outbox, nothing lost, in order.
 
 mod chat;
 mod common;
@@ -126,34 +131,10 @@ devops = ["slack:UDEVOPS", "discord:222333444555"]
 
 #[tokio::test]
 async fn a_150_task_plan_reaches_slack_whole_in_messages_slack_accepts() {
-    let slack = strict_slack().await;
-    let discord = MockServer::start().await;
-    let dir = runbook_dir(150);
-    let env = env_of(
-        &slack,
-        &discord,
-        &[
-            (
-                "SHIPMATE__RELEASES__RUNBOOKS_DIR",
-                dir.path().display().to_string(),
-            ),
-            ("SHIPMATE__ROLES__RELEASE-MANAGER", "slack:W111".into()),
-        ],
-    );
-    let t = spawn(&env).await;
-    let response_url = format!("{}/actions/1", slack.uri());
-    let slash = |text: &str| slash_body("/release", text, "W111", "C111", &response_url);
-    let started = post_slack(
-        &t,
-        "/slack/commands",
-        &slash("start q4 template:big t0:2030-01-07"),
-        now(),
-    )
-    .await;
-    assert_eq!(started.status(), 200);
-    let before = received(&slack, "/actions/1", 0).await.len();
+    let (slack, _dir, t, response_url) = long_release_on_slack(150).await;
+    let plan = slash_body("/release", "plan", "W111", "C111", &response_url);
 
-    let res = post_slack(&t, "/slack/commands", &slash("plan"), now()).await;
+    let res = post_slack(&t, "/slack/commands", &plan, now()).await;
 
     assert_eq!(res.status(), 200);
     let answer: Value = res.json().await.expect("json");
@@ -163,11 +144,11 @@ async fn a_150_task_plan_reaches_slack_whole_in_messages_slack_accepts() {
         let later = received(&slack, "/actions/1", 0).await;
         let shown: String = bodies
             .iter()
-            .chain(later[before..].iter())
+            .chain(later.iter())
             .map(slack_body_shows)
             .collect();
         if (0..150).all(|i| shown.contains(&format!("task-{i:03}"))) {
-            bodies.extend(later[before..].iter().cloned());
+            bodies.extend(later.iter().cloned());
             break;
         }
         assert!(
@@ -189,6 +170,176 @@ async fn a_150_task_plan_reaches_slack_whole_in_messages_slack_accepts() {
     assert!(first < last, "in order");
 }
 
+/// A strict Slack mock, and a release of an `n`-task runbook (in the
+/// directory returned) started there by Slack user W111 in C111,
+/// Slack's pace at one message per 100 ms per channel, and a fresh
+/// `response_url` for the next command.
+async fn long_release_on_slack(
+    n: usize,
+) -> (MockServer, tempfile::TempDir, common::TestApp, String) {
+    let (slack, discord, dir) = (
+        strict_slack().await,
+        MockServer::start().await,
+        runbook_dir(n),
+    );
+    let env = env_of(
+        &slack,
+        &discord,
+        &[
+            (
+                "SHIPMATE__RELEASES__RUNBOOKS_DIR",
+                dir.path().display().to_string(),
+            ),
+            ("SHIPMATE__ROLES__RELEASE-MANAGER", "slack:W111".into()),
+            ("SHIPMATE__SLACK__PER_CHANNEL_WINDOW", "100ms".into()),
+        ],
+    );
+    let t = spawn(&env).await;
+    let start = slash_body(
+        "/release",
+        "start q4 template:big t0:2030-01-07",
+        "W111",
+        "C111",
+        &format!("{}/actions/start", slack.uri()),
+    );
+    let started = post_slack(&t, "/slack/commands", &start, now()).await;
+    assert_eq!(started.status(), 200);
+    let response_url = format!("{}/actions/1", slack.uri());
+    (slack, dir, t, response_url)
+}
+
+/// What a Slack user reads of a reply of `n` tasks once it all arrived:
+/// `first` (the HTTP answer, if any), then its `response_url` posts, then
+/// what was posted to `channel`, in the order they arrived.
+async fn slack_reply_shown(
+    slack: &MockServer,
+    first: Option<Value>,
+    channel: &str,
+    n: usize,
+) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let later = received(slack, "/actions/1", 0).await;
+        let posted: Vec<Value> = received(slack, "/api/chat.postMessage", 0)
+            .await
+            .into_iter()
+            .filter(|b| b["channel"] == channel)
+            .collect();
+        let shown: String = first
+            .iter()
+            .chain(&later)
+            .chain(&posted)
+            .map(slack_body_shows)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if tasks_of(&shown, n).len() == n {
+            return (first.into_iter().collect(), later, posted);
+        }
+        assert!(Instant::now() < deadline, "not every task was shown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Where the rest of a reply by W111 in C111 is posted: the channel for a
+/// reply to the channel (its first page says), else W111's direct messages.
+fn rest_channel(first: Option<&Value>) -> &'static str {
+    if first.is_some_and(|b| b["response_type"] == "in_channel") {
+        "C111"
+    } else {
+        "W111"
+    }
+}
+
+/// Checks a long Slack reply: every task once shown, in order, every
+/// message one Slack accepts, `response_url` used at most 5 times (the
+/// mock refuses more, and a refused post is counted here too), and the
+/// last `response_url` post saying where the rest is.
+fn check_long_slack_reply(answered: &[Value], later: &[Value], posted: &[Value], n: usize) {
+    assert!(
+        later.len() <= SLACK_RESPONSE_URL_USES,
+        "response_url used {} times",
+        later.len()
+    );
+    assert!(!posted.is_empty(), "the rest went on through the outbox");
+    assert!(
+        later
+            .last()
+            .map(slack_body_shows)
+            .is_some_and(|s| s.contains("The rest of this reply is")),
+        "the last response_url post says where the rest is"
+    );
+    for body in answered.iter().chain(later).chain(posted) {
+        assert_eq!(slack_message_error(body), None, "Slack would refuse {body}");
+    }
+    let shown: String = answered
+        .iter()
+        .chain(later)
+        .chain(posted)
+        .map(slack_body_shows)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let order = tasks_of(&shown, n);
+    assert_eq!(order, (0..n).collect::<Vec<_>>(), "every task, in order");
+    for i in [0, n / 2, n - 1] {
+        assert_eq!(
+            shown.matches(&format!("task-{i:03}")).count(),
+            1,
+            "task-{i:03} shown once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slack_reply_longer_than_its_response_url_takes_goes_on_through_the_outbox() {
+    let n = 1000;
+    let (slack, _dir, t, response_url) = long_release_on_slack(n).await;
+    let plan = slash_body("/release", "plan", "W111", "C111", &response_url);
+
+    let res = post_slack(&t, "/slack/commands", &plan, now()).await;
+
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.expect("json");
+    let channel = rest_channel(Some(&answer));
+    let (answered, later, posted) = slack_reply_shown(&slack, Some(answer), channel, n).await;
+    check_long_slack_reply(&answered, &later, &posted, n);
+    assert_eq!(
+        later.len(),
+        SLACK_RESPONSE_URL_USES,
+        "response_url used to the full"
+    );
+}
+
+#[tokio::test]
+async fn a_long_reply_over_socket_mode_goes_to_response_url_in_order_and_on_through_the_outbox() {
+    use shipmate::delivery::Pace;
+    use shipmate::platform::slack::inbound::Inbound;
+    use shipmate::platform::slack::wire::SlashCommand;
+
+    let n = 1000;
+    let (slack, _dir, t, response_url) = long_release_on_slack(n).await;
+    let inbound = Inbound::new(
+        t.app.clone(),
+        reqwest::Client::new(),
+        Pace::new(&t.app.config).slack,
+    );
+    let plan: SlashCommand = serde_urlencoded::from_str(&slash_body(
+        "/release",
+        "plan",
+        "W111",
+        "C111",
+        &response_url,
+    ))
+    .expect("slash command");
+
+    // acknowledged at once; everything it says goes to response_url
+    inbound.slash_command_acked(plan).await;
+
+    let first = received(&slack, "/actions/1", 1).await;
+    let channel = rest_channel(first.first());
+    let (answered, later, posted) = slack_reply_shown(&slack, None, channel, n).await;
+    check_long_slack_reply(&answered, &later, &posted, n);
+}
+
 /// A runbook of `n` tasks in a fresh directory.
 fn runbook_dir(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("dir");
@@ -206,7 +357,11 @@ fn runbook_dir(n: usize) -> tempfile::TempDir {
 #[tokio::test]
 async fn a_150_task_plan_reaches_discord_whole_in_messages_discord_accepts() {
     let (slack, discord) = (MockServer::start().await, strict_discord().await);
-    let replies = DeferredReplies::default();
+    // a webhook bucket of 2 calls per 300 ms, and one 429 it did not announce
+    let replies = DeferredReplies::rate_limited(2, Duration::from_millis(300));
+    replies
+        .limit_next
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     replies.mount(&discord, "775799577604522054").await;
     let dir = runbook_dir(150);
     let rm = "53908232506183680";
@@ -219,6 +374,8 @@ async fn a_150_task_plan_reaches_discord_whole_in_messages_discord_accepts() {
                 dir.path().display().to_string(),
             ),
             ("SHIPMATE__ROLES__RELEASE-MANAGER", format!("discord:{rm}")),
+            // 5 messages per 500 ms per channel: the follow-ups keep to it
+            ("SHIPMATE__DISCORD__PER_CHANNEL_WINDOW", "500ms".into()),
         ],
     );
     let t = spawn(&env).await;
@@ -231,33 +388,34 @@ async fn a_150_task_plan_reaches_discord_whole_in_messages_discord_accepts() {
             "options": [{"type": 1, "name": sub, "options": options}]}),
         )
     };
-    let start = release(
+    let mut start = release(
         "start",
         json!([
         {"type": 3, "name": "name", "value": "q4"},
         {"type": 3, "name": "template", "value": "big"},
         {"type": 3, "name": "t0", "value": "2030-01-07"}]),
     );
-    let started: Value = post_discord(&t, &start, now())
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(started["type"], 4, "{started}");
+    // an interaction of its own: each is answered once
+    start["id"] = "786008729715212339".into();
+    start["token"] = "START_TOKEN".into();
+    let started = post_discord(&t, &start, now()).await;
+    assert!(started.status().is_success(), "{}", started.status());
 
-    let answer: Value = post_discord(&t, &release("plan", json!([])), now())
-        .await
-        .json()
-        .await
-        .expect("json");
+    let res = post_discord(&t, &release("plan", json!([])), now()).await;
 
-    replies.answered("A_UNIQUE_TOKEN", &answer);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // answered through the callback (which the mock recorded), so the
+    // follow-ups can never reach Discord before the answer
+    assert_eq!(res.status(), 202, "answered through the callback");
+    assert_eq!(
+        res.bytes().await.expect("body").len(),
+        0,
+        "202 with no body"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
     let shown = loop {
-        let shown: String = replies
-            .messages()
+        let shown: String = plan_messages(&replies)
             .iter()
-            .map(|(b, _)| b["content"].as_str().unwrap_or_default().to_string())
+            .map(|b| b["content"].as_str().unwrap_or_default().to_string())
             .collect::<Vec<_>>()
             .join("\n");
         if shown.contains("task-149") {
@@ -269,12 +427,12 @@ async fn a_150_task_plan_reaches_discord_whole_in_messages_discord_accepts() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let messages = replies.messages();
+    let messages = plan_messages(&replies);
     assert!(
         messages.len() > 1,
         "a plan this long continues in follow-ups"
     );
-    for (body, _) in &messages {
+    for body in &messages {
         assert_eq!(
             discord_message_error(body),
             None,
@@ -285,6 +443,31 @@ async fn a_150_task_plan_reaches_discord_whole_in_messages_discord_accepts() {
         (0..150).all(|i| shown.contains(&format!("task-{i:03}"))),
         "{shown}"
     );
+    let order = tasks_in(&shown);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "in order: {order:?}");
+    let ordering = std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(
+        replies.overruns.load(ordering),
+        0,
+        "no call into a bucket Discord said was empty"
+    );
+    assert_eq!(
+        replies.limited.load(ordering),
+        1,
+        "the one 429 was waited out and the follow-up sent again"
+    );
+}
+
+/// The messages shown for the `/release plan` interaction (its token), in order.
+fn plan_messages(replies: &DeferredReplies) -> Vec<Value> {
+    replies
+        .shown
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|(token, _, _)| token == "A_UNIQUE_TOKEN")
+        .map(|(_, body, _)| body.clone())
+        .collect()
 }
 
 /// Both platforms at the mocks, the runbooks in `dir`, console user `rm`
@@ -345,7 +528,12 @@ async fn post(t: &common::TestApp, channel: &str, messages: &[Message]) -> Vec<i
 
 /// Every task id in `shown`, in the order they first appear.
 fn tasks_in(shown: &str) -> Vec<usize> {
-    let mut at: Vec<(usize, usize)> = (0..150)
+    tasks_of(shown, 150)
+}
+
+/// Which of tasks 0..n `shown` names, in the order it names them first.
+fn tasks_of(shown: &str, n: usize) -> Vec<usize> {
+    let mut at: Vec<(usize, usize)> = (0..n)
         .filter_map(|i| shown.find(&format!("task-{i:03}")).map(|p| (p, i)))
         .collect();
     at.sort();

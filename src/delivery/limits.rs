@@ -4,16 +4,38 @@
 //! (Discord's `X-RateLimit-Remaining: 0` / `X-RateLimit-Reset-After`).
 //! A transport awaits [`ChannelLimiter::acquire`] before every send, so a
 //! burst is spread out instead of being answered with 429.
+//!
+//! One limiter per platform ([`Pace`]) is shared by the outbox transports
+//! and the continuations of long command replies (`platform::slack`,
+//! `platform::discord`), so the two together keep a channel's pace.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-use crate::settings::ChannelRate;
+use crate::settings::{ChannelRate, Config};
+
+/// The per-channel limiters of the chat platforms, one each, shared by
+/// everything that posts to a channel.
+#[derive(Clone)]
+pub struct Pace {
+    pub slack: Arc<ChannelLimiter>,
+    pub discord: Arc<ChannelLimiter>,
+}
+
+impl Pace {
+    /// Limiters at the configured rates (`slack.per_channel_*`, `discord.per_channel_*`).
+    pub fn new(config: &Config) -> Self {
+        Self {
+            slack: Arc::new(ChannelLimiter::new(config.slack_rate)),
+            discord: Arc::new(ChannelLimiter::new(config.discord_rate)),
+        }
+    }
+}
 
 /// Waits for a channel's turn to send.
 pub struct ChannelLimiter {
@@ -41,6 +63,13 @@ impl ChannelLimiter {
             tokio::time::sleep_until(until).await;
         }
         self.quota.until_key_ready(&channel.to_string()).await;
+    }
+
+    /// Counts a message sent to `channel` without waiting for its turn (a
+    /// reply answered inside the platform's deadline): what follows it waits.
+    pub fn count(&self, channel: &str) {
+        // a channel already at its limit stays there: nothing more to count
+        let _ = self.quota.check_key(&channel.to_string());
     }
 
     /// Holds back the next send to `channel` for `wait` (the platform asked for it).

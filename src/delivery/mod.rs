@@ -21,7 +21,7 @@
 pub mod buttons;
 mod console;
 mod discord;
-mod limits;
+pub mod limits;
 pub(crate) mod mentions;
 pub mod pages;
 mod slack;
@@ -37,6 +37,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 pub use console::{ConsoleTransport, SharedBuffer, terminal_safe};
 pub use discord::DiscordTransport;
+pub use limits::{ChannelLimiter, Pace};
 pub use slack::SlackTransport;
 
 use crate::app::{App, Message};

@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by the Slack and Discord transports: the one
 //! reqwest client, how transport errors and `Retry-After` map onto
-//! [`DeliveryError`], and length caps that respect character boundaries.
+//! [`DeliveryError`], Discord's bucket headers, and length caps that respect character boundaries.
 
 use std::time::Duration;
 
@@ -50,6 +50,18 @@ pub fn header_seconds(headers: &HeaderMap, name: &str) -> Option<Duration> {
 /// The `Retry-After` header in seconds.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     header_seconds(headers, RETRY_AFTER.as_str())
+}
+
+/// How long a Discord rate-limit bucket is empty for, when the answer says
+/// it is (`X-RateLimit-Remaining: 0`, `X-RateLimit-Reset-After`): the next
+/// request to it waits that long.
+pub fn bucket_exhausted(headers: &HeaderMap) -> Option<Duration> {
+    let remaining = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())?;
+    (remaining.trim() == "0")
+        .then(|| header_seconds(headers, "x-ratelimit-reset-after"))
+        .flatten()
 }
 
 /// `s` cut to at most `max` characters, marked with `…` when cut.

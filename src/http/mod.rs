@@ -36,11 +36,18 @@ struct HttpState {
 
 /// Builds the router.
 pub fn router(app: App, metrics: PrometheusHandle) -> Router {
-    router_with(app, metrics, Arc::new(HttpSns::default()))
+    let pace = crate::delivery::Pace::new(&app.config);
+    router_with(app, metrics, Arc::new(HttpSns::default()), pace)
 }
 
-/// Builds the router with the given SNS certificate source (tests inject one).
-pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>) -> Router {
+/// Builds the router with the given SNS certificate source (tests inject
+/// one) and the platforms' per-channel pace, shared with the outbox.
+pub fn router_with(
+    app: App,
+    metrics: PrometheusHandle,
+    sns: Arc<dyn CertSource>,
+    pace: crate::delivery::Pace,
+) -> Router {
     let limit = app.config.settings.http.max_body_bytes;
     let app_timeout = app.config.http_limits.request_timeout;
     let client = reqwest::Client::builder()
@@ -55,8 +62,8 @@ pub fn router_with(app: App, metrics: PrometheusHandle, sns: Arc<dyn CertSource>
             app: app.clone(),
             metrics,
         })
-        .merge(slack::routes(app.clone(), client.clone()))
-        .merge(discord::routes(app.clone(), client))
+        .merge(slack::routes(app.clone(), client.clone(), pace.slack))
+        .merge(discord::routes(app.clone(), client, pace.discord))
         .merge(webhooks::routes(app, sns))
         .layer(Extension(replay::Guard::default()))
         .layer(DefaultBodyLimit::disable())

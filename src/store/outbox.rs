@@ -89,6 +89,30 @@ pub async fn enqueue(
     Ok(done.last_insert_rowid())
 }
 
+/// Queues the rest of a message read whole, from byte `offset` of its
+/// rendered text (a command reply's pages past what its `response_url`
+/// may carry): delivered like any posted message, in parts from there.
+pub async fn enqueue_from(
+    conn: &mut SqliteConnection,
+    channel: &str,
+    body: &str,
+    offset: usize,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    let done = sqlx::query(
+        "INSERT INTO outbox (channel, body, part_offset, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(channel)
+    .bind(body)
+    .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+    .bind(ms(now))
+    .bind(ms(now))
+    .execute(conn)
+    .await?;
+    Ok(done.last_insert_rowid())
+}
+
 /// One living message's newest state, for [`enqueue_latest`].
 #[derive(Debug, Clone)]
 pub struct Latest<'a> {

@@ -9,14 +9,19 @@
 //! description 4,096, 25 fields of 256/1,024, 6,000 in all), 5 rows of 5
 //! buttons (labels 80, custom ids 100); and a deferred interaction's
 //! privacy is fixed when it is deferred: an edit cannot change it
-//! ([`DeferredReplies`]).
+//! ([`DeferredReplies`]); an interaction is answered once (HTTP body or
+//! callback), its webhook is unknown until then (10015), and its calls
+//! keep to a rate-limit bucket announced in `X-RateLimit-*` headers (429
+//! past it). Slack: a `response_url` takes at most 5 messages
+//! (<https://api.slack.com/interactivity/handling#message_responses>).
 //! A test that posts through [`strict_slack`] fails whenever shipmate sends
 //! what the real API would refuse.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -161,16 +166,29 @@ pub fn slack_body_shows(body: &Value) -> String {
         .join("\n")
 }
 
+/// How many messages Slack takes on one `response_url`.
+pub const SLACK_RESPONSE_URL_USES: usize = 5;
+
 /// Answers `chat.postMessage` / `chat.update` (and `response_url` posts,
-/// which Slack refuses with HTTP 400) as Slack would.
+/// which Slack refuses with HTTP 400, and past their 5 uses with 404
+/// `used_url`) as Slack would.
 struct StrictSlack {
     next_ts: AtomicU64,
     response_url: bool,
+    uses: Mutex<HashMap<String, usize>>,
 }
 
 impl Respond for StrictSlack {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if self.response_url {
+            let mut uses = self.uses.lock().unwrap_or_else(|e| e.into_inner());
+            let used = uses.entry(request.url.path().to_string()).or_default();
+            *used += 1;
+            if *used > SLACK_RESPONSE_URL_USES {
+                return ResponseTemplate::new(404).set_body_string("used_url");
+            }
+        }
         match (slack_message_error(&body), self.response_url) {
             (Some(error), true) => ResponseTemplate::new(400).set_body_string(error),
             (Some(error), false) => {
@@ -201,6 +219,7 @@ pub async fn strict_slack() -> MockServer {
             .respond_with(StrictSlack {
                 next_ts: AtomicU64::new(100),
                 response_url: false,
+                uses: Mutex::default(),
             })
             .mount(&mock)
             .await;
@@ -210,6 +229,7 @@ pub async fn strict_slack() -> MockServer {
         .respond_with(StrictSlack {
             next_ts: AtomicU64::new(0),
             response_url: true,
+            uses: Mutex::default(),
         })
         .mount(&mock)
         .await;
@@ -346,6 +366,16 @@ pub struct DeferredReplies {
     originals: Arc<Mutex<HashMap<String, Original>>>,
     /// (token, body, ephemeral) of every message that was shown.
     pub shown: Arc<Mutex<Vec<(String, Value, bool)>>>,
+    /// The webhook rate limit, when one is set: calls per window, per token.
+    limit: Option<(usize, Duration)>,
+    buckets: Arc<Mutex<HashMap<String, (Instant, usize)>>>,
+    /// Calls made into a bucket the headers had said was empty (answered 429).
+    pub overruns: Arc<AtomicUsize>,
+    /// 429s answered in all.
+    pub limited: Arc<AtomicUsize>,
+    /// Answer the next follow-up 429, though its bucket is not empty (as
+    /// Discord may, e.g. for a shared or global limit).
+    pub limit_next: Arc<AtomicBool>,
 }
 
 fn ephemeral(flags: &Value) -> bool {
@@ -353,6 +383,58 @@ fn ephemeral(flags: &Value) -> bool {
 }
 
 impl DeferredReplies {
+    /// Webhooks that take `calls` per `window` for each interaction token.
+    pub fn rate_limited(calls: usize, window: Duration) -> Self {
+        Self {
+            limit: Some((calls, window)),
+            ..Self::default()
+        }
+    }
+
+    /// Takes one call from `token`'s bucket: the headers to answer with, or
+    /// the 429 to answer instead.
+    fn take(
+        &self,
+        token: &str,
+        follow_up: bool,
+    ) -> Result<Vec<(String, String)>, Box<ResponseTemplate>> {
+        let limited = |wait: Duration| {
+            self.limited.fetch_add(1, Ordering::SeqCst);
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", format!("{}", wait.as_secs_f64().ceil()))
+                .set_body_json(json!({"message": "You are being rate limited.", "retry_after": wait.as_secs_f64(), "global": false}))
+        };
+        if follow_up && self.limit_next.swap(false, Ordering::SeqCst) {
+            return Err(Box::new(limited(Duration::from_millis(200))));
+        }
+        let Some((calls, window)) = self.limit else {
+            return Ok(Vec::new());
+        };
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let bucket = buckets.entry(token.to_string()).or_insert((now, 0));
+        if now.duration_since(bucket.0) >= window {
+            *bucket = (now, 0);
+        }
+        let reset = window.saturating_sub(now.duration_since(bucket.0));
+        if bucket.1 >= calls {
+            self.overruns.fetch_add(1, Ordering::SeqCst);
+            return Err(Box::new(limited(reset)));
+        }
+        bucket.1 += 1;
+        Ok(vec![
+            ("x-ratelimit-limit".into(), calls.to_string()),
+            (
+                "x-ratelimit-remaining".into(),
+                (calls - bucket.1).to_string(),
+            ),
+            (
+                "x-ratelimit-reset-after".into(),
+                format!("{:.3}", reset.as_secs_f64()),
+            ),
+        ])
+    }
+
     /// Records the deferral the app answered an interaction with.
     pub fn deferred(&self, token: &str, response: &Value) {
         assert_eq!(response["type"], 5, "not a deferral: {response}");
@@ -398,8 +480,16 @@ impl DeferredReplies {
             .collect()
     }
 
-    /// Serves the webhooks of `application_id` on `mock`.
+    /// Serves the webhooks of `application_id`, and the interaction
+    /// callback endpoint, on `mock`.
     pub async fn mount(&self, mock: &MockServer, application_id: &str) {
+        Mock::given(method("POST"))
+            .and(path_regex("^/api/v10/interactions/[0-9]+/[^/]+/callback$"))
+            .respond_with(Callback {
+                replies: self.clone(),
+            })
+            .mount(mock)
+            .await;
         Mock::given(method("PATCH"))
             .and(path_regex(format!(
                 "^/api/v10/webhooks/{application_id}/[^/]+/messages/@original$"
@@ -423,6 +513,48 @@ impl DeferredReplies {
     }
 }
 
+/// The interaction token in a webhook or callback path
+/// (`/api/v10/{webhooks/{app}|interactions/{id}}/{token}…`), and the JSON body.
+fn token_and_body(request: &Request) -> Option<(String, Value)> {
+    let token = request.url.path().split('/').nth(5)?.to_string();
+    let body = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    Some((token, body))
+}
+
+/// `POST /interactions/{id}/{token}/callback`: the interaction's response,
+/// taken once (40060 after that), 204.
+struct Callback {
+    replies: DeferredReplies,
+}
+
+impl Respond for Callback {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let Some((token, body)) = token_and_body(request) else {
+            return ResponseTemplate::new(404);
+        };
+        if let Some(why) = discord_message_error(&body["data"]) {
+            return discord_refusal(&why);
+        }
+        let known = self
+            .replies
+            .originals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&token);
+        if known {
+            return ResponseTemplate::new(400).set_body_json(
+                json!({"code": 40060, "message": "Interaction has already been acknowledged."}),
+            );
+        }
+        match body["type"].as_u64() {
+            Some(4) => self.replies.answered(&token, &body),
+            Some(5) => self.replies.deferred(&token, &body),
+            _ => return discord_refusal("not a response this mock knows"),
+        }
+        ResponseTemplate::new(204)
+    }
+}
+
 struct Webhook {
     replies: DeferredReplies,
     edit: bool,
@@ -430,14 +562,16 @@ struct Webhook {
 
 impl Respond for Webhook {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let segments: Vec<&str> = request.url.path().split('/').collect();
-        let Some(token) = segments.get(5).map(|s| s.to_string()) else {
+        let Some((token, body)) = token_and_body(request) else {
             return ResponseTemplate::new(404);
         };
         if let Some(why) = discord_message_error(&body) {
             return discord_refusal(&why);
         }
+        let headers = match self.replies.take(&token, !self.edit) {
+            Ok(headers) => headers,
+            Err(limited) => return *limited,
+        };
         let mut originals = self
             .replies
             .originals
@@ -472,7 +606,10 @@ impl Respond for Webhook {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push((token, body, shown_ephemeral));
-        ResponseTemplate::new(200).set_body_json(json!({"id": "9001"}))
+        headers.into_iter().fold(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "9001"})),
+            |r, (name, value)| r.insert_header(name.as_str(), value.as_str()),
+        )
     }
 }
 

@@ -22,7 +22,7 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
 use super::limits::ChannelLimiter;
-use super::wire::{header_seconds, request_failed, retry_after, seconds};
+use super::wire::{bucket_exhausted, request_failed, retry_after, seconds};
 use super::{Delivered, DeliveryError, DeliveryFuture, Outbound, Transport, mentions};
 use crate::domain::Platform;
 use crate::settings::{Config, Directory, Secret};
@@ -34,11 +34,12 @@ pub struct DiscordTransport {
     token: Secret,
     tz: Tz,
     directory: Arc<Directory>,
-    limiter: ChannelLimiter,
+    limiter: Arc<ChannelLimiter>,
 }
 
 impl DiscordTransport {
-    pub fn new(http: reqwest::Client, config: &Config) -> Self {
+    /// `limiter`: the platform's per-channel pace, shared with command replies.
+    pub fn new(http: reqwest::Client, config: &Config, limiter: Arc<ChannelLimiter>) -> Self {
         Self {
             http,
             base: config
@@ -50,7 +51,7 @@ impl DiscordTransport {
             token: config.settings.discord.bot_token.clone(),
             tz: config.tz,
             directory: Arc::new(config.directory.clone()),
-            limiter: ChannelLimiter::new(config.discord_rate),
+            limiter,
         }
     }
 
@@ -112,16 +113,6 @@ impl Transport for DiscordTransport {
     fn deliver<'a>(&'a self, item: &'a Outbound) -> DeliveryFuture<'a> {
         Box::pin(self.send(item))
     }
-}
-
-/// How long the channel's bucket is empty for, when Discord says it is.
-fn bucket_exhausted(headers: &HeaderMap) -> Option<Duration> {
-    let remaining = headers
-        .get("x-ratelimit-remaining")
-        .and_then(|v| v.to_str().ok())?;
-    (remaining.trim() == "0")
-        .then(|| header_seconds(headers, "x-ratelimit-reset-after"))
-        .flatten()
 }
 
 fn classify(what: &str, status: u16, headers: &HeaderMap, error: &ErrorBody) -> DeliveryError {

@@ -43,11 +43,12 @@ pub struct SlackTransport {
     token: Secret,
     tz: Tz,
     directory: Arc<Directory>,
-    limiter: ChannelLimiter,
+    limiter: Arc<ChannelLimiter>,
 }
 
 impl SlackTransport {
-    pub fn new(http: reqwest::Client, config: &Config) -> Self {
+    /// `limiter`: the platform's per-channel pace, shared with command replies.
+    pub fn new(http: reqwest::Client, config: &Config, limiter: Arc<ChannelLimiter>) -> Self {
         Self {
             http,
             base: config
@@ -59,7 +60,7 @@ impl SlackTransport {
             token: config.settings.slack.bot_token.clone(),
             tz: config.tz,
             directory: Arc::new(config.directory.clone()),
-            limiter: ChannelLimiter::new(config.slack_rate),
+            limiter,
         }
     }
 

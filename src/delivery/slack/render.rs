@@ -103,14 +103,16 @@ pub fn payload<'a>(
     shape: Shape,
 ) -> (Payload<'a>, Option<usize>) {
     let markup = message.markup(Platform::Slack, tz);
-    let (sections, next, part) = match shape {
-        Shape::Summarised => (sections(&markup, budget), None, None),
+    let (sections, next, part, partial) = match shape {
+        Shape::Summarised => (sections(&markup, budget), None, None, false),
         Shape::Part { index, offset } => {
             let part = pages::part_at(&markup, offset, |m: &str| pages::slack_paged(m, budget));
-            (part.page, part.next, (index > 0).then_some(index))
+            let partial = index > 0 || offset > 0 || part.next.is_some();
+            (part.page, part.next, (index > 0).then_some(index), partial)
         }
     };
-    let fallback = if part.is_some() || next.is_some() {
+    // a part's notification text is that part (not the message's start)
+    let fallback = if partial {
         sections.join("\n\n")
     } else {
         markup

@@ -3,12 +3,15 @@
 //! `interaction_create` runs the same core as `POST /discord/interactions`
 //! ([`Inbound`]) and posts its interaction response to
 //! `/interactions/{id}/{token}/callback` — the call serenity's
-//! `create_response` makes, with the body the HTTP endpoint would return.
+//! `create_response` makes, with the body the HTTP endpoint would return
+//! (unless the core answered through that endpoint itself, for a reply
+//! with follow-ups: then nothing more is sent).
 //!
 //! REST goes through `discord.api_base_url`: when it is not Discord's own,
 //! serenity's proxy setting points there, which only works with serenity's
 //! rate limiter disabled (the proxy is then expected to rate-limit).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serenity::all::{
@@ -16,10 +19,11 @@ use serenity::all::{
 };
 use serenity::http::{Http, HttpBuilder};
 
-use super::inbound::Inbound;
+use super::inbound::{Inbound, Response};
 use super::render;
 use super::wire::Interaction;
 use crate::app::App;
+use crate::delivery::ChannelLimiter;
 use crate::platform::answer::Malformed;
 
 /// Discord's own REST base; any other `discord.api_base_url` is used as a proxy.
@@ -82,10 +86,15 @@ impl EventHandler for Handler {
             Ok(i) => self.inbound.interaction(&i).await,
             Err(e) => Err(e),
         };
-        let response = response.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "a Discord interaction over the gateway could not be read");
-            render::note(&e.to_string())
-        });
+        let response = match response {
+            Ok(Response::Body(body)) => body,
+            // answered through the callback endpoint already (its follow-ups are on their way)
+            Ok(Response::Answered) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "a Discord interaction over the gateway could not be read");
+                render::note(&e.to_string())
+            }
+        };
         if let Err(e) = ctx
             .http
             .create_interaction_response(
@@ -103,11 +112,16 @@ impl EventHandler for Handler {
 
 /// Connects and serves until the task is dropped, reconnecting with backoff
 /// when serenity gives up (it already retries shard connections itself).
-pub async fn run(app: App, client: reqwest::Client) -> anyhow::Result<()> {
+/// `pace`: Discord's per-channel limiter, shared with the outbox.
+pub async fn run(
+    app: App,
+    client: reqwest::Client,
+    pace: Arc<ChannelLimiter>,
+) -> anyhow::Result<()> {
     let mut backoff = Duration::from_secs(5);
     loop {
         let handler = Handler {
-            inbound: Inbound::new(app.clone(), client.clone()),
+            inbound: Inbound::new(app.clone(), client.clone(), pace.clone()),
         };
         let mut gateway =
             serenity::client::ClientBuilder::new_with_http(http(&app)?, GatewayIntents::GUILDS)

@@ -14,10 +14,23 @@
 //! deferral is ephemeral, so a refusal stays private. A private result is
 //! edited into it; a result for the channel edits it into a short private
 //! note and follows up with the result as a public message.
+//!
+//! A reply longer than one message goes on in follow-ups, which Discord
+//! takes only once it has the interaction's response. So such a reply is
+//! answered through the callback endpoint (`POST /interactions/{id}/{token}/callback`;
+//! the HTTP request is then answered 202 with no body, [`Response::Answered`]),
+//! and its follow-ups are sent after Discord took it, each after the one
+//! before, paced by the channel's limiter (the one the outbox uses). Every
+//! interaction webhook call honours Discord's rate limits: a bucket the
+//! answer says is empty (`X-RateLimit-Remaining: 0`) holds the next call for
+//! `X-RateLimit-Reset-After`, and a 429 is retried after its `retry_after`.
 
-use serde_json::{Value, json};
-
+use std::sync::Arc;
 use std::time::Duration;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use super::render::{self, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, EPHEMERAL, PONG};
 use super::wire::{
@@ -25,13 +38,34 @@ use super::wire::{
 };
 use super::{command_text as options_text, modal_values};
 use crate::app::{App, Invocation, Reply};
+use crate::delivery::ChannelLimiter;
+use crate::delivery::wire::{bucket_exhausted, retry_after, seconds};
 use crate::platform::answer::{
     ANSWER_WITHIN, Malformed, Outcome, button_command, dispatch_within, finish,
 };
 use crate::platform::command_text::{self, template};
 
-/// How long a long reply's follow-ups wait for Discord to have its first page.
-const CONTINUE_AFTER: Duration = Duration::from_millis(700);
+/// How many times one interaction webhook call is made while Discord
+/// answers 429 (each time after the wait it asks for).
+const RATE_LIMITED_TRIES: u32 = 10;
+/// How many times a follow-up is retried while Discord does not know the
+/// interaction's webhook yet (10015: its response was answered in the HTTP
+/// body because the callback failed, and Discord has not read it yet).
+const UNKNOWN_WEBHOOK_TRIES: u32 = 4;
+/// The first wait before such a retry (doubled each time).
+const UNKNOWN_WEBHOOK_BACKOFF: Duration = Duration::from_millis(250);
+/// Discord's "Unknown Webhook" error code.
+const UNKNOWN_WEBHOOK: i64 = 10015;
+
+/// How an interaction is answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// With this interaction response: the HTTP body, or over the gateway the callback's body.
+    Body(Value),
+    /// Already, through the callback endpoint: the HTTP request is answered
+    /// 202 with no body, and over the gateway nothing more is sent.
+    Answered,
+}
 
 /// What a decoded interaction asks shipmate to run, before any database work.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,47 +129,63 @@ pub fn invocation(i: &Interaction, text: String) -> Result<Invocation, Malformed
     })
 }
 
-/// The application and the HTTP client used to edit deferred replies.
+/// The application, the HTTP client used for interaction webhooks, and
+/// Discord's per-channel pace (shared with the outbox).
 #[derive(Clone)]
 pub struct Inbound {
     app: App,
     client: reqwest::Client,
+    pace: Arc<ChannelLimiter>,
+}
+
+/// What Discord says about a refused call.
+#[derive(Debug, Default, Deserialize)]
+struct Refusal {
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    retry_after: Option<f64>,
 }
 
 impl Inbound {
-    pub fn new(app: App, client: reqwest::Client) -> Self {
-        Self { app, client }
+    /// `pace`: Discord's per-channel limiter, the one the outbox transport uses.
+    pub fn new(app: App, client: reqwest::Client, pace: Arc<ChannelLimiter>) -> Self {
+        Self { app, client, pace }
     }
 
     pub fn app(&self) -> &App {
         &self.app
     }
 
-    /// Answers one interaction with an interaction response.
-    pub async fn interaction(&self, i: &Interaction) -> Result<Value, Malformed> {
+    /// Answers one interaction: with an interaction response, or through
+    /// the callback endpoint when follow-ups come after it.
+    pub async fn interaction(&self, i: &Interaction) -> Result<Response, Malformed> {
         match request(i)? {
-            Request::Respond(response) => Ok(response),
+            Request::Respond(response) => Ok(Response::Body(response)),
             Request::Run(text) => self.run(i, text).await,
             Request::Button(raw) => {
                 let Some(command) = button_command(&self.app, &raw).await else {
-                    return Ok(render::note(
+                    return Ok(Response::Body(render::note(
                         "This button does not carry a shipmate command (it may come from an older message): type the command instead.",
-                    ));
+                    )));
                 };
                 match template(&command) {
-                    Some(form) => Ok(render::modal(&form).unwrap_or_else(|| {
+                    Some(form) => Ok(Response::Body(render::modal(&form).unwrap_or_else(|| {
                         render::note(&format!(
                             "This form is too long for Discord: type the command instead: {command}"
                         ))
-                    })),
+                    }))),
                     None => self.run(i, command).await,
                 }
             }
         }
     }
 
-    async fn run(&self, i: &Interaction, text: String) -> Result<Value, Malformed> {
+    async fn run(&self, i: &Interaction, text: String) -> Result<Response, Malformed> {
         let inv = invocation(i, text)?;
+        let channel = inv.channel.id.clone();
         let tz = self.app.config.tz;
         let webhook = self.webhook(i);
         Ok(match dispatch_within(&self.app, inv, ANSWER_WITHIN).await {
@@ -143,25 +193,61 @@ impl Inbound {
                 let mut pages = render::message_pages(&reply, tz).into_iter();
                 let first = pages.next().unwrap_or_default();
                 let rest: Vec<Value> = pages.collect();
-                if !rest.is_empty() {
-                    // follow-ups exist once Discord has the response: wait for it
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(CONTINUE_AFTER).await;
-                        me.follow_ups(&webhook, &rest).await;
-                    });
+                let response = json!({"type": CHANNEL_MESSAGE, "data": first});
+                if rest.is_empty() {
+                    return Ok(Response::Body(response));
                 }
-                json!({"type": CHANNEL_MESSAGE, "data": first})
+                // the follow-ups go once Discord has the response: send it ourselves
+                let answered = self.callback(i, &response).await;
+                self.pace.count(&channel);
+                let me = self.clone();
+                match answered {
+                    Ok(wait) => {
+                        tokio::spawn(async move {
+                            me.follow_ups(&webhook, &channel, &rest, wait).await;
+                        });
+                        Response::Answered
+                    }
+                    Err(e) => {
+                        // answered in the body instead: the follow-ups wait
+                        // until Discord knows the webhook (10015 is retried)
+                        tracing::warn!(error = %e, "could not answer an interaction through its callback");
+                        tokio::spawn(async move {
+                            me.follow_ups(&webhook, &channel, &rest, None).await;
+                        });
+                        Response::Body(response)
+                    }
+                }
             }
             Outcome::Late(handle) => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let reply = finish(handle).await;
-                    me.answer_deferred(&webhook, &reply).await;
+                    me.answer_deferred(&webhook, &channel, &reply).await;
                 });
-                json!({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}})
+                Response::Body(
+                    json!({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}}),
+                )
             }
         })
+    }
+
+    /// Answers the interaction through `POST /interactions/{id}/{token}/callback`;
+    /// `Ok` once Discord took it, with how long its bucket asks the next call to wait.
+    async fn callback(
+        &self,
+        i: &Interaction,
+        response: &Value,
+    ) -> Result<Option<Duration>, String> {
+        let discord = &self.app.config.settings.discord;
+        let (Some(id), Some(token)) = (i.id.as_deref(), i.token.as_deref()) else {
+            return Err("the interaction has no id or token".into());
+        };
+        let url = format!(
+            "{}/interactions/{id}/{token}/callback",
+            discord.api_base_url.trim_end_matches('/')
+        );
+        self.send(Method::POST, &url, response).await
     }
 
     /// The interaction's webhook: `{api}/webhooks/{application id}/{token}`.
@@ -178,11 +264,27 @@ impl Inbound {
         )
     }
 
-    /// Posts follow-up messages, in order.
-    async fn follow_ups(&self, webhook: &str, pages: &[Value]) {
+    /// Posts follow-up messages, in order, each after the one before it was
+    /// taken, paced by `channel`'s limiter and Discord's bucket (`wait`: what
+    /// the call before asked for).
+    async fn follow_ups(
+        &self,
+        webhook: &str,
+        channel: &str,
+        pages: &[Value],
+        mut wait: Option<Duration>,
+    ) {
         for page in pages {
-            if !self.send(self.client.post(webhook), page).await {
-                return;
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+            self.pace.acquire(channel).await;
+            match self.send(Method::POST, webhook, page).await {
+                Ok(next) => wait = next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Discord refused an interaction follow-up");
+                    return;
+                }
             }
         }
     }
@@ -190,37 +292,82 @@ impl Inbound {
     /// Answers an (ephemeral) deferral: a private reply replaces it; a reply
     /// for the channel replaces it with a private note and follows up in
     /// public. Pages after the first follow up.
-    async fn answer_deferred(&self, webhook: &str, reply: &Reply) {
+    async fn answer_deferred(&self, webhook: &str, channel: &str, reply: &Reply) {
         let pages = render::message_pages(reply, self.app.config.tz);
         let original = format!("{webhook}/messages/@original");
         if !reply.in_channel {
             let mut pages = pages.into_iter();
             let mut first = pages.next().unwrap_or_default();
             strip_flags(&mut first);
-            if self.send(self.client.patch(&original), &first).await {
-                self.follow_ups(webhook, &pages.collect::<Vec<_>>()).await;
+            match self.send(Method::PATCH, &original, &first).await {
+                Ok(wait) => {
+                    let rest: Vec<Value> = pages.collect();
+                    self.follow_ups(webhook, channel, &rest, wait).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "Discord refused an interaction reply"),
             }
             return;
         }
         let mut note = render::note("Done: the answer is posted in this channel.")["data"].take();
         strip_flags(&mut note);
-        self.send(self.client.patch(&original), &note).await;
         // posted even if the note failed: the result must reach the channel
-        self.follow_ups(webhook, &pages).await;
+        let wait = match self.send(Method::PATCH, &original, &note).await {
+            Ok(wait) => wait,
+            Err(e) => {
+                tracing::warn!(error = %e, "Discord refused an interaction reply");
+                None
+            }
+        };
+        self.follow_ups(webhook, channel, &pages, wait).await;
     }
 
-    /// Sends one interaction webhook call; whether Discord took it.
-    async fn send(&self, request: reqwest::RequestBuilder, body: &Value) -> bool {
-        match request.json(body).send().await {
-            Ok(r) if r.status().is_success() => true,
-            Ok(r) => {
-                tracing::warn!(status = %r.status(), "Discord refused an interaction reply");
-                false
+    /// Makes one interaction webhook call, waiting out a 429 (its
+    /// `retry_after`) and, a few times, an unknown webhook. `Ok` once Discord
+    /// took it, with how long its bucket asks the next call to wait.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Value,
+    ) -> Result<Option<Duration>, String> {
+        let (mut limited, mut unknown) = (0, 0);
+        loop {
+            let response = self
+                .client
+                .request(method.clone(), url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| format!("no answer: {}", e.without_url()))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            if status.is_success() {
+                return Ok(bucket_exhausted(&headers));
             }
-            Err(e) => {
-                tracing::warn!(error = %e.without_url(), "could not send an interaction reply");
-                false
-            }
+            let refusal: Refusal = response.json().await.unwrap_or_default();
+            let wait = match (status.as_u16(), refusal.code) {
+                (429, _) if limited + 1 < RATE_LIMITED_TRIES => {
+                    limited += 1;
+                    refusal
+                        .retry_after
+                        .and_then(seconds)
+                        .or_else(|| retry_after(&headers))
+                        .unwrap_or(Duration::from_secs(1))
+                }
+                (404, Some(UNKNOWN_WEBHOOK)) if unknown < UNKNOWN_WEBHOOK_TRIES => {
+                    unknown += 1;
+                    UNKNOWN_WEBHOOK_BACKOFF * 2_u32.pow(unknown - 1)
+                }
+                _ => {
+                    return Err(format!(
+                        "HTTP {status}: {} (code {})",
+                        refusal.message.unwrap_or_default(),
+                        refusal.code.unwrap_or_default()
+                    ));
+                }
+            };
+            tracing::debug!(%status, ?wait, "Discord asks to wait before this call again");
+            tokio::time::sleep(wait).await;
         }
     }
 }

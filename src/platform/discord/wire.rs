@@ -65,6 +65,8 @@ pub struct CommandData {
 /// An interaction request.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Interaction {
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(rename = "type")]
     pub kind: u8,
     #[serde(default)]

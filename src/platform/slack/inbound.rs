@@ -11,6 +11,17 @@
 //! command leaves a value to fill (`reason:"…"`), and a bare
 //! `/delete-request`, open a form with `views.open`. A failed form
 //! submission keeps the form open with the problem on the field it names.
+//!
+//! A reply longer than one message goes on in further messages: a
+//! [`Continuation`], started only once the page before it is delivered (the
+//! HTTP answer's body handed to the connection, or the previous
+//! `response_url` post answered), each page paced by the channel's limiter
+//! (the one the outbox uses: Slack takes about one message per second per
+//! channel). Slack takes at most [`RESPONSE_URL_USES`] messages on one
+//! `response_url` (within 30 minutes); what is left past that, or past a
+//! `response_url` that stops taking messages, is posted through the outbox
+//! as one message read whole (in parts, in a thread): to the channel for a
+//! reply to the channel, to the person's direct messages for a private one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,13 +34,15 @@ use super::wire::{BlockActions, FormMeta, Interaction, SlashCommand, ViewSubmiss
 use super::{FORM_CALLBACK, FORM_INPUT, api, render, text};
 use crate::app::features::{find_command, parse_line};
 use crate::app::{App, Invocation, Reply, Status};
+use crate::delivery::ChannelLimiter;
 use crate::domain::{ChannelRef, UserRef};
 use crate::platform::answer::{ANSWER_WITHIN, Malformed, Outcome, button_command, finish, within};
 use crate::platform::command_text::{self, NamedValue, Template};
+use crate::store;
 
-/// How long a long reply's continuation waits for its first page, the
-/// HTTP answer, to be shown.
-const CONTINUE_AFTER: Duration = Duration::from_millis(500);
+/// How many messages Slack takes on one `response_url` (within 30 minutes
+/// of the command; the HTTP answer is not one of them).
+pub const RESPONSE_URL_USES: usize = 5;
 
 /// What to send back to Slack inside its 3-second window.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,12 +53,128 @@ pub enum Answer {
     Body(Value),
 }
 
-/// The application and the HTTP client used for `views.open` and `response_url`.
+/// The application, the HTTP client used for `views.open` and
+/// `response_url`, and Slack's per-channel pace (shared with the outbox).
 #[derive(Clone)]
 pub struct Inbound {
     app: App,
     client: reqwest::Client,
+    pace: Arc<ChannelLimiter>,
     groups: Arc<Mutex<Option<GroupCache>>>,
+}
+
+/// Where a command's reply goes: its `response_url`, and who asked where
+/// (for what the `response_url` cannot carry).
+#[derive(Debug, Clone)]
+struct Recipient {
+    response_url: Option<String>,
+    user: UserRef,
+    channel: ChannelRef,
+}
+
+impl Recipient {
+    fn new(response_url: Option<String>, user: &UserRef, channel: &ChannelRef) -> Self {
+        Self {
+            response_url,
+            user: user.clone(),
+            channel: channel.clone(),
+        }
+    }
+}
+
+/// The pages of a reply still to send after the one before them is
+/// delivered (see the module doc). Empty when the reply fitted.
+#[must_use = "a continuation sends nothing until it is started"]
+pub struct Continuation(Option<Pages>);
+
+struct Pages {
+    inbound: Inbound,
+    to: Recipient,
+    reply: Reply,
+    /// Each page's offset in the reply's Slack markup, and its body.
+    pages: Vec<(usize, Value)>,
+}
+
+impl Continuation {
+    /// Nothing follows.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// Whether nothing follows.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|p| p.pages.is_empty())
+    }
+
+    /// The same, with `body` to send first (an answer that could not be
+    /// given in place, e.g. over Socket Mode or when the HTTP answer was
+    /// never sent).
+    pub fn after(self, body: Value) -> Self {
+        Self(self.0.map(|mut p| {
+            p.pages.insert(0, (0, body));
+            p
+        }))
+    }
+
+    /// Sends the pages in the background: call once the page before them is delivered.
+    pub fn start(self) {
+        if self.is_empty() {
+            return;
+        }
+        tokio::spawn(self.run());
+    }
+
+    /// Sends the pages, in order, each once the one before it is taken.
+    pub async fn run(self) {
+        let Some(Pages {
+            inbound,
+            to,
+            reply,
+            pages,
+        }) = self.0
+        else {
+            return;
+        };
+        let count = pages.len();
+        let mut pages = pages.into_iter().enumerate();
+        while let Some((i, (offset, mut body))) = pages.next() {
+            let last_use = i + 1 == RESPONSE_URL_USES && i + 1 < count;
+            if last_use {
+                render::note_rest(&mut body, rest_goes(&reply));
+            }
+            // at most RESPONSE_URL_USES pages get here: the last use hands the rest on
+            let sent = match &to.response_url {
+                Some(url) => {
+                    inbound.pace.acquire(&to.channel.id).await;
+                    api::respond(&inbound.client, url, &body).await
+                }
+                None => Err("the interaction has no response_url".to_string()),
+            };
+            match sent {
+                Ok(()) if !last_use => {}
+                Ok(()) => {
+                    if let Some((_, (next, _))) = pages.next() {
+                        inbound.post_rest(&to, &reply, next).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, page = i, "a reply page could not go to response_url; the rest is posted instead");
+                    inbound.post_rest(&to, &reply, offset).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Where the rest of a reply goes when `response_url` cannot carry it.
+fn rest_goes(reply: &Reply) -> &'static str {
+    if reply.in_channel {
+        "The rest of this reply is posted in the channel."
+    } else {
+        "The rest of this reply is sent to you as a direct message."
+    }
 }
 
 /// Who is in which Slack user group, as read at `read_at`.
@@ -103,12 +232,63 @@ pub fn submission_text(v: &ViewSubmission) -> Result<Option<(FormMeta, String)>,
 }
 
 impl Inbound {
-    pub fn new(app: App, client: reqwest::Client) -> Self {
+    /// `pace`: Slack's per-channel limiter, the one the outbox transport uses.
+    pub fn new(app: App, client: reqwest::Client, pace: Arc<ChannelLimiter>) -> Self {
         Self {
             app,
             client,
+            pace,
             groups: Arc::default(),
         }
+    }
+
+    /// Posts the reply from byte `offset` of its Slack markup through the
+    /// outbox, as one message read whole: to the channel for a reply to the
+    /// channel, else to the person's direct messages.
+    async fn post_rest(&self, to: &Recipient, reply: &Reply, offset: usize) {
+        let channel = if reply.in_channel {
+            to.channel.to_string()
+        } else {
+            format!("slack:{}", to.user.id)
+        };
+        let written = match serde_json::to_string(&reply.message) {
+            Ok(body) => {
+                let now = self.app.clock.now();
+                store::outbox::enqueue_from(
+                    &mut *self.app.db.lock().await,
+                    &channel,
+                    &body,
+                    offset,
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match written {
+            Ok(_) => self.app.notify((true, false)),
+            Err(e) => {
+                tracing::error!(error = %e, %channel, "the rest of a long reply could not be queued")
+            }
+        }
+    }
+
+    /// The pages of `reply` after the `first` ones, to follow once those are delivered.
+    fn continuation(&self, to: Recipient, reply: Reply, first: usize) -> Continuation {
+        let config = &self.app.config;
+        let mut pages = render::reply_paged(&reply, config.tz, &config.directory);
+        for (_, body) in &mut pages {
+            // a follow-up never replaces the message it answers (a clicked one)
+            body["replace_original"] = Value::Bool(false);
+        }
+        let pages = pages.split_off(first.min(pages.len()));
+        Continuation(Some(Pages {
+            inbound: self.clone(),
+            to,
+            reply,
+            pages,
+        }))
     }
 
     /// The Slack user groups `user_id` is in (for `slack-group:` role
@@ -181,47 +361,19 @@ impl Inbound {
     }
 
     /// Posts a reply to a `response_url` in the background (all its pages).
-    fn follow_up(&self, response_url: Option<String>, reply: Reply) {
-        let config = &self.app.config;
-        let bodies = render::follow_up_bodies(&reply, config.tz, &config.directory);
-        self.post_all(response_url, bodies, Duration::ZERO);
-    }
-
-    /// Posts a body to a `response_url` in the background.
-    fn post(&self, response_url: Option<String>, body: Value) {
-        self.post_all(response_url, vec![body], Duration::ZERO);
-    }
-
-    /// Posts bodies to a `response_url` one after the other, after `delay`.
-    fn post_all(&self, response_url: Option<String>, bodies: Vec<Value>, delay: Duration) {
-        if bodies.is_empty() {
-            return;
-        }
-        let Some(url) = response_url else {
-            tracing::warn!("a Slack interaction without response_url: its reply is dropped");
-            return;
-        };
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            for body in bodies {
-                if let Err(e) = api::respond(&client, &url, &body).await {
-                    tracing::warn!(error = %e, "could not answer a Slack interaction");
-                    return;
-                }
-            }
-        });
+    fn follow_up(&self, to: Recipient, reply: Reply) {
+        self.continuation(to, reply, 0).start();
     }
 
     /// Posts the reply of a command that may still be running.
-    fn follow_up_outcome(&self, response_url: Option<String>, outcome: Outcome) {
+    fn follow_up_outcome(&self, to: Recipient, outcome: Outcome) {
         match outcome {
-            Outcome::Done(reply) => self.follow_up(response_url, reply),
+            Outcome::Done(reply) => self.follow_up(to, reply),
             Outcome::Late(handle) => {
                 let me = self.clone();
                 tokio::spawn(async move {
                     let reply = finish(handle).await;
-                    me.follow_up(response_url, reply);
+                    me.follow_up(to, reply);
                 });
             }
         }
@@ -245,26 +397,48 @@ impl Inbound {
         .await
     }
 
-    /// A slash command: its reply, a form, or an acknowledgement with the reply to follow.
-    pub async fn slash_command(&self, cmd: SlashCommand) -> Result<Answer, Malformed> {
+    /// A slash command: its reply, a form, or an acknowledgement with the
+    /// reply to follow; and the pages that follow the answer once it is sent.
+    pub async fn slash_command(
+        &self,
+        cmd: SlashCommand,
+    ) -> Result<(Answer, Continuation), Malformed> {
         self.slash(cmd, Some(ANSWER_WITHIN)).await
     }
 
     /// Socket Mode: a slash command whose envelope is already acknowledged.
-    /// It runs to the end, and its reply (or a problem) goes to `response_url`.
+    /// It runs to the end, and its reply (or a problem) goes to
+    /// `response_url`, every page after the one before it.
     pub async fn slash_command_acked(&self, cmd: SlashCommand) {
-        let url = cmd.response_url.clone();
-        let answer = self.slash(cmd, None).await.unwrap_or_else(|e| {
+        let (answer, then) = self.slash(cmd.clone(), None).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "a Slack command over Socket Mode could not be read");
-            Answer::Body(render::note(&e.to_string()))
+            (
+                Answer::Body(render::note(&e.to_string())),
+                Continuation::none(),
+            )
         });
-        if let Answer::Body(body) = answer {
-            self.post(url, body);
+        let Answer::Body(body) = answer else {
+            return then.run().await;
+        };
+        let then = then.after(body.clone());
+        if !then.is_empty() {
+            // the reply, every page after the one before it
+            return then.run().await;
+        }
+        // a note, not a reply
+        if let Some(url) = cmd.response_url.as_deref()
+            && let Err(e) = api::respond(&self.client, url, &body).await
+        {
+            tracing::warn!(error = %e, "could not answer a Slack command");
         }
     }
 
     /// Runs a slash command, waiting at most `limit` (`None`: to the end).
-    async fn slash(&self, cmd: SlashCommand, limit: Option<Duration>) -> Result<Answer, Malformed> {
+    async fn slash(
+        &self,
+        cmd: SlashCommand,
+        limit: Option<Duration>,
+    ) -> Result<(Answer, Continuation), Malformed> {
         let (user, channel) = identities(&cmd.user_id, &cmd.channel_id)?;
         if cmd.text.trim().is_empty()
             && let (Some(form), Some(trigger)) = (
@@ -277,7 +451,7 @@ impl Inbound {
                 channel: cmd.channel_id.clone(),
                 response_url: cmd.response_url.clone(),
             };
-            return Ok(match self.open_form(trigger, &form, &meta).await {
+            let answer = match self.open_form(trigger, &form, &meta).await {
                 Ok(()) => Answer::Ack,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not open a Slack form");
@@ -288,23 +462,23 @@ impl Inbound {
                         "I could not open the form ({e}). Type the command with its values instead:\n{usage}"
                     )))
                 }
-            });
+            };
+            return Ok((answer, Continuation::none()));
         }
+        let to = Recipient::new(cmd.response_url.clone(), &user, &channel);
         let config = &self.app.config;
         Ok(
             match self.run_as(user, channel, slash_text(&cmd), limit).await {
                 Outcome::Done(reply) => {
-                    let mut bodies = render::reply_bodies(&reply, config.tz, &config.directory);
-                    let first = bodies.remove(0);
-                    // a long reply continues on response_url once the answer is shown
-                    self.post_all(cmd.response_url.clone(), bodies, CONTINUE_AFTER);
-                    Answer::Body(first)
+                    let first = render::reply_body(&reply, config.tz, &config.directory);
+                    // the answer is a message in the channel: what follows keeps the pace
+                    self.pace.count(&to.channel.id);
+                    (Answer::Body(first), self.continuation(to, reply, 1))
                 }
                 Outcome::Late(handle) => {
-                    self.follow_up_outcome(cmd.response_url, Outcome::Late(handle));
-                    Answer::Body(render::note(
-                        "Working on it: the answer follows here in a moment.",
-                    ))
+                    self.follow_up_outcome(to, Outcome::Late(handle));
+                    let note = render::note("Working on it: the answer follows here in a moment.");
+                    (Answer::Body(note), Continuation::none())
                 }
             },
         )
@@ -325,6 +499,7 @@ impl Inbound {
             .ok_or_else(|| Malformed::new("block_actions names no channel"))?
             .to_string();
         let (user, channel) = identities(&a.user.id, &channel_id)?;
+        let to = Recipient::new(a.response_url.clone(), &user, &channel);
         let value = a
             .actions
             .iter()
@@ -336,7 +511,7 @@ impl Inbound {
                 Status::Invalid,
                 "This button does not carry a shipmate command (it may come from an older message): type the command instead.",
             );
-            self.follow_up(a.response_url, note);
+            self.follow_up(to, note);
             return Ok(Answer::Ack);
         };
         if let Some(template) = command_text::template(&command) {
@@ -354,14 +529,14 @@ impl Inbound {
                     Status::Failed,
                     format!("I could not open the form ({e}). Type the command instead: {command}"),
                 );
-                self.follow_up(a.response_url, note);
+                self.follow_up(to, note);
             }
             return Ok(Answer::Ack);
         }
         let outcome = self
             .run_as(user, channel, command, Some(ANSWER_WITHIN))
             .await;
-        self.follow_up_outcome(a.response_url, outcome);
+        self.follow_up_outcome(to, outcome);
         Ok(Answer::Ack)
     }
 
@@ -370,6 +545,7 @@ impl Inbound {
             return Ok(Answer::Ack);
         };
         let (user, channel) = identities(&v.user.id, &meta.channel)?;
+        let to = Recipient::new(meta.response_url.clone(), &user, &channel);
         Ok(
             match self.run_as(user, channel, text, Some(ANSWER_WITHIN)).await {
                 Outcome::Done(reply) if reply.status != Status::Ok => {
@@ -377,7 +553,7 @@ impl Inbound {
                     field_errors(&v, &reply.message.plain(self.app.config.tz))
                 }
                 outcome => {
-                    self.follow_up_outcome(meta.response_url, outcome);
+                    self.follow_up_outcome(to, outcome);
                     Answer::Ack
                 }
             },
@@ -426,8 +602,9 @@ impl Inbound {
                 return;
             }
         };
+        let to = Recipient::new(meta.response_url.clone(), &user, &channel);
         let outcome = self.run_as(user, channel, text, None).await;
-        self.follow_up_outcome(meta.response_url, outcome);
+        self.follow_up_outcome(to, outcome);
     }
 }
 

@@ -60,17 +60,27 @@ fn actions(message: &Message) -> Option<Value> {
 /// A reply as Slack messages within Slack's limits ([`pages`]): the first
 /// is the answer, the others continue it (the buttons go with the last).
 pub fn reply_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Value> {
+    reply_paged(reply, tz, directory)
+        .into_iter()
+        .map(|(_, body)| body)
+        .collect()
+}
+
+/// [`reply_bodies`], each with the byte offset where its page starts in the
+/// reply's Slack markup: the outbox can deliver the rest from there, as
+/// the same text a posted message would be ([`payload`](crate::delivery)).
+pub fn reply_paged(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<(usize, Value)> {
     let message = mentions::for_platform(&reply.message, Platform::Slack, directory);
     let markup = message.markup(Platform::Slack, tz);
-    let mut pages = pages::slack_pages(&markup);
+    let mut pages = pages::slack_paged(&markup, pages::SLACK_PAGE_TEXT);
     if pages.is_empty() {
-        pages.push(Vec::new());
+        pages.push((0, Vec::new()));
     }
     let last = pages.len() - 1;
     pages
         .into_iter()
         .enumerate()
-        .map(|(i, sections)| {
+        .map(|(i, (offset, sections))| {
             let text = sections.join("\n");
             let mut blocks: Vec<Value> = sections
                 .into_iter()
@@ -87,11 +97,12 @@ pub fn reply_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Value> 
                 _ => truncate(&text, FALLBACK_MAX),
             };
             blocks.extend(buttons);
-            json!({
+            let body = json!({
                 "response_type": if reply.in_channel { "in_channel" } else { "ephemeral" },
                 "text": fallback,
                 "blocks": blocks,
-            })
+            });
+            (offset, body)
         })
         .collect()
 }
@@ -108,6 +119,14 @@ pub fn follow_up_bodies(reply: &Reply, tz: Tz, directory: &Directory) -> Vec<Val
         body["replace_original"] = json!(false);
     }
     bodies
+}
+
+/// Ends a reply page with a line saying where the rest of the reply is.
+pub fn note_rest(body: &mut Value, text: &str) {
+    let line = json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(text)}]});
+    if let Some(blocks) = body.get_mut("blocks").and_then(Value::as_array_mut) {
+        blocks.push(line);
+    }
 }
 
 /// A short private note (acknowledgements, failures to open a form), escaped.

@@ -6,6 +6,8 @@
 //! acknowledged at once and its work runs behind the ack, answering on
 //! `response_url`: the library handles a socket's envelopes one at a time,
 //! so a slow command must not hold the next one past Slack's 3 seconds.
+//! A long reply's pages go to `response_url` one after the other (see
+//! [`Inbound::slash_command_acked`]).
 //! Only a form the grammar refuses is answered in the ack (field errors).
 //! Events are acknowledged: shipmate acts on none yet, like `POST /slack/events`.
 //!
@@ -22,6 +24,7 @@ use super::inbound::{Answer, Inbound};
 use super::render;
 use super::wire::{Interaction, SlashCommand};
 use crate::app::App;
+use crate::delivery::ChannelLimiter;
 use crate::platform::answer::Malformed;
 
 /// slack-morphism's callback error type (its own alias is crate-private).
@@ -190,7 +193,12 @@ impl Drop for ShutdownOnDrop {
 }
 
 /// Connects and serves until the task is dropped; the library reconnects on its own.
-pub async fn run(app: App, client: reqwest::Client) -> anyhow::Result<()> {
+/// `pace`: Slack's per-channel limiter, shared with the outbox.
+pub async fn run(
+    app: App,
+    client: reqwest::Client,
+    pace: Arc<ChannelLimiter>,
+) -> anyhow::Result<()> {
     let slack = &app.config.settings.slack;
     let token = SlackApiToken::new(SlackApiTokenValue::new(
         slack.app_token.expose().to_string(),
@@ -199,7 +207,7 @@ pub async fn run(app: App, client: reqwest::Client) -> anyhow::Result<()> {
     let environment = Arc::new(
         SlackClientEventsListenerEnvironment::new(api)
             .with_error_handler(on_error)
-            .with_user_state(Inbound::new(app.clone(), client)),
+            .with_user_state(Inbound::new(app.clone(), client, pace)),
     );
     let callbacks = SlackSocketModeListenerCallbacks::new()
         .with_command_events(on_command)
