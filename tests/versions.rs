@@ -182,3 +182,66 @@ async fn a_moved_eosl_voids_the_old_notices() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].contains("on 2027-12-31 (in 180d)"), "{}", sent[0]);
 }
+
+#[tokio::test]
+async fn a_new_minor_without_notes_reminds_the_product_role_and_notes_can_follow() {
+    // Arrange
+    let t = spawn_app_at(&[PARTNERS], start()).await;
+    t.ok("rm", "/version release portal 3.2.15").await;
+
+    // Act: a new minor without notes, then a patch of it without notes
+    let minor = t.ok("rm", "/version release portal 3.3.0").await;
+    t.ok("rm", "/version release portal 3.3.1").await;
+
+    // Assert: one reminder for 3.3.0 (and the first release), none for the patch
+    assert!(minor.contains("the product role is reminded"), "{minor}");
+    let reminders = t.posted("#product").await;
+    assert_eq!(reminders.len(), 2, "{reminders:?}");
+    assert!(
+        reminders[1].contains("`portal` 3.3.0 is recorded without release notes: @product"),
+        "{}",
+        reminders[1]
+    );
+    // the notes follow: posted to partners once; a second time is refused
+    let added = t
+        .ok(
+            "rm",
+            "/version release portal 3.3.0 notes:https://example.com/portal/3.3.0",
+        )
+        .await;
+    assert!(added.contains("posted to partners"), "{added}");
+    let again = t
+        .refused(
+            "rm",
+            "/version release portal 3.3.0 notes:https://example.com/other",
+        )
+        .await;
+    assert!(
+        again.contains("recorded already with its release notes"),
+        "{again}"
+    );
+    let partners = t.posted("#partners").await;
+    assert_eq!(partners.len(), 1, "{partners:?}");
+}
+
+#[tokio::test]
+async fn the_roadmap_reminder_goes_to_the_product_role_each_quarter() {
+    // Arrange: Tuesday 2026-12-01; the next quarter starts on 1 January
+    let t = spawn_app_at(&[PARTNERS], start()).await;
+
+    // Act: to 2 January, then to 2 April
+    t.advance(TimeDelta::days(32)).await;
+    let january = t.posted("#product").await;
+    t.advance(TimeDelta::days(90)).await;
+    let april = t.posted("#product").await;
+
+    // Assert
+    assert_eq!(january.len(), 1, "{january:?}");
+    assert!(
+        january[0].contains("@product: the roadmap for Q1 2027 is due to partners"),
+        "{}",
+        january[0]
+    );
+    assert_eq!(april.len(), 2, "{april:?}");
+    assert!(april[1].contains("Q2 2027"), "{}", april[1]);
+}

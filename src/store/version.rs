@@ -55,6 +55,28 @@ pub async fn insert_release(db: &mut impl Access, r: &Release) -> anyhow::Result
     Ok(done.rows_affected() == 1)
 }
 
+/// Adds release notes to a recorded release that has none; `false` when
+/// the release is not recorded or has notes already.
+pub async fn add_notes(
+    db: &mut impl Access,
+    service: &str,
+    version: Semver,
+    notes: &str,
+) -> anyhow::Result<bool> {
+    let conn = super::conn(db).await?;
+    let done = sqlx::query(
+        "UPDATE version_releases SET notes = ? WHERE service = ? AND major = ? AND minor = ? AND patch = ? AND notes IS NULL",
+    )
+    .bind(notes)
+    .bind(service)
+    .bind(int(version.major))
+    .bind(int(version.minor))
+    .bind(int(version.patch))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The releases of one service (or of all, with `None`), by service then version.
 pub async fn releases(db: &mut impl Access, service: Option<&str>) -> anyhow::Result<Vec<Release>> {
     let conn = super::conn(db).await?;

@@ -442,13 +442,17 @@ async fn announcement(
                     .role(t.spec.owner.clone(), owners),
             )
         }
-        Notice::Closed { by } => Message::new().line(
-            head("🏁")
-                .code(&r.name)
-                .text(" closed by ")
-                .user(by)
-                .text(format!(". Retro: /release retro release:{id}")),
-        ),
+        Notice::Closed { by } => Message::new()
+            .line(
+                head("🏁")
+                    .code(&r.name)
+                    .text(" closed by ")
+                    .user(by)
+                    .text(format!(". Retro: /release retro release:{id}")),
+            )
+            .line(Line::new().text(
+                "📝 Partners get release notes with every release: record what shipped with /version release <service> <semver> notes:<url>.",
+            )),
     };
     Ok(m)
 }

@@ -19,6 +19,13 @@ pub struct VersionSettings {
     eosl_notice: Vec<String>,
     /// Records releases and schedules EOSL.
     manager_role: Option<String>,
+    /// The team's channels: reminders of the roadmap and of missing release notes.
+    #[serde(deserialize_with = "list")]
+    team_channels: Vec<String>,
+    /// Reminded to send partners the roadmap and the release notes.
+    product_role: Option<String>,
+    /// When the quarterly roadmap reminder goes out (cron with seconds, in `timezone`).
+    roadmap_cron: String,
 }
 
 /// Version policy rules.
@@ -29,6 +36,10 @@ pub struct VersionRules {
     pub eosl_notice: Vec<TimeDelta>,
     /// `versions.manager_role`.
     pub manager: Role,
+    pub team_channels: Vec<ChannelRef>,
+    /// `versions.product_role`.
+    pub product: Role,
+    pub roadmap_cron: String,
 }
 
 impl Section for VersionRules {
@@ -47,6 +58,12 @@ impl Section for VersionRules {
                 v.manager_role.as_deref(),
                 Role::RELEASE_MANAGER,
             ),
+            team_channels: c.channels("team_channels", &v.team_channels),
+            product: c.role("product_role", v.product_role.as_deref(), Role::PRODUCT),
+            roadmap_cron: {
+                c.cron("roadmap_cron", &v.roadmap_cron);
+                v.roadmap_cron
+            },
         }
     }
 }

@@ -4,7 +4,7 @@
 //! go to `versions.channels` at the `versions.eosl_notice` offsets and on the
 //! day support ends. The rules are in `domain::version`.
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{Datelike, NaiveDate, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 mod command;
@@ -14,13 +14,14 @@ pub use command::{VERSION, VersionCommand};
 pub use config::VersionRules;
 
 use super::context::Handled;
-use super::feature::{Feature, Job, JobRunner, Runs};
+use super::feature::{Feature, Job, JobRunner, NoPayload, Runs};
+use super::roles;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::DomainError;
 use crate::domain::timing::{format_duration, midnight};
 use crate::domain::version::{Semver, Verdict, check as verdict};
 use crate::grammar::CommandSpec;
-use crate::settings::{Checks, SectionCheck};
+use crate::settings::{Checks, Config, SectionCheck};
 use crate::store;
 use crate::store::version::Release;
 
@@ -29,7 +30,8 @@ pub struct Versions;
 
 impl Feature for Versions {
     const COMMANDS: &'static [&'static CommandSpec] = &[&VERSION];
-    const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<EoslNotice>::NEW];
+    const JOBS: &'static [&'static dyn JobRunner] =
+        &[&Runs::<EoslNotice>::NEW, &Runs::<RoadmapReminder>::NEW];
     const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<VersionRules>::NEW];
     type Command = VersionCommand;
 
@@ -83,10 +85,29 @@ async fn release(
         released_at: ctx.now,
     };
     if !store::version::insert_release(&mut ctx.db, &release).await? {
-        return Err(DomainError::conflict(format!(
-            "`{service}` {version} is recorded already: record the next version instead"
-        ))
-        .into());
+        // recorded already: release notes may still be added, once
+        return match &notes {
+            Some(url) if store::version::add_notes(&mut ctx.db, service, version, url).await? => {
+                ctx.audit(
+                    &format!("version:{service}"),
+                    "notes",
+                    &format!("version={version} notes={url}"),
+                );
+                post_notes(ctx, service, version, url);
+                Ok(Reply::in_channel(Message::text(format!(
+                    "Release notes of `{service}` {version} posted to partners."
+                ))))
+            }
+            _ => Err(DomainError::conflict(format!(
+                "`{service}` {version} is recorded already{}: record the next version instead",
+                if notes.is_some() {
+                    " with its release notes"
+                } else {
+                    ""
+                }
+            ))
+            .into()),
+        };
     }
     ctx.audit(
         &format!("version:{service}"),
@@ -116,15 +137,74 @@ async fn release(
             reply.push_str(&format!(" {m}.x is no longer supported."));
         }
     }
-    if let Some(url) = &notes {
-        let message = Message::new().line(Line::new().text(format!(
-            "📦 `{service}` {version} is released. Release notes: {url}"
-        )));
-        let channels = ctx.app.config.section::<VersionRules>().channels.clone();
-        ctx.post_all(&channels, &message);
-        reply.push_str(" Release notes posted to partners.");
+    match &notes {
+        Some(url) => {
+            post_notes(ctx, service, version, url);
+            reply.push_str(" Release notes posted to partners.");
+        }
+        // a new major or minor owes partners its notes: remind the product role
+        None if !releases
+            .iter()
+            .any(|v| *v != version && (v.major, v.minor) == (version.major, version.minor)) =>
+        {
+            let rules = ctx.app.config.section::<VersionRules>();
+            let (role, channels) = (rules.product.clone(), rules.team_channels.clone());
+            let members = roles::members_of(ctx, &role).await?;
+            let message = Message::new().line(
+                Line::new()
+                    .text(format!("📝 `{service}` {version} is recorded without release notes: "))
+                    .role(role, members)
+                    .text(format!(
+                        ", add them with /version release {service} {version} notes:<url> so partners get them."
+                    )),
+            );
+            ctx.post_all(&channels, &message);
+            reply.push_str(" No release notes yet: the product role is reminded.");
+        }
+        None => {}
     }
     Ok(Reply::in_channel(Message::text(reply)))
+}
+
+/// Posts a release's notes to the partner channels.
+fn post_notes(ctx: &mut Ctx<'_>, service: &str, version: Semver, url: &str) {
+    let message = Message::new().line(Line::new().text(format!(
+        "📦 `{service}` {version} is released. Release notes: {url}"
+    )));
+    let channels = ctx.app.config.section::<VersionRules>().channels.clone();
+    ctx.post_all(&channels, &message);
+}
+
+/// Reminds the product role, each quarter, to send partners the roadmap
+/// (`versions.roadmap_cron`).
+pub struct RoadmapReminder;
+
+impl Job for RoadmapReminder {
+    const KIND: &'static str = "version.roadmap";
+    type Payload = NoPayload;
+
+    fn cron(config: &Config) -> Option<String> {
+        Some(config.section::<VersionRules>().roadmap_cron.clone())
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, _: NoPayload) -> anyhow::Result<()> {
+        let local = ctx.now.with_timezone(&ctx.app.config.tz);
+        let quarter = (local.month() - 1) / 3 + 1;
+        let rules = ctx.app.config.section::<VersionRules>();
+        let (role, channels) = (rules.product.clone(), rules.team_channels.clone());
+        let members = roles::members_of(ctx, &role).await?;
+        let message = Message::new().line(
+            Line::new()
+                .text("🗺️ ")
+                .role(role, members)
+                .text(format!(
+                    ": the roadmap for Q{quarter} {} is due to partners; send it with the release notes of the quarter.",
+                    local.year()
+                )),
+        );
+        ctx.post_all(&channels, &message);
+        Ok(())
+    }
 }
 
 async fn check(ctx: &mut Ctx<'_>, service: &str, version: Semver) -> Handled<Reply> {
