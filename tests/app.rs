@@ -347,6 +347,18 @@ async fn help_lists_every_command_and_explains_one() {
         one.contains("/delete-request object <DR-n> reason:…"),
         "{one}"
     );
+    let sub = t.ok("alice", "/help sms balance").await;
+    assert!(sub.contains("/sms balance <credits>"), "{sub}");
+    assert!(!sub.contains("/sms status"), "one subcommand only: {sub}");
+    let wrong = t.refused("alice", "/help sms nope").await;
+    assert!(
+        wrong.contains("its subcommands are balance, status"),
+        "{wrong}"
+    );
+    // nothing found is an answer, the same for status and history
+    let none = t.ok("alice", "/pipeline history nope").await;
+    assert!(none.contains("No runs of `nope`"), "{none}");
+    t.ok("alice", "/pipeline status env:nope").await;
 }
 
 #[tokio::test]

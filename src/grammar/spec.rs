@@ -110,11 +110,14 @@ pub static HELP: CommandSpec = CommandSpec {
     subs: &[SubSpec {
         name: "show",
         summary: "Show usage",
-        params: &[opt_pos(
-            "command",
-            "command",
-            "the command to explain, e.g. delete-request",
-        )],
+        params: &[
+            opt_pos(
+                "command",
+                "command",
+                "the command to explain, e.g. delete-request",
+            ),
+            opt_pos("sub", "subcommand", "one of its subcommands, e.g. approve"),
+        ],
     }],
 };
 

@@ -145,7 +145,7 @@ fn a_misspelled_subcommand_is_never_run_as_the_default_ones_argument() {
 fn an_unknown_command_shows_how_to_get_help_not_every_usage_line() {
     let e = parse_line("/delete-requets approve DR-1").expect_err("refused");
     assert!(e.message.contains("did you mean `delete-request`?"), "{e}");
-    assert_eq!(e.usage, "/help [<command>]");
+    assert_eq!(e.usage, "/help [<command>] [<subcommand>]");
     let e = parse_line("/role grnt qa console:x").expect_err("refused");
     assert_eq!(e.usage, "/role grant <role> <user>");
 }

@@ -139,7 +139,10 @@ async fn history(ctx: &mut Ctx<'_>, pipeline: &str) -> Handled<Reply> {
         } else {
             format!("known pipelines: {}", known.join(", "))
         };
-        return Err(DomainError::not_found(format!("No runs of `{pipeline}`: {hint}.")).into());
+        // nothing found is an answer, as for `/pipeline status env:…`
+        return Ok(Reply::private(Message::text(format!(
+            "No runs of `{pipeline}`: {hint}."
+        ))));
     }
     let mut m = Message::text(format!(
         "Last {} runs of {pipeline}, newest first:",
