@@ -495,3 +495,50 @@ runbooks_dir = "{}"
     let unknown = t.refused("admin", "/role grant wizard console:pat").await;
     assert!(unknown.contains("unknown role `wizard`"), "{unknown}");
 }
+
+#[tokio::test]
+async fn a_release_that_cannot_finish_is_cancelled_its_reminders_stop_and_another_can_start() {
+    // Arrange: a portal release whose merge-main task opened the code freeze
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok("rm", "/release start P1 template:portal-release")
+        .await;
+    t.ok("ops", "/task done rc-staging").await;
+    t.ok("pm", "/task done uat").await;
+    t.ok("pm", "/signoff validation").await;
+    t.ok("qa", "/signoff qa").await;
+    t.ok("ops", "/task done merge-main").await;
+    let refused = t
+        .refused("ops", "/release cancel reason:\"not mine\"")
+        .await;
+    assert!(refused.contains("release-manager"), "{refused}");
+    let no_reason = t.refused("rm", "/release cancel").await;
+    assert!(no_reason.contains("reason"), "{no_reason}");
+
+    // Act
+    let cancelled = t
+        .ok("rm", "/release cancel reason:\"superseded by P2\"")
+        .await;
+
+    // Assert: the freeze it opened is named, reminders stop, a new run may start
+    assert!(cancelled.contains("REL-1 `P1` is cancelled"), "{cancelled}");
+    assert!(
+        cancelled.contains("Still open from it: freeze window on `portal`")
+            && cancelled.contains("/freeze end portal"),
+        "{cancelled}"
+    );
+    assert_eq!(outbox_count(&t, "🛑").await, 1, "announced once");
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'release.overdue' AND state = 'pending'",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(pending, 0, "no overdue reminder left");
+    let again = t.refused("rm", "/task done deploy").await;
+    assert!(again.contains("no release is open"), "{again}");
+    t.ok("rm", "/release start P2 template:portal-release")
+        .await;
+    let status = t.ok("rm", "/release status release:REL-1").await;
+    assert!(status.contains("(cancelled: superseded by P2)"), "{status}");
+}

@@ -48,6 +48,8 @@ impl TaskState {
 pub enum ReleaseState {
     Open,
     Closed,
+    /// Ended by the manager before it could finish (`cancel_reason` says why).
+    Cancelled,
 }
 
 /// One task of a running release.
@@ -77,6 +79,9 @@ pub struct Release {
     /// from its runbook when it started.
     #[serde(default = "default_manager")]
     pub manager: Role,
+    /// Why it was cancelled, if it was.
+    #[serde(default)]
+    pub cancel_reason: Option<String>,
 }
 
 fn default_manager() -> Role {
@@ -137,6 +142,10 @@ pub enum Notice {
     Closed {
         by: UserRef,
     },
+    Cancelled {
+        by: UserRef,
+        reason: String,
+    },
 }
 
 /// Planned versus actual for one task.
@@ -185,6 +194,7 @@ impl Release {
             channel,
             t0,
             state: ReleaseState::Open,
+            cancel_reason: None,
             tasks: runbook
                 .tasks
                 .iter()
@@ -278,6 +288,7 @@ impl Release {
         match self.state {
             ReleaseState::Open => Ok(()),
             ReleaseState::Closed => Err(DomainError::conflict("this release is closed")),
+            ReleaseState::Cancelled => Err(DomainError::conflict("this release was cancelled")),
         }
     }
 
@@ -593,6 +604,31 @@ impl Release {
         })])
     }
 
+    /// Cancels the release (its manager), whatever is unfinished: it ends,
+    /// its reminders stop, and its channel may start another.
+    pub fn cancel(
+        &mut self,
+        by: &Actor,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Effect>, DomainError> {
+        by.require(&self.manager, "cancel releases")?;
+        self.require_open()?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(DomainError::invalid(
+                "reason: say why the release is cancelled, e.g. reason:\"superseded by 3.3\"",
+            ));
+        }
+        self.state = ReleaseState::Cancelled;
+        self.closed_at = Some(now);
+        self.cancel_reason = Some(reason.to_string());
+        Ok(vec![Effect::Announce(Notice::Cancelled {
+            by: by.user.clone(),
+            reason: reason.to_string(),
+        })])
+    }
+
     /// The daily overdue check for one task: a reminder and the next check,
     /// or nothing when the task is finished or the release closed.
     pub fn overdue(&self, id: &str, now: DateTime<Utc>) -> Vec<Effect> {
@@ -600,7 +636,7 @@ impl Release {
             return Vec::new();
         };
         let due = self.planned_end(&task.spec);
-        if self.state == ReleaseState::Closed || task.state.finished() || now < due {
+        if self.state != ReleaseState::Open || task.state.finished() || now < due {
             return Vec::new();
         }
         let days_late = (now - due).num_days() + 1;

@@ -10,6 +10,7 @@ fn state(r: &Release) -> &'static str {
     match r.state {
         ReleaseState::Open => "open",
         ReleaseState::Closed => "closed",
+        ReleaseState::Cancelled => "cancelled",
     }
 }
 

@@ -74,6 +74,11 @@ pub static RELEASE: CommandSpec = CommandSpec {
             summary: "Close the release once every task is finished (release-manager)",
             params: &[RELEASE_KEY],
         },
+        SubSpec {
+            name: "cancel",
+            summary: "End a release that cannot finish; its reminders stop (release-manager)",
+            params: &[RELEASE_KEY, key("reason", "…", "why it is cancelled")],
+        },
     ],
 };
 
@@ -175,6 +180,10 @@ pub enum ReleaseCommand {
     Close {
         release: Option<RecordId>,
     },
+    Cancel {
+        release: Option<RecordId>,
+        reason: String,
+    },
     Task {
         release: Option<RecordId>,
         task: String,
@@ -252,6 +261,10 @@ impl TryFrom<Input<'_>> for ReleaseCommand {
                 format: input.parse("format")?.unwrap_or(RetroFormat::Text),
             },
             ("release", "close") => ReleaseCommand::Close { release },
+            ("release", "cancel") => ReleaseCommand::Cancel {
+                release,
+                reason: required("reason")?,
+            },
             ("task", "list") => ReleaseCommand::TaskList { release },
             ("task", sub @ ("start" | "done" | "skip")) => ReleaseCommand::Task {
                 release,

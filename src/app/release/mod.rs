@@ -54,6 +54,7 @@ impl Feature for Releases {
                 }))
             }
             ReleaseCommand::Close { release } => close(ctx, release).await,
+            ReleaseCommand::Cancel { release, reason } => cancel(ctx, release, &reason).await,
             ReleaseCommand::Task {
                 release,
                 task,
@@ -123,6 +124,43 @@ async fn close(ctx: &mut Ctx<'_>, release: Option<RecordId>) -> Handled<Reply> {
         "{id} `{}` is closed. Retro: /release retro release:{id}",
         r.name
     ))))
+}
+
+/// Cancels a run: its overdue reminders stop, and the reply names the
+/// freeze windows it opened that are still open (ending them is a choice).
+async fn cancel(ctx: &mut Ctx<'_>, release: Option<RecordId>, reason: &str) -> Handled<Reply> {
+    let (id, mut r) = resolve(ctx, release).await?;
+    let effects = r
+        .cancel(&ctx.actor, reason, ctx.now)
+        .map_err(|e| e.about(id))?;
+    save(ctx, id, &r, "cancel", reason).await?;
+    store::jobs::cancel_for(
+        &mut ctx.db,
+        Overdue::KIND,
+        &format!("{}:{id}:", Overdue::KIND),
+    )
+    .await?;
+    apply_effects(ctx, id, &r, effects).await?;
+    let windows: Vec<_> = store::freeze::not_ended(&mut ctx.db, ctx.now)
+        .await?
+        .into_iter()
+        .filter(|(_, w)| w.opened_by == id.to_string())
+        .collect();
+    let mut m = Message::text(format!(
+        "{id} `{}` is cancelled; its reminders have stopped, and this channel can start another release.",
+        r.name
+    ));
+    for (_, w) in &windows {
+        m = m.line(
+            Line::new()
+                .text(format!("Still open from it: {} window on ", w.kind))
+                .code(&w.target)
+                .text(" until ")
+                .time(w.ends_at)
+                .text(format!(" (end it with /freeze end {})", w.target)),
+        );
+    }
+    Ok(Reply::in_channel(m))
 }
 
 async fn run_task(
@@ -442,6 +480,13 @@ async fn announcement(
                     .role(t.spec.owner.clone(), owners),
             )
         }
+        Notice::Cancelled { by, reason } => Message::new().line(
+            head("🛑")
+                .code(&r.name)
+                .text(" cancelled by ")
+                .user(by)
+                .text(format!(": {reason}")),
+        ),
         Notice::Closed { by } => Message::new()
             .line(
                 head("🏁")
@@ -507,10 +552,13 @@ fn status(id: &RecordId, r: &Release, tz: Tz, now: DateTime<Utc>) -> Message {
             .text(format!(
                 ": {done} of {} tasks finished{}",
                 r.tasks.len(),
-                if r.state == crate::domain::release::ReleaseState::Closed {
-                    " (closed)"
-                } else {
-                    ""
+                match r.state {
+                    crate::domain::release::ReleaseState::Open => String::new(),
+                    crate::domain::release::ReleaseState::Closed => " (closed)".to_string(),
+                    crate::domain::release::ReleaseState::Cancelled => format!(
+                        " (cancelled: {})",
+                        r.cancel_reason.as_deref().unwrap_or("no reason recorded")
+                    ),
                 }
             )),
     );
