@@ -311,10 +311,13 @@ async fn a_release_task_opens_the_code_freeze_which_reminds_before_it_ends() {
     .await
     .unwrap();
     assert_eq!(frozen.map(|w| w.opened_by), Some("REL-1".to_string()));
-    let twice = t
-        .refused("rm", "/freeze start portal until:7d reason:again")
+    let kept = t
+        .ok("rm", "/freeze start portal until:7d reason:again")
         .await;
-    assert!(twice.contains("already has a code freeze"), "{twice}");
+    assert!(
+        kept.contains("is in force already until") && kept.contains("kept"),
+        "{kept}"
+    );
 
     clock.set(day(0) + TimeDelta::days(27));
     scheduler::run_due(&t.app).await.unwrap();
@@ -541,4 +544,52 @@ async fn a_release_that_cannot_finish_is_cancelled_its_reminders_stop_and_anothe
         .await;
     let status = t.ok("rm", "/release status release:REL-1").await;
     assert!(status.contains("(cancelled: superseded by P2)"), "{status}");
+}
+
+#[tokio::test]
+async fn redoing_the_task_that_opens_a_freeze_keeps_one_window_and_a_later_end_extends_it() {
+    // Arrange: merge-main opened the portal freeze
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok("rm", "/release start P1 template:portal-release")
+        .await;
+    t.ok("ops", "/task done rc-staging").await;
+    t.ok("pm", "/task done uat").await;
+    t.ok("pm", "/signoff validation").await;
+    t.ok("qa", "/signoff qa").await;
+    t.ok("ops", "/task done merge-main").await;
+
+    // Act: the qa sign-off is revoked (reopening merge-main), signed again, merge-main redone
+    clock.advance(TimeDelta::days(1));
+    t.ok("qa", "/signoff revoke qa reason:\"a late regression\"")
+        .await;
+    t.ok("qa", "/signoff qa").await;
+    t.ok("ops", "/task done merge-main").await;
+
+    // Assert: one window, extended by the day that passed, announced as such
+    let windows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM freeze_windows WHERE target = 'portal' AND kind = 'freeze'",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(windows, 1);
+    assert_eq!(
+        outbox_count(&t, "❄️ Code freeze on `portal` until").await,
+        1
+    );
+    assert_eq!(
+        outbox_count(&t, "❄️ Code freeze on `portal` extended until").await,
+        1
+    );
+    // the old end's timers are void: one "has ended" notice, at the new end
+    clock.set(day(0) + TimeDelta::days(30));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(outbox_count(&t, "has ended").await, 0, "not at the old end");
+    clock.set(day(0) + TimeDelta::days(31));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(
+        outbox_count(&t, "🔓 Code freeze on `portal` has ended.").await,
+        1
+    );
 }

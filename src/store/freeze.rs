@@ -82,6 +82,17 @@ pub async fn active(
     rows.into_iter().map(decode).collect()
 }
 
+/// Moves a window's end later (a second opening of the same window).
+pub async fn extend(db: &mut impl Access, id: i64, ends_at: DateTime<Utc>) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
+    sqlx::query("UPDATE freeze_windows SET ends_at = ? WHERE id = ?")
+        .bind(ms(ends_at))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Ends a window early.
 pub async fn end(db: &mut impl Access, id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
     let conn = super::conn(db).await?;

@@ -65,30 +65,27 @@ async fn start(
         Until::After(d) => ctx.now + d,
         Until::At(at) => at,
     };
-    if let Some((_, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
-        .await?
-        .first()
-    {
-        return Err(DomainError::conflict(format!(
-            "`{target}` already has a {} until {}: end it first with /freeze end {target}",
-            kind.label(),
-            local(w.ends_at, ctx.app.config.tz)
-        ))
-        .into());
-    }
     let by = ctx.actor.user.to_string();
-    open(ctx, target, kind, ends_at, reason, &by).await?;
-    Ok(Reply::in_channel(
-        Message::new().line(
-            Line::new()
-                .text(format!(
-                    "{} on `{target}` until ",
-                    capitalised(kind.label())
-                ))
-                .time(ends_at)
-                .text("."),
-        ),
-    ))
+    let label = capitalised(kind.label());
+    let line = match open(ctx, target, kind, ends_at, reason, &by).await? {
+        Opened::New(_) => Line::new()
+            .text(format!("{label} on `{target}` until "))
+            .time(ends_at)
+            .text("."),
+        Opened::Extended(_) => Line::new()
+            .text(format!(
+                "{label} on `{target}` was in force already: extended until "
+            ))
+            .time(ends_at)
+            .text("."),
+        Opened::Kept(_, until) => Line::new()
+            .text(format!("{label} on `{target}` is in force already until "))
+            .time(until)
+            .text(format!(
+                ": kept (end it with /freeze end {target} to shorten it)."
+            )),
+    };
+    Ok(Reply::in_channel(Message::new().line(line)))
 }
 
 async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
@@ -134,7 +131,19 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Opens a window now until `ends_at`, announces it and schedules its reminders.
+/// What opening a window did: one window per target and kind is in force,
+/// so opening it again extends it to the later end, or keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    New(i64),
+    Extended(i64),
+    Kept(i64, DateTime<Utc>),
+}
+
+/// Opens a window now until `ends_at`, announces it and schedules its
+/// reminders; when one is in force on the target already, extends it to
+/// `ends_at` if that is later, else keeps it (the same rule for
+/// `/freeze start` and a runbook's task, however often it is redone).
 pub async fn open(
     ctx: &mut Ctx<'_>,
     target: &str,
@@ -142,8 +151,41 @@ pub async fn open(
     ends_at: DateTime<Utc>,
     reason: &str,
     opened_by: &str,
-) -> Handled<i64> {
+) -> Handled<Opened> {
     let window = FreezeWindow::open(target, kind, ctx.now, ends_at, reason, opened_by)?;
+    let current = store::freeze::active(&mut ctx.db, ctx.now, Some(&window.target), Some(kind))
+        .await?
+        .into_iter()
+        .next_back();
+    if let Some((id, w)) = current {
+        if ends_at <= w.ends_at {
+            return Ok(Opened::Kept(id, w.ends_at));
+        }
+        store::freeze::extend(&mut ctx.db, id, ends_at).await?;
+        ctx.audit(
+            &format!("freeze:{id}"),
+            "extend",
+            &format!(
+                "target={} kind={kind} until={} by={opened_by}",
+                w.target,
+                local(ends_at, ctx.app.config.tz)
+            ),
+        );
+        let message = Message::new().line(
+            Line::new()
+                .text(format!(
+                    "❄️ {} on `{}` extended until ",
+                    capitalised(kind.label()),
+                    w.target
+                ))
+                .time(ends_at)
+                .text(format!(" (by {opened_by})")),
+        );
+        let channels = ctx.app.config.section::<FreezeRules>().channels.clone();
+        ctx.post_all(&channels, &message);
+        schedule_end(ctx, id, ends_at);
+        return Ok(Opened::Extended(id));
+    }
     let id = store::freeze::insert(&mut ctx.db, &window, ctx.now).await?;
     ctx.audit(
         &format!("freeze:{id}"),
@@ -167,6 +209,13 @@ pub async fn open(
     );
     let channels = ctx.app.config.section::<FreezeRules>().channels.clone();
     ctx.post_all(&channels, &message);
+    schedule_end(ctx, id, ends_at);
+    Ok(Opened::New(id))
+}
+
+/// The reminder before a window's end and the notice at it (timers of an
+/// earlier end are void: they carry the end they were set for).
+fn schedule_end(ctx: &mut Ctx<'_>, id: i64, ends_at: DateTime<Utc>) {
     let payload = WindowPayload {
         id,
         ends_at_ms: store::ms(ends_at),
@@ -176,7 +225,6 @@ pub async fn open(
         Ending::schedule(ctx, &payload, remind_at);
     }
     Ended::schedule(ctx, &payload, ends_at);
-    Ok(id)
 }
 
 /// The reminder `freeze.remind_before` ahead of a window's end.
