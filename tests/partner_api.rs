@@ -430,6 +430,53 @@ async fn a_retry_with_the_same_idempotency_key_returns_the_same_incident() {
 }
 
 #[tokio::test]
+async fn retries_sent_at_once_with_one_key_open_one_incident() {
+    let t = friday_afternoon().await;
+    let body = login_outage();
+
+    let answers = burst_with_one_key(&t, &body).await;
+
+    let ids: Vec<&Value> = answers.iter().map(|a| &a.body["id"]).collect();
+    assert!(
+        answers.iter().all(|a| a.status == StatusCode::CREATED),
+        "{ids:?}"
+    );
+    assert!(ids.iter().all(|id| **id == json!("INC-1")), "{ids:?}");
+    let replayed = answers
+        .iter()
+        .filter(|a| a.headers.get("idempotent-replayed").is_some())
+        .count();
+    assert_eq!(replayed, answers.len() - 1);
+    assert_eq!(count(&t, "incidents").await, 1);
+    assert_eq!(count(&t, "incident_requests").await, 1);
+}
+
+/// Eight identical requests with one key, sent together.
+async fn burst_with_one_key(t: &TestApp, body: &Value) -> Vec<Answer> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let url = t.url("/api/v1/incidents");
+        let body = body.to_string();
+        tasks.spawn(async move {
+            send(
+                reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(ACME_TOKEN)
+                    .header("Content-Type", "application/json")
+                    .header("Idempotency-Key", "burst-1")
+                    .body(body),
+            )
+            .await
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = tasks.join_next().await {
+        answers.push(answer.expect("request task"));
+    }
+    answers
+}
+
+#[tokio::test]
 async fn the_partner_reads_updates_and_the_resolution_never_internal_notes() {
     let t = friday_afternoon().await;
     post(&t, Some(ACME_TOKEN), None, &login_outage()).await;
