@@ -7,23 +7,14 @@
 
 mod common;
 
-use chrono::{DateTime, TimeZone, Utc};
-use chrono_tz::Asia::Kolkata;
-use common::{TestApp, spawn_app_at};
+use chrono::{DateTime, Utc};
+use common::{TestApp, ist, spawn_app_at};
 
 const ACME: &str = "console:#acme";
 const ENV: &[(&str, &str)] = &[
     ("SHIPMATE__PARTNERS__ACME__CHANNELS", ACME),
     ("SHIPMATE__SUPPORT__CHANNELS", "console:#support"),
 ];
-
-/// A local time in IST.
-fn ist(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-    Kolkata
-        .with_ymd_and_hms(y, m, d, h, min, 0)
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 /// Moves the clock to `to`, firing what falls due.
 async fn until(t: &TestApp, to: DateTime<Utc>) {

@@ -122,6 +122,10 @@ pub struct Report {
     pub partner: Option<String>,
     /// Whether the version is supported, in words (checked on open).
     pub support: Option<String>,
+    /// Whom the partner names to talk to (given through the HTTP intake).
+    pub contact: Option<String>,
+    /// Raised through the partner's HTTP intake rather than in a channel.
+    pub via_api: bool,
 }
 
 /// One incident.
@@ -133,6 +137,13 @@ pub struct Incident {
     pub version: Option<Semver>,
     pub partner: Option<String>,
     pub support: Option<String>,
+    /// Whom the partner names to talk to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// Raised through the partner's HTTP intake (`POST /api/v1/incidents`):
+    /// `opened_in` is then only where its partner's channels would be.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub via_api: bool,
     pub opened_in: ChannelRef,
     pub opened_by: UserRef,
     pub opened_at: DateTime<Utc>,
@@ -215,6 +226,8 @@ impl Incident {
             version: report.version,
             partner: report.partner,
             support: report.support,
+            contact: report.contact,
+            via_api: report.via_api,
             opened_in: channel.clone(),
             opened_by: by.clone(),
             opened_at: now,
@@ -235,6 +248,12 @@ impl Incident {
                 public: true,
             }],
         })
+    }
+
+    /// The timeline entries the partner reads (the opening, updates, the
+    /// resolution, reopenings): never internal notes, escalations or breaches.
+    pub fn public_timeline(&self) -> impl Iterator<Item = &Entry> {
+        self.timeline.iter().filter(|e| e.public)
     }
 
     /// Business time the response clock has run by `now` (frozen at the
@@ -457,6 +476,36 @@ impl Incident {
             State::Open
         }
     }
+}
+
+/// The identity a partner's HTTP intake acts as: `console:api.<partner>`, a
+/// name no chat platform gives a person, holding no role.
+pub fn api_user(partner: &str) -> UserRef {
+    UserRef::console(&format!("api.{partner}"))
+}
+
+/// The longest partner name (so that [`api_user`] stays a valid console id).
+pub const MAX_PARTNER_NAME: usize = 32;
+
+/// The longest `contact`.
+pub const MAX_CONTACT: usize = 200;
+
+/// A contact as given (an e-mail address, a name, a phone number): trimmed,
+/// at most [`MAX_CONTACT`] characters, one line; empty is none.
+pub fn parse_contact(s: &str) -> Result<Option<String>, DomainError> {
+    let t = s.trim();
+    if t.chars().count() > MAX_CONTACT {
+        return Err(DomainError::invalid(format!(
+            "contact: is {} characters: give at most {MAX_CONTACT}, e.g. \"Jane Roe <jane@acme.example>\"",
+            t.chars().count()
+        )));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "contact: write it on one line, without control characters",
+        ));
+    }
+    Ok((!t.is_empty()).then(|| t.to_string()))
 }
 
 /// The median of `values` (the lower middle of an even count).

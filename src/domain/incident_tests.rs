@@ -49,6 +49,8 @@ fn open(severity: Severity, at: &str) -> Incident {
             version: None,
             partner: None,
             support: None,
+            contact: None,
+            via_api: false,
         },
         &UserRef::console("pat"),
         &"console:#acme".parse().unwrap(),
@@ -252,4 +254,74 @@ fn escalation_offsets_are_shares_of_the_sla_or_business_time() {
     ];
     assert_eq!(median(&mut v), Some(TimeDelta::hours(2)));
     assert_eq!(median(&mut []), None);
+}
+
+#[test]
+fn the_partner_reads_the_public_timeline_only() {
+    let cal = calendar(&[]);
+    let mut incident = open(Severity::P2, "Mon 2026-12-07 10:00");
+    let support = UserRef::console("sam");
+    let at = ist("Mon 2026-12-07 11:00");
+    for event in [
+        Event::Ack,
+        Event::Note("the DBA thinks it is the index".into()),
+        Event::Update("we are on it".into()),
+        Event::Resolve(Resolved {
+            kind: Resolution::Workaround,
+            text: "restart the job".into(),
+            fix_in: Vec::new(),
+        }),
+        Event::Reopen,
+    ] {
+        incident.apply(event, &support, &cal, at).unwrap();
+    }
+    let public: Vec<(&str, &str)> = incident
+        .public_timeline()
+        .map(|e| (e.what.as_str(), e.text.as_str()))
+        .collect();
+    assert_eq!(
+        public,
+        [
+            ("opened", "login fails"),
+            ("update", "we are on it"),
+            ("resolve", "workaround: restart the job"),
+            ("reopen", "reopened"),
+        ]
+    );
+}
+
+#[test]
+fn a_contact_is_one_trimmed_line_of_bounded_length() {
+    assert_eq!(
+        parse_contact("  Jane <jane@acme.example> ").unwrap(),
+        Some("Jane <jane@acme.example>".into())
+    );
+    assert_eq!(parse_contact("   ").unwrap(), None);
+    assert!(
+        parse_contact("jane\nroe")
+            .unwrap_err()
+            .to_string()
+            .starts_with("contact: ")
+    );
+    let long = "x".repeat(MAX_CONTACT + 1);
+    assert!(
+        parse_contact(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("201 characters")
+    );
+    assert_eq!(
+        parse_contact(&"x".repeat(MAX_CONTACT))
+            .unwrap()
+            .map(|c| c.len()),
+        Some(MAX_CONTACT)
+    );
+}
+
+#[test]
+fn the_api_identity_is_a_valid_console_user_for_the_longest_partner_name() {
+    let name = "a".repeat(MAX_PARTNER_NAME);
+    let user = api_user(&name);
+    assert_eq!(user.to_string().parse::<UserRef>(), Ok(user));
+    assert_eq!(api_user("acme").to_string(), "console:api.acme");
 }

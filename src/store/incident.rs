@@ -1,5 +1,6 @@
 //! Partner incidents: one row each in `incidents`, the incident as JSON
-//! beside the columns that lists, reports and `/metrics` filter on.
+//! beside the columns that lists, reports and `/metrics` filter on; and the
+//! HTTP intake's idempotency keys in `incident_requests`.
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -140,6 +141,47 @@ pub async fn patches_planned(db: &mut impl Access) -> anyhow::Result<Vec<Stored>
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(decode).collect()
+}
+
+/// The incident an intake request with idempotency `key` opened for
+/// `partner`, and that request's fingerprint.
+pub async fn request_by_key(
+    db: &mut impl Access,
+    partner: &str,
+    key: &str,
+) -> anyhow::Result<Option<(i64, String)>> {
+    let conn = super::conn(db).await?;
+    Ok(sqlx::query_as(
+        "SELECT incident, fingerprint FROM incident_requests WHERE partner = ? AND key = ?",
+    )
+    .bind(partner)
+    .bind(key)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Records that the intake request with idempotency `key` opened incident `n`.
+pub async fn remember_request(
+    db: &mut impl Access,
+    partner: &str,
+    key: &str,
+    fingerprint: &str,
+    n: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let conn = super::conn(db).await?;
+    sqlx::query(
+        "INSERT INTO incident_requests (partner, key, fingerprint, incident, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(partner)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(n)
+    .bind(ms(now))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Breaches recorded, per severity (for `/metrics`).

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Asia::Kolkata;
 use shipmate::app::Message;
 use shipmate::app::{App, Invocation, Reply, Status};
 use shipmate::delivery::SharedBuffer;
@@ -45,6 +46,15 @@ pub fn test_config(dir: &TempDir, overrides: &[(&str, &str)]) -> Config {
         .expect("settings load")
         .validate()
         .expect("settings valid")
+}
+
+/// A local time in IST (the default `timezone` and `[calendar]` zone).
+pub fn ist(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Kolkata
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("a valid IST time")
+        .with_timezone(&Utc)
 }
 
 /// A running application.

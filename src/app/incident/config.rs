@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::calendar::WorkingCalendar;
-use crate::domain::incident::{At, Severity, Sla};
+use crate::domain::incident::{At, MAX_PARTNER_NAME, Severity, Sla};
 use crate::domain::{ChannelRef, Role, UserRef};
 use crate::settings::{Check, Secret, Section, list};
 
@@ -233,12 +234,14 @@ impl Partners {
     }
 
     /// The partner holding intake `token` (compared in constant time, every
-    /// partner checked).
+    /// partner checked; both sides are hashed first, so not even their
+    /// lengths are compared directly).
     pub fn by_token(&self, token: &str) -> Option<&str> {
+        let given = Sha256::digest(token.as_bytes());
         let mut found = None;
         for (name, p) in &self.0 {
             let t = p.token.expose().as_bytes();
-            if !t.is_empty() && bool::from(t.ct_eq(token.as_bytes())) {
+            if !t.is_empty() && bool::from(Sha256::digest(t).ct_eq(&given)) {
                 found = Some(name.as_str());
             }
         }
@@ -254,13 +257,14 @@ impl Section for Partners {
         let mut partners = BTreeMap::new();
         for (name, p) in raw.0 {
             if name.is_empty()
+                || name.len() > MAX_PARTNER_NAME
                 || !name
                     .chars()
                     .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
             {
                 c.problem(
                     &name,
-                    "is not a partner name: use letters, digits, - and _, e.g. [partners.acme]",
+                    format!("is not a partner name: use letters, digits, - and _ (at most {MAX_PARTNER_NAME}), e.g. [partners.acme]"),
                 );
                 continue;
             }
@@ -281,5 +285,36 @@ impl Section for Partners {
             );
         }
         Partners(partners)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partner(token: &str) -> Partner {
+        Partner {
+            channels: Vec::new(),
+            token: Secret::new(token),
+        }
+    }
+
+    #[test]
+    fn a_token_names_its_partner_and_an_empty_token_names_none() {
+        let partners = Partners(BTreeMap::from([
+            ("acme".to_string(), partner("acme-token-0123456789abcdef")),
+            ("beta".to_string(), partner("beta-token-0123456789abcdef")),
+            ("mute".to_string(), partner("")),
+        ]));
+        assert_eq!(
+            partners.by_token("acme-token-0123456789abcdef"),
+            Some("acme")
+        );
+        assert_eq!(
+            partners.by_token("beta-token-0123456789abcdef"),
+            Some("beta")
+        );
+        assert_eq!(partners.by_token("acme-token-0123456789abcde"), None);
+        assert_eq!(partners.by_token(""), None);
     }
 }

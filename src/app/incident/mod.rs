@@ -3,9 +3,12 @@
 //! partner's shared channels (`[partners.<name>]`), and the version policy
 //! checked on open. The state machine and the clock are
 //! `domain::incident`; this module turns its effects into posts and timers.
+//! Partners also raise and follow incidents over HTTP ([`intake`], served by
+//! `http::incidents`), through the same [`open`] as `/incident open`.
 
 mod command;
 mod config;
+pub mod intake;
 mod jobs;
 mod views;
 
@@ -16,7 +19,7 @@ pub use jobs::{BackportReminder, Escalate, EscalatePayload};
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
 use super::{Ctx, Line, Message, Reply};
-use crate::domain::incident::{Effect, Event, Incident, Report, Resolution, Resolved};
+use crate::domain::incident::{Effect, Event, Incident, Report, Resolution, Resolved, api_user};
 use crate::domain::version::{Verdict, check as verdict};
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
@@ -36,7 +39,10 @@ impl Feature for Incidents {
 
     async fn handle(ctx: &mut Ctx<'_>, command: IncidentCommand) -> Handled<Reply> {
         match command {
-            IncidentCommand::Open(open) => self::open(ctx, open).await,
+            IncidentCommand::Open(o) => {
+                let opened = open(ctx, o, Intake::Chat).await?;
+                Ok(Reply::in_channel(opened.card))
+            }
             IncidentCommand::Ack(id) => change(ctx, id, Event::Ack).await,
             IncidentCommand::Assign { id, user } => change(ctx, id, Event::Assign(user)).await,
             IncidentCommand::Note { id, text } => change(ctx, id, Event::Note(text)).await,
@@ -74,8 +80,30 @@ fn rules<'a>(ctx: &Ctx<'a>) -> &'a SupportRules {
     ctx.app.config.section::<SupportRules>()
 }
 
-/// Opens an incident: anyone may, from a partner's channel or naming one.
-async fn open(ctx: &mut Ctx<'_>, open: Open) -> Handled<Reply> {
+/// Where an incident is raised from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// `/incident open` in a channel: for the partner it names, or the
+    /// partner whose shared channel it is.
+    Chat,
+    /// The partner's HTTP intake (`POST /api/v1/incidents`): the actor is the
+    /// partner's API identity ([`api_user`]), which opens for that partner only.
+    Api { contact: Option<String> },
+}
+
+/// An incident just opened: its id, the incident as stored, and its card.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub id: RecordId,
+    pub incident: Incident,
+    pub card: Message,
+}
+
+/// Opens an incident (anyone may): the version check, the row, the audit
+/// row naming the partner (and contact), the escalation timers and the card
+/// to the support channels, all in the caller's transaction. `/incident
+/// open` and the HTTP intake both open through here.
+pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Opened> {
     let partners = ctx.app.config.section::<Partners>();
     let partner = match &open.partner {
         Some(name) => {
@@ -93,7 +121,24 @@ async fn open(ctx: &mut Ctx<'_>, open: Open) -> Handled<Reply> {
             }
             Some(name.clone())
         }
-        None => partners.of_channel(&ctx.channel).map(str::to_string),
+        None => match intake {
+            Intake::Chat => partners.of_channel(&ctx.channel).map(str::to_string),
+            Intake::Api { .. } => None,
+        },
+    };
+    let (contact, via_api) = match intake {
+        Intake::Chat => (None, false),
+        Intake::Api { contact } => {
+            // a partner's API identity opens for that partner, never another
+            if partner.as_deref().map(api_user).as_ref() != Some(&ctx.actor.user) {
+                return Err(DomainError::forbidden(format!(
+                    "{} opens incidents for its own partner only",
+                    ctx.actor.user
+                ))
+                .into());
+            }
+            (contact, true)
+        }
     };
     let support = match (&open.service, open.version) {
         (Some(service), Some(version)) => {
@@ -123,25 +168,30 @@ async fn open(ctx: &mut Ctx<'_>, open: Open) -> Handled<Reply> {
         version: open.version,
         partner,
         support,
+        contact,
+        via_api,
     };
     let incident = Incident::open(report, &ctx.actor.user, &ctx.channel, ctx.now)?;
     let n = store::incident::insert(&mut ctx.db, &incident, ctx.now).await?;
     let id = RecordId::new(RecordKind::Incident, n);
-    ctx.audit(
-        &id.to_string(),
-        "opened",
-        &format!(
-            "severity={} partner={} summary={}",
-            incident.severity,
-            incident.partner.as_deref().unwrap_or("-"),
-            incident.summary
-        ),
+    let mut detail = format!(
+        "severity={} partner={}",
+        incident.severity,
+        incident.partner.as_deref().unwrap_or("-")
     );
+    if incident.via_api {
+        detail.push_str(" via=api");
+    }
+    if let Some(contact) = &incident.contact {
+        detail.push_str(&format!(" contact={contact}"));
+    }
+    detail.push_str(&format!(" summary={}", incident.summary));
+    ctx.audit(&id.to_string(), "opened", &detail);
     schedule_timers(ctx, n, &incident);
     let card = views::opened(ctx, id, &incident);
     let channels = rules(ctx).channels.clone();
     ctx.post_all(&channels, &card);
-    Ok(Reply::in_channel(card))
+    Ok(Opened { id, incident, card })
 }
 
 /// Applies one change by the support role.
@@ -202,15 +252,21 @@ async fn change(ctx: &mut Ctx<'_>, id: RecordId, event: Event) -> Handled<Reply>
     )))
 }
 
-/// The partner's shared channels, or the channel the incident was opened in.
+/// The partner's shared channels; without any, the channel the incident was
+/// opened in (none for one raised through the HTTP intake: its partner
+/// reads its updates with `GET /api/v1/incidents/INC-n`).
 fn partner_channels(ctx: &Ctx<'_>, incident: &Incident) -> Vec<crate::domain::ChannelRef> {
-    incident
+    let shared = incident
         .partner
         .as_deref()
         .and_then(|p| ctx.app.config.section::<Partners>().get(p))
         .map(|p| p.channels.clone())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| vec![incident.opened_in.clone()])
+        .unwrap_or_default();
+    if !shared.is_empty() || incident.via_api {
+        shared
+    } else {
+        vec![incident.opened_in.clone()]
+    }
 }
 
 async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<store::incident::Stored> {

@@ -22,14 +22,29 @@ pub fn business(d: TimeDelta) -> String {
     }
 }
 
+/// `{opened} by @pat`, or `{opened} through the partner API (contact: …)`.
+fn opened_by(line: Line, opened: &str, incident: &Incident) -> Line {
+    let line = if incident.via_api {
+        line.text(format!("{opened} through the partner API"))
+    } else {
+        line.text(format!("{opened} by ")).user(&incident.opened_by)
+    };
+    match &incident.contact {
+        Some(contact) => line.text(format!(" (contact: {contact})")),
+        None => line,
+    }
+}
+
 /// The card posted to the support channels (and replied) when an incident opens.
 pub fn opened(ctx: &Ctx<'_>, id: RecordId, incident: &Incident) -> Message {
     let rules = rules(ctx);
     let mut lines = vec![
-        head(Line::new().text("🚨 "), id, incident)
-            .text(" opened by ")
-            .user(&incident.opened_by)
-            .text(format!(": {}", incident.summary)),
+        opened_by(
+            head(Line::new().text("🚨 "), id, incident),
+            " opened",
+            incident,
+        )
+        .text(format!(": {}", incident.summary)),
     ];
     if let Some(support) = &incident.support {
         lines.push(Line::new().text(format!("Version: {support}.")));
@@ -134,9 +149,7 @@ pub async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
     let calendar = &ctx.app.config.calendar;
     let sla = rules.sla.of(i.severity);
     let mut lines = vec![head(Line::new(), id, i).text(format!(" — {}: {}", i.state, i.summary))];
-    let mut about = Line::new()
-        .text("Opened by ")
-        .user(&i.opened_by)
+    let mut about = opened_by(Line::new(), "Opened", i)
         .text(" ")
         .time(i.opened_at);
     if let Some(a) = &i.assignee {
