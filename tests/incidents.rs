@@ -315,3 +315,32 @@ async fn a_restart_between_open_and_the_first_escalation_still_escalates_once() 
         .count();
     assert_eq!(escalations, 1);
 }
+
+#[tokio::test]
+async fn a_partners_shared_channel_opens_incidents_for_that_partner_only() {
+    let mut env = ENV.to_vec();
+    env.push(("SHIPMATE__PARTNERS__GLOBEX__CHANNELS", "console:#globex"));
+    let t = spawn_app_at(&env, ist(2026, 12, 7, 10, 0)).await;
+
+    let reply = t
+        .cmd_in(
+            "pat",
+            ACME,
+            "/incident open severity:P2 summary:x partner:globex",
+        )
+        .await;
+    let text = reply.message.plain(t.app.config.tz);
+    assert!(
+        text.contains("this channel is shared with `acme`"),
+        "{text}"
+    );
+    t.refused("pat", "/incident show INC-1").await;
+    // from the team's own channel, naming the partner is how it is done
+    let own = t
+        .ok(
+            "support",
+            "/incident open severity:P2 summary:\"phoned in\" partner:globex",
+        )
+        .await;
+    assert!(own.contains("INC-1 (P2, globex)"), "{own}");
+}

@@ -119,6 +119,15 @@ pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Open
                 ))
                 .into());
             }
+            // in a partner's shared channel, incidents are that partner's
+            if let (Intake::Chat, Some(own)) = (&intake, partners.of_channel(&ctx.channel))
+                && own != name
+            {
+                return Err(DomainError::forbidden(format!(
+                    "partner: this channel is shared with `{own}`, so its incidents are {own}'s: leave partner: out, or open it from the team's own channel"
+                ))
+                .into());
+            }
             Some(name.clone())
         }
         None => match intake {
