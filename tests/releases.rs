@@ -593,3 +593,37 @@ async fn redoing_the_task_that_opens_a_freeze_keeps_one_window_and_a_later_end_e
         1
     );
 }
+
+#[tokio::test]
+async fn the_task_that_closes_the_freeze_ends_it_when_done() {
+    // Arrange: merge-main opened the 30-day portal freeze
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok("rm", "/release start P1 template:portal-release")
+        .await;
+    t.ok("ops", "/task done rc-staging").await;
+    t.ok("pm", "/task done uat").await;
+    t.ok("pm", "/signoff validation").await;
+    t.ok("qa", "/signoff qa").await;
+    t.ok("ops", "/task done merge-main").await;
+
+    // Act: the freeze is closed early, on day 12
+    clock.advance(TimeDelta::days(12));
+    t.ok("rm", "/task done freeze-ends").await;
+
+    // Assert: the freeze ended (announced as by REL-1), the backport window opened
+    assert_eq!(
+        outbox_count(&t, "🔓 Code freeze on `portal` ended early by REL-1.").await,
+        1
+    );
+    let status = t.ok("rm", "/freeze status").await;
+    assert!(!status.contains("code freeze · `portal`"), "{status}");
+    assert!(status.contains("backport window · `portal`"), "{status}");
+    // its timers are void: no "has ended" notice at the old end
+    clock.set(day(0) + TimeDelta::days(31));
+    scheduler::run_due(&t.app).await.unwrap();
+    assert_eq!(
+        outbox_count(&t, "🔓 Code freeze on `portal` has ended.").await,
+        0
+    );
+}

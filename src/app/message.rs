@@ -51,6 +51,11 @@ impl Line {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Appends another line's spans.
+    pub fn append(mut self, other: Line) -> Self {
+        self.0.extend(other.0);
+        self
+    }
     pub fn text(mut self, s: impl Into<String>) -> Self {
         self.0.push(Span::Text(s.into()));
         self

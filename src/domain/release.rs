@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::runbook::{Runbook, TaskKind, TaskSpec, WindowSpec};
+use super::runbook::{Runbook, TaskKind, TaskSpec, WindowEnd, WindowSpec};
 use super::{Actor, ChannelRef, DomainError, Role, UserRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +99,8 @@ pub enum Effect {
     },
     /// Open a freeze or backport window now.
     OpenWindow(WindowSpec),
+    /// End a window now, if it is in force.
+    EndWindow(WindowEnd),
 }
 
 /// The announcements a release makes in its channel.
@@ -426,6 +428,7 @@ impl Release {
             }));
         }
         effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
+        effects.extend(spec.ends.iter().cloned().map(Effect::EndWindow));
         effects.extend(ready);
         Ok(effects)
     }
@@ -488,6 +491,7 @@ impl Release {
             by: by.user.clone(),
         })];
         effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
+        effects.extend(spec.ends.iter().cloned().map(Effect::EndWindow));
         effects.extend(ready);
         Ok(effects)
     }

@@ -31,6 +31,7 @@ fn spec(id: &str, owner: Role, kind: TaskKind, deps: &[&str], offset: i64) -> Ta
         duration: TimeDelta::days(1),
         publishes: (kind == TaskKind::Notice).then(|| "Service is back".into()),
         opens: Vec::new(),
+        ends: Vec::new(),
     }
 }
 

@@ -57,6 +57,16 @@ pub struct TaskSpec {
     pub publishes: Option<String>,
     #[serde(default)]
     pub opens: Vec<WindowSpec>,
+    /// The windows finishing it ends (if in force).
+    #[serde(default)]
+    pub ends: Vec<WindowEnd>,
+}
+
+/// A window a task ends when it is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowEnd {
+    pub kind: WindowKind,
+    pub target: String,
 }
 
 /// A validated template.
@@ -237,6 +247,7 @@ mod tests {
             duration: TimeDelta::days(1),
             publishes: (kind == TaskKind::Notice).then(|| "text".into()),
             opens: Vec::new(),
+            ends: Vec::new(),
         }
     }
 

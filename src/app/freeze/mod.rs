@@ -91,14 +91,28 @@ async fn start(
 async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply> {
     let manager = &ctx.app.config.section::<FreezeRules>().manager;
     ctx.actor.require(manager, "end freeze windows")?;
+    let by = Line::new().user(&ctx.actor.user);
+    if !close(ctx, target, kind, by).await? {
+        return Err(
+            DomainError::not_found(format!("`{target}` has no active {}", kind.label())).into(),
+        );
+    }
+    Ok(Reply::in_channel(Message::text(format!(
+        "{} on `{target}` ended.",
+        capitalised(kind.label())
+    ))))
+}
+
+/// Ends the window in force on `target` now, announcing who ended it
+/// (`by`: a person, or the release whose task ends it); `false` when none
+/// is in force.
+pub async fn close(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind, by: Line) -> Handled<bool> {
     let Some((id, w)) = store::freeze::active(&mut ctx.db, ctx.now, Some(target), Some(kind))
         .await?
         .into_iter()
         .next()
     else {
-        return Err(
-            DomainError::not_found(format!("`{target}` has no active {}", kind.label())).into(),
-        );
+        return Ok(false);
     };
     store::freeze::end(&mut ctx.db, id, ctx.now).await?;
     ctx.audit(
@@ -113,15 +127,12 @@ async fn end(ctx: &mut Ctx<'_>, target: &str, kind: WindowKind) -> Handled<Reply
                 capitalised(kind.label()),
                 w.target
             ))
-            .user(&ctx.actor.user)
+            .append(by)
             .text("."),
     );
     let channels = ctx.app.config.section::<FreezeRules>().channels.clone();
     ctx.post_all(&channels, &message);
-    Ok(Reply::in_channel(Message::text(format!(
-        "{} on `{target}` ended.",
-        capitalised(kind.label())
-    ))))
+    Ok(true)
 }
 
 fn capitalised(s: &str) -> String {

@@ -353,6 +353,10 @@ pub async fn apply_effects(
                 };
                 Overdue::schedule(ctx, &payload, at);
             }
+            Effect::EndWindow(end) => {
+                let by = Line::new().text(id.to_string());
+                super::freeze::close(ctx, &end.target, end.kind, by).await?;
+            }
             Effect::OpenWindow(spec) => {
                 super::freeze::open(
                     ctx,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::domain::Role;
 use crate::domain::freeze::WindowKind;
-use crate::domain::runbook::{Runbook, TaskKind, TaskSpec, WindowSpec, validate};
+use crate::domain::runbook::{Runbook, TaskKind, TaskSpec, WindowEnd, WindowSpec, validate};
 use crate::domain::timing::parse_duration;
 use crate::settings::Problem;
 
@@ -56,6 +56,8 @@ struct RawTask {
     publishes: Option<String>,
     #[serde(default)]
     opens: Vec<RawWindow>,
+    #[serde(default)]
+    ends: Vec<RawEnd>,
 }
 
 /// `offset = 3` or `offset = "T+3"`.
@@ -64,6 +66,13 @@ struct RawTask {
 enum Offset {
     Days(i64),
     Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnd {
+    kind: String,
+    target: String,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +217,21 @@ fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<P
                 });
             }
         }
+        let ends = t
+            .ends
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                e.kind
+                    .parse::<WindowKind>()
+                    .map_err(|err| bad(&format!("ends[{i}]"), err.to_string()))
+                    .ok()
+                    .map(|kind| WindowEnd {
+                        kind,
+                        target: e.target.clone(),
+                    })
+            })
+            .collect();
         if let (Some(owner), Some(kind), Some(offset_days), Some(duration)) =
             (owner, kind, offset, duration)
         {
@@ -221,6 +245,7 @@ fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<P
                 duration,
                 publishes: t.publishes,
                 opens,
+                ends,
             });
         }
     }
