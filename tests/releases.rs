@@ -499,11 +499,9 @@ runbooks_dir = "{}"
     assert!(unknown.contains("unknown role `wizard`"), "{unknown}");
 }
 
-#[tokio::test]
-async fn a_release_that_cannot_finish_is_cancelled_its_reminders_stop_and_another_can_start() {
-    // Arrange: a portal release whose merge-main task opened the code freeze
-    let clock = Arc::new(ManualClock::new(day(0)));
-    let t = spawn_app_with_clock(&[], clock.clone()).await;
+/// Starts REL-1 from portal-release and works it up to merge-main, which
+/// opens the 30-day code freeze on `portal`.
+async fn merged_portal_release(t: &TestApp) {
     t.ok("rm", "/release start P1 template:portal-release")
         .await;
     t.ok("ops", "/task done rc-staging").await;
@@ -511,6 +509,14 @@ async fn a_release_that_cannot_finish_is_cancelled_its_reminders_stop_and_anothe
     t.ok("pm", "/signoff validation").await;
     t.ok("qa", "/signoff qa").await;
     t.ok("ops", "/task done merge-main").await;
+}
+
+#[tokio::test]
+async fn a_release_that_cannot_finish_is_cancelled_its_reminders_stop_and_another_can_start() {
+    // Arrange: a portal release whose merge-main task opened the code freeze
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    merged_portal_release(&t).await;
     let refused = t
         .refused("ops", "/release cancel reason:\"not mine\"")
         .await;
@@ -551,13 +557,7 @@ async fn redoing_the_task_that_opens_a_freeze_keeps_one_window_and_a_later_end_e
     // Arrange: merge-main opened the portal freeze
     let clock = Arc::new(ManualClock::new(day(0)));
     let t = spawn_app_with_clock(&[], clock.clone()).await;
-    t.ok("rm", "/release start P1 template:portal-release")
-        .await;
-    t.ok("ops", "/task done rc-staging").await;
-    t.ok("pm", "/task done uat").await;
-    t.ok("pm", "/signoff validation").await;
-    t.ok("qa", "/signoff qa").await;
-    t.ok("ops", "/task done merge-main").await;
+    merged_portal_release(&t).await;
 
     // Act: the qa sign-off is revoked (reopening merge-main), signed again, merge-main redone
     clock.advance(TimeDelta::days(1));
@@ -599,13 +599,7 @@ async fn the_task_that_closes_the_freeze_ends_it_when_done() {
     // Arrange: merge-main opened the 30-day portal freeze
     let clock = Arc::new(ManualClock::new(day(0)));
     let t = spawn_app_with_clock(&[], clock.clone()).await;
-    t.ok("rm", "/release start P1 template:portal-release")
-        .await;
-    t.ok("ops", "/task done rc-staging").await;
-    t.ok("pm", "/task done uat").await;
-    t.ok("pm", "/signoff validation").await;
-    t.ok("qa", "/signoff qa").await;
-    t.ok("ops", "/task done merge-main").await;
+    merged_portal_release(&t).await;
 
     // Act: the freeze is closed early, on day 12
     clock.advance(TimeDelta::days(12));
