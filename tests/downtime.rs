@@ -617,3 +617,38 @@ async fn the_status_page_shows_windows_escaped_and_the_banner_snippet() {
         "the copyable snippet"
     );
 }
+
+#[tokio::test]
+async fn moving_a_window_earlier_says_so_and_starting_early_keeps_its_length() {
+    // Arrange: a 2h window in 48h
+    let clock = Arc::new(ManualClock::new(t0()));
+    let t = app_at(&clock, &[]).await;
+    announce(&t, "production", at(48), "2h").await;
+
+    // Act: moved a day earlier, then started an hour before that
+    t.ok(
+        "rm",
+        &format!(
+            "/downtime postpone DT-1 to:{} reason:\"vendor ready\"",
+            rfc(at(24))
+        ),
+    )
+    .await;
+    let moved = posted(&t, "console:#partners").await.pop().unwrap();
+    advance_to(&t, &clock, at(23)).await;
+    t.ok("rm", "/downtime start DT-1").await;
+    let started = posted(&t, "console:#partners").await.pop().unwrap();
+
+    // Assert
+    assert!(
+        moved.contains("DT-1 downtime of `production` moved earlier"),
+        "{moved}"
+    );
+    assert!(
+        started.contains("is in progress, until 2026-11-03 15:30 IST"),
+        "two hours from the early start: {started}"
+    );
+    // the overrun warning follows the moved end, not the planned one
+    advance_to(&t, &clock, at(25) + TimeDelta::minutes(1)).await;
+    assert_eq!(count(&t, "is overrunning").await, 1);
+}

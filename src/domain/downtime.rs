@@ -505,12 +505,28 @@ impl Downtime {
                 self.state
             )));
         }
+        let mut effects = Vec::new();
+        // started early: the window keeps its length, so its end moves too
+        // (a new version voids the timers set for the planned times)
+        if now < self.start {
+            let length = self.end - self.start;
+            self.start = now;
+            self.end = now + length;
+            self.version += 1;
+            effects.push(Effect::CancelTimers);
+            effects.push(Effect::Schedule {
+                timer: Timer::Overrun,
+                version: self.version,
+                at: self.end,
+            });
+        }
         self.state = State::InProgress;
         self.started_at = Some(now);
         self.started_by = Some(by.user.clone());
-        Ok(vec![Effect::Announce(Notice::Started {
+        effects.push(Effect::Announce(Notice::Started {
             by: Some(by.user.clone()),
-        })])
+        }));
+        Ok(effects)
     }
 
     fn complete(

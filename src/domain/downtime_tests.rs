@@ -387,14 +387,25 @@ fn the_start_timer_begins_the_window_on_time() {
 #[test]
 fn starting_by_hand_beats_the_timer_and_silences_reminders() {
     let mut d = announced();
+    let length = d.end - d.start;
     let effects = d.apply(Event::Start, &rm(), &policy(), &[], t0()).unwrap();
     assert_eq!(d.state, State::InProgress);
     assert_eq!(d.started_by, Some(UserRef::console("rm")));
+    // started early: the window keeps its length, its end moves with the start
+    assert_eq!((d.start, d.end), (t0(), t0() + length));
     assert_eq!(
         effects,
-        vec![Effect::Announce(Notice::Started {
-            by: Some(UserRef::console("rm"))
-        })]
+        vec![
+            Effect::CancelTimers,
+            Effect::Schedule {
+                timer: Timer::Overrun,
+                version: 1,
+                at: t0() + length,
+            },
+            Effect::Announce(Notice::Started {
+                by: Some(UserRef::console("rm"))
+            })
+        ]
     );
     assert!(d.on_timer(Timer::Start, 0, t0() + h(48)).is_empty());
     assert!(

@@ -273,7 +273,11 @@ pub fn announcement(id: RecordId, d: &Downtime, notice: &Notice) -> Message {
             reason,
         } => {
             let m = Message::new()
-                .line(head("📅").text(" postponed"))
+                .line(head("📅").text(if d.start < *from_start {
+                    " moved earlier"
+                } else {
+                    " postponed"
+                }))
                 .line(
                     Line::new()
                         .text("Was: ")
