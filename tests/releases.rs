@@ -621,3 +621,27 @@ async fn the_task_that_closes_the_freeze_ends_it_when_done() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_task_cannot_be_done_before_it_was_started() {
+    let clock = Arc::new(ManualClock::new(day(0)));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    t.ok(
+        "rm",
+        "/release start Q4 template:demo-upgrade t0:2026-11-02",
+    )
+    .await;
+    clock.advance(TimeDelta::hours(3));
+    t.ok("rm", "/task start agree-date").await;
+    clock.advance(TimeDelta::hours(2));
+
+    let refused = t
+        .refused("rm", "/task done agree-date at:\"2026-11-02 06:00\"")
+        .await;
+
+    assert!(
+        refused.contains("is before `agree-date` was started") && refused.contains("IST"),
+        "{refused}"
+    );
+    t.ok("rm", "/task done agree-date").await;
+}

@@ -178,6 +178,20 @@ async fn run_task(
     if at > ctx.now {
         return Err(DomainError::invalid("at: cannot be in the future").into());
     }
+    // an end before its start would make the retro lie
+    if let TaskAction::Done { .. } = &action
+        && let Ok(run) = r.task(&task)
+        && let Some(started) = run.started_at
+        && at < started
+    {
+        let tz = ctx.app.config.tz;
+        return Err(DomainError::invalid(format!(
+            "at: {} is before `{task}` was started ({}): give a time after its start, or leave at: out for now",
+            local(at, tz),
+            local(started, tz)
+        ))
+        .into());
+    }
     let name = action.name();
     let (effects, detail) = match action {
         TaskAction::Start { .. } => (r.start_task(&task, &ctx.actor, at), format!("task={task}")),
