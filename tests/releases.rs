@@ -227,6 +227,15 @@ async fn a_revoked_sign_off_reopens_what_depends_on_it_and_refusals_change_nothi
         tasks.contains("backend-deploy         task    devops           pending"),
         "{tasks}"
     );
+    // the retro tells the truth: the revocation, who had signed, and why
+    let retro = t.ok("pm", "/release retro").await;
+    assert!(
+        retro.contains("Revoked sign-offs:")
+            && retro.contains("approve-changes (signed by @pm at")
+            && retro.contains("revoked by @pm at")
+            && retro.contains(": row counts off by 5%"),
+        "{retro}"
+    );
 }
 
 #[tokio::test]

@@ -82,6 +82,20 @@ pub struct Release {
     /// Why it was cancelled, if it was.
     #[serde(default)]
     pub cancel_reason: Option<String>,
+    /// Every revoked sign-off, oldest first (the retro lists them).
+    #[serde(default)]
+    pub revocations: Vec<Revocation>,
+}
+
+/// A sign-off taken back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub gate: String,
+    /// Who had signed it, and when.
+    pub signed: Option<(UserRef, DateTime<Utc>)>,
+    pub by: UserRef,
+    pub at: DateTime<Utc>,
+    pub reason: String,
 }
 
 fn default_manager() -> Role {
@@ -197,6 +211,7 @@ impl Release {
             t0,
             state: ReleaseState::Open,
             cancel_reason: None,
+            revocations: Vec::new(),
             tasks: runbook
                 .tasks
                 .iter()
@@ -524,6 +539,14 @@ impl Release {
                 "`{gate}` is not signed, so there is nothing to revoke"
             )));
         }
+        let signed = self.tasks[i].by.clone().zip(self.tasks[i].finished_at);
+        self.revocations.push(Revocation {
+            gate: spec.id.clone(),
+            signed,
+            by: by.user.clone(),
+            at,
+            reason: reason.trim().to_string(),
+        });
         let mut reopen: BTreeSet<String> = BTreeSet::from([spec.id.clone()]);
         // tasks are in dependency order, so one pass finds every transitive dependent
         for t in &self.tasks {

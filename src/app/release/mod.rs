@@ -735,6 +735,23 @@ fn retro(id: &RecordId, r: &Release, tz: Tz) -> Message {
             _ => m.line(Line::new().text(format!("  {} not signed", row.id))),
         };
     }
+    if !r.revocations.is_empty() {
+        m = m.line(Line::new().text("Revoked sign-offs:"));
+        for v in &r.revocations {
+            let mut line = Line::new().text(format!("  {}", v.gate));
+            if let Some((signer, signed_at)) = &v.signed {
+                line = line
+                    .text(" (signed by ")
+                    .user(signer)
+                    .text(format!(" at {})", local(*signed_at, tz)));
+            }
+            m = m.line(line.text(" revoked by ").user(&v.by).text(format!(
+                " at {}: {}",
+                local(v.at, tz),
+                v.reason
+            )));
+        }
+    }
     m
 }
 
