@@ -287,32 +287,39 @@ impl DeletionRequest {
         let (approver, product) = (&policy.approver, &policy.product);
         let stewards_short = self.count_approvals(approver) < policy.approvals_required as usize;
         let product_short = self.needs_product && self.count_approvals(product) == 0;
-        let role = if stewards_short && by.has(approver) {
-            approver.clone()
-        } else if product_short && by.has(product) {
-            product.clone()
-        } else if !(by.has(approver) || self.needs_product && by.has(product)) {
-            let who = if self.needs_product {
-                format!("`{approver}` or `{product}`")
-            } else {
-                format!("`{approver}`")
-            };
-            return Err(DomainError::forbidden(format!(
-                "only {who} members can approve this request; {} is not one",
-                by.user
-            )));
-        } else {
+        // one approval counts toward every role still needed that the person holds
+        let mut roles = Vec::new();
+        if stewards_short && by.has(approver) {
+            roles.push(approver.clone());
+        }
+        if product_short && by.has(product) {
+            roles.push(product.clone());
+        }
+        if roles.is_empty() {
+            if !(by.has(approver) || self.needs_product && by.has(product)) {
+                let who = if self.needs_product {
+                    format!("`{approver}` or `{product}`")
+                } else {
+                    format!("`{approver}`")
+                };
+                return Err(DomainError::forbidden(format!(
+                    "only {who} members can approve this request; {} is not one",
+                    by.user
+                )));
+            }
             return Err(DomainError::conflict(format!(
                 "no approval of your role is still needed; missing: {}",
                 self.missing_approvals(policy).join(", ")
             )));
-        };
-        self.approvals.push(Approval {
-            by: by.user.clone(),
-            person: by.person.clone(),
-            role,
-            at: now,
-        });
+        }
+        for role in roles {
+            self.approvals.push(Approval {
+                by: by.user.clone(),
+                person: by.person.clone(),
+                role,
+                at: now,
+            });
+        }
         let missing = self.missing_approvals(policy);
         if missing.is_empty() {
             Ok(self.start_cooling_off(policy, now))

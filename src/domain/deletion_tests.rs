@@ -197,6 +197,33 @@ fn protected_targets_also_need_product() {
 }
 
 #[test]
+fn one_approval_counts_for_every_role_the_approver_holds() {
+    // a steward who is also product: the protected request needs nobody else
+    let both = actor("priya", &[Role::DATA_STEWARD, Role::PRODUCT]);
+    let mut r = DeletionRequest::create(draft(true), &alice(), t0())
+        .unwrap()
+        .0;
+    r.apply(Event::Approve, &both, &policy(), t0()).unwrap();
+    assert_eq!(r.state, State::CoolingOff);
+    assert_eq!(r.approvals.len(), 2, "counted as steward and as product");
+    // with two steward approvals required, she still counts once per role
+    let two = Policy {
+        approvals_required: 2,
+        ..policy()
+    };
+    let mut r = DeletionRequest::create(draft(true), &alice(), t0())
+        .unwrap()
+        .0;
+    let effects = r.apply(Event::Approve, &both, &two, t0()).unwrap();
+    assert!(
+        matches!(&effects[0], Effect::Announce(Notice::Approved { missing, .. }) if missing == &["1 data-steward approval".to_string()]),
+        "{effects:?}"
+    );
+    r.apply(Event::Approve, &steward(), &two, t0()).unwrap();
+    assert_eq!(r.state, State::CoolingOff);
+}
+
+#[test]
 fn product_alone_cannot_approve_unprotected_targets() {
     let mut r = filed();
     let err = refused(&mut r, Event::Approve, &pm());
