@@ -267,9 +267,37 @@ impl From<PendingRow> for Pending {
     }
 }
 
+/// The statement [`lease_due`] runs: ?1 the lease's end, ?2 now, ?3 the
+/// limit, ?4 the rows per channel.
+const LEASE_DUE: &str = "UPDATE outbox SET lease_until = ?1, leases = leases + 1
+    WHERE id IN (
+        WITH RECURSIVE lanes(channel) AS (
+            SELECT MIN(channel) FROM outbox WHERE state = 'pending'
+            UNION ALL
+            SELECT (SELECT MIN(channel) FROM outbox
+                    WHERE state = 'pending' AND channel > lanes.channel)
+            FROM lanes WHERE lanes.channel IS NOT NULL)
+        SELECT head.id FROM lanes, outbox AS head
+        WHERE lanes.channel IS NOT NULL
+          AND lanes.channel NOT IN (SELECT channel FROM channel_pauses WHERE until > ?2)
+          AND head.id IN (SELECT id FROM outbox
+                          WHERE channel = lanes.channel AND state = 'pending'
+                            AND next_attempt_at <= ?2
+                            AND (lease_until IS NULL OR lease_until <= ?2)
+                          ORDER BY id LIMIT ?4)
+        ORDER BY head.id LIMIT ?3)
+    RETURNING id, channel, body, message_key, reply_to_key, attempts, leases, created_at,
+              parts_sent, part_offset, first_part_id";
+
 /// Leases up to `limit` due messages for `lease`, counting the lease on each
 /// row: at most `per_channel` of each channel (the first by id), none of a
 /// channel paused by a rate limit, none leased by another live worker.
+///
+/// Its cost follows the number of channels with waiting rows, not the number
+/// of rows: the channels are found by stepping from one to the next in the
+/// `outbox_pending_channel` index, and each channel's first due rows by id in
+/// the same index (sorting every waiting row by channel instead took ~40 ms
+/// of the writer per lease with 20,000 rows waiting in one channel).
 pub async fn lease_due(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
@@ -277,25 +305,13 @@ pub async fn lease_due(
     limit: i64,
     per_channel: i64,
 ) -> sqlx::Result<Vec<Pending>> {
-    let rows: Vec<PendingRow> = sqlx::query_as(
-        "UPDATE outbox SET lease_until = ?1, leases = leases + 1
-         WHERE id IN (SELECT id FROM (
-                          SELECT id, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id) AS nth
-                          FROM outbox
-                          WHERE state = 'pending' AND next_attempt_at <= ?2
-                            AND (lease_until IS NULL OR lease_until <= ?2)
-                            AND channel NOT IN (SELECT channel FROM channel_pauses WHERE until > ?2))
-                      WHERE nth <= ?4
-                      ORDER BY id LIMIT ?3)
-         RETURNING id, channel, body, message_key, reply_to_key, attempts, leases, created_at,
-                   parts_sent, part_offset, first_part_id",
-    )
-    .bind(ms(now + lease))
-    .bind(ms(now))
-    .bind(limit)
-    .bind(per_channel)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<PendingRow> = sqlx::query_as(LEASE_DUE)
+        .bind(ms(now + lease))
+        .bind(ms(now))
+        .bind(limit)
+        .bind(per_channel)
+        .fetch_all(conn)
+        .await?;
     let mut pending: Vec<Pending> = rows.into_iter().map(Pending::from).collect();
     pending.sort_by_key(|p| p.id);
     Ok(pending)
@@ -557,15 +573,26 @@ mod tests {
     use super::*;
     use crate::store::Db;
 
-    #[tokio::test]
-    async fn a_lease_taken_over_after_expiry_cannot_be_renewed_by_its_old_holder() {
+    const LEASE: TimeDelta = TimeDelta::seconds(30);
+
+    /// A fresh database (kept while its directory and handle live) and a connection to it.
+    async fn fresh() -> (
+        tempfile::TempDir,
+        Db,
+        sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
             .await
             .unwrap();
-        let mut conn = db.pool.acquire().await.unwrap();
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let lease = TimeDelta::seconds(30);
+        let conn = db.pool.acquire().await.unwrap();
+        (dir, db, conn)
+    }
+
+    #[tokio::test]
+    async fn a_lease_taken_over_after_expiry_cannot_be_renewed_by_its_old_holder() {
+        let (_dir, _db, mut conn) = fresh().await;
+        let (t0, lease) = (Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), LEASE);
         let id = enqueue(&mut conn, "slack:C1", "{}", None, t0)
             .await
             .unwrap();
@@ -596,6 +623,71 @@ mod tests {
             renew_lease(&mut conn, id, later + lease, later + lease * 2)
                 .await
                 .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lease_takes_the_first_due_rows_of_each_unpaused_channel_without_scanning_the_backlog()
+     {
+        let (_dir, _db, mut conn) = fresh().await;
+        let (t0, lease) = (Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), LEASE);
+        let mut ids = std::collections::HashMap::<&str, Vec<i64>>::new();
+        for channel in ["slack:C2", "slack:C1", "discord:9", "slack:C3", "slack:C1"] {
+            for _ in 0..3 {
+                let id = enqueue(&mut conn, channel, "{}", None, t0).await.unwrap();
+                ids.entry(channel).or_default().push(id);
+            }
+        }
+        // C3 is paused by a rate limit; C2's first row waits for a retry
+        let c3 = ids["slack:C3"][0];
+        rate_limited(&mut conn, c3, "slack:C3", t0 + lease, "429", true, t0)
+            .await
+            .unwrap();
+        let c2 = ids["slack:C2"][0];
+        defer(&mut conn, c2, t0 + lease).await.unwrap();
+
+        let first = lease_due(&mut conn, t0, lease, 10, 2).await.unwrap();
+        let leased: Vec<(i64, &str)> = first.iter().map(|p| (p.id, p.channel.as_str())).collect();
+        let mut want = vec![
+            (ids["slack:C2"][1], "slack:C2"),
+            (ids["slack:C2"][2], "slack:C2"),
+            (ids["slack:C1"][0], "slack:C1"),
+            (ids["slack:C1"][1], "slack:C1"),
+            (ids["discord:9"][0], "discord:9"),
+            (ids["discord:9"][1], "discord:9"),
+        ];
+        want.sort();
+        assert_eq!(leased, want);
+
+        // the rows leased are skipped while their lease runs; the limit
+        // takes the oldest heads first
+        let second = lease_due(&mut conn, t0, lease, 2, 1).await.unwrap();
+        let second: Vec<i64> = second.iter().map(|p| p.id).collect();
+        assert_eq!(second, [ids["slack:C1"][2], ids["discord:9"][2]]);
+
+        // the plan walks the index by channel and id, never the waiting rows in bulk
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {LEASE_DUE}"
+        )))
+        .bind(0)
+        .bind(0)
+        .bind(1)
+        .bind(1)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let plan: Vec<String> = plan.into_iter().map(|row| row.3).collect();
+        assert!(
+            plan.iter()
+                .filter(|step| step.contains(" outbox ") || step.contains(" head "))
+                .all(|step| step.contains("outbox_pending_channel")
+                    || step.contains("INTEGER PRIMARY KEY")),
+            "{plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("outbox_pending_channel")),
+            "{plan:#?}"
         );
     }
 }
