@@ -1133,6 +1133,8 @@ struct LimitedPeriod(Arc<PeriodInner>);
 struct PeriodInner {
     clock: Arc<ManualClock>,
     until: DateTime<Utc>,
+    /// The one Slack channel limited (`None`: every request to the mock).
+    channel: Option<&'static str>,
     retry_after: i64,
     discord: bool,
     seen: Mutex<Vec<(DateTime<Utc>, i64, u16)>>,
@@ -1160,7 +1162,8 @@ impl Respond for LimitedPeriod {
         };
         let now = p.clock.now();
         let left = (p.until - now).num_seconds();
-        let limited = now < p.until;
+        let in_channel = p.channel.is_none_or(|c| body["channel"] == c);
+        let limited = now < p.until && in_channel;
         p.seen
             .lock()
             .unwrap()
@@ -1189,16 +1192,20 @@ impl Respond for LimitedPeriod {
 }
 
 #[tokio::test]
-async fn a_30_second_429_period_on_both_platforms_drops_nothing_and_delivers_in_order_after_it() {
+async fn a_60_second_429_storm_on_both_platforms_drops_nothing_delivers_in_order_and_spares_other_channels()
+ {
     // Arrange: on the test's clock, a Slack and a Discord channel answer 429
-    // for 30 s (Retry-After 10 s each time); two failed attempts would park
+    // for 60 s (Retry-After 10 s each time); two failed attempts would park;
+    // another Slack channel is healthy throughout
+    const STORM: i64 = 60;
     let start = Utc::now() + TimeDelta::seconds(5);
     let clock = Arc::new(ManualClock::new(start));
     let (slack, discord) = (MockServer::start().await, MockServer::start().await);
     let period = |discord: bool| {
         LimitedPeriod(Arc::new(PeriodInner {
             clock: clock.clone(),
-            until: start + TimeDelta::seconds(30),
+            until: start + TimeDelta::seconds(STORM),
+            channel: (!discord).then_some("C1"),
             retry_after: 10,
             discord,
             seen: Mutex::new(Vec::new()),
@@ -1235,14 +1242,22 @@ async fn a_30_second_429_period_on_both_platforms_drops_nothing_and_delivers_in_
     let ids = enqueue(&t, &items, 0).await;
     let (slack_ids, discord_ids): (Vec<i64>, Vec<i64>) =
         ids.chunks(2).map(|p| (p[0], p[1])).unzip();
+    // the tries of the stormed channels' messages only
+    let tries = |mock: &LimitedPeriod, ids: &[i64]| -> Vec<(DateTime<Utc>, i64, u16)> {
+        mock.seen()
+            .into_iter()
+            .filter(|s| ids.contains(&s.1))
+            .collect()
+    };
 
     // Act: test time passes in 10-second steps; real time only as long as
     // the worker takes to notice
     let asked = |n: usize| {
         let (s, d) = (on_slack.clone(), on_discord.clone());
+        let (s_ids, d_ids) = (slack_ids.clone(), discord_ids.clone());
         async move {
             let deadline = Instant::now() + Duration::from_secs(10);
-            while s.seen().len() < n || d.seen().len() < n {
+            while tries(&s, &s_ids).len() < n || tries(&d, &d_ids).len() < n {
                 assert!(
                     Instant::now() < deadline,
                     "the channels were not tried again: {:?} {:?}",
@@ -1254,14 +1269,25 @@ async fn a_30_second_429_period_on_both_platforms_drops_nothing_and_delivers_in_
         }
     };
     asked(1).await;
-    for step in 1..=3 {
+    // during the storm, a message to a healthy channel goes at once
+    let healthy = Message::text("meanwhile in C2");
+    let c2 = enqueue(&t, &[("slack:C2", &healthy, None)], 0).await;
+    let steps = (STORM / 10) as usize;
+    for step in 1..=steps {
         // nothing more goes to a channel while its Retry-After runs
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(
-            (on_slack.seen().len(), on_discord.seen().len()),
+            (
+                tries(&on_slack, &slack_ids).len(),
+                tries(&on_discord, &discord_ids).len()
+            ),
             (step, step)
         );
-        let pending = rows(&t).await;
+        let pending: Vec<Row> = rows(&t)
+            .await
+            .into_iter()
+            .filter(|r| !c2.contains(&r.id))
+            .collect();
         assert!(
             pending
                 .iter()
@@ -1280,12 +1306,21 @@ async fn a_30_second_429_period_on_both_platforms_drops_nothing_and_delivers_in_
             .all(|r| r.state == "delivered" && r.attempts == 1),
         "{rows:#?}"
     );
+    let end = start + TimeDelta::seconds(STORM);
+    let spared = tries(&on_slack, &c2);
+    assert!(
+        spared.len() == 1 && spared[0].2 == 200 && spared[0].0 < start + TimeDelta::seconds(10),
+        "the healthy channel went in the storm's first Retry-After: {spared:?}"
+    );
     for (mock, ids) in [(&on_slack, &slack_ids), (&on_discord, &discord_ids)] {
-        let seen = mock.seen();
-        assert_eq!(seen.iter().filter(|s| s.2 == 429).count(), 3, "{seen:?}");
+        let seen = tries(mock, ids);
+        assert_eq!(
+            seen.iter().filter(|s| s.2 == 429).count(),
+            steps,
+            "{seen:?}"
+        );
         let accepted: Vec<i64> = seen.iter().filter(|s| s.2 == 200).map(|s| s.1).collect();
         assert_eq!(&accepted, ids, "each once, in order");
-        let end = start + TimeDelta::seconds(30);
         assert!(
             seen.iter().all(|s| (s.2 == 200) == (s.0 >= end)),
             "{seen:?}"
