@@ -234,7 +234,14 @@ fn check_config(path: Option<&std::path::Path>) -> ExitCode {
             for p in &problems {
                 println!("{p}");
             }
-            eprintln!("{} problem(s) found", problems.len());
+            eprintln!(
+                "{}",
+                shipmate::app::message::count(
+                    problems.len() as i64,
+                    "problem found",
+                    "problems found"
+                )
+            );
             ExitCode::from(1)
         }
     }

@@ -458,7 +458,7 @@ async fn recurring_jobs_fire_on_their_cron_and_remind_devops_of_ready_requests()
     t.advance(TimeDelta::seconds(2)).await;
     assert!(
         t.wait_console(
-            "1 deletion request(s) ready and waiting for @devops",
+            "1 deletion request ready and waiting for @devops",
             2,
             Duration::from_secs(8)
         )

@@ -38,122 +38,322 @@ async fn outbox_count(t: &TestApp, needle: &str) -> i64 {
         .count() as i64
 }
 
+/// `YYYY-MM-DD HH:MM` in IST.
+fn ist(s: &str) -> DateTime<Utc> {
+    shipmate::domain::timing::parse_time(s, chrono_tz::Asia::Kolkata).unwrap()
+}
+
+/// Moves the clock to `at` (IST) and fires what is due.
+async fn at(t: &TestApp, clock: &ManualClock, when: &str) {
+    clock.set(ist(when));
+    scheduler::run_due(&t.app).await.unwrap();
+}
+
 #[tokio::test]
-async fn the_demo_upgrade_is_walked_end_to_end_with_gates_enforced_and_a_retro_of_the_slips() {
-    // Arrange
-    let clock = Arc::new(ManualClock::new(day(0)));
-    let t = spawn_app_with_clock(&[], clock.clone()).await;
-    let started = t
+async fn the_demo_upgrade_is_walked_as_the_procedure_on_working_days_to_a_truthful_retro() {
+    // Arrange: Tuesday 2026-11-10 is a holiday
+    let clock = Arc::new(ManualClock::new(ist("2026-11-02 10:00")));
+    let t = spawn_app_with_clock(
+        &[("SHIPMATE__CALENDAR__HOLIDAYS", "2026-11-10")],
+        clock.clone(),
+    )
+    .await;
+
+    // Act + Assert: the plan is the procedure's table, T+N in working days
+    let plan = t
         .ok(
             "rm",
             "/release start 2026-Q4 template:demo-upgrade t0:2026-11-02",
         )
         .await;
-    assert!(
-        started.contains("REL-1 `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02"),
-        "{started}"
-    );
-    assert!(
-        started.contains("T+8   Tue 2026-11-10                  qa"),
-        "{started}"
+    let rows: Vec<String> = plan
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|l| l.split(" pending ").next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "T+0 Mon 2026-11-02 → Fri 2026-11-06 decide-downtime task release-manager+partnership",
+            "T+1 Tue 2026-11-03 backup task release-manager",
+            "T+1 Tue 2026-11-03 notify-partners notice partnership",
+            "T+1 Tue 2026-11-03 website-downtime task documentation",
+            "T+3 Thu 2026-11-05 → Fri 2026-11-06 deploy task release-manager",
+            "T+4 Fri 2026-11-06 localisation task qa",
+            "T+6 Wed 2026-11-11 → Thu 2026-11-12 testing task release-manager+qa",
+            "T+8 Fri 2026-11-13 → Mon 2026-11-16 qa gate qa",
+            "T+12 Thu 2026-11-19 → Tue 2026-11-24 product gate product",
+            "T+13 Fri 2026-11-20 announce-completion notice release-manager",
+            "T+13 Fri 2026-11-20 validate-access task release-manager",
+            "T+13 Fri 2026-11-20 notify-partners-done notice partnership",
+            "T+13 Fri 2026-11-20 website-restore task documentation",
+        ],
+        "{plan}"
     );
     assert_eq!(
-        outbox_count(&t, "`agree-date` is ready").await,
+        outbox_count(&t, "`decide-downtime` is ready").await,
         1,
-        "first owner pinged"
+        "its owners are pinged at the start"
+    );
+    assert_eq!(
+        outbox_count(&t, "— @release-manager and @partnership").await,
+        1,
+        "both owner teams are mentioned"
     );
 
-    // Act + Assert: work the plan, late here and there
-    clock.set(day(3));
-    t.ok("rm", "/task done agree-date note:\"agreed with City B\"")
-        .await;
-    assert!(
-        outbox_count(&t, "`backup` is ready").await == 1,
-        "next owners pinged"
-    );
-    t.ok("ops", "/task done backup").await;
-    t.ok("rm", "/task done notify-partners").await;
+    // the date is agreed on Wednesday: the three T+1 tasks can start now
+    at(&t, &clock, "2026-11-04 11:00").await;
+    t.ok(
+        "partners",
+        "/task done decide-downtime note:\"agreed with City B\"",
+    )
+    .await;
+    for task in ["backup", "notify-partners", "website-downtime"] {
+        assert_eq!(
+            outbox_count(&t, &format!("`{task}` is ready")).await,
+            1,
+            "{task}"
+        );
+    }
     assert_eq!(
-        outbox_count(&t, "📣 Scheduled maintenance").await,
-        1,
-        "the notice publishes its text"
+        outbox_count(&t, "`deploy` is ready").await,
+        0,
+        "deploy waits for the backup"
     );
-    clock.set(day(5));
-    t.ok("ops", "/task start deploy").await;
-    t.ok("ops", "/task done deploy").await;
-    clock.set(day(6));
-    t.ok("ops", "/task done localisation").await;
+
+    // the partner notice is the downtime window itself
+    let early = t.refused("partners", "/task done notify-partners").await;
+    assert!(
+        early.contains("announce it first with /downtime announce"),
+        "{early}"
+    );
+    t.ok(
+        "rm",
+        "/downtime announce env:demo start:\"2026-11-05 20:00\" duration:4h reason:\"demo environment upgrade\"",
+    )
+    .await;
+    t.ok("partners", "/task done notify-partners").await;
+    assert_eq!(outbox_count(&t, "`notify-partners` done").await, 1);
+    assert_eq!(
+        outbox_count(
+            &t,
+            "DT-1 demo from 2026-11-05 20:00 IST to 2026-11-06 00:00 IST"
+        )
+        .await,
+        1,
+        "the window is in the done notice"
+    );
+    t.ok("docs", "/task done website-downtime").await;
+    t.ok("rm", "/task done backup").await;
+    assert_eq!(
+        outbox_count(&t, "`deploy` is ready").await,
+        0,
+        "deploy is planned for Thursday: no ping on Wednesday"
+    );
+    at(&t, &clock, "2026-11-05 08:59").await;
+    assert_eq!(outbox_count(&t, "`deploy` is ready").await, 0);
+    at(&t, &clock, "2026-11-05 09:00").await;
+    assert_eq!(
+        outbox_count(&t, "`deploy` is ready").await,
+        1,
+        "pinged at the opening of its day"
+    );
+
+    at(&t, &clock, "2026-11-06 16:00").await;
+    t.ok("rm", "/task done deploy").await;
+    assert_eq!(outbox_count(&t, "`localisation` is ready").await, 1);
+    assert_eq!(
+        outbox_count(&t, "`testing` is ready").await,
+        0,
+        "testing is planned for T+6"
+    );
+    t.ok("qa", "/task done localisation").await;
+    // Monday is T+5 and Tuesday a holiday: testing's day is Wednesday
+    at(&t, &clock, "2026-11-10 09:00").await;
+    assert_eq!(outbox_count(&t, "`testing` is ready").await, 0);
+    at(&t, &clock, "2026-11-11 09:00").await;
+    assert_eq!(outbox_count(&t, "`testing` is ready").await, 1);
 
     let early = t.refused("qa", "/signoff qa").await;
     assert!(
         early.contains("cannot sign `qa` yet: waiting for testing (pending)"),
         "{early}"
     );
-    clock.set(day(9));
+    at(&t, &clock, "2026-11-16 12:00").await;
     t.ok("qa", "/task done testing note:\"City B maps slow\"")
         .await;
-    let wrong_role = t.refused("pm", "/signoff qa").await;
-    assert!(
-        wrong_role.contains("only `qa` members can sign the `qa` gate"),
-        "{wrong_role}"
-    );
-    let by_rm = t.refused("rm", "/signoff qa").await;
-    assert!(
-        by_rm.contains("only `qa` members"),
-        "a release-manager cannot sign for QA: {by_rm}"
-    );
-    let product_first = t.refused("pm", "/signoff product").await;
-    assert!(
-        product_first.contains("waiting for qa (pending)"),
-        "{product_first}"
-    );
-
-    clock.set(day(10));
+    for (user, text, why) in [
+        (
+            "pm",
+            "/signoff qa",
+            "only `qa` members can sign the `qa` gate",
+        ),
+        ("rm", "/signoff qa", "only `qa` members"),
+        ("pm", "/signoff product", "waiting for qa (pending)"),
+    ] {
+        let reply = t.refused(user, text).await;
+        assert!(reply.contains(why), "{text}: {reply}");
+    }
+    at(&t, &clock, "2026-11-17 10:00").await;
     t.ok("qa", "/signoff qa note:\"all green on both tenants\"")
         .await;
-    clock.set(day(12));
+    assert_eq!(
+        outbox_count(&t, "over to the product team").await,
+        1,
+        "the gate publishes what the procedure says"
+    );
+    at(&t, &clock, "2026-11-18 10:00").await;
+    assert_eq!(
+        outbox_count(&t, "`product` is ready").await,
+        0,
+        "product sign-off is planned for T+12, Thursday"
+    );
+    at(&t, &clock, "2026-11-19 09:00").await;
+    assert_eq!(outbox_count(&t, "`product` is ready").await, 1);
+    at(&t, &clock, "2026-11-23 10:00").await;
     t.ok("pm", "/signoff product").await;
-    clock.set(day(13));
-    for task in ["announce-stakeholders", "announce-partners", "notice-down"] {
-        t.ok("rm", &format!("/task done {task}")).await;
-    }
+
+    t.ok("rm", "/task done announce-completion").await;
+    t.ok("rm", "/task done validate-access").await;
+    let early = t
+        .refused("partners", "/task done notify-partners-done")
+        .await;
+    assert!(early.contains("/downtime complete DT-1"), "{early}");
+    t.ok("rm", "/downtime complete DT-1").await;
+    t.ok("partners", "/task done notify-partners-done").await;
+    t.ok("docs", "/task done website-restore").await;
     t.ok("rm", "/release close").await;
 
-    // the retro writes itself
+    // the retro writes itself, slips in working days
     let retro = t.ok("rm", "/release retro release:REL-1").await;
+    let row = |task: &str| {
+        retro
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{task} ")))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
     assert!(
-        retro.contains("6 of 11 tasks slipped, 12 day(s) in all"),
-        "{retro}"
+        row("testing").contains("2026-11-12 2026-11-16 +2d"),
+        "planned Thu, done Mon: Fri and Mon late\n{retro}"
+    );
+    assert!(row("qa").contains("2026-11-16 2026-11-17 +1d"), "{retro}");
+    assert!(
+        row("product").contains("2026-11-24 2026-11-23 -1d"),
+        "early by a working day\n{retro}"
     );
     assert!(
-        retro.contains("backup                 2026-11-03  2026-11-05  +2d"),
-        "{retro}"
-    );
-    assert!(
-        retro.contains("product                2026-11-14  2026-11-14  on time"),
+        row("deploy").contains("2026-11-06 2026-11-06 on time"),
         "{retro}"
     );
     assert!(retro.contains("testing +2d — City B maps slow"), "{retro}");
-    assert!(
-        retro.contains("qa by @qa at 2026-11-12 10:00 IST"),
-        "{retro}"
-    );
-    let markdown = t
-        .ok("rm", "/release retro release:REL-1 format:markdown")
-        .await;
-    assert!(markdown.contains("| testing | qa | 2026-11-08 | 2026-11-09 | 2026-11-11 | 2026-11-11 | +2 | City B maps slow |"), "{markdown}");
-    assert!(
-        markdown.contains("- product: console:pm at 2026-11-14 10:00 IST"),
-        "{markdown}"
-    );
 
     let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE record = 'REL-1'")
         .fetch_one(&t.app.db.pool)
         .await
         .unwrap();
     assert_eq!(
-        audit, 14,
-        "start, 12 task and sign-off transitions, close: each audited"
+        audit, 15,
+        "start, 13 task and sign-off transitions, close: each audited"
+    );
+}
+
+/// Every pending reminder of the releases is due at 09:00 IST on a working day.
+async fn reminders_fall_on_working_mornings(t: &TestApp) {
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT due_at FROM jobs WHERE kind IN ('release.ready', 'release.overdue')",
+    )
+    .fetch_all(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert!(!due.is_empty());
+    for ms in due {
+        let local = DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .with_timezone(&chrono_tz::Asia::Kolkata);
+        assert_eq!(local.format("%H:%M").to_string(), "09:00", "{local}");
+        assert!(
+            !matches!(local.format("%a").to_string().as_str(), "Sat" | "Sun"),
+            "{local}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_release_started_late_sends_one_summary_then_one_digest_per_working_morning() {
+    // Arrange: on Wednesday 2026-11-04, a run whose T0 was the Monday before
+    let clock = Arc::new(ManualClock::new(ist("2026-11-04 10:00")));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    let digests = || outbox_count(&t, "⏰");
+
+    // Act
+    t.ok(
+        "rm",
+        "/release start Q4 template:demo-upgrade t0:2026-10-26",
+    )
+    .await;
+
+    // Assert: one summary, not a message per late task
+    assert_eq!(digests().await, 1);
+    assert_eq!(
+        outbox_count(&t, "`decide-downtime` (Decide the downtime date with the external and internal stakeholders), 3 working days late").await,
+        1,
+        "planned by Fri 10-30; Mon, Tue and Wed late"
+    );
+    assert_eq!(
+        outbox_count(
+            &t,
+            "waiting on the above: backup, notify-partners, website-downtime, deploy, localisation"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        outbox_count(&t, "is ready").await,
+        0,
+        "the summary names the late task: no separate ping"
+    );
+    reminders_fall_on_working_mornings(&t).await;
+
+    at(&t, &clock, "2026-11-04 23:59").await;
+    assert_eq!(digests().await, 1, "never at night");
+    at(&t, &clock, "2026-11-05 09:00").await;
+    assert_eq!(digests().await, 2, "Thursday morning");
+    at(&t, &clock, "2026-11-05 15:00").await;
+    assert_eq!(digests().await, 2, "once per working day");
+    at(&t, &clock, "2026-11-07 10:00").await;
+    at(&t, &clock, "2026-11-08 10:00").await;
+    assert_eq!(digests().await, 3, "Friday's, and none on the weekend");
+
+    // the date is agreed: now the unblocked late tasks are named
+    at(&t, &clock, "2026-11-09 08:00").await;
+    t.ok("rm", "/task done decide-downtime").await;
+    assert_eq!(
+        outbox_count(&t, "is ready").await,
+        0,
+        "pings wait for working hours"
+    );
+    reminders_fall_on_working_mornings(&t).await;
+    at(&t, &clock, "2026-11-09 09:00").await;
+    assert_eq!(digests().await, 4);
+    assert_eq!(
+        outbox_count(
+            &t,
+            "`backup` (Take the backup of the database and images), 9 working days late"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        outbox_count(&t, "REL-1 `Q4`: 3 tasks are overdue").await,
+        1,
+        "backup and the two notices; deploy and localisation wait on the backup"
+    );
+    assert_eq!(
+        outbox_count(&t, "is ready").await,
+        0,
+        "the morning's digest names them: no separate pings"
     );
 }
 
@@ -162,7 +362,9 @@ async fn a_revoked_sign_off_reopens_what_depends_on_it_and_refusals_change_nothi
     let clock = Arc::new(ManualClock::new(day(0)));
     let t = spawn_app_with_clock(&[], clock.clone()).await;
     t.ok("rm", "/release start R1 template:rollout").await;
-    t.ok("ops", "/task done freeze-pipeline").await;
+    for task in ["check-versioned-paths", "check-no-overwrite", "freeze-data"] {
+        t.ok("ops", &format!("/task done {task}")).await;
+    }
     t.ok("pm", "/task done analyse-changes").await;
     t.ok("pm", "/signoff approve-changes").await;
     t.ok("ops", "/task done backend-deploy").await;
@@ -174,10 +376,10 @@ async fn a_revoked_sign_off_reopens_what_depends_on_it_and_refusals_change_nothi
             "only `product` members or a release-manager",
         ),
         ("pm", "/signoff revoke approve-changes", "missing `reason`"),
-        ("ops", "/signoff go-live", "only `qa` members"),
+        ("ops", "/signoff go-live", "only `product` members"),
         (
             "qa",
-            "/task skip check-links reason:later",
+            "/task skip new-bucket reason:later",
             "release-manager",
         ),
         (
@@ -239,47 +441,6 @@ async fn a_revoked_sign_off_reopens_what_depends_on_it_and_refusals_change_nothi
 }
 
 #[tokio::test]
-async fn overdue_tasks_are_reminded_once_a_day_until_done() {
-    let clock = Arc::new(ManualClock::new(day(0)));
-    let t = spawn_app_with_clock(&[], clock.clone()).await;
-    t.ok(
-        "rm",
-        "/release start Q4 template:demo-upgrade t0:2026-11-02",
-    )
-    .await;
-    let reminders = || outbox_count(&t, "`backup` (Back up the database and images) is overdue");
-
-    // backup is planned for T+1 (Tue); it is due at Wed 00:00
-    clock.set(t0() + TimeDelta::days(2) - TimeDelta::minutes(1));
-    scheduler::run_due(&t.app).await.unwrap();
-    assert_eq!(reminders().await, 0, "not overdue before its planned end");
-    clock.set(t0() + TimeDelta::days(2));
-    scheduler::run_due(&t.app).await.unwrap();
-    scheduler::run_due(&t.app).await.unwrap();
-    assert_eq!(
-        reminders().await,
-        1,
-        "one reminder on the first overdue day"
-    );
-    clock.advance(TimeDelta::hours(12));
-    scheduler::run_due(&t.app).await.unwrap();
-    assert_eq!(reminders().await, 1, "not twice the same day");
-    clock.advance(TimeDelta::hours(12));
-    scheduler::run_due(&t.app).await.unwrap();
-    assert_eq!(reminders().await, 2, "again the next day");
-
-    t.ok("rm", "/task done agree-date").await;
-    t.ok("ops", "/task done backup").await;
-    clock.advance(TimeDelta::days(3));
-    scheduler::run_due(&t.app).await.unwrap();
-    assert_eq!(reminders().await, 2, "no more reminders once done");
-    assert!(
-        outbox_count(&t, "`notify-partners` (Tell partners").await >= 2,
-        "other late tasks keep being reminded"
-    );
-}
-
-#[tokio::test]
 async fn a_release_task_opens_the_code_freeze_which_reminds_before_it_ends() {
     let clock = Arc::new(ManualClock::new(day(0)));
     let t = spawn_app_with_clock(
@@ -289,10 +450,7 @@ async fn a_release_task_opens_the_code_freeze_which_reminds_before_it_ends() {
     .await;
     t.ok("rm", "/release start P1 template:portal-release")
         .await;
-    t.ok("ops", "/task done rc-staging").await;
-    t.ok("pm", "/task done uat").await;
-    t.ok("pm", "/signoff validation").await;
-    t.ok("qa", "/signoff qa").await;
+    set_up_portal_release(&t).await;
     let none = shipmate::app::freeze::active_for(
         &mut t.app.db.pool.acquire().await.unwrap(),
         "portal",
@@ -513,11 +671,25 @@ runbooks_dir = "{}"
 async fn merged_portal_release(t: &TestApp) {
     t.ok("rm", "/release start P1 template:portal-release")
         .await;
+    set_up_portal_release(t).await;
+    t.ok("ops", "/task done merge-main").await;
+}
+
+/// Works the open portal release up to its validation sign-off.
+async fn set_up_portal_release(t: &TestApp) {
+    for task in [
+        "release-sprint",
+        "release-milestone",
+        "release-directory",
+        "link-cards",
+        "chore-cards",
+        "consolidate",
+    ] {
+        t.ok("rm", &format!("/task done {task}")).await;
+    }
     t.ok("ops", "/task done rc-staging").await;
     t.ok("pm", "/task done uat").await;
     t.ok("pm", "/signoff validation").await;
-    t.ok("qa", "/signoff qa").await;
-    t.ok("ops", "/task done merge-main").await;
 }
 
 #[tokio::test]
@@ -547,7 +719,7 @@ async fn a_release_that_cannot_finish_is_cancelled_its_reminders_stop_and_anothe
     );
     assert_eq!(outbox_count(&t, "🛑").await, 1, "announced once");
     let pending: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE kind = 'release.overdue' AND state = 'pending'",
+        "SELECT COUNT(*) FROM jobs WHERE kind IN ('release.overdue', 'release.ready') AND state = 'pending'",
     )
     .fetch_one(&t.app.db.pool)
     .await
@@ -570,9 +742,12 @@ async fn redoing_the_task_that_opens_a_freeze_keeps_one_window_and_a_later_end_e
 
     // Act: the qa sign-off is revoked (reopening merge-main), signed again, merge-main redone
     clock.advance(TimeDelta::days(1));
-    t.ok("qa", "/signoff revoke qa reason:\"a late regression\"")
-        .await;
-    t.ok("qa", "/signoff qa").await;
+    t.ok(
+        "pm",
+        "/signoff revoke validation reason:\"a late regression\"",
+    )
+    .await;
+    t.ok("pm", "/signoff validation").await;
     t.ok("ops", "/task done merge-main").await;
 
     // Assert: one window, extended by the day that passed, announced as such
@@ -614,14 +789,17 @@ async fn the_task_that_closes_the_freeze_ends_it_when_done() {
     clock.advance(TimeDelta::days(12));
     t.ok("rm", "/task done freeze-ends").await;
 
-    // Assert: the freeze ended (announced as by REL-1), the backport window opened
+    // Assert: the freeze and the backport window inside it ended (announced as by REL-1)
     assert_eq!(
         outbox_count(&t, "🔓 Code freeze on `portal` ended early by REL-1.").await,
         1
     );
+    assert_eq!(
+        outbox_count(&t, "Backport window on `portal` ended early by REL-1.").await,
+        1
+    );
     let status = t.ok("rm", "/freeze status").await;
-    assert!(!status.contains("code freeze · `portal`"), "{status}");
-    assert!(status.contains("backport window · `portal`"), "{status}");
+    assert!(!status.contains("`portal`"), "{status}");
     // its timers are void: no "has ended" notice at the old end
     clock.set(day(0) + TimeDelta::days(31));
     scheduler::run_due(&t.app).await.unwrap();
@@ -641,16 +819,16 @@ async fn a_task_cannot_be_done_before_it_was_started() {
     )
     .await;
     clock.advance(TimeDelta::hours(3));
-    t.ok("rm", "/task start agree-date").await;
+    t.ok("rm", "/task start decide-downtime").await;
     clock.advance(TimeDelta::hours(2));
 
     let refused = t
-        .refused("rm", "/task done agree-date at:\"2026-11-02 06:00\"")
+        .refused("rm", "/task done decide-downtime at:\"2026-11-02 06:00\"")
         .await;
 
     assert!(
-        refused.contains("is before `agree-date` was started") && refused.contains("IST"),
+        refused.contains("is before `decide-downtime` was started") && refused.contains("IST"),
         "{refused}"
     );
-    t.ok("rm", "/task done agree-date").await;
+    t.ok("rm", "/task done decide-downtime").await;
 }

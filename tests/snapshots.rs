@@ -186,32 +186,37 @@ async fn a_release_plan_and_its_retro() {
             "/release start 2026-Q4 template:demo-upgrade t0:2026-11-02",
         )
         .await;
-    t.ok("rm", "/task done agree-date note:\"agreed with City B\"")
-        .await;
+    t.ok(
+        "rm",
+        "/task done decide-downtime note:\"agreed with City B\"",
+    )
+    .await;
     t.advance(TimeDelta::days(3)).await;
-    t.ok("ops", "/task done backup").await;
+    t.ok("rm", "/task done backup").await;
     let retro = t.cmd("rm", "/release retro").await;
 
     insta::assert_snapshot!(everywhere(&t, &plan.message), @r#"
     ── console
     📋 REL-1 `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo
-      T+0   Mon 2026-11-02 → Fri 2026-11-06 agree-date             task    release-manager  pending      Agree the downtime date with stakeholders
-      T+1   Tue 2026-11-03                  backup                 task    devops           pending      Back up the database and images
-      T+1   Tue 2026-11-03                  notify-partners        notice  release-manager  pending      Tell partners and put up the website downtime notice
-      T+3   Thu 2026-11-05                  deploy                 task    devops           pending      Deploy builds and configuration per the release notes
-      T+4   Fri 2026-11-06                  localisation           task    devops           pending      Load English and Hindi localisation
-      T+6   Sun 2026-11-08 → Mon 2026-11-09 testing                task    qa               pending      Sanity-test every application on both tenants
-      T+8   Tue 2026-11-10                  qa                     gate    qa               pending      QA sign-off
-      T+12  Sat 2026-11-14                  product                gate    product          pending      Product sign-off on both tenants
-      T+13  Sun 2026-11-15                  announce-stakeholders  notice  release-manager  pending      Announce completion to all stakeholders
-      T+13  Sun 2026-11-15                  announce-partners      notice  release-manager  pending      Announce completion to partners
-      T+13  Sun 2026-11-15                  notice-down            task    release-manager  pending      Take the website downtime notice down
+      T+0   Mon 2026-11-02 → Fri 2026-11-06 decide-downtime        task    release-manager+partnership pending      Decide the downtime date with the external and internal stakeholders
+      T+1   Tue 2026-11-03                  backup                 task    release-manager             pending      Take the backup of the database and images
+      T+1   Tue 2026-11-03                  notify-partners        notice  partnership                 pending      E-mail the downtime to everyone who downloaded credentials for the instance
+      T+1   Tue 2026-11-03                  website-downtime       task    documentation               pending      Update the website's access page with the downtime
+      T+3   Thu 2026-11-05 → Fri 2026-11-06 deploy                 task    release-manager             pending      Deploy the new builds and configurations per the release notes
+      T+4   Fri 2026-11-06                  localisation           task    qa                          pending      Load the English and Hindi localisation per the release notes
+      T+6   Tue 2026-11-10 → Wed 2026-11-11 testing                task    release-manager+qa          pending      Sanity-test all the applications on City A and City B
+      T+8   Thu 2026-11-12 → Fri 2026-11-13 qa                     gate    qa                          pending      QA sign-off: final sanity
+      T+12  Wed 2026-11-18 → Mon 2026-11-23 product                gate    product                     pending      Product sign-off: sanity of all modules on City A and City B
+      T+13  Thu 2026-11-19                  announce-completion    notice  release-manager             pending      E-mail all stakeholders that the upgrade is complete
+      T+13  Thu 2026-11-19                  validate-access        task    release-manager             pending      Validate the access link of the demo environment
+      T+13  Thu 2026-11-19                  notify-partners-done   notice  partnership                 pending      E-mail the upgrade completion to everyone who downloaded credentials
+      T+13  Thu 2026-11-19                  website-restore        task    documentation               pending      Take the downtime notice off the website
     ── slack
     {
       "blocks": [
         {
           "text": {
-            "text": "📋 *REL-1* `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo\n  T+0   Mon 2026-11-02 → Fri 2026-11-06 agree-date             task    release-manager  pending      Agree the downtime date with stakeholders\n  T+1   Tue 2026-11-03                  backup                 task    devops           pending      Back up the database and images\n  T+1   Tue 2026-11-03                  notify-partners        notice  release-manager  pending      Tell partners and put up the website downtime notice\n  T+3   Thu 2026-11-05                  deploy                 task    devops           pending      Deploy builds and configuration per the release notes\n  T+4   Fri 2026-11-06                  localisation           task    devops           pending      Load English and Hindi localisation\n  T+6   Sun 2026-11-08 → Mon 2026-11-09 testing                task    qa               pending      Sanity-test every application on both tenants\n  T+8   Tue 2026-11-10                  qa                     gate    qa               pending      QA sign-off\n  T+12  Sat 2026-11-14                  product                gate    product          pending      Product sign-off on both tenants\n  T+13  Sun 2026-11-15                  announce-stakeholders  notice  release-manager  pending      Announce completion to all stakeholders\n  T+13  Sun 2026-11-15                  announce-partners      notice  release-manager  pending      Announce completion to partners\n  T+13  Sun 2026-11-15                  notice-down            task    release-manager  pending      Take the website downtime notice down",
+            "text": "📋 *REL-1* `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo\n  T+0   Mon 2026-11-02 → Fri 2026-11-06 decide-downtime        task    release-manager+partnership pending      Decide the downtime date with the external and internal stakeholders\n  T+1   Tue 2026-11-03                  backup                 task    release-manager             pending      Take the backup of the database and images\n  T+1   Tue 2026-11-03                  notify-partners        notice  partnership                 pending      E-mail the downtime to everyone who downloaded credentials for the instance\n  T+1   Tue 2026-11-03                  website-downtime       task    documentation               pending      Update the website's access page with the downtime\n  T+3   Thu 2026-11-05 → Fri 2026-11-06 deploy                 task    release-manager             pending      Deploy the new builds and configurations per the release notes\n  T+4   Fri 2026-11-06                  localisation           task    qa                          pending      Load the English and Hindi localisation per the release notes\n  T+6   Tue 2026-11-10 → Wed 2026-11-11 testing                task    release-manager+qa          pending      Sanity-test all the applications on City A and City B\n  T+8   Thu 2026-11-12 → Fri 2026-11-13 qa                     gate    qa                          pending      QA sign-off: final sanity\n  T+12  Wed 2026-11-18 → Mon 2026-11-23 product                gate    product                     pending      Product sign-off: sanity of all modules on City A and City B\n  T+13  Thu 2026-11-19                  announce-completion    notice  release-manager             pending      E-mail all stakeholders that the upgrade is complete\n  T+13  Thu 2026-11-19                  validate-access        task    release-manager             pending      Validate the access link of the demo environment\n  T+13  Thu 2026-11-19                  notify-partners-done   notice  partnership                 pending      E-mail the upgrade completion to everyone who downloaded credentials\n  T+13  Thu 2026-11-19                  website-restore        task    documentation               pending      Take the downtime notice off the website",
             "type": "mrkdwn"
           },
           "type": "section"
@@ -224,7 +229,7 @@ async fn a_release_plan_and_its_retro() {
         },
         "event_type": "shipmate_outbox"
       },
-      "text": "📋 *REL-1* `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo\n  T+0   Mon 2026-11-02 → Fri 2026-11-06 agree-date             task    release-manager  pending      Agree the downtime date with stakeholders\n  T+1   Tue 2026-11-03                  backup                 task    devops           pending      Back up the database and images\n  T+1   Tue 2026-11-03                  notify-partners        notice  release-manager  pending      Tell partners and put up the website downtime notice\n  T+3   Thu 2026-11-05                  deploy                 task    devops           pending      Deploy builds and configuration per the release notes\n  T+4   Fri 2026-11-06                  localisation           task    devops           pending      Load English and Hindi localisation\n  T+6   Sun 2026-11-08 → Mon 2026-11-09 testing                task    qa               pending      Sanity-test every application on both tenants\n  T+8   Tue 2026-11-10                  qa                     gate    qa               pending      QA sign-off\n  T+12  Sat 2026-11-14                  product                gate    product          pending      Product sign-off on both tenants\n  T+13  Sun 2026-11-15                  announce-stakeholders  notice  release-manager  pending      Announce completion to all stakeholders\n  T+13  Sun 2026-11-15                  announce-partners      notice  release-manager  pending      Announce completion to partners\n  T+13  Sun 2026-11-15                  notice-down            task    release-manager  pending      Take the website downtime notice down",
+      "text": "📋 *REL-1* `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo\n  T+0   Mon 2026-11-02 → Fri 2026-11-06 decide-downtime        task    release-manager+partnership pending      Decide the downtime date with the external and internal stakeholders\n  T+1   Tue 2026-11-03                  backup                 task    release-manager             pending      Take the backup of the database and images\n  T+1   Tue 2026-11-03                  notify-partners        notice  partnership                 pending      E-mail the downtime to everyone who downloaded credentials for the instance\n  T+1   Tue 2026-11-03                  website-downtime       task    documentation               pending      Update the website's access page with the downtime\n  T+3   Thu 2026-11-05 → Fri 2026-11-06 deploy                 task    release-manager             pending      Deploy the new builds and configurations per the release notes\n  T+4   Fri 2026-11-06                  localisation           task    qa                          pending      Load the English and Hindi localisation per the release notes\n  T+6   Tue 2026-11-10 → Wed 2026-11-11 testing                task    release-manager+qa          pending      Sanity-test all the applications on City A and City B\n  T+8   Thu 2026-11-12 → Fri 2026-11-13 qa                     gate    qa                          pending      QA sign-off: final sanity\n  T+12  Wed 2026-11-18 → Mon 2026-11-23 product                gate    product                     pending      Product sign-off: sanity of all modules on City A and City B\n  T+13  Thu 2026-11-19                  announce-completion    notice  release-manager             pending      E-mail all stakeholders that the upgrade is complete\n  T+13  Thu 2026-11-19                  validate-access        task    release-manager             pending      Validate the access link of the demo environment\n  T+13  Thu 2026-11-19                  notify-partners-done   notice  partnership                 pending      E-mail the upgrade completion to everyone who downloaded credentials\n  T+13  Thu 2026-11-19                  website-restore        task    documentation               pending      Take the downtime notice off the website",
       "unfurl_links": false,
       "unfurl_media": false
     }
@@ -241,7 +246,7 @@ async fn a_release_plan_and_its_retro() {
       "embeds": [
         {
           "color": 5793266,
-          "description": "📋 **REL-1** `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo\n  T+0   Mon 2026-11-02 → Fri 2026-11-06 agree-date             task    release-manager  pending      Agree the downtime date with stakeholders\n  T+1   Tue 2026-11-03                  backup                 task    devops           pending      Back up the database and images\n  T+1   Tue 2026-11-03                  notify-partners        notice  release-manager  pending      Tell partners and put up the website downtime notice\n  T+3   Thu 2026-11-05                  deploy                 task    devops           pending      Deploy builds and configuration per the release notes\n  T+4   Fri 2026-11-06                  localisation           task    devops           pending      Load English and Hindi localisation\n  T+6   Sun 2026-11-08 → Mon 2026-11-09 testing                task    qa               pending      Sanity-test every application on both tenants\n  T+8   Tue 2026-11-10                  qa                     gate    qa               pending      QA sign-off\n  T+12  Sat 2026-11-14                  product                gate    product          pending      Product sign-off on both tenants\n  T+13  Sun 2026-11-15                  announce-stakeholders  notice  release-manager  pending      Announce completion to all stakeholders\n  T+13  Sun 2026-11-15                  announce-partners      notice  release-manager  pending      Announce completion to partners\n  T+13  Sun 2026-11-15                  notice-down            task    release-manager  pending      Take the website downtime notice down"
+          "description": "📋 **REL-1** `2026-Q4` (demo-upgrade) — T0 Mon 2026-11-02 in console:#bioinfo\n  T+0   Mon 2026-11-02 → Fri 2026-11-06 decide-downtime        task    release-manager+partnership pending      Decide the downtime date with the external and internal stakeholders\n  T+1   Tue 2026-11-03                  backup                 task    release-manager             pending      Take the backup of the database and images\n  T+1   Tue 2026-11-03                  notify-partners        notice  partnership                 pending      E-mail the downtime to everyone who downloaded credentials for the instance\n  T+1   Tue 2026-11-03                  website-downtime       task    documentation               pending      Update the website's access page with the downtime\n  T+3   Thu 2026-11-05 → Fri 2026-11-06 deploy                 task    release-manager             pending      Deploy the new builds and configurations per the release notes\n  T+4   Fri 2026-11-06                  localisation           task    qa                          pending      Load the English and Hindi localisation per the release notes\n  T+6   Tue 2026-11-10 → Wed 2026-11-11 testing                task    release-manager+qa          pending      Sanity-test all the applications on City A and City B\n  T+8   Thu 2026-11-12 → Fri 2026-11-13 qa                     gate    qa                          pending      QA sign-off: final sanity\n  T+12  Wed 2026-11-18 → Mon 2026-11-23 product                gate    product                     pending      Product sign-off: sanity of all modules on City A and City B\n  T+13  Thu 2026-11-19                  announce-completion    notice  release-manager             pending      E-mail all stakeholders that the upgrade is complete\n  T+13  Thu 2026-11-19                  validate-access        task    release-manager             pending      Validate the access link of the demo environment\n  T+13  Thu 2026-11-19                  notify-partners-done   notice  partnership                 pending      E-mail the upgrade completion to everyone who downloaded credentials\n  T+13  Thu 2026-11-19                  website-restore        task    documentation               pending      Take the downtime notice off the website"
         }
       ],
       "enforce_nonce": true,
@@ -250,19 +255,21 @@ async fn a_release_plan_and_its_retro() {
     "#);
     insta::assert_snapshot!(everywhere(&t, &retro.message), @r#"
     ── console
-    📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 11 tasks slipped, 2 day(s) in all
+    📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 13 tasks slipped, 2 working days in all
       task                   planned     actual      slip
-      agree-date             2026-11-06  2026-11-02  -4d
+      decide-downtime        2026-11-06  2026-11-02  -4d
       backup                 2026-11-03  2026-11-05  +2d
       notify-partners        2026-11-03  —           pending
-      deploy                 2026-11-05  —           pending
+      website-downtime       2026-11-03  —           pending
+      deploy                 2026-11-06  —           pending
       localisation           2026-11-06  —           pending
-      testing                2026-11-09  —           pending
-      qa                     2026-11-10  —           pending
-      product                2026-11-14  —           pending
-      announce-stakeholders  2026-11-15  —           pending
-      announce-partners      2026-11-15  —           pending
-      notice-down            2026-11-15  —           pending
+      testing                2026-11-11  —           pending
+      qa                     2026-11-13  —           pending
+      product                2026-11-23  —           pending
+      announce-completion    2026-11-19  —           pending
+      validate-access        2026-11-19  —           pending
+      notify-partners-done   2026-11-19  —           pending
+      website-restore        2026-11-19  —           pending
     Slipped:
       backup +2d
     Sign-offs:
@@ -273,7 +280,7 @@ async fn a_release_plan_and_its_retro() {
       "blocks": [
         {
           "text": {
-            "text": "📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 11 tasks slipped, 2 day(s) in all\n  task                   planned     actual      slip\n  agree-date             2026-11-06  2026-11-02  -4d\n  backup                 2026-11-03  2026-11-05  +2d\n  notify-partners        2026-11-03  —           pending\n  deploy                 2026-11-05  —           pending\n  localisation           2026-11-06  —           pending\n  testing                2026-11-09  —           pending\n  qa                     2026-11-10  —           pending\n  product                2026-11-14  —           pending\n  announce-stakeholders  2026-11-15  —           pending\n  announce-partners      2026-11-15  —           pending\n  notice-down            2026-11-15  —           pending\nSlipped:\n  backup +2d\nSign-offs:\n  qa not signed\n  product not signed",
+            "text": "📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 13 tasks slipped, 2 working days in all\n  task                   planned     actual      slip\n  decide-downtime        2026-11-06  2026-11-02  -4d\n  backup                 2026-11-03  2026-11-05  +2d\n  notify-partners        2026-11-03  —           pending\n  website-downtime       2026-11-03  —           pending\n  deploy                 2026-11-06  —           pending\n  localisation           2026-11-06  —           pending\n  testing                2026-11-11  —           pending\n  qa                     2026-11-13  —           pending\n  product                2026-11-23  —           pending\n  announce-completion    2026-11-19  —           pending\n  validate-access        2026-11-19  —           pending\n  notify-partners-done   2026-11-19  —           pending\n  website-restore        2026-11-19  —           pending\nSlipped:\n  backup +2d\nSign-offs:\n  qa not signed\n  product not signed",
             "type": "mrkdwn"
           },
           "type": "section"
@@ -286,7 +293,7 @@ async fn a_release_plan_and_its_retro() {
         },
         "event_type": "shipmate_outbox"
       },
-      "text": "📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 11 tasks slipped, 2 day(s) in all\n  task                   planned     actual      slip\n  agree-date             2026-11-06  2026-11-02  -4d\n  backup                 2026-11-03  2026-11-05  +2d\n  notify-partners        2026-11-03  —           pending\n  deploy                 2026-11-05  —           pending\n  localisation           2026-11-06  —           pending\n  testing                2026-11-09  —           pending\n  qa                     2026-11-10  —           pending\n  product                2026-11-14  —           pending\n  announce-stakeholders  2026-11-15  —           pending\n  announce-partners      2026-11-15  —           pending\n  notice-down            2026-11-15  —           pending\nSlipped:\n  backup +2d\nSign-offs:\n  qa not signed\n  product not signed",
+      "text": "📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 13 tasks slipped, 2 working days in all\n  task                   planned     actual      slip\n  decide-downtime        2026-11-06  2026-11-02  -4d\n  backup                 2026-11-03  2026-11-05  +2d\n  notify-partners        2026-11-03  —           pending\n  website-downtime       2026-11-03  —           pending\n  deploy                 2026-11-06  —           pending\n  localisation           2026-11-06  —           pending\n  testing                2026-11-11  —           pending\n  qa                     2026-11-13  —           pending\n  product                2026-11-23  —           pending\n  announce-completion    2026-11-19  —           pending\n  validate-access        2026-11-19  —           pending\n  notify-partners-done   2026-11-19  —           pending\n  website-restore        2026-11-19  —           pending\nSlipped:\n  backup +2d\nSign-offs:\n  qa not signed\n  product not signed",
       "unfurl_links": false,
       "unfurl_media": false
     }
@@ -303,7 +310,7 @@ async fn a_release_plan_and_its_retro() {
       "embeds": [
         {
           "color": 5793266,
-          "description": "📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 11 tasks slipped, 2 day(s) in all\n  task                   planned     actual      slip\n  agree-date             2026-11-06  2026-11-02  -4d\n  backup                 2026-11-03  2026-11-05  +2d\n  notify-partners        2026-11-03  —           pending\n  deploy                 2026-11-05  —           pending\n  localisation           2026-11-06  —           pending\n  testing                2026-11-09  —           pending\n  qa                     2026-11-10  —           pending\n  product                2026-11-14  —           pending\n  announce-stakeholders  2026-11-15  —           pending\n  announce-partners      2026-11-15  —           pending\n  notice-down            2026-11-15  —           pending\nSlipped:\n  backup +2d\nSign-offs:\n  qa not signed\n  product not signed"
+          "description": "📊 Retro REL-1 `2026-Q4` (demo-upgrade): 1 of 13 tasks slipped, 2 working days in all\n  task                   planned     actual      slip\n  decide-downtime        2026-11-06  2026-11-02  -4d\n  backup                 2026-11-03  2026-11-05  +2d\n  notify-partners        2026-11-03  —           pending\n  website-downtime       2026-11-03  —           pending\n  deploy                 2026-11-06  —           pending\n  localisation           2026-11-06  —           pending\n  testing                2026-11-11  —           pending\n  qa                     2026-11-13  —           pending\n  product                2026-11-23  —           pending\n  announce-completion    2026-11-19  —           pending\n  validate-access        2026-11-19  —           pending\n  notify-partners-done   2026-11-19  —           pending\n  website-restore        2026-11-19  —           pending\nSlipped:\n  backup +2d\nSign-offs:\n  qa not signed\n  product not signed"
         }
       ],
       "enforce_nonce": true,

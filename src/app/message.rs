@@ -221,6 +221,15 @@ pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format(format).to_string()
 }
 
+/// `n` and its noun, singular for one: `1 working day`, `2 tasks are`.
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

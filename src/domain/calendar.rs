@@ -261,6 +261,73 @@ impl WorkingCalendar {
         DateTime::<Utc>::MAX_UTC
     }
 
+    /// The first working day on or after `date` (`date` itself when it is one).
+    pub fn working_day_from(&self, date: NaiveDate) -> NaiveDate {
+        let mut d = date;
+        for _ in 0..MAX_DAYS {
+            if self.is_working_day(d) {
+                return d;
+            }
+            match d.succ_opt() {
+                Some(next) => d = next,
+                None => break,
+            }
+        }
+        date
+    }
+
+    /// The working day `n` working days after the working day `date`
+    /// (`n` = 0 is `date` itself, moved to a working day if it is not one).
+    pub fn add_working_days(&self, date: NaiveDate, n: i64) -> NaiveDate {
+        let mut d = self.working_day_from(date);
+        for _ in 0..n.clamp(0, MAX_DAYS) {
+            d = match d.succ_opt() {
+                Some(next) => self.working_day_from(next),
+                None => d,
+            };
+        }
+        d
+    }
+
+    /// Working days after `a` up to and including `b`; negative when `b` is
+    /// before `a` (so a task planned for Friday and done on Monday slipped 1).
+    pub fn working_days_between(&self, a: NaiveDate, b: NaiveDate) -> i64 {
+        let (from, to, sign) = if b >= a { (a, b, 1) } else { (b, a, -1) };
+        let count = from
+            .iter_days()
+            .skip(1)
+            .take_while(|d| *d <= to)
+            .filter(|d| self.is_working_day(*d))
+            .count() as i64;
+        sign * count
+    }
+
+    /// The opening instant of working hours on `date`, if it is a working day.
+    pub fn opening(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        self.hours_on(date).map(|(open, _)| open)
+    }
+
+    /// The closing time of working hours on `date`, working day or not.
+    pub fn closing(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        self.tz
+            .from_local_datetime(&date.and_time(self.hours.close))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// `t` itself when it is in working hours, else the next opening.
+    pub fn next_open(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.add_business(t, TimeDelta::zero())
+    }
+
+    /// The opening of the first working day after `t`'s local date.
+    pub fn next_working_morning(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let today = t.with_timezone(&self.tz).date_naive();
+        let next = today.succ_opt().unwrap_or(today);
+        let day = self.working_day_from(next);
+        self.opening(day).unwrap_or(t + TimeDelta::days(1))
+    }
+
     /// Business time between `a` and `b` (zero when `b` is not after `a`).
     pub fn business_between(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> TimeDelta {
         let mut total = TimeDelta::zero();
@@ -329,6 +396,35 @@ mod tests {
     /// `YYYY-MM-DD HH:MM` in IST.
     fn t(s: &str) -> DateTime<Utc> {
         crate::domain::timing::parse_time(s, chrono_tz::Asia::Kolkata).unwrap()
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays() {
+        let cal = ist();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // 2026-12-05 is a Saturday, 2026-12-25 a Friday holiday
+        assert_eq!(cal.working_day_from(d("2026-12-05")), d("2026-12-07"));
+        assert_eq!(cal.add_working_days(d("2026-12-04"), 1), d("2026-12-07"));
+        assert_eq!(cal.add_working_days(d("2026-12-05"), 0), d("2026-12-07"));
+        assert_eq!(cal.add_working_days(d("2026-12-21"), 4), d("2026-12-28"));
+        assert_eq!(
+            cal.working_days_between(d("2026-12-04"), d("2026-12-07")),
+            1
+        );
+        assert_eq!(
+            cal.working_days_between(d("2026-12-07"), d("2026-12-04")),
+            -1
+        );
+        assert_eq!(
+            cal.working_days_between(d("2026-12-24"), d("2026-12-28")),
+            1
+        );
+        assert_eq!(
+            cal.next_working_morning(t("2026-12-04 10:00")),
+            t("2026-12-07 09:00")
+        );
+        assert_eq!(cal.next_open(t("2026-12-04 10:00")), t("2026-12-04 10:00"));
+        assert_eq!(cal.next_open(t("2026-12-04 23:00")), t("2026-12-07 09:00"));
     }
 
     #[test]

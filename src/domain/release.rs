@@ -3,6 +3,13 @@
 //! they depend on is done; revoking a sign-off reopens what depends on it.
 //! Notices publish their text when done; tasks may open freeze windows.
 //!
+//! Dates come from the working calendar: T+N is the N-th working day after
+//! T0 (calendar days when the template says so), a task is planned from the
+//! opening of its day and its duration counts working time. Owners are
+//! pinged when a task can start — its dependencies done and its planned day
+//! reached — at the opening of working hours; overdue work is gathered into
+//! one digest per working morning.
+//!
 //! ```text
 //! task:  pending ──start──▶ in-progress ──done──▶ done        (owner role or release-manager)
 //!           └───────────────done───────────────▶ done
@@ -17,6 +24,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::calendar::WorkingCalendar;
 use super::runbook::{Runbook, TaskKind, TaskSpec, WindowEnd, WindowSpec};
 use super::{Actor, ChannelRef, DomainError, Role, UserRef};
 
@@ -61,6 +69,47 @@ pub struct TaskRun {
     pub finished_at: Option<DateTime<Utc>>,
     pub by: Option<UserRef>,
     pub note: Option<String>,
+    /// When it is planned, from the calendar at the start (older runs lack
+    /// it: T0 plus the offset in days).
+    #[serde(default)]
+    pub planned: Option<Planned>,
+}
+
+/// A task's planned start (the opening of its day) and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planned {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Planned {
+    /// The span of `spec` for a run whose T0 is `t0`.
+    pub fn of(spec: &TaskSpec, t0: DateTime<Utc>, cal: &WorkingCalendar) -> Self {
+        let first = t0.with_timezone(&cal.tz()).date_naive();
+        let day = if spec.calendar_days {
+            let date = first + chrono::Days::new(spec.offset_days.max(0) as u64);
+            cal.working_day_from(date)
+        } else {
+            cal.add_working_days(first, spec.offset_days)
+        };
+        let start = cal
+            .opening(day)
+            .unwrap_or(t0 + TimeDelta::days(spec.offset_days));
+        let whole_days = spec.duration.num_days();
+        let rest = spec.duration - TimeDelta::days(whole_days);
+        let end = if spec.calendar_days {
+            let last = day + chrono::Days::new((whole_days - 1).max(0) as u64);
+            let close = cal.closing(last).unwrap_or(start);
+            if whole_days > 0 {
+                close + rest
+            } else {
+                start + rest
+            }
+        } else {
+            cal.add_business(start, cal.working_days(whole_days) + rest)
+        };
+        Self { start, end }
+    }
 }
 
 /// A release run.
@@ -106,9 +155,14 @@ fn default_manager() -> Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Announce(Notice),
-    /// Check at `at` whether the task is overdue.
-    ScheduleOverdue {
+    /// The task can start once it is `not_before` (its planned start): ping
+    /// its owners then, at the opening of working hours.
+    Ready {
         task: String,
+        not_before: DateTime<Utc>,
+    },
+    /// Gather what is overdue at `at` (a working morning).
+    ScheduleDigest {
         at: DateTime<Utc>,
     },
     /// Open a freeze or backport window now.
@@ -151,9 +205,11 @@ pub enum Notice {
         reason: String,
         reopened: Vec<String>,
     },
+    /// What is overdue, in one message: unblocked tasks with their working
+    /// days late, and how many late ones wait on others.
     Overdue {
-        task: String,
-        days_late: i64,
+        late: Vec<(String, i64)>,
+        waiting: Vec<String>,
     },
     Closed {
         by: UserRef,
@@ -169,14 +225,16 @@ pub enum Notice {
 pub struct RetroRow {
     pub id: String,
     pub title: String,
-    pub owner: Role,
+    /// Its owner roles, as `qa` or `release-manager+partnership`.
+    pub owner: String,
     pub kind: TaskKind,
     pub state: TaskState,
     pub planned_start: NaiveDate,
     pub planned_end: NaiveDate,
     pub actual_start: Option<NaiveDate>,
     pub actual_end: Option<NaiveDate>,
-    /// Days late (positive) or early (negative) against the planned end; `None` while unfinished.
+    /// Working days late (positive) or early (negative) against the
+    /// planned end; `None` while unfinished.
     pub slip_days: Option<i64>,
     pub by: Option<UserRef>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -196,6 +254,7 @@ impl Release {
         channel: ChannelRef,
         by: &Actor,
         now: DateTime<Utc>,
+        cal: &WorkingCalendar,
     ) -> Result<(Self, Vec<Effect>), DomainError> {
         by.require(&runbook.manager, "start releases")?;
         let name = name.trim();
@@ -222,6 +281,7 @@ impl Release {
                     finished_at: None,
                     by: None,
                     note: None,
+                    planned: Some(Planned::of(spec, t0, cal)),
                 })
                 .collect(),
             started_by: by.user.clone(),
@@ -230,25 +290,62 @@ impl Release {
             manager: runbook.manager.clone(),
         };
         let mut effects = vec![Effect::Announce(Notice::Started)];
-        effects.extend(release.tasks.iter().map(|t| Effect::ScheduleOverdue {
-            task: t.spec.id.clone(),
-            at: release.planned_end(&t.spec),
-        }));
-        effects.extend(
-            release
-                .ready_pending()
-                .into_iter()
-                .map(|task| Effect::Announce(Notice::TaskReady { task })),
-        );
+        // a T0 in the past: one summary of what is late, and no separate
+        // ping for a task the summary already names
+        let digest = release.overdue_digest(now, cal);
+        let summarised: BTreeSet<String> = digest
+            .iter()
+            .flat_map(|e| match e {
+                Effect::Announce(Notice::Overdue { late, .. }) => {
+                    late.iter().map(|(t, _)| t.clone()).collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        effects.extend(release.ready_effects(release.ready_pending().difference(&summarised)));
+        effects.extend(digest);
         Ok((release, effects))
     }
 
+    fn planned(&self, spec: &TaskSpec) -> Planned {
+        self.tasks
+            .iter()
+            .find(|t| t.spec.id == spec.id)
+            .and_then(|t| t.planned)
+            .unwrap_or_else(|| {
+                let start = self.t0 + TimeDelta::days(spec.offset_days);
+                Planned {
+                    start,
+                    end: start + spec.duration,
+                }
+            })
+    }
+
     pub fn planned_start(&self, spec: &TaskSpec) -> DateTime<Utc> {
-        self.t0 + TimeDelta::days(spec.offset_days)
+        self.planned(spec).start
     }
 
     pub fn planned_end(&self, spec: &TaskSpec) -> DateTime<Utc> {
-        self.planned_start(spec) + spec.duration
+        self.planned(spec).end
+    }
+
+    fn ready_effects<'a>(&self, ids: impl IntoIterator<Item = &'a String>) -> Vec<Effect> {
+        ids.into_iter()
+            .filter_map(|id| self.tasks.iter().find(|t| &t.spec.id == id))
+            .map(|t| Effect::Ready {
+                task: t.spec.id.clone(),
+                not_before: self.planned_start(&t.spec),
+            })
+            .collect()
+    }
+
+    /// Whether `task` still waits to be started: the release open, the task
+    /// pending and nothing it depends on unfinished.
+    pub fn can_start(&self, task: &str) -> bool {
+        self.state == ReleaseState::Open
+            && self
+                .task(task)
+                .is_ok_and(|t| t.state == TaskState::Pending && self.blockers(&t.spec).is_empty())
     }
 
     /// The task with this id, or a refusal listing the ids there are.
@@ -310,12 +407,15 @@ impl Release {
     }
 
     fn require_worker(&self, spec: &TaskSpec, by: &Actor) -> Result<(), DomainError> {
-        if by.has(&spec.owner) || by.has(&self.manager) {
+        if spec.owners().any(|o| by.has(o)) || by.has(&self.manager) {
             return Ok(());
         }
         Err(DomainError::forbidden(format!(
             "`{}` belongs to `{}`: only its members or a {} can work on it; {} is neither",
-            spec.id, spec.owner, self.manager, by.user
+            spec.id,
+            spec.owner_label(),
+            self.manager,
+            by.user
         )))
     }
 
@@ -333,10 +433,7 @@ impl Release {
     }
 
     fn newly_ready(&self, before: &BTreeSet<String>) -> Vec<Effect> {
-        self.ready_pending()
-            .difference(before)
-            .map(|task| Effect::Announce(Notice::TaskReady { task: task.clone() }))
-            .collect()
+        self.ready_effects(self.ready_pending().difference(before))
     }
 
     /// The index and spec of a task (not a gate) that `by` may work on.
@@ -420,7 +517,18 @@ impl Release {
         })])
     }
 
-    /// Marks a task or notice done; a notice publishes its text, a task may open windows.
+    /// What finishing `spec` publishes, if it says.
+    fn publication(spec: &TaskSpec) -> Option<Effect> {
+        spec.publishes.as_ref().map(|text| {
+            Effect::Announce(Notice::Published {
+                task: spec.id.clone(),
+                text: text.clone(),
+            })
+        })
+    }
+
+    /// Marks a task or notice done; it publishes what it says it publishes
+    /// (a notice always does), and may open or end windows.
     pub fn complete_task(
         &mut self,
         id: &str,
@@ -436,12 +544,7 @@ impl Release {
             task: spec.id.clone(),
             by: by.user.clone(),
         })];
-        if let (TaskKind::Notice, Some(text)) = (spec.kind, &spec.publishes) {
-            effects.push(Effect::Announce(Notice::Published {
-                task: spec.id.clone(),
-                text: text.clone(),
-            }));
-        }
+        effects.extend(Self::publication(&spec));
         effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
         effects.extend(spec.ends.iter().cloned().map(Effect::EndWindow));
         effects.extend(ready);
@@ -505,6 +608,7 @@ impl Release {
             gate: spec.id.clone(),
             by: by.user.clone(),
         })];
+        effects.extend(Self::publication(&spec));
         effects.extend(spec.opens.iter().cloned().map(Effect::OpenWindow));
         effects.extend(spec.ends.iter().cloned().map(Effect::EndWindow));
         effects.extend(ready);
@@ -519,6 +623,7 @@ impl Release {
         by: &Actor,
         at: DateTime<Utc>,
         reason: &str,
+        cal: &WorkingCalendar,
     ) -> Result<Vec<Effect>, DomainError> {
         self.require_open()?;
         let i = self.gate_index(gate)?;
@@ -570,11 +675,13 @@ impl Release {
                 t.finished_at = None;
                 t.by = None;
                 t.note = None;
-                effects.push(Effect::ScheduleOverdue {
-                    task: t.spec.id.clone(),
-                    at: (self.t0 + TimeDelta::days(t.spec.offset_days) + t.spec.duration).max(at),
-                });
             }
+        }
+        // the reopened work is late or will be: the digest watches it again
+        if !reopened.is_empty() || self.tasks[i].state == TaskState::Pending {
+            effects.push(Effect::ScheduleDigest {
+                at: self.next_digest(at, cal),
+            });
         }
         effects.insert(
             0,
@@ -656,31 +763,57 @@ impl Release {
         })])
     }
 
-    /// The daily overdue check for one task: a reminder and the next check,
-    /// or nothing when the task is finished or the release closed.
-    pub fn overdue(&self, id: &str, now: DateTime<Utc>) -> Vec<Effect> {
-        let Ok(task) = self.task(id) else {
-            return Vec::new();
-        };
-        let due = self.planned_end(&task.spec);
-        if self.state != ReleaseState::Open || task.state.finished() || now < due {
+    /// The overdue digest at `now`: one notice naming every unfinished,
+    /// unblocked task past its planned end (with its working days late) and
+    /// the late ones that wait on others, then the next digest. Nothing once
+    /// the release has ended.
+    pub fn overdue_digest(&self, now: DateTime<Utc>, cal: &WorkingCalendar) -> Vec<Effect> {
+        if self.state != ReleaseState::Open {
             return Vec::new();
         }
-        let days_late = (now - due).num_days() + 1;
-        vec![
-            Effect::Announce(Notice::Overdue {
-                task: id.to_string(),
-                days_late,
-            }),
-            Effect::ScheduleOverdue {
-                task: id.to_string(),
-                at: now + TimeDelta::days(1),
-            },
-        ]
+        let tz = cal.tz();
+        let today = local_date(now, tz);
+        let mut late = Vec::new();
+        let mut waiting = Vec::new();
+        for t in self.tasks.iter().filter(|t| !t.state.finished()) {
+            let due = self.planned_end(&t.spec);
+            if due > now {
+                continue;
+            }
+            if self.blockers(&t.spec).is_empty() {
+                let last_day = local_date(due - TimeDelta::seconds(1), tz);
+                let days = cal.working_days_between(last_day, today).max(1);
+                late.push((t.spec.id.clone(), days));
+            } else {
+                waiting.push(t.spec.id.clone());
+            }
+        }
+        let mut effects = Vec::new();
+        if !late.is_empty() {
+            effects.push(Effect::Announce(Notice::Overdue { late, waiting }));
+        }
+        if self.tasks.iter().any(|t| !t.state.finished()) {
+            effects.push(Effect::ScheduleDigest {
+                at: self.next_digest(now, cal),
+            });
+        }
+        effects
     }
 
-    /// Planned versus actual for every task, with dates in `tz`.
-    pub fn retro(&self, tz: Tz) -> Vec<RetroRow> {
+    /// When the next digest is due after `now`: the next working morning
+    /// while anything is late, else the morning after the first planned end.
+    fn next_digest(&self, now: DateTime<Utc>, cal: &WorkingCalendar) -> DateTime<Utc> {
+        let unfinished = self.tasks.iter().filter(|t| !t.state.finished());
+        let first_due = unfinished.map(|t| self.planned_end(&t.spec)).min();
+        match first_due {
+            Some(due) if due > now => cal.next_working_morning(due - TimeDelta::seconds(1)),
+            _ => cal.next_working_morning(now),
+        }
+    }
+
+    /// Planned versus actual for every task: dates in `tz`, slips in
+    /// working days of `cal`.
+    pub fn retro(&self, tz: Tz, cal: &WorkingCalendar) -> Vec<RetroRow> {
         self.tasks
             .iter()
             .map(|t| {
@@ -689,7 +822,7 @@ impl Release {
                 RetroRow {
                     id: t.spec.id.clone(),
                     title: t.spec.title.clone(),
-                    owner: t.spec.owner.clone(),
+                    owner: t.spec.owner_label(),
                     kind: t.spec.kind,
                     state: t.state,
                     planned_start: local_date(self.planned_start(&t.spec), tz),
@@ -698,7 +831,7 @@ impl Release {
                     actual_end,
                     slip_days: actual_end
                         .filter(|_| t.state == TaskState::Done)
-                        .map(|a| (a - planned_end).num_days()),
+                        .map(|a| cal.working_days_between(planned_end, a)),
                     by: t.by.clone(),
                     finished_at: t.finished_at,
                     note: t.note.clone(),

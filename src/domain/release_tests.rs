@@ -12,6 +12,30 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 18, 30, 0).unwrap()
 }
 
+/// Mon–Fri 09:00–18:00 IST.
+fn cal() -> WorkingCalendar {
+    use chrono::Weekday::*;
+    WorkingCalendar::new(
+        chrono_tz::Asia::Kolkata,
+        [Mon, Tue, Wed, Thu, Fri],
+        "09:00-18:00".parse().unwrap(),
+        [],
+    )
+    .unwrap()
+}
+
+/// `YYYY-MM-DD HH:MM` in IST.
+fn ist(s: &str) -> DateTime<Utc> {
+    crate::domain::timing::parse_time(s, chrono_tz::Asia::Kolkata).unwrap()
+}
+
+/// Whether `effects` make `task` ready (a ping when it can start).
+fn readies(effects: &[Effect], task: &str) -> bool {
+    effects
+        .iter()
+        .any(|e| matches!(e, Effect::Ready { task: t, .. } if t == task))
+}
+
 fn actor(name: &str, roles: &[Role]) -> Actor {
     Actor {
         user: UserRef::console(name),
@@ -30,6 +54,9 @@ fn spec(id: &str, owner: Role, kind: TaskKind, deps: &[&str], offset: i64) -> Ta
         offset_days: offset,
         duration: TimeDelta::days(1),
         publishes: (kind == TaskKind::Notice).then(|| "Service is back".into()),
+        co_owners: Vec::new(),
+        calendar_days: false,
+        downtime: None,
         opens: Vec::new(),
         ends: Vec::new(),
     }
@@ -84,6 +111,7 @@ fn started() -> Release {
         "console:#rel".parse().unwrap(),
         &rm(),
         t0(),
+        &cal(),
     )
     .unwrap()
     .0
@@ -112,6 +140,7 @@ fn starting_needs_a_release_manager_and_pings_the_first_owners() {
         "console:#rel".parse().unwrap(),
         &ops(),
         t0(),
+        &cal(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("release-manager"));
@@ -122,21 +151,20 @@ fn starting_needs_a_release_manager_and_pings_the_first_owners() {
         "console:#rel".parse().unwrap(),
         &rm(),
         t0(),
+        &cal(),
     )
     .unwrap();
     assert_eq!(effects[0], Effect::Announce(Notice::Started));
-    let overdue = effects
-        .iter()
-        .filter(|e| matches!(e, Effect::ScheduleOverdue { .. }))
-        .count();
-    assert_eq!(overdue, 5, "one overdue check per task");
-    assert!(effects.contains(&Effect::Announce(Notice::TaskReady {
-        task: "deploy".into()
-    })));
-    assert!(!effects.contains(&Effect::Announce(Notice::TaskReady {
-        task: "testing".into()
-    })));
-    assert_eq!(r.planned_end(&r.tasks[0].spec), t0() + TimeDelta::days(1));
+    assert!(
+        effects.contains(&Effect::ScheduleDigest {
+            at: ist("2026-11-03 09:00")
+        }),
+        "the first digest the working morning after the first planned end: {effects:?}"
+    );
+    assert!(readies(&effects, "deploy"));
+    assert!(!readies(&effects, "testing"));
+    assert_eq!(r.planned_start(&r.tasks[0].spec), ist("2026-11-02 09:00"));
+    assert_eq!(r.planned_end(&r.tasks[0].spec), ist("2026-11-02 18:00"));
 }
 
 #[test]
@@ -152,9 +180,7 @@ fn tasks_are_worked_by_their_owner_or_a_release_manager_in_order() {
     let effects = r
         .complete_task("deploy", &ops(), at(0), Some("v2.3".into()))
         .unwrap();
-    assert!(effects.contains(&Effect::Announce(Notice::TaskReady {
-        task: "testing".into()
-    })));
+    assert!(readies(&effects, "testing"));
     assert!(
         effects
             .iter()
@@ -197,9 +223,7 @@ fn a_gate_is_signed_only_by_its_role_and_only_after_its_dependencies() {
     let effects = r
         .sign("qa", &qa(), at(2), Some("all green".into()))
         .unwrap();
-    assert!(effects.contains(&Effect::Announce(Notice::TaskReady {
-        task: "product".into()
-    })));
+    assert!(readies(&effects, "product"));
     let e = refused(&mut r, |r| r.sign("qa", &qa(), at(2), None));
     assert!(e.contains("already signed by console:qa"), "{e}");
 }
@@ -211,11 +235,15 @@ fn revoking_reopens_everything_that_depends_on_the_gate() {
     r.complete_task("testing", &qa(), at(1), None).unwrap();
     r.sign("qa", &qa(), at(2), None).unwrap();
     r.sign("product", &pm(), at(3), None).unwrap();
-    let e = refused(&mut r, |r| r.revoke("qa", &ops(), at(3), "regression"));
+    let e = refused(&mut r, |r| {
+        r.revoke("qa", &ops(), at(3), "regression", &cal())
+    });
     assert!(e.contains("only `qa` members or a release-manager"), "{e}");
-    let e = refused(&mut r, |r| r.revoke("qa", &qa(), at(3), " "));
+    let e = refused(&mut r, |r| r.revoke("qa", &qa(), at(3), " ", &cal()));
     assert!(e.contains("reason"), "{e}");
-    let effects = r.revoke("qa", &qa(), at(3), "login regression").unwrap();
+    let effects = r
+        .revoke("qa", &qa(), at(3), "login regression", &cal())
+        .unwrap();
     assert!(
         matches!(&effects[0], Effect::Announce(Notice::Revoked { reopened, .. }) if reopened == &vec!["product".to_string()])
     );
@@ -226,7 +254,7 @@ fn revoking_reopens_everything_that_depends_on_the_gate() {
         TaskState::Done,
         "what it depends on stays done"
     );
-    let e = refused(&mut r, |r| r.revoke("qa", &qa(), at(3), "again"));
+    let e = refused(&mut r, |r| r.revoke("qa", &qa(), at(3), "again", &cal()));
     assert!(e.contains("nothing to revoke"), "{e}");
 }
 
@@ -242,12 +270,7 @@ fn notices_publish_and_skips_need_a_release_manager_and_a_reason() {
     let e = refused(&mut r, |r| r.skip_task("qa", &rm(), at(0), "trust me"));
     assert!(e.contains("cannot be skipped"), "{e}");
     let effects = r.skip_task("deploy", &rm(), at(0), "hotfix only").unwrap();
-    assert!(
-        effects.contains(&Effect::Announce(Notice::TaskReady {
-            task: "testing".into()
-        })),
-        "skipped counts as finished"
-    );
+    assert!(readies(&effects, "testing"), "skipped counts as finished");
     r.complete_task("testing", &qa(), at(1), None).unwrap();
     r.sign("qa", &qa(), at(2), None).unwrap();
     r.sign("product", &pm(), at(3), None).unwrap();
@@ -280,34 +303,94 @@ fn closing_waits_for_every_task() {
 }
 
 #[test]
-fn overdue_tasks_are_reminded_daily_until_finished() {
+fn one_digest_each_working_morning_names_late_unblocked_work() {
     let mut r = started();
-    assert!(
-        r.overdue("deploy", t0() + TimeDelta::hours(23)).is_empty(),
-        "not due yet"
+    // deploy is planned Mon 2026-11-02 09:00–18:00 IST
+    let monday_evening = ist("2026-11-02 17:59");
+    let effects = r.overdue_digest(monday_evening, &cal());
+    assert_eq!(
+        effects,
+        vec![Effect::ScheduleDigest {
+            at: ist("2026-11-03 09:00")
+        }],
+        "nothing late yet"
     );
-    let due = t0() + TimeDelta::days(1);
-    let effects = r.overdue("deploy", due);
+    let tue = ist("2026-11-03 09:00");
+    let effects = r.overdue_digest(tue, &cal());
     assert_eq!(
         effects[0],
         Effect::Announce(Notice::Overdue {
-            task: "deploy".into(),
-            days_late: 1
+            late: vec![("deploy".into(), 1)],
+            waiting: Vec::new(),
         })
     );
     assert_eq!(
         effects[1],
-        Effect::ScheduleOverdue {
-            task: "deploy".into(),
-            at: due + TimeDelta::days(1)
+        Effect::ScheduleDigest {
+            at: ist("2026-11-04 09:00")
         }
     );
-    r.complete_task("deploy", &ops(), due + TimeDelta::days(1), None)
-        .unwrap();
-    assert!(
-        r.overdue("deploy", due + TimeDelta::days(1)).is_empty(),
-        "stops when done"
+    // Friday's digest: deploy 4 working days late; testing (planned Tue)
+    // is late too but waits on deploy; the next digest is Monday's
+    let fri = ist("2026-11-06 09:00");
+    let effects = r.overdue_digest(fri, &cal());
+    assert_eq!(
+        effects,
+        vec![
+            Effect::Announce(Notice::Overdue {
+                late: vec![("deploy".into(), 4)],
+                waiting: vec!["testing".into(), "qa".into(), "product".into()],
+            }),
+            Effect::ScheduleDigest {
+                at: ist("2026-11-09 09:00")
+            }
+        ]
     );
+    for id in ["deploy", "testing", "announce"] {
+        r.skip_task(id, &rm(), fri, "n/a").unwrap();
+    }
+    r.sign("qa", &qa(), fri, None).unwrap();
+    r.sign("product", &pm(), fri, None).unwrap();
+    assert!(
+        r.overdue_digest(fri, &cal()).is_empty(),
+        "nothing left: no digest and no next one"
+    );
+}
+
+#[test]
+fn t_plus_n_counts_working_days_and_no_task_lands_on_a_weekend() {
+    // T0 on Thursday 2026-11-05: T+1 is Friday, T+2 Monday, T+4 Wednesday
+    let t0 = ist("2026-11-05 00:00");
+    let r = Release::start(
+        "x",
+        &runbook(),
+        t0,
+        "console:#rel".parse().unwrap(),
+        &rm(),
+        t0,
+        &cal(),
+    )
+    .unwrap()
+    .0;
+    let starts: Vec<String> = r
+        .tasks
+        .iter()
+        .map(|t| r.planned_start(&t.spec).format("%a %d").to_string())
+        .collect();
+    // (09:00 IST is 03:30 UTC the same day)
+    assert_eq!(starts, ["Thu 05", "Fri 06", "Mon 09", "Tue 10", "Wed 11"]);
+    // a two-working-day task from Friday ends on Monday's close
+    let mut spec = r.tasks[1].spec.clone();
+    spec.duration = TimeDelta::days(2);
+    let p = Planned::of(&spec, ist("2026-11-05 00:00"), &cal());
+    assert_eq!(p.start, ist("2026-11-06 09:00"));
+    assert_eq!(p.end, ist("2026-11-09 18:00"));
+    // in calendar days: T+2 is Saturday, moved to Monday; 2 days end Tuesday
+    spec.calendar_days = true;
+    spec.offset_days = 2;
+    let p = Planned::of(&spec, ist("2026-11-05 00:00"), &cal());
+    assert_eq!(p.start, ist("2026-11-09 09:00"));
+    assert_eq!(p.end, ist("2026-11-10 18:00"));
 }
 
 #[test]
@@ -317,7 +400,7 @@ fn the_retro_reports_slip_in_days_against_the_plan() {
     r.complete_task("deploy", &ops(), at(0), None).unwrap(); // on time
     r.complete_task("testing", &qa(), at(4), Some("flaky env".into()))
         .unwrap(); // planned T+1, done T+4
-    let rows = r.retro(tz);
+    let rows = r.retro(tz, &cal());
     assert_eq!(rows[0].planned_end.to_string(), "2026-11-02");
     assert_eq!(rows[0].slip_days, Some(0));
     assert_eq!(rows[1].planned_end.to_string(), "2026-11-03");

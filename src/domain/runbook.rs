@@ -1,7 +1,8 @@
-//! Runbook templates: the tasks of a procedure (id, title, owner role,
-//! dependencies, offset from T0 in days, duration, kind, what it publishes,
-//! which freeze windows it opens), validated: unique ids, known
-//! dependencies, no cycles. Tasks are kept in dependency order.
+//! Runbook templates: the tasks of a procedure (id, title, owner roles,
+//! dependencies, offset from T0 in working days — or calendar days when the
+//! template says so — duration, kind, what it publishes, which freeze
+//! windows it opens), validated: unique ids, known dependencies, no cycles.
+//! Tasks are kept in dependency order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +34,25 @@ impl TaskKind {
     }
 }
 
+/// What a notice task needs from `/downtime` before it can be done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DowntimeStep {
+    /// A window announced (or running) since the release started.
+    Announce,
+    /// A window completed since the release started.
+    Complete,
+}
+
+impl DowntimeStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DowntimeStep::Announce => "announce",
+            DowntimeStep::Complete => "complete",
+        }
+    }
+}
+
 /// A freeze or backport window a task opens when it completes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowSpec {
@@ -55,11 +75,37 @@ pub struct TaskSpec {
     #[serde(with = "seconds")]
     pub duration: TimeDelta,
     pub publishes: Option<String>,
+    /// Other roles that own it with `owner` (a gate has one owner).
+    #[serde(default)]
+    pub co_owners: Vec<Role>,
+    /// Offset and duration in calendar days instead of working days.
+    #[serde(default)]
+    pub calendar_days: bool,
+    /// The downtime window this notice stands for, if any: it is done once
+    /// `/downtime` has announced (or completed) the window, which is what
+    /// reaches the partner channels and the status banner.
+    #[serde(default)]
+    pub downtime: Option<DowntimeStep>,
     #[serde(default)]
     pub opens: Vec<WindowSpec>,
     /// The windows finishing it ends (if in force).
     #[serde(default)]
     pub ends: Vec<WindowEnd>,
+}
+
+impl TaskSpec {
+    /// Every role that owns it, `owner` first.
+    pub fn owners(&self) -> impl Iterator<Item = &Role> {
+        std::iter::once(&self.owner).chain(self.co_owners.iter())
+    }
+
+    /// The owners as one label: `qa`, or `release-manager+partnership`.
+    pub fn owner_label(&self) -> String {
+        self.owners()
+            .map(Role::as_str)
+            .collect::<Vec<_>>()
+            .join("+")
+    }
 }
 
 /// A window a task ends when it is done.
@@ -120,6 +166,12 @@ pub fn validate(
             problems.push((
                 key(&t.id, "id"),
                 format!("a gate cannot be called `{}` (a /signoff subcommand)", t.id),
+            ));
+        }
+        if t.kind == TaskKind::Gate && !t.co_owners.is_empty() {
+            problems.push((
+                key(&t.id, "owner"),
+                "a gate is signed by one role: give it one owner".to_string(),
             ));
         }
         if t.offset_days < 0 {
@@ -246,6 +298,9 @@ mod tests {
             offset_days: 0,
             duration: TimeDelta::days(1),
             publishes: (kind == TaskKind::Notice).then(|| "text".into()),
+            co_owners: Vec::new(),
+            calendar_days: false,
+            downtime: None,
             opens: Vec::new(),
             ends: Vec::new(),
         }

@@ -443,8 +443,8 @@ pub async fn remind_ready(ctx: &mut Ctx<'_>) -> Handled<()> {
     let mut m = Message::new().line(
         Line::new()
             .text(format!(
-                "⏰ {} deletion request(s) ready and waiting for ",
-                ready.len()
+                "⏰ {} ready and waiting for ",
+                super::message::count(ready.len() as i64, "deletion request", "deletion requests")
             ))
             .role(
                 ctx.app.config.section::<DeletionRules>().executor.clone(),

@@ -1,6 +1,8 @@
 //! `/release`, `/task` and `/signoff`: release runs from runbook templates,
 //! bound to the channel they were started in. Turns the domain's effects into
-//! announcements in that channel, daily overdue checks and freeze windows.
+//! announcements in that channel, owner pings when a task can start (at the
+//! opening of working hours), one overdue digest per working morning, and
+//! freeze windows.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -15,10 +17,11 @@ pub use config::ReleaseRules;
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
-use super::message::local;
+use super::message::{count, local};
 use super::{Ctx, Line, Message, Reply};
+use crate::domain::calendar::WorkingCalendar;
 use crate::domain::release::{Effect, Notice, Release, RetroRow, TaskState};
-use crate::domain::runbook::TaskKind;
+use crate::domain::runbook::{DowntimeStep, TaskKind, TaskSpec};
 use crate::domain::timing::midnight;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
@@ -30,7 +33,8 @@ pub struct Releases;
 
 impl Feature for Releases {
     const COMMANDS: &'static [&'static CommandSpec] = &[&RELEASE, &TASK, &SIGNOFF];
-    const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Overdue>::NEW];
+    const JOBS: &'static [&'static dyn JobRunner] =
+        &[&Runs::<Overdue>::NEW, &Runs::<ReadyPing>::NEW];
     const SECTIONS: &'static [&'static dyn SectionCheck] = &[&Checks::<ReleaseRules>::NEW];
     type Command = ReleaseCommand;
 
@@ -48,9 +52,10 @@ impl Feature for Releases {
             }
             ReleaseCommand::Retro { release, format } => {
                 let (id, r) = resolve(ctx, release).await?;
+                let cal = &ctx.app.config.calendar;
                 Ok(Reply::private(match format {
-                    RetroFormat::Markdown => Message::text(retro_markdown(&id, &r, tz)),
-                    RetroFormat::Text => retro(&id, &r, tz),
+                    RetroFormat::Markdown => Message::text(retro_markdown(&id, &r, tz, cal)),
+                    RetroFormat::Text => retro(&id, &r, tz, cal),
                 }))
             }
             ReleaseCommand::Close { release } => close(ctx, release).await,
@@ -82,14 +87,17 @@ impl Feature for Releases {
     }
 }
 
-/// The daily overdue check of one task.
+/// The overdue digest of one release, each working morning.
 pub struct Overdue;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OverduePayload {
     pub id: i64,
-    pub task: String,
-    /// When it is due (older rows lack it).
+    /// Rows from before the digest checked one task each; such a row now
+    /// only hands over to the digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// When it is due.
     #[serde(default)]
     pub at_ms: i64,
 }
@@ -100,7 +108,10 @@ impl Job for Overdue {
 
     fn dedup_key(p: &OverduePayload) -> Option<String> {
         let id = RecordId::new(RecordKind::Release, p.id);
-        Some(format!("{}:{id}:{}:{}", Self::KIND, p.task, p.at_ms))
+        match &p.task {
+            Some(task) => Some(format!("{}:{id}:{task}:{}", Self::KIND, p.at_ms)),
+            None => Some(format!("{}:{id}:{}", Self::KIND, p.at_ms)),
+        }
     }
 
     async fn fire(ctx: &mut Ctx<'_>, payload: OverduePayload) -> anyhow::Result<()> {
@@ -108,7 +119,52 @@ impl Job for Overdue {
         let Some(release) = store::release::get(&mut ctx.db, payload.id).await? else {
             anyhow::bail!("{id} no longer exists");
         };
-        let effects = release.overdue(&payload.task, ctx.now);
+        let calendar = ctx.app.config.calendar.clone();
+        let effects = match payload.task {
+            Some(_) => vec![Effect::ScheduleDigest {
+                at: calendar.next_open(ctx.now),
+            }],
+            None => release.overdue_digest(ctx.now, &calendar),
+        };
+        apply_effects(ctx, id, &release, effects)
+            .await
+            .map_err(anyhow::Error::from)
+    }
+}
+
+/// The ping to a task's owners on the working morning it can start.
+pub struct ReadyPing;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReadyPayload {
+    pub id: i64,
+    pub task: String,
+    pub at_ms: i64,
+}
+
+impl Job for ReadyPing {
+    const KIND: &'static str = "release.ready";
+    type Payload = ReadyPayload;
+
+    fn dedup_key(p: &ReadyPayload) -> Option<String> {
+        let id = RecordId::new(RecordKind::Release, p.id);
+        Some(format!("{}:{id}:{}:{}", Self::KIND, p.task, p.at_ms))
+    }
+
+    async fn fire(ctx: &mut Ctx<'_>, payload: ReadyPayload) -> anyhow::Result<()> {
+        let id = RecordId::new(RecordKind::Release, payload.id);
+        let Some(release) = store::release::get(&mut ctx.db, payload.id).await? else {
+            anyhow::bail!("{id} no longer exists");
+        };
+        // started, finished or blocked again since: nothing to say; already
+        // late: this morning's digest names it
+        let late = release
+            .task(&payload.task)
+            .is_ok_and(|t| release.planned_end(&t.spec) <= ctx.now);
+        if !release.can_start(&payload.task) || late {
+            return Ok(());
+        }
+        let effects = vec![Effect::Announce(Notice::TaskReady { task: payload.task })];
         apply_effects(ctx, id, &release, effects)
             .await
             .map_err(anyhow::Error::from)
@@ -134,12 +190,9 @@ async fn cancel(ctx: &mut Ctx<'_>, release: Option<RecordId>, reason: &str) -> H
         .cancel(&ctx.actor, reason, ctx.now)
         .map_err(|e| e.about(id))?;
     save(ctx, id, &r, "cancel", reason).await?;
-    store::jobs::cancel_for(
-        &mut ctx.db,
-        Overdue::KIND,
-        &format!("{}:{id}:", Overdue::KIND),
-    )
-    .await?;
+    for kind in [Overdue::KIND, ReadyPing::KIND] {
+        store::jobs::cancel_for(&mut ctx.db, kind, &format!("{kind}:{id}:")).await?;
+    }
     apply_effects(ctx, id, &r, effects).await?;
     let windows: Vec<_> = store::freeze::not_ended(&mut ctx.db, ctx.now)
         .await?
@@ -192,6 +245,23 @@ async fn run_task(
         ))
         .into());
     }
+    // a notice that stands for a downtime window is done once /downtime
+    // has announced (or completed) it; the window goes in its note
+    let mut action = action;
+    if let TaskAction::Done { note, .. } = &mut action
+        && let Ok(run) = r.task(&task)
+        && let Some(step) = run.spec.downtime
+        && !run.state.finished()
+    {
+        // refusals about role and order come first: try it on a copy
+        r.clone()
+            .complete_task(&task, &ctx.actor, at, None)
+            .map_err(|e| e.about(id))?;
+        let window = downtime_window(ctx, &r, &task, step).await?;
+        if note.is_none() {
+            *note = Some(window);
+        }
+    }
     let name = action.name();
     let (effects, detail) = match action {
         TaskAction::Start { .. } => (r.start_task(&task, &ctx.actor, at), format!("task={task}")),
@@ -219,6 +289,54 @@ async fn run_task(
     ))))
 }
 
+/// The downtime window a notice task stands for (announced, or completed,
+/// since the release started), as `DT-n env from … to …`; or a refusal
+/// that says which `/downtime` command comes first.
+async fn downtime_window(
+    ctx: &mut Ctx<'_>,
+    r: &Release,
+    task: &str,
+    step: DowntimeStep,
+) -> Handled<String> {
+    use crate::domain::downtime::State;
+    let tz = ctx.app.config.tz;
+    let windows: Vec<_> = store::downtime::in_states(&mut ctx.db, State::ALL, 1_000)
+        .await?
+        .into_iter()
+        .filter(|w| w.downtime.created_at >= r.created_at && w.downtime.state != State::Cancelled)
+        .collect();
+    let wanted = windows.iter().rev().find(|w| match step {
+        DowntimeStep::Announce => true,
+        DowntimeStep::Complete => w.downtime.state == State::Completed,
+    });
+    if let Some(w) = wanted {
+        let d = &w.downtime;
+        let id = RecordId::new(RecordKind::Downtime, w.n);
+        return Ok(format!(
+            "{id} {} from {} to {}",
+            d.environment,
+            local(d.started_at.unwrap_or(d.start), tz),
+            local(d.completed_at.unwrap_or(d.end), tz)
+        ));
+    }
+    let message = match (
+        step,
+        windows.iter().rev().find(|w| w.downtime.state.is_live()),
+    ) {
+        (DowntimeStep::Announce, _) => format!(
+            "`{task}` tells partners the downtime window: announce it first with /downtime announce env:<environment> start:\"YYYY-MM-DD HH:MM\" duration:<d> reason:… (partner channels and the status banner follow from it), then mark `{task}` done"
+        ),
+        (DowntimeStep::Complete, Some(live)) => format!(
+            "`{task}` tells partners the window is over: complete it first with /downtime complete {} (partner channels and the status banner follow from it), then mark `{task}` done",
+            RecordId::new(RecordKind::Downtime, live.n)
+        ),
+        (DowntimeStep::Complete, None) => format!(
+            "`{task}` tells partners the downtime window is over, but no window was announced since this release started: announce and complete it with /downtime, or skip `{task}` with a reason"
+        ),
+    };
+    Err(DomainError::conflict(message).into())
+}
+
 /// The task's own name for `typed` (`QA` → `qa`), or `typed` as it is.
 fn canonical(r: &Release, typed: String) -> String {
     r.task(&typed).map(|t| t.spec.id.clone()).unwrap_or(typed)
@@ -244,7 +362,13 @@ async fn signoff(
             (r.sign(&gate, &ctx.actor, ctx.now, note), "signoff", detail)
         }
         Err(reason) => (
-            r.revoke(&gate, &ctx.actor, ctx.now, &reason),
+            r.revoke(
+                &gate,
+                &ctx.actor,
+                ctx.now,
+                &reason,
+                &ctx.app.config.calendar.clone(),
+            ),
             "signoff.revoke",
             format!("gate={gate} reason={reason}"),
         ),
@@ -300,8 +424,15 @@ async fn start(
         ))
         .into());
     }
-    let (release, effects) =
-        Release::start(name, runbook, t0, ctx.channel.clone(), &ctx.actor, ctx.now)?;
+    let (release, effects) = Release::start(
+        name,
+        runbook,
+        t0,
+        ctx.channel.clone(),
+        &ctx.actor,
+        ctx.now,
+        &config.calendar,
+    )?;
     let n = store::release::insert(&mut ctx.db, &release, ctx.now).await?;
     let id = RecordId::new(RecordKind::Release, n);
     ctx.audit(
@@ -359,10 +490,27 @@ pub async fn apply_effects(
                 let channel = r.channel.clone();
                 ctx.post(&channel, &message, None);
             }
-            Effect::ScheduleOverdue { task, at } => {
+            Effect::Ready { task, not_before } => {
+                // the opening of working hours on the day it can start, or
+                // now when that is now
+                let at = ctx.app.config.calendar.next_open(not_before.max(ctx.now));
+                if at <= ctx.now {
+                    let message = announcement(ctx, id, r, &Notice::TaskReady { task }).await?;
+                    let channel = r.channel.clone();
+                    ctx.post(&channel, &message, None);
+                } else {
+                    let payload = ReadyPayload {
+                        id: id.n,
+                        task,
+                        at_ms: store::ms(at),
+                    };
+                    ReadyPing::schedule(ctx, &payload, at);
+                }
+            }
+            Effect::ScheduleDigest { at } => {
                 let payload = OverduePayload {
                     id: id.n,
-                    task,
+                    task: None,
                     at_ms: store::ms(at),
                 };
                 Overdue::schedule(ctx, &payload, at);
@@ -421,22 +569,18 @@ async fn announcement(
             let Ok(t) = r.task(task) else {
                 return Ok(Message::new());
             };
-            let owners = super::roles::members_of(ctx, &t.spec.owner).await?;
             let what = if t.spec.kind == TaskKind::Gate {
                 format!("/signoff {task}")
             } else {
                 format!("/task done {task}")
             };
-            Message::new().line(
-                head("▶️")
-                    .code(task)
-                    .text(format!(" is ready: {} — ", t.spec.title))
-                    .role(t.spec.owner.clone(), owners)
-                    .text(format!(
-                        " (planned by {}; then {what})",
-                        local(r.planned_end(&t.spec), tz)
-                    )),
-            )
+            let line = head("▶️")
+                .code(task)
+                .text(format!(" is ready: {} — ", t.spec.title));
+            Message::new().line(with_owners(ctx, line, &t.spec).await?.text(format!(
+                " (planned by {}; then {what})",
+                local(r.planned_end(&t.spec), tz)
+            )))
         }
         Notice::TaskStarted { task, by } => {
             Message::new().line(head("🔧").code(task).text(" started by ").user(by))
@@ -482,21 +626,31 @@ async fn announcement(
             }
             Message::new().line(line)
         }
-        Notice::Overdue { task, days_late } => {
-            let Ok(t) = r.task(task) else {
-                return Ok(Message::new());
-            };
-            let owners = super::roles::members_of(ctx, &t.spec.owner).await?;
-            Message::new().line(
-                head("⏰")
+        Notice::Overdue { late, waiting } => {
+            let mut m = Message::new().line(head("⏰").code(&r.name).text(format!(
+                ": {} overdue",
+                count(late.len() as i64, "task is", "tasks are")
+            )));
+            for (task, days) in late {
+                let Ok(t) = r.task(task) else { continue };
+                let line = Line::new()
+                    .text("  • ")
                     .code(task)
                     .text(format!(
-                        " ({}) is overdue by {days_late} day(s), planned by {} — ",
+                        " ({}), {} late, planned by {} — ",
                         t.spec.title,
+                        count(*days, "working day", "working days"),
                         local(r.planned_end(&t.spec), tz)
-                    ))
-                    .role(t.spec.owner.clone(), owners),
-            )
+                    ));
+                m = m.line(with_owners(ctx, line, &t.spec).await?);
+            }
+            if !waiting.is_empty() {
+                m = m.line(Line::new().text(format!(
+                    "  Also past their planned dates, waiting on the above: {}",
+                    waiting.join(", ")
+                )));
+            }
+            m
         }
         Notice::Cancelled { by, reason } => Message::new().line(
             head("🛑")
@@ -520,11 +674,34 @@ async fn announcement(
     Ok(m)
 }
 
+/// `line` followed by a mention of each of the task's owner roles.
+async fn with_owners(ctx: &mut Ctx<'_>, mut line: Line, spec: &TaskSpec) -> Handled<Line> {
+    for (i, role) in spec.owners().enumerate() {
+        if i > 0 {
+            line = line.text(" and ");
+        }
+        let members = super::roles::members_of(ctx, role).await?;
+        line = line.role(role.clone(), members);
+    }
+    Ok(line)
+}
+
 fn date(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%a %Y-%m-%d").to_string()
 }
 
+/// The owner column's width: the longest owner label, at least 16.
+fn owner_width(r: &Release) -> usize {
+    r.tasks
+        .iter()
+        .map(|t| t.spec.owner_label().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16)
+}
+
 fn plan(id: &RecordId, r: &Release, tz: Tz) -> Message {
+    let width = owner_width(r);
     let mut m = Message::new().line(
         Line::new()
             .text("📋 ")
@@ -548,11 +725,11 @@ fn plan(id: &RecordId, r: &Release, tz: Tz) -> Message {
                 format!("{} → {}", date(start, tz), date(last_day, tz))
             };
         m = m.line(Line::new().text(format!(
-            "  T+{:<3} {span:<31} {:<22} {:<7} {:<16} {:<12} {}",
+            "  T+{:<3} {span:<31} {:<22} {:<7} {:<width$} {:<12} {}",
             t.spec.offset_days,
             t.spec.id,
             t.spec.kind.as_str(),
-            t.spec.owner.as_str(),
+            t.spec.owner_label(),
             t.state.as_str(),
             t.spec.title
         )));
@@ -584,7 +761,7 @@ fn status(id: &RecordId, r: &Release, tz: Tz, now: DateTime<Utc>) -> Message {
         r.tasks
             .iter()
             .filter(|t| filter(t))
-            .map(|t| format!("{} ({})", t.spec.id, t.spec.owner))
+            .map(|t| format!("{} ({})", t.spec.id, t.spec.owner_label()))
             .collect()
     };
     let in_progress = list(&|t| t.state == TaskState::InProgress);
@@ -593,7 +770,7 @@ fn status(id: &RecordId, r: &Release, tz: Tz, now: DateTime<Utc>) -> Message {
         .tasks
         .iter()
         .filter(|t| ready.contains(&t.spec.id))
-        .map(|t| format!("{} ({})", t.spec.id, t.spec.owner))
+        .map(|t| format!("{} ({})", t.spec.id, t.spec.owner_label()))
         .collect();
     let blocked: Vec<String> = r
         .tasks
@@ -630,6 +807,7 @@ fn status(id: &RecordId, r: &Release, tz: Tz, now: DateTime<Utc>) -> Message {
 }
 
 fn task_list(id: &RecordId, r: &Release, tz: Tz) -> Message {
+    let width = owner_width(r);
     let mut m = Message::text(format!("{id} `{}` tasks:", r.name));
     for t in &r.tasks {
         let when = t
@@ -637,10 +815,10 @@ fn task_list(id: &RecordId, r: &Release, tz: Tz) -> Message {
             .map(|f| format!(" at {}", local(f, tz)))
             .unwrap_or_default();
         m = m.line(Line::new().text(format!(
-            "  {:<22} {:<7} {:<16} {}{when}",
+            "  {:<22} {:<7} {:<width$} {}{when}",
             t.spec.id,
             t.spec.kind.as_str(),
-            t.spec.owner.as_str(),
+            t.spec.owner_label(),
             t.state.as_str()
         )));
     }
@@ -681,19 +859,20 @@ fn slip(row: &RetroRow) -> String {
     }
 }
 
-fn retro(id: &RecordId, r: &Release, tz: Tz) -> Message {
-    let rows = r.retro(tz);
+fn retro(id: &RecordId, r: &Release, tz: Tz, cal: &WorkingCalendar) -> Message {
+    let rows = r.retro(tz, cal);
     let slipped: Vec<&RetroRow> = rows
         .iter()
         .filter(|row| row.slip_days.is_some_and(|d| d > 0))
         .collect();
     let total: i64 = slipped.iter().filter_map(|row| row.slip_days).sum();
     let mut m = Message::text(format!(
-        "📊 Retro {id} `{}` ({}): {} of {} tasks slipped, {total} day(s) in all",
+        "📊 Retro {id} `{}` ({}): {} of {} slipped, {} in all",
         r.name,
         r.template,
         slipped.len(),
-        rows.len()
+        count(rows.len() as i64, "task", "tasks"),
+        count(total, "working day", "working days")
     ));
     m = m.line(Line::new().text(format!(
         "  {:<22} {:<11} {:<11} {}",
@@ -755,8 +934,8 @@ fn retro(id: &RecordId, r: &Release, tz: Tz) -> Message {
     m
 }
 
-fn retro_markdown(id: &RecordId, r: &Release, tz: Tz) -> String {
-    let rows = r.retro(tz);
+fn retro_markdown(id: &RecordId, r: &Release, tz: Tz, cal: &WorkingCalendar) -> String {
+    let rows = r.retro(tz, cal);
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = format!("## Retro: {id} {} ({})\n\n", r.name, r.template);
     out.push_str("| Task | Owner | Planned start | Planned end | Actual start | Actual end | Slip (days) | Note |\n");

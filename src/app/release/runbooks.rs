@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::domain::Role;
 use crate::domain::freeze::WindowKind;
-use crate::domain::runbook::{Runbook, TaskKind, TaskSpec, WindowEnd, WindowSpec, validate};
+use crate::domain::runbook::{
+    DowntimeStep, Runbook, TaskKind, TaskSpec, WindowEnd, WindowSpec, validate,
+};
 use crate::domain::timing::parse_duration;
 use crate::settings::Problem;
 
@@ -36,6 +38,9 @@ struct RawRunbook {
     /// The role that manages its releases (default `releases.manager_role`).
     #[serde(default)]
     manager: Option<String>,
+    /// `working` (the default) or `calendar`: what T+N and `d` count.
+    #[serde(default)]
+    days: Option<String>,
     tasks: Vec<RawTask>,
 }
 
@@ -44,9 +49,16 @@ struct RawRunbook {
 struct RawTask {
     id: String,
     title: String,
-    owner: String,
+    /// One role, or several that own it together (`["qa", "devops"]`).
+    owner: Owners,
     #[serde(default)]
     kind: Option<String>,
+    /// Overrides the template's `days` for this task.
+    #[serde(default)]
+    days: Option<String>,
+    /// `announce` or `complete`: done once `/downtime` has done that.
+    #[serde(default)]
+    downtime: Option<String>,
     #[serde(default)]
     depends_on: Vec<String>,
     offset: Offset,
@@ -58,6 +70,26 @@ struct RawTask {
     opens: Vec<RawWindow>,
     #[serde(default)]
     ends: Vec<RawEnd>,
+}
+
+/// `owner = "qa"` or `owner = ["release-manager", "partnership"]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Owners {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Whether `days` (template or task) means calendar days.
+fn calendar_days(value: Option<&str>, default: bool) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None => Ok(default),
+        Some("working") => Ok(false),
+        Some("calendar") => Ok(true),
+        Some(other) => Err(format!(
+            "`{other}` is not a kind of day: write days = \"working\" (weekends and holidays skipped, the default) or days = \"calendar\""
+        )),
+    }
 }
 
 /// `offset = 3` or `offset = "T+3"`.
@@ -158,6 +190,14 @@ fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<P
         }]
     })?;
     let mut problems = Vec::new();
+    let template_calendar = calendar_days(raw.days.as_deref(), false)
+        .map_err(|message| {
+            problems.push(Problem {
+                key: format!("runbooks.{name}.days"),
+                message,
+            })
+        })
+        .unwrap_or(false);
     let mut tasks = Vec::new();
     for t in raw.tasks {
         let key = |field: &str| format!("runbooks.{name}.tasks.{}.{field}", t.id);
@@ -167,7 +207,40 @@ fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<P
                 message,
             })
         };
-        let owner = roles.check(&t.owner).map_err(|e| bad("owner", e)).ok();
+        let owner_names = match &t.owner {
+            Owners::One(one) => vec![one.clone()],
+            Owners::Many(many) => many.clone(),
+        };
+        if owner_names.is_empty() {
+            bad(
+                "owner",
+                "name at least one role, e.g. owner = \"qa\"".to_string(),
+            );
+        }
+        let owners: Vec<Role> = owner_names
+            .iter()
+            .filter_map(|o| roles.check(o).map_err(|e| bad("owner", e)).ok())
+            .collect();
+        let owner = (owners.len() == owner_names.len())
+            .then(|| owners.first().cloned())
+            .flatten();
+        let downtime = match t.downtime.as_deref().map(str::trim) {
+            None => Some(None),
+            Some("announce") => Some(Some(DowntimeStep::Announce)),
+            Some("complete") => Some(Some(DowntimeStep::Complete)),
+            Some(other) => {
+                bad(
+                    "downtime",
+                    format!(
+                        "`{other}` is not a downtime step: write downtime = \"announce\" (done once /downtime announce has announced the window) or \"complete\""
+                    ),
+                );
+                None
+            }
+        };
+        let task_calendar = calendar_days(t.days.as_deref(), template_calendar)
+            .map_err(|e| bad("days", e))
+            .ok();
         let kind = match t.kind.as_deref().unwrap_or("task") {
             "task" => Some(TaskKind::Task),
             "gate" => Some(TaskKind::Gate),
@@ -232,8 +305,14 @@ fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<P
                     })
             })
             .collect();
-        if let (Some(owner), Some(kind), Some(offset_days), Some(duration)) =
-            (owner, kind, offset, duration)
+        if let (
+            Some(owner),
+            Some(kind),
+            Some(offset_days),
+            Some(duration),
+            Some(calendar_days),
+            Some(downtime),
+        ) = (owner, kind, offset, duration, task_calendar, downtime)
         {
             tasks.push(TaskSpec {
                 id: t.id,
@@ -244,6 +323,9 @@ fn parse(name: &str, text: &str, roles: &RoleNames<'_>) -> Result<Runbook, Vec<P
                 offset_days,
                 duration,
                 publishes: t.publishes,
+                co_owners: owners.into_iter().skip(1).collect(),
+                calendar_days,
+                downtime,
                 opens,
                 ends,
             });
