@@ -832,3 +832,143 @@ async fn a_task_cannot_be_done_before_it_was_started() {
     );
     t.ok("rm", "/task done decide-downtime").await;
 }
+
+/// The console user of each role in the default configuration.
+fn member_of(role: &str) -> &'static str {
+    match role {
+        "release-manager" => "rm",
+        "partnership" => "partners",
+        "documentation" => "docs",
+        "devops" => "ops",
+        "qa" => "qa",
+        "product" => "pm",
+        other => panic!("no console member for {other}"),
+    }
+}
+
+/// Starts `template` at T0 Monday 2026-11-02 and returns its plan rows
+/// (T+N, dates, task, kind, owners), whitespace collapsed.
+async fn planned_rows(t: &TestApp, template: &str) -> Vec<String> {
+    let plan = t
+        .ok(
+            "rm",
+            &format!("/release start R template:{template} t0:2026-11-02"),
+        )
+        .await;
+    plan.lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|l| l.split(" pending ").next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Works every task of the open release on its planned day, by its first
+/// owner, in plan order; then closes it and returns the retro.
+async fn walk_on_plan(t: &TestApp, clock: &ManualClock, rows: &[String]) -> String {
+    for row in rows {
+        let cells: Vec<&str> = row.split(' ').collect();
+        let date = if cells.get(3) == Some(&"→") {
+            cells[5]
+        } else {
+            cells[2]
+        };
+        let at_index = if cells.get(3) == Some(&"→") { 6 } else { 3 };
+        let (task, kind, owners) = (cells[at_index], cells[at_index + 1], cells[at_index + 2]);
+        at(t, clock, &format!("{date} 16:00")).await;
+        let user = member_of(owners.split('+').next().unwrap_or_default());
+        let command = if kind == "gate" {
+            format!("/signoff {task}")
+        } else {
+            format!("/task done {task}")
+        };
+        t.ok(user, &command).await;
+    }
+    t.ok("rm", "/release close").await;
+    t.ok("rm", "/release retro release:REL-1").await
+}
+
+#[tokio::test]
+async fn the_portal_release_is_walked_as_the_procedure_on_working_days() {
+    let clock = Arc::new(ManualClock::new(ist("2026-11-02 10:00")));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+
+    let rows = planned_rows(&t, "portal-release").await;
+
+    assert_eq!(
+        rows,
+        [
+            "T+0 Mon 2026-11-02 release-sprint task release-manager",
+            "T+0 Mon 2026-11-02 release-milestone task release-manager",
+            "T+0 Mon 2026-11-02 release-directory task release-manager",
+            "T+0 Mon 2026-11-02 link-cards task release-manager",
+            "T+0 Mon 2026-11-02 chore-cards task release-manager",
+            "T+1 Tue 2026-11-03 → Wed 2026-11-04 consolidate task release-manager",
+            "T+3 Thu 2026-11-05 rc-staging task devops",
+            "T+4 Fri 2026-11-06 → Thu 2026-11-12 uat task product",
+            "T+9 Fri 2026-11-13 validation gate product",
+            "T+10 Mon 2026-11-16 merge-main task devops",
+            "T+10 Mon 2026-11-16 tag task devops",
+            "T+10 Mon 2026-11-16 github-releases notice devops",
+            "T+11 Tue 2026-11-17 → Thu 2026-11-19 docs task documentation",
+            "T+32 Wed 2026-12-16 freeze-ends task release-manager",
+            "T+10 Mon 2026-11-16 → Fri 2027-01-08 stability-watch task release-manager",
+            "T+50 Mon 2027-01-11 next-sprint notice release-manager",
+        ]
+    );
+    let retro = walk_on_plan(&t, &clock, &rows).await;
+    assert!(
+        retro.contains("0 of 16 tasks slipped, 0 working days in all"),
+        "{retro}"
+    );
+    // merge-main opened the freeze and the backport window inside it, a
+    // month long; freeze-ends, a month later, found them over
+    let windows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, ends_at - starts_at FROM freeze_windows WHERE target = 'portal' ORDER BY kind")
+            .fetch_all(&t.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        windows,
+        [
+            ("backport".to_string(), 30 * 86_400_000),
+            ("freeze".to_string(), 30 * 86_400_000)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_rollout_is_walked_as_the_plan_on_working_days() {
+    let clock = Arc::new(ManualClock::new(ist("2026-11-02 10:00")));
+    let t = spawn_app_with_clock(&[], clock.clone()).await;
+
+    let rows = planned_rows(&t, "rollout").await;
+
+    assert_eq!(
+        rows,
+        [
+            "T+0 Mon 2026-11-02 check-versioned-paths task devops",
+            "T+0 Mon 2026-11-02 check-no-overwrite task devops",
+            "T+1 Tue 2026-11-03 freeze-data task devops",
+            "T+1 Tue 2026-11-03 → Thu 2026-11-05 analyse-changes task product",
+            "T+4 Fri 2026-11-06 approve-changes gate product",
+            "T+5 Mon 2026-11-09 backend-deploy task devops",
+            "T+0 Mon 2026-11-02 new-bucket task devops",
+            "T+1 Tue 2026-11-03 new-cdn task devops",
+            "T+6 Tue 2026-11-10 staging-frontend task devops",
+            "T+7 Wed 2026-11-11 → Thu 2026-11-12 test-staging task qa",
+            "T+9 Fri 2026-11-13 go-live gate product",
+            "T+10 Mon 2026-11-16 switch-name task devops",
+            "T+10 Mon 2026-11-16 announce notice release-manager",
+        ]
+    );
+    let retro = walk_on_plan(&t, &clock, &rows).await;
+    assert!(
+        retro.contains("0 of 13 tasks slipped, 0 working days in all"),
+        "{retro}"
+    );
+    assert_eq!(
+        outbox_count(&t, "❄️ Code freeze on `data-pipeline` until").await,
+        1,
+        "freezing data/ froze the pipeline"
+    );
+}
