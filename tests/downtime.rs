@@ -519,6 +519,33 @@ async fn the_calendar_parses_and_keeps_uids_across_a_postpone_with_a_higher_sequ
 }
 
 #[tokio::test]
+async fn a_window_started_early_with_an_end_shows_its_actual_times_once_completed() {
+    // Arrange: a 2 h window announced for day 2, 09:00 UTC
+    let clock = Arc::new(ManualClock::new(t0()));
+    let t = app_at(&clock, &[]).await;
+    announce(&t, "production", at(48), "2h").await;
+
+    // Act: started an hour early with its own end, completed late
+    advance_to(&t, &clock, at(47)).await;
+    let r = t
+        .refused("rm", &format!("/downtime start DT-1 end:{}", rfc(at(46))))
+        .await;
+    assert!(r.contains("is not after now"), "{r}");
+    t.ok("rm", &format!("/downtime start DT-1 end:{}", rfc(at(50))))
+        .await;
+    advance_to(&t, &clock, at(50) + TimeDelta::minutes(20)).await;
+    t.ok("rm", "/downtime complete DT-1").await;
+
+    // Assert: the calendar moves the event to when it really ran
+    let events = calendar(&t).await;
+    let dt1 = &events[0];
+    assert_eq!(prop(dt1, "DTSTART"), "20261104T080000Z");
+    assert_eq!(prop(dt1, "DTEND"), "20261104T112000Z");
+    assert_eq!(prop(dt1, "SEQUENCE"), "2", "started early, then completed");
+    assert!(prop(dt1, "DESCRIPTION").contains("State: completed"));
+}
+
+#[tokio::test]
 async fn a_restart_between_announcement_and_reminder_still_sends_the_reminder_once() {
     // Arrange: announce, then stop the bot
     let clock = Arc::new(ManualClock::new(t0()));

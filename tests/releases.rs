@@ -554,16 +554,20 @@ fn property(event: &ical::parser::ical::component::IcalEvent, name: &str) -> Str
 }
 
 #[tokio::test]
-async fn freeze_windows_appear_in_the_calendar_and_ending_early_bumps_the_sequence() {
+async fn freeze_windows_appear_in_the_internal_calendar_and_ending_early_bumps_the_sequence() {
     let clock = Arc::new(ManualClock::new(day(0)));
-    let t = spawn_app_with_clock(&[], clock.clone()).await;
+    let t = spawn_app_with_clock(
+        &[("SHIPMATE__FREEZE__CALENDAR_TOKEN", "team-feed-key")],
+        clock.clone(),
+    )
+    .await;
     t.ok(
         "rm",
         "/freeze start portal until:30d reason:\"post-release freeze\"",
     )
     .await;
     let read = || async {
-        let body = reqwest::get(t.url("/calendar.ics"))
+        let body = reqwest::get(t.url("/internal/calendar.ics?token=team-feed-key"))
             .await
             .unwrap()
             .text()
@@ -582,6 +586,25 @@ async fn freeze_windows_appear_in_the_calendar_and_ending_early_bumps_the_sequen
         .find(|e| property(e, "SUMMARY") == "Code freeze: portal")
         .expect("the freeze is in the calendar");
     let uid = property(freeze, "UID");
+    // partners' public calendar holds downtimes only; the internal one needs its key
+    let public = reqwest::get(t.url("/calendar.ics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!public.contains("Code freeze"), "{public}");
+    for url in [
+        "/internal/calendar.ics",
+        "/internal/calendar.ics?token=wrong",
+    ] {
+        let response = reqwest::get(t.url(url)).await.unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::UNAUTHORIZED,
+            "{url}"
+        );
+    }
     assert_eq!(property(freeze, "SEQUENCE"), "0");
     assert!(property(freeze, "DESCRIPTION").contains("post-release freeze"));
 

@@ -12,18 +12,25 @@ use icalendar::{Calendar, Component, EventLike, EventStatus};
 
 use super::status::CalendarWindow;
 
-/// The calendar's name in subscribers' lists.
+/// The public calendar's name in subscribers' lists.
 pub const NAME: &str = "shipmate: planned downtime";
+/// The internal calendar's name.
+pub const INTERNAL_NAME: &str = "shipmate: code freezes and backport windows";
 
-/// Renders the windows as one calendar.
+/// Renders the windows as the public calendar.
 pub fn ics(windows: &[CalendarWindow]) -> String {
+    named_ics(NAME, windows)
+}
+
+/// Renders the windows as one calendar called `name`.
+pub fn named_ics(name: &str, windows: &[CalendarWindow]) -> String {
     let mut calendar = Calendar::empty();
     for (key, value) in [
         ("VERSION", "2.0"),
         ("PRODID", "-//shipmate//status feed//EN"),
         ("CALSCALE", "GREGORIAN"),
         ("METHOD", "PUBLISH"),
-        ("X-WR-CALNAME", NAME),
+        ("X-WR-CALNAME", name),
     ] {
         calendar.append_property((key, value));
     }

@@ -100,12 +100,21 @@ pub struct CalendarWindow {
 /// How far back the calendar reaches.
 pub const CALENDAR_HISTORY: TimeDelta = TimeDelta::days(90);
 
-/// Every window for the calendar: recent and future, of every kind.
+/// The public calendar: what partners should see, the downtime windows,
+/// recent and future.
 pub async fn calendar_windows(app: &App) -> anyhow::Result<Vec<CalendarWindow>> {
     let mut conn = app.db.pool.acquire().await?;
     let since = app.clock.now() - CALENDAR_HISTORY;
     let mut windows = downtime_windows(&mut conn, since).await?;
-    windows.extend(freeze_windows(&mut conn, since).await?);
+    windows.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.uid.cmp(&b.uid)));
+    Ok(windows)
+}
+
+/// The internal calendar: the team's code-freeze and backport windows.
+pub async fn internal_calendar_windows(app: &App) -> anyhow::Result<Vec<CalendarWindow>> {
+    let mut conn = app.db.pool.acquire().await?;
+    let since = app.clock.now() - CALENDAR_HISTORY;
+    let mut windows = freeze_windows(&mut conn, since).await?;
     windows.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.uid.cmp(&b.uid)));
     Ok(windows)
 }
@@ -153,11 +162,13 @@ async fn downtime_windows(
                  updated_at,
              }| {
                 let id = RecordId::new(RecordKind::Downtime, n);
+                let done = d.state == State::Completed;
                 let mut description = format!("{id}: {}", d.reason);
                 if let Some(a) = &d.audience {
                     description.push_str(&format!("\nAffects: {a}"));
                 }
                 description.push_str(&format!("\nState: {}", d.state));
+
                 if let Some(r) = &d.cancel_reason {
                     description.push_str(&format!("\nCancelled: {r}"));
                 }
@@ -165,9 +176,10 @@ async fn downtime_windows(
                     uid: format!("downtime-{n}-{}@shipmate", d.created_at.timestamp_millis()),
                     summary: format!("Downtime: {} ({id})", d.environment),
                     description,
-                    start: d.start,
-                    end: d.end,
-                    sequence: d.version,
+                    // a completed window shows when it really ran
+                    start: d.started_at.filter(|_| done).unwrap_or(d.start),
+                    end: d.completed_at.unwrap_or(d.end),
+                    sequence: d.version + u32::from(done),
                     cancelled: d.state == State::Cancelled,
                     created: d.created_at,
                     updated: updated_at,

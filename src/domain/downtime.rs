@@ -148,7 +148,11 @@ pub enum Event {
         to: DateTime<Utc>,
         reason: Option<String>,
     },
-    Start,
+    /// Start now; the window ends at `end` when given, else it keeps its
+    /// length (a window started early ends early too).
+    Start {
+        end: Option<DateTime<Utc>>,
+    },
     Complete,
     Cancel {
         reason: String,
@@ -367,7 +371,7 @@ impl Downtime {
             Event::Postpone { to, reason } => {
                 self.postpone(by, to, reason, policy, neighbours, now)
             }
-            Event::Start => self.start_by_hand(by, policy, now),
+            Event::Start { end } => self.start_by_hand(by, policy, end, now),
             Event::Complete => self.complete(by, policy, now),
             Event::Cancel { reason } => self.cancel(by, policy, reason),
         }
@@ -496,6 +500,7 @@ impl Downtime {
         &mut self,
         by: &Actor,
         policy: &Policy,
+        end: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Effect>, DomainError> {
         by.require(&policy.manager, "start downtime")?;
@@ -505,13 +510,27 @@ impl Downtime {
                 self.state
             )));
         }
+        if let Some(end) = end
+            && end <= now
+        {
+            return Err(DomainError::invalid(format!(
+                "end: {} is not after now ({}): give the time the window will end, or leave end: out to keep its length",
+                super::timing::format_local(end, policy.tz),
+                super::timing::format_local(now, policy.tz)
+            )));
+        }
         let mut effects = Vec::new();
-        // started early: the window keeps its length, so its end moves too
-        // (a new version voids the timers set for the planned times)
-        if now < self.start {
-            let length = self.end - self.start;
-            self.start = now;
-            self.end = now + length;
+        // started early: the window keeps its length, so its end moves too,
+        // unless an end is given (a new version voids the timers set for the
+        // planned times)
+        let new_end = match end {
+            Some(end) => Some(end),
+            None if now < self.start => Some(now + (self.end - self.start)),
+            None => None,
+        };
+        if let Some(new_end) = new_end {
+            self.start = self.start.min(now);
+            self.end = new_end;
             self.version += 1;
             effects.push(Effect::CancelTimers);
             effects.push(Effect::Schedule {

@@ -388,7 +388,9 @@ fn the_start_timer_begins_the_window_on_time() {
 fn starting_by_hand_beats_the_timer_and_silences_reminders() {
     let mut d = announced();
     let length = d.end - d.start;
-    let effects = d.apply(Event::Start, &rm(), &policy(), &[], t0()).unwrap();
+    let effects = d
+        .apply(Event::Start { end: None }, &rm(), &policy(), &[], t0())
+        .unwrap();
     assert_eq!(d.state, State::InProgress);
     assert_eq!(d.started_by, Some(UserRef::console("rm")));
     // started early: the window keeps its length, its end moves with the start
@@ -415,11 +417,38 @@ fn starting_by_hand_beats_the_timer_and_silences_reminders() {
 }
 
 #[test]
+fn starting_early_with_an_end_ends_there_and_an_end_in_the_past_is_refused() {
+    let mut d = announced();
+    let e = refused(
+        &mut d,
+        Event::Start {
+            end: Some(t0() - h(1)),
+        },
+        &rm(),
+        &[],
+    );
+    let e = e.to_string();
+    assert!(e.contains("is not after now") && e.contains("IST"), "{e}");
+    d.apply(
+        Event::Start {
+            end: Some(t0() + h(6)),
+        },
+        &rm(),
+        &policy(),
+        &[],
+        t0(),
+    )
+    .unwrap();
+    assert_eq!((d.start, d.end), (t0(), t0() + h(6)));
+    assert_eq!(d.version, 1, "the planned timers are void");
+}
+
+#[test]
 fn start_refusals() {
-    let e = refused(&mut announced(), Event::Start, &alice(), &[]);
+    let e = refused(&mut announced(), Event::Start { end: None }, &alice(), &[]);
     assert!(matches!(e, DomainError::Forbidden(_)));
     for mut d in [in_progress(), completed(), cancelled()] {
-        let e = refused(&mut d, Event::Start, &rm(), &[]);
+        let e = refused(&mut d, Event::Start { end: None }, &rm(), &[]);
         assert!(e.to_string().contains("only an announced window"), "{e}");
     }
 }

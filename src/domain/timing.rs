@@ -52,6 +52,11 @@ pub fn format_duration(d: TimeDelta) -> String {
 }
 
 /// Parses an RFC 3339 time, or `YYYY-MM-DD HH:MM` in `tz`.
+/// `t` as `YYYY-MM-DD HH:MM` and the zone's abbreviation, in `tz`.
+pub fn format_local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
 pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, DomainError> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {

@@ -10,7 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::HttpState;
-use crate::app::status::{FeedWindow, StatusFeed, calendar_windows, status_feed};
+use crate::app::freeze::FreezeRules;
+use crate::app::status::{
+    FeedWindow, StatusFeed, calendar_windows, internal_calendar_windows, status_feed,
+};
 use crate::app::{calendar, message::local};
 
 /// How long browsers and proxies may cache the feed.
@@ -23,6 +26,7 @@ pub(super) fn routes() -> Router<HttpState> {
         .route("/status.json", get(status_json))
         .route("/status", get(status_page))
         .route("/calendar.ics", get(calendar_ics))
+        .route("/internal/calendar.ics", get(internal_calendar_ics))
 }
 
 fn public(content_type: &'static str, cache: &'static str, body: String) -> Response {
@@ -67,6 +71,53 @@ async fn calendar_ics(State(s): State<HttpState>) -> Response {
             CALENDAR_CACHE,
             calendar::ics(&windows),
         ),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// The key of the internal feed, from `?token=`.
+#[derive(serde::Deserialize)]
+struct FeedKey {
+    token: Option<String>,
+}
+
+/// The team's freeze and backport windows, for a calendar subscription
+/// URL that carries `freeze.calendar_token`.
+async fn internal_calendar_ics(
+    State(s): State<HttpState>,
+    axum::extract::Query(key): axum::extract::Query<FeedKey>,
+) -> Response {
+    let configured = &s.app.config.section::<FreezeRules>().calendar_token;
+    if configured.is_empty() {
+        return (
+            StatusCode::NOT_FOUND,
+            "the internal calendar is off: set freeze.calendar_token to serve it\n",
+        )
+            .into_response();
+    }
+    if !crate::ci::auth::token_ok(configured, key.token.as_deref()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CACHE_CONTROL, "no-store")],
+            "give the internal calendar's key: /internal/calendar.ics?token=<freeze.calendar_token>\n",
+        )
+            .into_response();
+    }
+    match internal_calendar_windows(&s.app).await {
+        Ok(windows) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/calendar; charset=utf-8"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=300"),
+                ),
+            ],
+            calendar::named_ics(calendar::INTERNAL_NAME, &windows),
+        )
+            .into_response(),
         Err(e) => unavailable(e),
     }
 }

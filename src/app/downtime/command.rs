@@ -44,8 +44,15 @@ pub static DOWNTIME: CommandSpec = CommandSpec {
         },
         SubSpec {
             name: "start",
-            summary: "Start a window now, before its planned time (release-manager)",
-            params: &[DT_ID],
+            summary: "Start a window now; it keeps its length unless end: is given (release-manager)",
+            params: &[
+                DT_ID,
+                opt_key(
+                    "end",
+                    "time",
+                    "when it will end (default: it keeps its length)",
+                ),
+            ],
         },
         SubSpec {
             name: "complete",
@@ -74,7 +81,10 @@ pub enum DowntimeCommand {
         to: DateTime<Utc>,
         reason: Option<String>,
     },
-    Start(RecordId),
+    Start {
+        id: RecordId,
+        end: Option<DateTime<Utc>>,
+    },
     Complete(RecordId),
     Cancel {
         id: RecordId,
@@ -123,7 +133,10 @@ impl TryFrom<Input<'_>> for DowntimeCommand {
                 to: time("to")?,
                 reason: input.string("reason"),
             },
-            "start" => DowntimeCommand::Start(id()?),
+            "start" => DowntimeCommand::Start {
+                id: id()?,
+                end: input.time("end")?,
+            },
             "complete" => DowntimeCommand::Complete(id()?),
             "cancel" => DowntimeCommand::Cancel {
                 id: id()?,

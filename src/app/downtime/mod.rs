@@ -43,7 +43,9 @@ impl Feature for Downtimes {
             DowntimeCommand::Postpone { id, to, reason } => {
                 transition(ctx, id, "postpone", Event::Postpone { to, reason }).await
             }
-            DowntimeCommand::Start(id) => transition(ctx, id, "start", Event::Start).await,
+            DowntimeCommand::Start { id, end } => {
+                transition(ctx, id, "start", Event::Start { end }).await
+            }
             DowntimeCommand::Complete(id) => transition(ctx, id, "complete", Event::Complete).await,
             DowntimeCommand::Cancel { id, reason } => {
                 transition(ctx, id, "cancel", Event::Cancel { reason }).await

@@ -16,16 +16,40 @@ pub struct FreezeSettings {
     remind_before: String,
     /// Opens and ends freeze windows by hand.
     manager_role: Option<String>,
+    /// The key of the internal calendar feed (empty: no feed).
+    #[serde(default)]
+    calendar_token: String,
 }
 
 /// Freeze rules.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FreezeRules {
     pub channels: Vec<ChannelRef>,
     /// The "ends soon" reminder fires this long before a window ends.
     pub remind_before: TimeDelta,
     /// `freeze.manager_role`.
     pub manager: Role,
+    /// `freeze.calendar_token`: the key of `GET /internal/calendar.ics`
+    /// (empty: the internal feed is off).
+    pub calendar_token: String,
+}
+
+impl std::fmt::Debug for FreezeRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FreezeRules")
+            .field("channels", &self.channels)
+            .field("remind_before", &self.remind_before)
+            .field("manager", &self.manager)
+            .field(
+                "calendar_token",
+                &if self.calendar_token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .finish()
+    }
 }
 
 impl Section for FreezeRules {
@@ -43,6 +67,7 @@ impl Section for FreezeRules {
                 f.manager_role.as_deref(),
                 Role::RELEASE_MANAGER,
             ),
+            calendar_token: f.calendar_token.trim().to_string(),
         }
     }
 }
