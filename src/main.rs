@@ -93,8 +93,14 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
         eprintln!("{e}");
         ExitCode::from(USAGE_ERROR)
     })?;
+    for w in settings.warnings() {
+        tracing::warn!(key = %w.key, "{}", w.message);
+    }
     settings.validate().map_err(|problems| {
-        eprintln!("configuration has {} problem(s):", problems.len());
+        eprintln!(
+            "configuration has {}:",
+            shipmate::app::message::count(problems.len() as i64, "problem", "problems")
+        );
         for p in problems {
             eprintln!("  {p}");
         }
@@ -225,9 +231,20 @@ fn check_config(path: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let warnings = settings.warnings();
+    for w in &warnings {
+        println!("warning: {w}");
+    }
     match settings.validate() {
         Ok(_) => {
-            println!("configuration is valid");
+            if warnings.is_empty() {
+                println!("configuration is valid");
+            } else {
+                println!(
+                    "configuration is valid, with {}",
+                    shipmate::app::message::count(warnings.len() as i64, "warning", "warnings")
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {

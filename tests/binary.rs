@@ -193,6 +193,73 @@ reminder_cron = "at ten"
 }
 
 #[test]
+fn check_config_reports_five_different_mistakes_at_once_with_fixes() {
+    // a type error and an unknown key in core tables, a misspelt section,
+    // a misspelt key and a type error in feature sections
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        r#"[http]
+max_body_bytes = "big"
+[scheduler]
+tick = "fast"
+[delettion]
+channels = ["console:#bioinfo"]
+[freeze]
+remind_befor = "3d"
+[downtime]
+manager_role = ["release-manager", "devops"]
+"#,
+    )
+    .unwrap();
+    let out = shipmate(dir.path(), 0)
+        .args(["check-config", "--config", "bad.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    for line in [
+        "http.max_body_bytes: string \"big\" is not an integer: write e.g. max_body_bytes = 1048576 (the default)",
+        "scheduler.tick: unknown key `tick` (the keys here are max_attempts, retry_base)",
+        "delettion: unknown section [delettion]: did you mean [deletion]?",
+        "freeze.remind_befor: unknown key `remind_befor`: did you mean `remind_before`?",
+        "downtime.manager_role: sequence is not a string: write e.g. manager_role = \"release-manager\" (the default)",
+    ] {
+        assert!(report.contains(line), "{line}\nnot reported in:\n{report}");
+    }
+    assert_eq!(report.lines().count(), 5, "{report}");
+    assert!(text(&out.stderr).contains("5 problems found"));
+}
+
+#[test]
+fn check_config_warns_when_chat_is_on_but_a_feature_only_reaches_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("chat.toml"),
+        r#"[slack]
+enabled = true
+bot_token = "xoxb-test"
+signing_secret = "s3cret"
+[deletion]
+channels = ["slack:C0123456789"]
+"#,
+    )
+    .unwrap();
+    let out = shipmate(dir.path(), 0)
+        .args(["check-config", "--config", "chat.toml"])
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains("warning: freeze.channels: every channel here is a console channel, so Slack users will not see these notices"),
+        "{report}"
+    );
+    assert!(!report.contains("deletion.channels"), "{report}");
+    assert!(report.contains("configuration is valid, with"), "{report}");
+}
+
+#[test]
 fn migrate_creates_the_database_with_its_tables() {
     let dir = tempfile::tempdir().unwrap();
     let out = shipmate(dir.path(), 0).arg("migrate").output().unwrap();

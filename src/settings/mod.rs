@@ -9,6 +9,7 @@
 //! (that list is what `shipmate check-config` prints). A list-valued key
 //! may be set from the environment as `a,b,c` ([`list`]).
 
+mod every_problem;
 mod raw;
 mod section;
 mod validate;
@@ -16,6 +17,7 @@ mod validate;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use every_problem::{nearest, unknown_message};
 pub use raw::*;
 pub use section::{
     Check, Checked, Checks, RawSections, Section, SectionCheck, Sections, list, list_map,
@@ -50,9 +52,21 @@ pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result
     if let Some(vars) = env {
         environment = environment.source(Some(vars));
     }
-    builder
+    let layers = builder
         .add_source(environment)
         .build()
-        .and_then(|layers| layers.try_deserialize::<Settings>())
-        .map_err(|e| format!("configuration error: {e}"))
+        .map_err(|e| format!("configuration error: {e}"))?;
+    // every problem of the core tables at once; the features' sections are
+    // read the same way when they are checked
+    match every_problem::read_all::<Settings>(&layers.cache, "") {
+        (Some(mut settings), problems) => {
+            settings.load_problems = problems;
+            Ok(settings)
+        }
+        (None, problems) => Err(problems
+            .iter()
+            .map(|p| format!("configuration error: {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }

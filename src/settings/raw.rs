@@ -52,6 +52,10 @@ pub struct Settings {
     /// Every other table: the features' sections.
     #[serde(flatten)]
     pub sections: super::RawSections,
+    /// What was wrong in the core tables as read (the keys at fault were
+    /// patched with their defaults so the rest could be checked).
+    #[serde(skip)]
+    pub load_problems: Vec<super::Problem>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -155,16 +155,13 @@ impl<S: Section> SectionCheck for Checks<S> {
         // an absent section is an empty table: fine when every key has a default
         let empty = config::Value::new(None, config::ValueKind::Table(Default::default()));
         let table = table.unwrap_or(&empty);
-        match S::Raw::deserialize(table.clone()) {
-            Ok(raw) => {
-                let rules = S::check(raw, check);
-                Some(Checked(TypeId::of::<S>(), Arc::new(rules)))
-            }
-            Err(e) => {
-                check.problem_at(S::NAME, e);
-                None
-            }
+        // every problem of the table at once, each under its full key
+        let (raw, problems) = super::every_problem::read_all::<S::Raw>(table, S::NAME);
+        for p in problems {
+            check.problem_at(p.key, p.message);
         }
+        let rules = S::check(raw?, check);
+        Some(Checked(TypeId::of::<S>(), Arc::new(rules)))
     }
 }
 

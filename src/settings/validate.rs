@@ -270,9 +270,52 @@ impl Settings {
     /// Checks every key of the core and of each section in `checks` (the
     /// features list's: `Settings::validate` in `app::features` passes them);
     /// returns the typed config or every problem found.
+    /// What is allowed but probably not meant: with Slack or Discord
+    /// enabled, every notice list whose channels are all console channels
+    /// (no one in chat would see those notices).
+    pub fn warnings(&self) -> Vec<Problem> {
+        if !(self.slack.enabled || self.discord.enabled) {
+            return Vec::new();
+        }
+        let platforms = match (self.slack.enabled, self.discord.enabled) {
+            (true, true) => "Slack and Discord",
+            (true, false) => "Slack",
+            _ => "Discord",
+        };
+        let mut warnings = Vec::new();
+        let mut visit = |key: String, value: &config::Value| {
+            let channels: Vec<String> = match &value.kind {
+                config::ValueKind::Array(items) => items.iter().map(|v| v.to_string()).collect(),
+                config::ValueKind::String(s) => s.split(',').map(str::to_string).collect(),
+                _ => return,
+            };
+            if !channels.is_empty() && channels.iter().all(|c| c.trim().starts_with("console:")) {
+                warnings.push(Problem {
+                    message: format!(
+                        "every channel here is a console channel, so {platforms} users will not see these notices: add one, e.g. slack:C0123456789 or discord:123456789012345678"
+                    ),
+                    key,
+                });
+            }
+        };
+        for (name, table) in &self.sections.0 {
+            let config::ValueKind::Table(keys) = &table.kind else {
+                continue;
+            };
+            let mut keys: Vec<(&String, &config::Value)> = keys.iter().collect();
+            keys.sort_by(|a, b| a.0.cmp(b.0));
+            for (key, value) in keys {
+                if key.ends_with("channels") {
+                    visit(format!("{name}.{key}"), value);
+                }
+            }
+        }
+        warnings
+    }
+
     pub fn validate_with(&self, checks: &[&dyn SectionCheck]) -> Result<Config, Vec<Problem>> {
         let mut c = Checker {
-            problems: Vec::new(),
+            problems: self.load_problems.clone(),
         };
         let tz = match self.timezone.parse::<Tz>() {
             Ok(tz) => tz,
@@ -532,10 +575,13 @@ impl Settings {
             .filter(|name| !checks.iter().any(|s| s.name() == name.as_str()))
         {
             let known: Vec<&str> = checks.iter().map(|s| s.name()).collect();
+            let hint = super::nearest(unknown, known.iter().copied())
+                .map(|n| format!(": did you mean [{n}]?"))
+                .unwrap_or_default();
             c.problem(
                 unknown.clone(),
                 format!(
-                    "unknown section [{unknown}]: the feature sections are {}, beside the core ones in config/default.toml",
+                    "unknown section [{unknown}]{hint} (the feature sections are {}, beside the core ones in config/default.toml)",
                     known.join(", ")
                 ),
             );
@@ -889,12 +935,15 @@ oncall = "wizard"
         let mut without = load(None, env(&[])).unwrap();
         without.sections.0.remove("sms");
         let problems = without.validate().unwrap_err();
-        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["sms"]);
+        // each required key is named, with the default as an example
         assert!(
-            problems[0].message.contains("missing"),
-            "{}",
-            problems[0].message
+            problems.iter().all(|p| p.key.starts_with("sms.")),
+            "{problems:?}"
+        );
+        let channels = problems.iter().find(|p| p.key == "sms.channels");
+        assert_eq!(
+            channels.map(|p| p.message.as_str()),
+            Some("missing: this key is required, e.g. channels = [\"console:#bioinfo\"]")
         );
 
         let mut misspelt = load(None, env(&[])).unwrap();
@@ -902,9 +951,11 @@ oncall = "wizard"
         std::fs::write(&file, "[freeze]\nremind_befor = \"2d\"\n").unwrap();
         misspelt.sections = load(Some(&file), env(&[])).unwrap().sections;
         let problems = misspelt.validate().unwrap_err();
-        assert_eq!(problems[0].key, "freeze");
+        assert_eq!(problems[0].key, "freeze.remind_befor");
         assert!(
-            problems[0].message.contains("remind_befor"),
+            problems[0]
+                .message
+                .contains("did you mean `remind_before`?"),
             "{}",
             problems[0].message
         );
