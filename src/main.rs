@@ -273,12 +273,25 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let grace = config.shutdown_grace;
     // listening before the port is bound: a stop sent once it answers is ours
     let mut signals = shutdown::Signals::new();
-    let application = Application::build(config, Options::default()).await?;
+    // console-channel messages print above the console's prompt
+    let out = console::ConsoleOut::default();
+    let options = Options {
+        console_out: Box::new(out.clone()),
+        ..Options::default()
+    };
+    let application = Application::build(config, options).await?;
     tracing::info!(port = application.port(), "shipmate is serving");
     let app = application.app().clone();
     let console = async move {
         if console_wanted {
-            console::run(app, console_user, console_channel).await
+            console::run(
+                app,
+                console_user,
+                console_channel,
+                out,
+                console::Mode::InServe,
+            )
+            .await
         } else {
             std::future::pending().await
         }
@@ -291,10 +304,22 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             r?;
             return Ok(ExitCode::SUCCESS);
         }
-        r = console => {
-            r?;
-            "the console closed"
-        }
+        r = console => match r? {
+            console::Leave::Stop => "stopped from the console",
+            console::Leave::Closed => {
+                // leaving the console is not stopping the bot
+                println!(
+                    "the console is closed; shipmate keeps serving (stop it with Ctrl-C or SIGTERM)"
+                );
+                tokio::select! {
+                    r = &mut running => {
+                        r?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    signal = signals.recv() => signal,
+                }
+            }
+        },
         signal = signals.recv() => signal,
     };
     tracing::info!(reason = why, grace = ?grace, "stopping: finishing the work in flight");
@@ -372,11 +397,18 @@ async fn run_console(
     let mut config = config;
     // the standalone console serves no HTTP: bind an ephemeral port instead of http.bind
     config.bind = ([127, 0, 0, 1], 0).into();
-    let application = Application::build(config, Options::default()).await?;
+    let out = console::ConsoleOut::default();
+    let options = Options {
+        console_out: Box::new(out.clone()),
+        ..Options::default()
+    };
+    let application = Application::build(config, options).await?;
     let app = application.app().clone();
     tokio::select! {
         r = application.run_workers() => r?,
-        r = console::run(app, user, channel) => r?,
+        r = console::run(app, user, channel, out, console::Mode::Standalone) => {
+            r?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -782,7 +782,7 @@ impl Release {
             }
             if self.blockers(&t.spec).is_empty() {
                 let last_day = local_date(due - TimeDelta::seconds(1), tz);
-                let days = cal.working_days_between(last_day, today).max(1);
+                let days = cal.working_days_between(last_day, today).max(0);
                 late.push((t.spec.id.clone(), days));
             } else {
                 waiting.push(t.spec.id.clone());

@@ -637,9 +637,13 @@ async fn announcement(
                     .text("  • ")
                     .code(task)
                     .text(format!(
-                        " ({}), {} late, planned by {} — ",
+                        " ({}), {}, planned by {} — ",
                         t.spec.title,
-                        count(*days, "working day", "working days"),
+                        if *days == 0 {
+                            "late since earlier today".to_string()
+                        } else {
+                            format!("{} late", count(*days, "working day", "working days"))
+                        },
                         local(r.planned_end(&t.spec), tz)
                     ));
                 m = m.line(with_owners(ctx, line, &t.spec).await?);
