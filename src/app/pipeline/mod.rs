@@ -145,8 +145,8 @@ async fn history(ctx: &mut Ctx<'_>, pipeline: &str) -> Handled<Reply> {
         ))));
     }
     let mut m = Message::text(format!(
-        "Last {} runs of {pipeline}, newest first:",
-        rows.len()
+        "Last {} of {pipeline}, newest first:",
+        crate::app::message::count(rows.len() as i64, "run", "runs")
     ));
     for (_, body) in &rows {
         if let Some(rec) = read(body) {

@@ -64,7 +64,7 @@ fn thresholds(ctx: &Ctx<'_>) -> Thresholds {
 }
 
 /// `12000` → `12,000`.
-fn group(n: u64) -> String {
+pub(super) fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -93,13 +93,13 @@ fn describe(ctx: &Ctx<'_>, f: &Forecast, m: Message) -> Message {
             "Burn rate: not enough history in the last {window} (record at least two balances some time apart)."
         ))),
         (Some(rate), None) => m.line(Line::new().text(format!(
-            "Burn rate: {rate:.0} credits/day over the last {window} ({} readings); no run-out in sight.",
-            f.readings
+            "Burn rate: {rate:.0} credits/day over the last {window} ({}); no run-out in sight.",
+            crate::app::message::count(f.readings as i64, "reading", "readings")
         ))),
         (Some(rate), Some(run_out)) => m
             .line(Line::new().text(format!(
-                "Burn rate: {rate:.0} credits/day over the last {window} ({} readings).",
-                f.readings
+                "Burn rate: {rate:.0} credits/day over the last {window} ({}).",
+                crate::app::message::count(f.readings as i64, "reading", "readings")
             )))
             .line(
                 Line::new()
@@ -162,10 +162,10 @@ async fn alert_message(ctx: &mut Ctx<'_>, f: &Forecast, alert: Alert) -> Handled
                 None => line.text("soon"),
             };
             line.text(format!(
-                " ({}, at {:.0}/day; warning at {} days). ",
+                " ({}, at {:.0}/day; warning at {}). ",
                 days_phrase(f.days_left(ctx.now)),
                 f.per_day.unwrap_or_default(),
-                t.warn_days
+                crate::app::message::count(i64::from(t.warn_days), "day", "days")
             ))
         }
     };

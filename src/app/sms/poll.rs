@@ -93,7 +93,8 @@ pub async fn poll_once(app: &App) -> anyhow::Result<PollOutcome> {
                 .map_err(anyhow::Error::from)?;
             if store::sms::forget(&mut ctx.db, None).await? {
                 let m = Message::text(format!(
-                    "✅ SMS balance poller recovered: read {credits} credits."
+                    "✅ SMS balance poller recovered: read {} credits.",
+                    super::credits::group(credits)
                 ));
                 ctx.post_all(&channels, &m);
             }
