@@ -22,7 +22,7 @@ pub mod sms;
 pub mod timing;
 pub mod version;
 
-pub use address::{ChannelRef, MemberRef, Platform, UserRef};
+pub use address::{ChannelRef, MemberRef, Platform, UserRef, valid_email};
 pub use error::DomainError;
 pub use record::{RecordId, RecordKind};
 pub use role::{Actor, Role, RoleSet};

@@ -103,20 +103,7 @@ fn feed_url(headers: &HeaderMap) -> String {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::delivery::escape_html as escape;
 
 /// The banner a website embeds: polls the feed and shows the current or
 /// next window. It writes only `textContent`, so feed text cannot inject markup.

@@ -9,6 +9,7 @@
 //! (that list is what `shipmate check-config` prints). A list-valued key
 //! may be set from the environment as `a,b,c` ([`list`]).
 
+mod mail;
 mod raw;
 mod section;
 mod validate;
@@ -16,6 +17,7 @@ mod validate;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use mail::{MailConfig, MailList, MailListSettings, MailSettings, bare_address};
 pub use raw::*;
 pub use section::{
     Check, Checked, Checks, RawSections, Section, SectionCheck, Sections, list, list_map,

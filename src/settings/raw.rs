@@ -49,6 +49,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub mail: super::MailSettings,
     /// Every other table: the features' sections.
     #[serde(flatten)]
     pub sections: super::RawSections,
