@@ -77,6 +77,7 @@ mod tests {
             ("incident", "id") => "INC-7",
             ("incident", "version" | "fix-in") => "2.5.56",
             ("incident", "month") => "2026-11",
+            ("incident", "mail") => "3",
             (_, "release") => "REL-1",
             (_, "t0" | "at") => "2026-11-02",
             (_, "start" | "end" | "to") => "\"2026-11-02 10:00\"",

@@ -131,6 +131,16 @@ pub struct WebhookSettings {
     pub gitlab: GitlabWebhook,
     pub aws: AwsWebhook,
     pub generic: GenericWebhook,
+    #[serde(default)]
+    pub mail: MailWebhook,
+}
+
+/// `[webhooks.mail]`: the inbound-mail webhook (`POST /webhooks/mail`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailWebhook {
+    #[serde(default)]
+    pub token: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod deletion;
 pub mod downtime;
 pub mod freeze;
+pub mod inbound_mail;
 pub mod incident;
 pub mod jobs;
 pub mod outbox;

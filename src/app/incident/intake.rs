@@ -89,13 +89,6 @@ pub struct Accepted {
 /// one an earlier request with the same idempotency key opened; answered
 /// after the commit. A refusal leaves nothing behind.
 pub async fn open_for_partner(app: &App, partner: &str, request: Request) -> Handled<Accepted> {
-    let now = app.clock.now();
-    let user = api_user(partner);
-    let actor = Actor {
-        user: user.clone(),
-        person: user.id.clone(),
-        roles: RoleSet::default(),
-    };
     // as if opened in the partner's shared channel
     let channel = app
         .config
@@ -103,6 +96,33 @@ pub async fn open_for_partner(app: &App, partner: &str, request: Request) -> Han
         .get(partner)
         .and_then(|p| p.channels.first().cloned())
         .unwrap_or_else(|| ChannelRef::new(Platform::Console, "#api"));
+    run_as(
+        app,
+        api_user(partner),
+        channel,
+        "api",
+        async |ctx: &mut Ctx<'_>| accept(ctx, partner, request).await,
+    )
+    .await
+}
+
+/// Runs `work` as `user` (a partner's API identity, [`api_user`]; no role)
+/// in a transaction of its own on the writer, `channel` standing for where
+/// it came from; commits what it wrote when it succeeds (then wakes the
+/// workers), rolls everything back when it fails.
+pub(super) async fn run_as<T>(
+    app: &App,
+    user: crate::domain::UserRef,
+    channel: ChannelRef,
+    via: &str,
+    work: impl AsyncFnOnce(&mut Ctx<'_>) -> Handled<T>,
+) -> Handled<T> {
+    let now = app.clock.now();
+    let actor = Actor {
+        user: user.clone(),
+        person: user.id.clone(),
+        roles: RoleSet::default(),
+    };
     let mut tx = app.db.begin().await?;
     let mut pending = Pending::default();
     let mut ctx = Ctx::new(
@@ -111,24 +131,24 @@ pub async fn open_for_partner(app: &App, partner: &str, request: Request) -> Han
         actor,
         channel,
         now,
-        (user.to_string(), "api".into()),
+        (user.to_string(), via.into()),
     );
-    let outcome = match accept(&mut ctx, partner, request).await {
-        Ok(accepted) => ctx
+    let outcome = match work(&mut ctx).await {
+        Ok(done) => ctx
             .db
             .flush()
             .await
-            .map(|()| accepted)
+            .map(|()| done)
             .map_err(CommandError::from),
         Err(e) => Err(e),
     };
     let effects = ctx.effects();
     drop(ctx);
     match outcome {
-        Ok(accepted) => {
+        Ok(done) => {
             tx.commit().await?;
             app.notify(effects);
-            Ok(accepted)
+            Ok(done)
         }
         Err(e) => {
             if let Err(rollback) = tx.rollback().await {
