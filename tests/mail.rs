@@ -68,15 +68,7 @@ fn parse(raw: &[u8]) -> Mail {
         in_reply_to: first(m.in_reply_to()),
         references: first(m.references()),
         subject: m.subject().unwrap_or_default().to_string(),
-        to: m
-            .to()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|a| a.address())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        to: mail_server::recipients(&m),
         text: m.body_text(0).unwrap_or_default().to_string(),
         html: m.body_html(0).unwrap_or_default().to_string(),
         calendar,

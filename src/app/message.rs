@@ -73,6 +73,13 @@ pub struct Message {
     pub thread: Option<Thread>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite: Option<Box<Invite>>,
+    /// Links e-mail shows under the text, as (label, URL); chat ignores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
+    /// The one recipient's unsubscribe URL (a subscriber's mail): e-mail
+    /// adds it as a link and as RFC 8058 one-click `List-Unsubscribe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 /// Builds one line.
@@ -157,6 +164,11 @@ impl Message {
             subject: subject.into(),
             opens,
         });
+        self
+    }
+    /// Adds a link e-mail shows under the text.
+    pub fn link(mut self, label: impl Into<String>, url: impl Into<String>) -> Self {
+        self.links.push((label.into(), url.into()));
         self
     }
     /// Carries a calendar event (see [`Invite`]).

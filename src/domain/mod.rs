@@ -19,6 +19,7 @@ pub mod release_window;
 pub mod role;
 pub mod runbook;
 pub mod sms;
+pub mod subscription;
 pub mod timing;
 pub mod version;
 

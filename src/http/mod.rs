@@ -1,6 +1,6 @@
 //! The HTTP server (axum): health, metrics, the Slack and Discord endpoints
 //! ([`slack`], [`discord`]), the CI/CD webhooks ([`webhooks`]), the
-//! partners' incident API ([`incidents`]), inbound mail ([`mail`]) and the public status feed
+//! partners' incident API ([`incidents`]), inbound mail ([`mail`]), e-mail subscriptions ([`subscriptions`]) and the public status feed
 //! ([`status`]). Every route shares the body-size limit
 //! `http.max_body_bytes` (413 beyond it) and `http.request_timeout` (408);
 //! [`serve`] runs the listener with its connection limits.
@@ -12,6 +12,7 @@ mod reject;
 mod replay;
 pub mod serve;
 mod slack;
+mod subscriptions;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub fn router_with(
         .merge(discord::routes(app.clone(), client, pace.discord))
         .merge(incidents::routes(app.clone()))
         .merge(mail::routes(app.clone()))
+        .merge(subscriptions::routes(app.clone()))
         .merge(webhooks::routes(app, sns))
         .layer(Extension(replay::Guard::default()))
         .layer(DefaultBodyLimit::disable())

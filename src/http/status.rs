@@ -75,7 +75,10 @@ async fn status_page(State(s): State<HttpState>, headers: HeaderMap) -> Response
     match status_feed(&s.app).await {
         Ok(feed) => {
             let feed_url = feed_url(&headers);
-            let body = page(&feed, &snippet(&feed_url), s.app.config.tz);
+            let mut body = page(&feed, &snippet(&feed_url), s.app.config.tz);
+            if s.app.config.mail.is_some() {
+                body = body.replace("<h2>Embed the banner</h2>", super::subscriptions::FORM);
+            }
             public("text/html; charset=utf-8", FEED_CACHE, body)
         }
         Err(e) => unavailable(e),

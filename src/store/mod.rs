@@ -28,6 +28,7 @@ pub mod retention;
 pub mod roles;
 pub mod session;
 pub mod sms;
+pub mod subscription;
 pub mod version;
 
 use std::ops::{Deref, DerefMut};

@@ -31,6 +31,18 @@ pub enum Answer {
     AcceptAndHang,
 }
 
+/// The `To` addresses of a parsed mail.
+pub fn recipients(m: &mail_parser::Message) -> Vec<String> {
+    m.to()
+        .map(|a| {
+            a.iter()
+                .filter_map(|a| a.address())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One mail the server took.
 #[derive(Debug, Clone)]
 pub struct Received {

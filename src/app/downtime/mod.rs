@@ -23,6 +23,7 @@ use super::{Ctx, Line, Message, Reply};
 use crate::domain::downtime::{
     Downtime, Draft, Effect, Event, Neighbour, Notice, Policy, State, Timer,
 };
+use crate::domain::subscription::Topic;
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
@@ -240,6 +241,7 @@ pub async fn apply_effects(
                 let message = by_mail(id, d, &notice, announcement(id, d, &notice));
                 let channels = ctx.app.config.section::<DowntimeRules>().channels.clone();
                 ctx.post_all(&channels, &message);
+                super::subscribers::notify(ctx, Topic::Downtime, &message).await?;
             }
         }
     }

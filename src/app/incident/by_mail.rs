@@ -10,9 +10,9 @@
 //! with `/incident accept-mail`. Each `Message-ID` is handled once: a
 //! relay's retry gets the first outcome.
 
-use super::intake::run_as;
 use super::{Intake, Open, Partners, SupportRules, head, views};
 use crate::app::context::Handled;
+use crate::app::context::run_as;
 use crate::app::{App, Ctx, Line, Message};
 use crate::domain::incident::{Event, Severity, api_user};
 use crate::domain::{ChannelRef, DomainError, Platform, RecordId, RecordKind, UserRef};

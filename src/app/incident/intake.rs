@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Intake, Open, Partners, SupportRules};
-use crate::app::context::{CommandError, Handled};
+use crate::app::context::{Handled, run_as};
 use crate::app::{App, Ctx};
 use crate::domain::incident::{Incident, Resolved, Severity, State, api_user};
 use crate::domain::version::Semver;
-use crate::domain::{Actor, ChannelRef, DomainError, Platform, RecordId, RecordKind, RoleSet};
-use crate::store::{self, Pending, Session};
+use crate::domain::{ChannelRef, DomainError, Platform, RecordId, RecordKind};
+use crate::store;
 
 /// The longest idempotency key.
 pub const MAX_KEY: usize = 255;
@@ -104,62 +104,6 @@ pub async fn open_for_partner(app: &App, partner: &str, request: Request) -> Han
         async |ctx: &mut Ctx<'_>| accept(ctx, partner, request).await,
     )
     .await
-}
-
-/// Runs `work` as `user` (a partner's API identity, [`api_user`]; no role)
-/// in a transaction of its own on the writer, `channel` standing for where
-/// it came from; commits what it wrote when it succeeds (then wakes the
-/// workers), rolls everything back when it fails.
-pub(super) async fn run_as<T>(
-    app: &App,
-    user: crate::domain::UserRef,
-    channel: ChannelRef,
-    via: &str,
-    work: impl AsyncFnOnce(&mut Ctx<'_>) -> Handled<T>,
-) -> Handled<T> {
-    let now = app.clock.now();
-    let actor = Actor {
-        user: user.clone(),
-        person: user.id.clone(),
-        roles: RoleSet::default(),
-    };
-    let mut tx = app.db.begin().await?;
-    let mut pending = Pending::default();
-    let mut ctx = Ctx::new(
-        Session::new(&mut tx, &mut pending),
-        app,
-        actor,
-        channel,
-        now,
-        (user.to_string(), via.into()),
-    );
-    let outcome = match work(&mut ctx).await {
-        Ok(done) => ctx
-            .db
-            .flush()
-            .await
-            .map(|()| done)
-            .map_err(CommandError::from),
-        Err(e) => Err(e),
-    };
-    let effects = ctx.effects();
-    drop(ctx);
-    match outcome {
-        Ok(done) => {
-            tx.commit().await?;
-            app.notify(effects);
-            Ok(done)
-        }
-        Err(e) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(
-                    error = format!("{rollback:#}"),
-                    "rolling back a refused intake request failed"
-                );
-            }
-            Err(e)
-        }
-    }
 }
 
 async fn accept(ctx: &mut Ctx<'_>, partner: &str, request: Request) -> Handled<Accepted> {

@@ -116,12 +116,12 @@ impl MailTransport {
 
     fn compose(&self, item: &Outbound) -> Result<(lettre::Message, String), DeliveryError> {
         let (to, tz) = self.recipients(&item.channel)?;
-        let rendered = render(
-            &item.message,
-            tz,
-            &self.directory,
-            &[("shipmate".to_string(), self.mail.public_url.clone())],
-        );
+        let mut footer = item.message.links.clone();
+        if let Some(url) = &item.message.unsubscribe {
+            footer.push(("Unsubscribe".to_string(), url.clone()));
+        }
+        footer.push(("shipmate".to_string(), self.mail.public_url.clone()));
+        let rendered = render(&item.message, tz, &self.directory, &footer);
         let (id, parent) = self.ids(item);
         let permanent = |e: &dyn std::fmt::Display| {
             DeliveryError::Permanent(format!("cannot build the mail to {}: {e}", item.channel))
@@ -137,6 +137,21 @@ impl MailTransport {
             ));
         for address in &to {
             builder = builder.to(address.parse::<Mailbox>().map_err(|e| permanent(&e))?);
+        }
+        if let Some(url) = &item.message.unsubscribe {
+            // RFC 8058: a POST of `List-Unsubscribe=One-Click` to the URL unsubscribes
+            for (name, value) in [
+                ("List-Unsubscribe", format!("<{url}>")),
+                (
+                    "List-Unsubscribe-Post",
+                    "List-Unsubscribe=One-Click".to_string(),
+                ),
+            ] {
+                builder = builder.raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str(name),
+                    value,
+                ));
+            }
         }
         if let Some(parent) = parent {
             builder = builder.in_reply_to(parent.clone()).references(parent);
