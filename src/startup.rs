@@ -95,6 +95,9 @@ impl Application {
                 );
             }
         }
+        if let Some(mail) = delivery::MailTransport::new(&config)? {
+            transports = transports.with(Platform::Email, Arc::new(mail));
+        }
         let app = App::new(db, Arc::new(config), options.clock);
         scheduler::register_recurring(&app).await?;
         Ok(Self {

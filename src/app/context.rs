@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::App;
 use super::message::Message;
-use crate::domain::{Actor, ChannelRef, DomainError};
-use crate::store::{Session, audit::AuditEntry, jobs::NewJob};
+use crate::domain::{Actor, ChannelRef, DomainError, RoleSet, UserRef};
+use crate::store::{Pending, Session, audit::AuditEntry, jobs::NewJob};
 
 /// Why a handler stopped: the user's mistake, or ours.
 #[derive(Debug)]
@@ -131,5 +131,61 @@ impl<'a> Ctx<'a> {
     /// Whether messages were queued and jobs scheduled.
     pub fn effects(&self) -> (bool, bool) {
         (self.posted, self.scheduled)
+    }
+}
+
+/// Runs `work` as `user` (a partner's API identity, the mail intake; no role)
+/// in a transaction of its own on the writer, `channel` standing for where
+/// it came from; commits what it wrote when it succeeds (then wakes the
+/// workers), rolls everything back when it fails.
+pub async fn run_as<T>(
+    app: &App,
+    user: UserRef,
+    channel: ChannelRef,
+    via: &str,
+    work: impl AsyncFnOnce(&mut Ctx<'_>) -> Handled<T>,
+) -> Handled<T> {
+    let now = app.clock.now();
+    let actor = Actor {
+        user: user.clone(),
+        person: user.id.clone(),
+        roles: RoleSet::default(),
+    };
+    let mut tx = app.db.begin().await?;
+    let mut pending = Pending::default();
+    let mut ctx = Ctx::new(
+        Session::new(&mut tx, &mut pending),
+        app,
+        actor,
+        channel,
+        now,
+        (user.to_string(), via.into()),
+    );
+    let outcome = match work(&mut ctx).await {
+        Ok(done) => ctx
+            .db
+            .flush()
+            .await
+            .map(|()| done)
+            .map_err(CommandError::from),
+        Err(e) => Err(e),
+    };
+    let effects = ctx.effects();
+    drop(ctx);
+    match outcome {
+        Ok(done) => {
+            tx.commit().await?;
+            app.notify(effects);
+            Ok(done)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(
+                    error = format!("{rollback:#}"),
+                    "rolling back refused work failed"
+                );
+            }
+            Err(e)
+        }
     }
 }

@@ -23,6 +23,7 @@ features! {
     Roles => super::roles::Roles,
     Version => super::version::Versions,
     Incident => super::incident::Incidents,
+    Subscribers => super::subscribers::Subscribers,
 }
 
 impl Settings {
@@ -77,6 +78,8 @@ mod tests {
             ("incident", "id") => "INC-7",
             ("incident", "version" | "fix-in") => "2.5.56",
             ("incident", "month") => "2026-11",
+            ("incident", "mail") => "3",
+            ("subscribers", "email") => "reader@lab.example",
             (_, "release") => "REL-1",
             (_, "t0" | "at") => "2026-11-02",
             (_, "start" | "end" | "to") => "\"2026-11-02 10:00\"",

@@ -35,12 +35,51 @@ pub struct Button {
     pub danger: bool,
 }
 
+/// The matter a message is about (a record), for media that keep one
+/// conversation per matter: e-mail threads every message of one `key` and
+/// uses `subject` as its subject. Chat ignores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    /// The record, e.g. `DT-4` (unique for the life of the database).
+    pub key: String,
+    pub subject: String,
+    /// This message opens the matter (an announcement, an incident's
+    /// opening): it heads the conversation the later ones answer.
+    #[serde(default)]
+    pub opens: bool,
+}
+
+/// A calendar event a message carries (e-mail attaches it as an iCalendar
+/// invitation; chat ignores it). One `uid` per event; a later message with a
+/// higher `sequence` updates it, or cancels it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub uid: String,
+    pub sequence: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub summary: String,
+    pub description: String,
+    pub cancelled: bool,
+}
+
 /// A message: lines of spans, and optional buttons.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub lines: Vec<Vec<Span>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Button>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Thread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<Box<Invite>>,
+    /// Links e-mail shows under the text, as (label, URL); chat ignores them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
+    /// The one recipient's unsubscribe URL (a subscriber's mail): e-mail
+    /// adds it as a link and as RFC 8058 one-click `List-Unsubscribe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 /// Builds one line.
@@ -112,6 +151,31 @@ impl Message {
         self.lines.push(line.0);
         self
     }
+    /// Files the message under a matter (see [`Thread`]); `opens` when it
+    /// is the matter's first message.
+    pub fn about(
+        mut self,
+        key: impl Into<String>,
+        subject: impl Into<String>,
+        opens: bool,
+    ) -> Self {
+        self.thread = Some(Thread {
+            key: key.into(),
+            subject: subject.into(),
+            opens,
+        });
+        self
+    }
+    /// Adds a link e-mail shows under the text.
+    pub fn link(mut self, label: impl Into<String>, url: impl Into<String>) -> Self {
+        self.links.push((label.into(), url.into()));
+        self
+    }
+    /// Carries a calendar event (see [`Invite`]).
+    pub fn invite(mut self, invite: Invite) -> Self {
+        self.invite = Some(Box::new(invite));
+        self
+    }
     pub fn button(mut self, label: &str, command: String, danger: bool) -> Self {
         self.buttons.push(Button {
             label: label.into(),
@@ -158,8 +222,7 @@ fn render_span(span: &Span, platform: Platform, tz: Tz) -> String {
         (Span::Text(s), _) => s.clone(),
         (Span::Bold(s), Platform::Slack) => format!("*{s}*"),
         (Span::Bold(s), Platform::Discord) => format!("**{s}**"),
-        (Span::Bold(s), Platform::Console) => s.clone(),
-        (Span::Code(s), Platform::Console) => format!("`{s}`"),
+        (Span::Bold(s), Platform::Console | Platform::Email) => s.clone(),
         (Span::Code(s), _) => format!("`{s}`"),
         (Span::User(u), p) => mention(u, p),
         (Span::Role { role, members }, p) => {
@@ -190,7 +253,7 @@ fn render_span(span: &Span, platform: Platform, tz: Tz) -> String {
             )
         }
         (Span::Time(t), Platform::Discord) => format!("<t:{}:f>", t.timestamp()),
-        (Span::Time(t), Platform::Console) => local(*t, tz),
+        (Span::Time(t), Platform::Console | Platform::Email) => local(*t, tz),
         (Span::Channel(c), Platform::Slack) if c.platform == Platform::Slack => {
             format!("<#{}>", c.id)
         }

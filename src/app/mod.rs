@@ -30,6 +30,7 @@ pub mod retention;
 pub mod roles;
 pub mod sms;
 pub mod status;
+pub mod subscribers;
 pub mod version;
 
 use std::sync::Arc;

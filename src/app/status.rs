@@ -173,7 +173,7 @@ async fn downtime_windows(
                     description.push_str(&format!("\nCancelled: {r}"));
                 }
                 CalendarWindow {
-                    uid: format!("downtime-{n}-{}@shipmate", d.created_at.timestamp_millis()),
+                    uid: super::downtime::calendar_uid(n, &d),
                     summary: format!("Downtime: {} ({id})", d.environment),
                     description,
                     // a completed window shows when it really ran

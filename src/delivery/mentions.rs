@@ -23,7 +23,7 @@ pub fn for_platform(message: &Message, platform: Platform, directory: &Directory
         .collect();
     Message {
         lines,
-        buttons: message.buttons.clone(),
+        ..message.clone()
     }
 }
 

@@ -14,7 +14,8 @@
 //! failures are retried with backoff; a message that keeps failing is
 //! parked, counted in `/metrics` and logged, never dropped.
 //!
-//! Transports: [`ConsoleTransport`], [`SlackTransport`], [`DiscordTransport`];
+//! Transports: [`ConsoleTransport`], [`SlackTransport`], [`DiscordTransport`],
+//! [`MailTransport`];
 //! each waits for its per-channel rate limit before sending. Platform wire
 //! types stay inside their transport's module.
 
@@ -22,6 +23,7 @@ pub mod buttons;
 mod console;
 mod discord;
 pub mod limits;
+pub mod mail;
 pub(crate) mod mentions;
 pub mod pages;
 mod slack;
@@ -38,6 +40,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub use console::{ConsoleTransport, SharedBuffer, terminal_safe};
 pub use discord::DiscordTransport;
 pub use limits::{ChannelLimiter, Pace};
+pub use mail::{MailTransport, escape as escape_html};
 pub use slack::SlackTransport;
 
 use crate::app::{App, Message};
@@ -496,6 +499,10 @@ pub fn preview(
     let message = mentions::for_platform(message, platform, directory);
     match platform {
         Platform::Console => serde_json::Value::String(terminal_safe(&message.plain(tz)).into()),
+        Platform::Email => {
+            let mail = mail::render(&message, tz, directory, &[]);
+            serde_json::json!({ "subject": mail.subject, "text": mail.text, "html": mail.html })
+        }
         Platform::Slack => serde_json::to_value(slack::preview(&message, tz)).unwrap_or_default(),
         Platform::Discord => {
             serde_json::to_value(discord::preview(&message, tz)).unwrap_or_default()

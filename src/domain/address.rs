@@ -1,7 +1,9 @@
 //! Addresses of users, channels and role members (SPEC §3):
 //! `slack:U024BE7LH`, `discord:80351110224678912`, `console:alice`,
 //! `console:#bioinfo`, `discord-role:41771983423143936`,
-//! `slack-group:S0614TZR7`.
+//! `slack-group:S0614TZR7`; and, for messages only, e-mail:
+//! `email:ops@partner.example` (one address) or `email:partners` (a named
+//! list, `[mail.lists.<name>]`, or a partner's `[partners.<name>] emails`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,16 +19,24 @@ pub enum Platform {
     Slack,
     Discord,
     Console,
+    /// E-mail: a delivery channel only (no user, no command comes from it).
+    Email,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Slack, Platform::Discord, Platform::Console];
+    pub const ALL: [Platform; 4] = [
+        Platform::Slack,
+        Platform::Discord,
+        Platform::Console,
+        Platform::Email,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Slack => "slack",
             Platform::Discord => "discord",
             Platform::Console => "console",
+            Platform::Email => "email",
         }
     }
 }
@@ -44,8 +54,9 @@ impl FromStr for Platform {
             "slack" => Ok(Platform::Slack),
             "discord" => Ok(Platform::Discord),
             "console" => Ok(Platform::Console),
+            "email" => Ok(Platform::Email),
             other => Err(DomainError::invalid(format!(
-                "unknown platform `{other}`: use slack, discord or console"
+                "unknown platform `{other}`: use slack, discord, console or email"
             ))),
         }
     }
@@ -63,7 +74,7 @@ fn split_address<'a>(
     })?;
     let platform: Platform = platform.parse().map_err(|_| {
         DomainError::invalid(format!(
-            "`{s}` is not a {what} address: the platform must be slack, discord or console, e.g. `{example}`"
+            "`{s}` is not a {what} address: the platform must be slack, discord, console or email, e.g. `{example}`"
         ))
     })?;
     Ok((platform, id))
@@ -87,7 +98,45 @@ fn valid_platform_id(platform: Platform, id: &str) -> bool {
                     .chars()
                     .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '#'))
         }
+        // an e-mail channel only: an address, or a list's name
+        Platform::Email => valid_email(id) || valid_list_name(id),
     }
+}
+
+/// A plain `local@domain` address (no display name, no comment, no spaces
+/// or angle brackets, a dotted domain): what an `email:` channel and a
+/// subscription accept.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok
+}
+
+/// A mail list's (or partner's) name: letters, digits, `-` and `_`.
+fn valid_list_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// A user on one platform.
@@ -120,6 +169,11 @@ impl FromStr for UserRef {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (platform, id) = split_address(s, "user", "slack:U024BE7LH")?;
+        if platform == Platform::Email {
+            return Err(DomainError::invalid(format!(
+                "`{s}` is an e-mail address: e-mail only receives messages, so it cannot be a user (use slack:, discord: or console:)"
+            )));
+        }
         if id.starts_with('#') || !valid_platform_id(platform, id) {
             return Err(DomainError::invalid(format!(
                 "`{s}` is not a valid {platform} user id (e.g. slack:U024BE7LH, discord:80351110224678912, console:alice)"
@@ -175,7 +229,7 @@ impl FromStr for ChannelRef {
         };
         if !ok {
             return Err(DomainError::invalid(format!(
-                "`{s}` is not a valid {platform} channel id (e.g. slack:C2147483705, discord:41771983423143937, console:#bioinfo)"
+                "`{s}` is not a valid {platform} channel id (e.g. slack:C2147483705, discord:41771983423143937, console:#bioinfo, email:ops@partner.example, email:partners)"
             )));
         }
         Ok(Self::new(platform, id))
@@ -287,5 +341,30 @@ mod tests {
         assert!("console:bioinfo".parse::<ChannelRef>().is_err());
         assert!("discord:12ab".parse::<ChannelRef>().is_err());
         assert!("alice".parse::<UserRef>().is_err());
+    }
+
+    #[test]
+    fn email_channels_are_an_address_or_a_list() {
+        for s in [
+            "email:ops@partner.example",
+            "email:partners",
+            "email:a.b+c@x-y.example.org",
+        ] {
+            assert_eq!(s.parse::<ChannelRef>().unwrap().to_string(), s);
+        }
+        for bad in [
+            "email:ops@localhost",
+            "email:<ops@x.example>",
+            "email:ops@x.example\r\nBcc: y@z.example",
+            "email:a..b@x.example",
+            "email:",
+        ] {
+            assert!(bad.parse::<ChannelRef>().is_err(), "{bad}");
+        }
+        let e = "email:ops@x.example"
+            .parse::<UserRef>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot be a user"), "{e}");
     }
 }

@@ -19,10 +19,11 @@ pub mod release_window;
 pub mod role;
 pub mod runbook;
 pub mod sms;
+pub mod subscription;
 pub mod timing;
 pub mod version;
 
-pub use address::{ChannelRef, MemberRef, Platform, UserRef};
+pub use address::{ChannelRef, MemberRef, Platform, UserRef, valid_email};
 pub use error::DomainError;
 pub use record::{RecordId, RecordKind};
 pub use role::{Actor, Role, RoleSet};

@@ -1,16 +1,18 @@
 //! The HTTP server (axum): health, metrics, the Slack and Discord endpoints
 //! ([`slack`], [`discord`]), the CI/CD webhooks ([`webhooks`]), the
-//! partners' incident API ([`incidents`]) and the public status feed
+//! partners' incident API ([`incidents`]), inbound mail ([`mail`]), e-mail subscriptions ([`subscriptions`]) and the public status feed
 //! ([`status`]). Every route shares the body-size limit
 //! `http.max_body_bytes` (413 beyond it) and `http.request_timeout` (408);
 //! [`serve`] runs the listener with its connection limits.
 
 mod discord;
 pub mod incidents;
+pub mod mail;
 mod reject;
 mod replay;
 pub mod serve;
 mod slack;
+mod subscriptions;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -67,6 +69,8 @@ pub fn router_with(
         .merge(slack::routes(app.clone(), client.clone(), pace.slack))
         .merge(discord::routes(app.clone(), client, pace.discord))
         .merge(incidents::routes(app.clone()))
+        .merge(mail::routes(app.clone()))
+        .merge(subscriptions::routes(app.clone()))
         .merge(webhooks::routes(app, sns))
         .layer(Extension(replay::Guard::default()))
         .layer(DefaultBodyLimit::disable())

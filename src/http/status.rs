@@ -126,7 +126,10 @@ async fn status_page(State(s): State<HttpState>, headers: HeaderMap) -> Response
     match status_feed(&s.app).await {
         Ok(feed) => {
             let feed_url = feed_url(&headers);
-            let body = page(&feed, &snippet(&feed_url), s.app.config.tz);
+            let mut body = page(&feed, &snippet(&feed_url), s.app.config.tz);
+            if s.app.config.mail.is_some() {
+                body = body.replace("<h2>Embed the banner</h2>", super::subscriptions::FORM);
+            }
             public("text/html; charset=utf-8", FEED_CACHE, body)
         }
         Err(e) => unavailable(e),
@@ -154,20 +157,7 @@ fn feed_url(headers: &HeaderMap) -> String {
 }
 
 /// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::delivery::escape_html as escape;
 
 /// The banner a website embeds: polls the feed and shows the current or
 /// next window. It writes only `textContent`, so feed text cannot inject markup.

@@ -10,6 +10,7 @@
 //! may be set from the environment as `a,b,c` ([`list`]).
 
 mod every_problem;
+mod mail;
 mod raw;
 mod section;
 mod validate;
@@ -18,6 +19,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 pub use every_problem::{nearest, unknown_message};
+pub use mail::{MailConfig, MailList, MailListSettings, MailSettings, bare_address};
 pub use raw::*;
 pub use section::{
     Check, Checked, Checks, RawSections, Section, SectionCheck, Sections, list, list_map,

@@ -49,6 +49,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub shutdown: ShutdownSettings,
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub mail: super::MailSettings,
     /// Every other table: the features' sections.
     #[serde(flatten)]
     pub sections: super::RawSections,
@@ -133,6 +135,16 @@ pub struct WebhookSettings {
     pub gitlab: GitlabWebhook,
     pub aws: AwsWebhook,
     pub generic: GenericWebhook,
+    #[serde(default)]
+    pub mail: MailWebhook,
+}
+
+/// `[webhooks.mail]`: the inbound-mail webhook (`POST /webhooks/mail`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailWebhook {
+    #[serde(default)]
+    pub token: Secret,
 }
 
 #[derive(Debug, Clone, Deserialize)]

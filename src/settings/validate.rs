@@ -106,6 +106,8 @@ pub struct Config {
     /// How long a stop waits for work in flight (`shutdown.grace`).
     pub shutdown_grace: std::time::Duration,
     pub retention: RetentionRules,
+    /// `[mail]`, when e-mail is on (`mail.url` set).
+    pub mail: Option<super::MailConfig>,
 }
 
 impl Config {
@@ -154,6 +156,8 @@ pub fn parse_interval(s: &str) -> Result<TimeDelta, String> {
 /// Where the problems found so far go.
 pub(super) struct Checker {
     problems: Vec<Problem>,
+    /// The names an `email:<name>` channel may use: `[mail.lists]` and `[partners]`.
+    mail_names: BTreeSet<String>,
 }
 
 impl Checker {
@@ -215,7 +219,18 @@ impl Checker {
         values
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| self.parse::<ChannelRef>(&format!("{key}[{i}]"), v))
+            .filter_map(|(i, v)| {
+                let key = format!("{key}[{i}]");
+                let channel = self.parse::<ChannelRef>(&key, v)?;
+                if channel.platform == Platform::Email
+                    && !channel.id.contains('@')
+                    && !self.mail_names.contains(&channel.id)
+                {
+                    self.problem(key, format!("`{v}` names no mail list: add [mail.lists.{0}] (or a partner [partners.{0}] with emails), or write an address, e.g. email:ops@partner.example", channel.id));
+                    return None;
+                }
+                Some(channel)
+            })
             .collect()
     }
 
@@ -267,9 +282,6 @@ impl Checker {
 }
 
 impl Settings {
-    /// Checks every key of the core and of each section in `checks` (the
-    /// features list's: `Settings::validate` in `app::features` passes them);
-    /// returns the typed config or every problem found.
     /// What is allowed but probably not meant: with Slack or Discord
     /// enabled, every notice list whose channels are all console channels
     /// (no one in chat would see those notices).
@@ -313,10 +325,23 @@ impl Settings {
         warnings
     }
 
+    /// Checks every key of the core and of each section in `checks` (the
+    /// features list's: `Settings::validate` in `app::features` passes them);
+    /// returns the typed config or every problem found.
     pub fn validate_with(&self, checks: &[&dyn SectionCheck]) -> Result<Config, Vec<Problem>> {
         let mut c = Checker {
             problems: self.load_problems.clone(),
+            mail_names: self.mail.lists.keys().cloned().collect(),
         };
+        // a partner's `emails` is reached as `email:<partner>`
+        if let Some(Ok(partners)) = self
+            .sections
+            .0
+            .get("partners")
+            .map(|v| v.clone().into_table())
+        {
+            c.mail_names.extend(partners.into_keys());
+        }
         let tz = match self.timezone.parse::<Tz>() {
             Ok(tz) => tz,
             Err(_) => {
@@ -467,6 +492,7 @@ impl Settings {
             &self.discord.per_channel_window,
         );
 
+        let mail = self.mail.check(&mut c, tz);
         let sections = self.check_sections(&mut c, checks, tz, &calendar, &directory);
         if !c.problems.is_empty() {
             return Err(c.problems);
@@ -485,6 +511,7 @@ impl Settings {
             retention,
             slack_rate,
             discord_rate,
+            mail,
         })
     }
 }

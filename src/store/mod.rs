@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod deletion;
 pub mod downtime;
 pub mod freeze;
+pub mod inbound_mail;
 pub mod incident;
 pub mod jobs;
 pub mod outbox;
@@ -27,6 +28,7 @@ pub mod retention;
 pub mod roles;
 pub mod session;
 pub mod sms;
+pub mod subscription;
 pub mod version;
 
 use std::ops::{Deref, DerefMut};

@@ -18,10 +18,12 @@ pub use config::DowntimeRules;
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
+use super::message::Invite;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::downtime::{
     Downtime, Draft, Effect, Event, Neighbour, Notice, Policy, State, Timer,
 };
+use crate::domain::subscription::Topic;
 use crate::domain::timing::format_duration;
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
@@ -238,13 +240,51 @@ pub async fn apply_effects(
                 TimerJob::schedule(ctx, &payload, at);
             }
             Effect::Announce(notice) => {
-                let message = announcement(id, d, &notice);
+                let message = by_mail(id, d, &notice, announcement(id, d, &notice));
                 let channels = ctx.app.config.section::<DowntimeRules>().channels.clone();
                 ctx.post_all(&channels, &message);
+                super::subscribers::notify(ctx, Topic::Downtime, &message).await?;
             }
         }
     }
     Ok(())
+}
+
+/// The window's calendar `UID` (the same in `/calendar.ics` and in mailed
+/// invitations): stable across every change, unique for the database's life.
+pub fn calendar_uid(n: i64, d: &Downtime) -> String {
+    format!("downtime-{n}-{}@shipmate", d.created_at.timestamp_millis())
+}
+
+/// Files a notice under its window (one mail thread per window) and, for an
+/// announcement, a postponement or a cancellation, carries the window as an
+/// invitation that calendars add, move or strike.
+fn by_mail(id: RecordId, d: &Downtime, notice: &Notice, message: Message) -> Message {
+    let uid = calendar_uid(id.n, d);
+    let subject = format!("{id}: downtime of {}", d.environment);
+    let message = message.about(
+        uid.trim_end_matches("@shipmate"),
+        subject,
+        matches!(notice, Notice::Announced),
+    );
+    let cancelled = match notice {
+        Notice::Announced | Notice::Postponed { .. } => false,
+        Notice::Cancelled { .. } => true,
+        _ => return message,
+    };
+    let mut description = format!("{id}: {}", d.reason);
+    if let Some(a) = &d.audience {
+        description.push_str(&format!("\nAffects: {a}"));
+    }
+    message.invite(Invite {
+        uid,
+        sequence: d.version,
+        start: d.start,
+        end: d.end,
+        summary: format!("Downtime: {} ({id})", d.environment),
+        description,
+        cancelled,
+    })
 }
 
 /// The message each notice puts in the downtime channels.

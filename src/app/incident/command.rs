@@ -102,6 +102,20 @@ pub static INCIDENT: CommandSpec = CommandSpec {
             params: &[INC_ID],
         },
         SubSpec {
+            name: "accept-mail",
+            summary: "Raise a held mail from an unknown sender as an incident (support)",
+            params: &[
+                pos("mail", "n", "the held mail's number, e.g. 3"),
+                opt_key("partner", "name", "the partner it is for (default: none)"),
+                choice(
+                    "severity",
+                    false,
+                    Severity::NAMES,
+                    "default: the subject's [P1]/[P2]/[P3] tag, else P3",
+                ),
+            ],
+        },
+        SubSpec {
             name: "show",
             summary: "The whole timeline, with business time used against the SLA",
             params: &[INC_ID],
@@ -162,6 +176,11 @@ pub enum IncidentCommand {
         text: String,
     },
     Reopen(RecordId),
+    AcceptMail {
+        mail: i64,
+        partner: Option<String>,
+        severity: Option<Severity>,
+    },
     Show(RecordId),
     List {
         severity: Option<Severity>,
@@ -233,6 +252,18 @@ impl TryFrom<Input<'_>> for IncidentCommand {
                 text: text("text")?,
             },
             "reopen" => IncidentCommand::Reopen(id()?),
+            "accept-mail" => {
+                let mail = input.required("mail")?.trim();
+                IncidentCommand::AcceptMail {
+                    mail: mail.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        DomainError::invalid(format!(
+                            "mail: `{mail}` is not a held mail's number: write the number support was shown, e.g. 3"
+                        ))
+                    })?,
+                    partner: input.string("partner"),
+                    severity: input.parse("severity")?,
+                }
+            }
             "show" => IncidentCommand::Show(id()?),
             "list" => {
                 let state = input.text("state");

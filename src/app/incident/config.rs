@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::calendar::WorkingCalendar;
 use crate::domain::incident::{At, MAX_PARTNER_NAME, Severity, Sla};
-use crate::domain::{ChannelRef, Role, UserRef};
+use crate::domain::{ChannelRef, Role, UserRef, valid_email};
 use crate::settings::{Check, Secret, Section, list};
 
 /// `[support]` as written.
@@ -198,6 +198,10 @@ struct PartnerSettings {
     /// The bearer token of the partner's HTTP intake (empty: no intake).
     #[serde(default)]
     token: Secret,
+    /// The partner's e-mail addresses: `email:<name>` reaches them, and a
+    /// mail from one of them to the incident address is the partner's.
+    #[serde(default, deserialize_with = "list")]
+    emails: Vec<String>,
 }
 
 /// One partner.
@@ -205,6 +209,8 @@ struct PartnerSettings {
 pub struct Partner {
     pub channels: Vec<ChannelRef>,
     token: Secret,
+    /// Lower-case addresses.
+    pub emails: Vec<String>,
 }
 
 /// The partners, by name.
@@ -226,6 +232,15 @@ impl Partners {
     /// A partner by name.
     pub fn get(&self, name: &str) -> Option<&Partner> {
         self.0.get(name)
+    }
+
+    /// The partner one of whose `emails` is `address` (any case).
+    pub fn of_email(&self, address: &str) -> Option<&str> {
+        let address = address.trim().to_ascii_lowercase();
+        self.0
+            .iter()
+            .find(|(_, p)| p.emails.contains(&address))
+            .map(|(name, _)| name.as_str())
     }
 
     /// Every partner's name.
@@ -276,11 +291,20 @@ impl Section for Partners {
                     format!("is {len} characters: use at least {MIN_TOKEN_LEN} random ones (e.g. `openssl rand -hex 24`)"),
                 );
             }
+            for (i, e) in p.emails.iter().enumerate() {
+                if !valid_email(e) {
+                    c.problem(
+                        &format!("{name}.emails[{i}]"),
+                        format!("`{e}` is not an e-mail address: write local@domain, e.g. ops@{name}.example"),
+                    );
+                }
+            }
             partners.insert(
                 name,
                 Partner {
                     channels,
                     token: p.token,
+                    emails: p.emails.iter().map(|e| e.to_ascii_lowercase()).collect(),
                 },
             );
         }
@@ -296,6 +320,7 @@ mod tests {
         Partner {
             channels: Vec::new(),
             token: Secret::new(token),
+            emails: Vec::new(),
         }
     }
 

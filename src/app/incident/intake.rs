@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Intake, Open, Partners, SupportRules};
-use crate::app::context::{CommandError, Handled};
+use crate::app::context::{Handled, run_as};
 use crate::app::{App, Ctx};
 use crate::domain::incident::{Incident, Resolved, Severity, State, api_user};
 use crate::domain::version::Semver;
-use crate::domain::{Actor, ChannelRef, DomainError, Platform, RecordId, RecordKind, RoleSet};
-use crate::store::{self, Pending, Session};
+use crate::domain::{ChannelRef, DomainError, Platform, RecordId, RecordKind};
+use crate::store;
 
 /// The longest idempotency key.
 pub const MAX_KEY: usize = 255;
@@ -89,13 +89,6 @@ pub struct Accepted {
 /// one an earlier request with the same idempotency key opened; answered
 /// after the commit. A refusal leaves nothing behind.
 pub async fn open_for_partner(app: &App, partner: &str, request: Request) -> Handled<Accepted> {
-    let now = app.clock.now();
-    let user = api_user(partner);
-    let actor = Actor {
-        user: user.clone(),
-        person: user.id.clone(),
-        roles: RoleSet::default(),
-    };
     // as if opened in the partner's shared channel
     let channel = app
         .config
@@ -103,43 +96,14 @@ pub async fn open_for_partner(app: &App, partner: &str, request: Request) -> Han
         .get(partner)
         .and_then(|p| p.channels.first().cloned())
         .unwrap_or_else(|| ChannelRef::new(Platform::Console, "#api"));
-    let mut tx = app.db.begin().await?;
-    let mut pending = Pending::default();
-    let mut ctx = Ctx::new(
-        Session::new(&mut tx, &mut pending),
+    run_as(
         app,
-        actor,
+        api_user(partner),
         channel,
-        now,
-        (user.to_string(), "api".into()),
-    );
-    let outcome = match accept(&mut ctx, partner, request).await {
-        Ok(accepted) => ctx
-            .db
-            .flush()
-            .await
-            .map(|()| accepted)
-            .map_err(CommandError::from),
-        Err(e) => Err(e),
-    };
-    let effects = ctx.effects();
-    drop(ctx);
-    match outcome {
-        Ok(accepted) => {
-            tx.commit().await?;
-            app.notify(effects);
-            Ok(accepted)
-        }
-        Err(e) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(
-                    error = format!("{rollback:#}"),
-                    "rolling back a refused intake request failed"
-                );
-            }
-            Err(e)
-        }
-    }
+        "api",
+        async |ctx: &mut Ctx<'_>| accept(ctx, partner, request).await,
+    )
+    .await
 }
 
 async fn accept(ctx: &mut Ctx<'_>, partner: &str, request: Request) -> Handled<Accepted> {

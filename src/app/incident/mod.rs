@@ -6,6 +6,7 @@
 //! Partners also raise and follow incidents over HTTP ([`intake`], served by
 //! `http::incidents`), through the same [`open`] as `/incident open`.
 
+pub mod by_mail;
 mod command;
 mod config;
 pub mod intake;
@@ -56,6 +57,11 @@ impl Feature for Incidents {
                 text,
             } => change(ctx, id, Event::Resolve(Resolved { kind, text, fix_in })).await,
             IncidentCommand::Reopen(id) => change(ctx, id, Event::Reopen).await,
+            IncidentCommand::AcceptMail {
+                mail,
+                partner,
+                severity,
+            } => by_mail::accept(ctx, mail, partner, severity).await,
             IncidentCommand::Show(id) => views::show(ctx, id).await,
             IncidentCommand::List {
                 severity,
@@ -200,6 +206,15 @@ pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Open
     let card = views::opened(ctx, id, &incident);
     let channels = rules(ctx).channels.clone();
     ctx.post_all(&channels, &card);
+    // a partner reached by mail learns its reference and the SLA
+    if let Some(mail) = incident
+        .partner
+        .as_deref()
+        .and_then(|p| partner_mail(ctx, p))
+    {
+        let notice = views::opened_for_partner(ctx, id, &incident);
+        ctx.post(&mail, &notice, None);
+    }
     Ok(Opened { id, incident, card })
 }
 
@@ -261,21 +276,41 @@ async fn change(ctx: &mut Ctx<'_>, id: RecordId, event: Event) -> Handled<Reply>
     )))
 }
 
-/// The partner's shared channels; without any, the channel the incident was
-/// opened in (none for one raised through the HTTP intake: its partner
-/// reads its updates with `GET /api/v1/incidents/INC-n`).
+/// The partner's shared channels and, with e-mail on, its `emails`
+/// (`email:<partner>`); without any, the channel the incident was opened in
+/// (none for one raised through the HTTP intake: its partner reads its
+/// updates with `GET /api/v1/incidents/INC-n`).
 fn partner_channels(ctx: &Ctx<'_>, incident: &Incident) -> Vec<crate::domain::ChannelRef> {
     let shared = incident
         .partner
         .as_deref()
-        .and_then(|p| ctx.app.config.section::<Partners>().get(p))
-        .map(|p| p.channels.clone())
+        .map(|name| partner_reach(ctx, name))
         .unwrap_or_default();
     if !shared.is_empty() || incident.via_api {
         shared
     } else {
         vec![incident.opened_in.clone()]
     }
+}
+
+/// Where partner `name` is reached: its shared channels, then `email:<name>`
+/// when it has addresses and e-mail is on.
+fn partner_reach(ctx: &Ctx<'_>, name: &str) -> Vec<crate::domain::ChannelRef> {
+    let Some(p) = ctx.app.config.section::<Partners>().get(name) else {
+        return Vec::new();
+    };
+    let mut channels = p.channels.clone();
+    if let Some(mail) = partner_mail(ctx, name) {
+        channels.push(mail);
+    }
+    channels
+}
+
+/// `email:<name>`, when partner `name` has addresses and e-mail is on.
+fn partner_mail(ctx: &Ctx<'_>, name: &str) -> Option<crate::domain::ChannelRef> {
+    let p = ctx.app.config.section::<Partners>().get(name)?;
+    (ctx.app.config.mail.is_some() && !p.emails.is_empty())
+        .then(|| crate::domain::ChannelRef::new(crate::domain::Platform::Email, name))
 }
 
 async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<store::incident::Stored> {

@@ -121,6 +121,45 @@ pub fn to_partner(id: RecordId, incident: &Incident, verb: &str, text: &str) -> 
     Message::new()
         .line(head(Line::new().text("📣 "), id, incident).text(format!(" {what}: {text}")))
         .line(Line::new().text(format!("“{}”", incident.summary)))
+        .about(thread_key(id, incident), subject(id, incident), false)
+}
+
+/// The incident's matter for e-mail: one conversation per incident (the
+/// opening time keeps it unique for the database's life). A mail answering
+/// any of its mails names it (see `by_mail::incident_named`).
+pub fn thread_key(id: RecordId, incident: &Incident) -> String {
+    format!("inc-{}-{}", id.n, incident.opened_at.timestamp_millis())
+}
+
+fn subject(id: RecordId, incident: &Incident) -> String {
+    format!("{id}: {}", incident.summary)
+}
+
+/// What the partner reads when its incident opens (by mail): the reference
+/// to quote and when the first response is due under the SLA.
+pub fn opened_for_partner(ctx: &Ctx<'_>, id: RecordId, incident: &Incident) -> Message {
+    let rules = rules(ctx);
+    let mut m = Message::new()
+        .line(
+            head(Line::new().text("📨 We opened "), id, incident)
+                .text(format!(" for your report: “{}”", incident.summary)),
+        )
+        .line(Line::new().text(format!(
+            "Please quote {id} in the subject of anything you send about it, or reply to this mail."
+        )));
+    if let Some(due) = incident.deadline(&ctx.app.config.calendar, &rules.sla, ctx.now) {
+        m = m.line(
+            Line::new()
+                .text("Our first response is due by ")
+                .time(due)
+                .text(format!(
+                    " (SLA for {}: {} in business hours).",
+                    incident.severity,
+                    business(rules.sla.of(incident.severity))
+                )),
+        );
+    }
+    m.about(thread_key(id, incident), subject(id, incident), true)
 }
 
 /// The fix-in versions of a resolved incident not yet released.

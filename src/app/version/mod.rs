@@ -18,6 +18,7 @@ use super::feature::{Feature, Job, JobRunner, NoPayload, Runs};
 use super::roles;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::DomainError;
+use crate::domain::subscription::Topic;
 use crate::domain::timing::{format_duration, midnight};
 use crate::domain::version::{Semver, Verdict, check as verdict};
 use crate::grammar::CommandSpec;
@@ -93,7 +94,7 @@ async fn release(
                     "notes",
                     &format!("version={version} notes={url}"),
                 );
-                post_notes(ctx, service, version, url);
+                post_notes(ctx, service, version, url).await?;
                 Ok(Reply::in_channel(Message::text(format!(
                     "Release notes of `{service}` {version} posted to partners."
                 ))))
@@ -139,7 +140,7 @@ async fn release(
     }
     match &notes {
         Some(url) => {
-            post_notes(ctx, service, version, url);
+            post_notes(ctx, service, version, url).await?;
             reply.push_str(" Release notes posted to partners.");
         }
         // a new major or minor owes partners its notes: remind the product role
@@ -166,13 +167,21 @@ async fn release(
     Ok(Reply::in_channel(Message::text(reply)))
 }
 
-/// Posts a release's notes to the partner channels.
-fn post_notes(ctx: &mut Ctx<'_>, service: &str, version: Semver, url: &str) {
-    let message = Message::new().line(Line::new().text(format!(
-        "📦 `{service}` {version} is released. Release notes: {url}"
-    )));
+/// Posts a release's notes to the partner channels and the subscribers of releases.
+async fn post_notes(ctx: &mut Ctx<'_>, service: &str, version: Semver, url: &str) -> Handled<()> {
+    let message = Message::new()
+        .line(Line::new().text(format!(
+            "📦 `{service}` {version} is released. Release notes: {url}"
+        )))
+        .about(
+            format!("release-{service}-{version}"),
+            format!("{service} {version} is released"),
+            true,
+        )
+        .link("Release notes", url);
     let channels = ctx.app.config.section::<VersionRules>().channels.clone();
     ctx.post_all(&channels, &message);
+    super::subscribers::notify(ctx, Topic::Releases, &message).await
 }
 
 /// Reminds the product role, each quarter, to send partners the roadmap
@@ -378,7 +387,14 @@ async fn notice(ctx: &mut Ctx<'_>, p: EoslPayload) -> Handled<()> {
             "⛔ `{service}` {major}.x has reached its end of service life today ({date}): it is no longer supported; {upgrade}."
         )
     };
+    // every notice of one major's end of life is one mail thread
+    let message = Message::text(text).about(
+        format!("eosl-{service}-{major}"),
+        format!("{service} {major}.x: end of service life on {date}"),
+        false,
+    );
     let channels = ctx.app.config.section::<VersionRules>().channels.clone();
-    ctx.post_all(&channels, &Message::text(text));
+    ctx.post_all(&channels, &message);
+    super::subscribers::notify(ctx, Topic::Releases, &message).await?;
     Ok(())
 }

@@ -1,0 +1,221 @@
+//! `POST /webhooks/mail`: mail to the address partners are given for
+//! incidents, posted by an inbound-mail relay (the use-cases are
+//! `app::incident::by_mail`). Authenticated by `webhooks.mail.token` as
+//! `Authorization: Bearer <token>`, or as the password of HTTP Basic (for
+//! relays that take credentials in the webhook URL), compared in constant
+//! time. Two bodies are read, both JSON:
+//!
+//! - shipmate's own: `{"from", "to", "subject", "text", "message_id",
+//!   "in_reply_to", "references"}` (`from` and `message_id` required; no
+//!   other field);
+//! - Postmark's inbound webhook: `FromFull.Email`, `Subject`, `TextBody`,
+//!   and the `Message-ID`, `In-Reply-To` and `References` entries of
+//!   `Headers` (Postmark's own `MessageID` when the mail had none).
+//!
+//! | outcome | status |
+//! |---|---|
+//! | no token, or the wrong one (or none configured) | 401, nothing stored |
+//! | body over `http.max_body_bytes` | 413 (the router's limit) |
+//! | `Content-Type` not JSON | 415 |
+//! | malformed, a missing or unknown field, a sender that is no address | 400 naming it |
+//! | handled (after the commit) | 200 `{"outcome": "opened"/"added", "incident": "INC-n"}` or `{"outcome": "held", "mail": n}` |
+//! | the same `Message-ID` again (a relay's retry) | 200 with the first outcome, `"replayed": true` |
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Map, Value, json};
+
+use crate::app::incident::by_mail::{self, Mail, Outcome};
+use crate::app::{App, CommandError};
+use crate::ci::auth::{authorization_token, token_ok};
+use crate::domain::valid_email;
+use crate::settings::bare_address;
+
+/// The fields of shipmate's own body.
+pub const FIELDS: [&str; 7] = [
+    "from",
+    "to",
+    "subject",
+    "text",
+    "message_id",
+    "in_reply_to",
+    "references",
+];
+
+pub fn routes(app: App) -> Router {
+    Router::new()
+        .route("/webhooks/mail", post(receive))
+        .with_state(app)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let given = authorization_token(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
+    if !token_ok(
+        app.config.settings.webhooks.mail.token.expose(),
+        given.as_deref(),
+    ) {
+        metrics::counter!("shipmate_http_unauthorized_total").increment(1);
+        tracing::warn!("inbound mail refused: no or wrong token");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Authorization: send webhooks.mail.token as `Authorization: Bearer <token>` (or as the Basic password)",
+        );
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type: send the mail as application/json",
+        );
+    }
+    let mail = match parse(&body) {
+        Ok(mail) => mail,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    match by_mail::receive(&app, mail).await {
+        Ok((outcome, replayed)) => {
+            let mut body = match outcome {
+                Outcome::Opened(id) => json!({"outcome": "opened", "incident": id.to_string()}),
+                Outcome::Added(id) => json!({"outcome": "added", "incident": id.to_string()}),
+                Outcome::Held(n) => json!({"outcome": "held", "mail": n}),
+            };
+            if replayed {
+                body["replayed"] = json!(true);
+            }
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(CommandError::User(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(CommandError::Internal(e)) => {
+            tracing::error!(error = format!("{e:#}"), "inbound mail failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the mail could not be stored: try again",
+            )
+        }
+    }
+}
+
+/// The ids in an `In-Reply-To` or `References` value (`<a@b> <c@d>`).
+fn ids(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(format!("{name}: must be a string")),
+    }
+}
+
+/// Reads either body into a [`Mail`]; every problem names its field.
+pub fn parse(body: &[u8]) -> Result<Mail, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON payload: {e}"))?;
+    let Value::Object(fields) = value else {
+        return Err(
+            "the body must be a JSON object: {\"from\": \"…\", \"message_id\": \"…\", …}".into(),
+        );
+    };
+    let mail = if fields.contains_key("FromFull") {
+        postmark(&fields)?
+    } else {
+        own(&fields)?
+    };
+    if !valid_email(&mail.from) {
+        return Err(format!("from: `{}` is not an e-mail address", mail.from));
+    }
+    if mail.message_id.trim().is_empty() || mail.message_id.len() > 998 {
+        return Err("message_id: required, the mail's Message-ID".into());
+    }
+    Ok(mail)
+}
+
+fn own(fields: &Map<String, Value>) -> Result<Mail, String> {
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(format!(
+            "{unknown}: unknown field: the fields are {} (or post Postmark's inbound JSON)",
+            FIELDS.join(", ")
+        ));
+    }
+    let from = string(fields, "from")?.ok_or("from: missing: the sender's address")?;
+    let mut replies_to = ids(string(fields, "in_reply_to")?.unwrap_or_default());
+    replies_to.extend(ids(string(fields, "references")?.unwrap_or_default()));
+    Ok(Mail {
+        from: bare_address(from).to_ascii_lowercase(),
+        subject: string(fields, "subject")?.unwrap_or_default().to_string(),
+        text: string(fields, "text")?.unwrap_or_default().to_string(),
+        message_id: string(fields, "message_id")?
+            .ok_or("message_id: missing: the mail's Message-ID")?
+            .to_string(),
+        replies_to,
+    })
+}
+
+/// Postmark's inbound webhook body.
+fn postmark(fields: &Map<String, Value>) -> Result<Mail, String> {
+    let from = fields
+        .get("FromFull")
+        .and_then(|f| f.get("Email"))
+        .and_then(Value::as_str)
+        .ok_or("FromFull.Email: missing: the sender's address")?;
+    let headers: Vec<(String, String)> = match fields.get("Headers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|h| {
+                let name = h.get("Name").and_then(Value::as_str);
+                let value = h.get("Value").and_then(Value::as_str);
+                name.zip(value)
+                    .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+                    .ok_or("Headers: each entry is {\"Name\": …, \"Value\": …}".to_string())
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("Headers: must be a list of {\"Name\", \"Value\"}".into()),
+    };
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut replies_to = ids(header("in-reply-to").unwrap_or_default());
+    replies_to.extend(ids(header("references").unwrap_or_default()));
+    let message_id = match header("message-id") {
+        Some(id) => id.trim().to_string(),
+        None => string(fields, "MessageID")?
+            .ok_or("MessageID: missing")?
+            .to_string(),
+    };
+    Ok(Mail {
+        from: from.trim().to_ascii_lowercase(),
+        subject: string(fields, "Subject")?.unwrap_or_default().to_string(),
+        text: string(fields, "TextBody")?.unwrap_or_default().to_string(),
+        message_id,
+        replies_to,
+    })
+}

@@ -1,0 +1,248 @@
+//! `[mail]`: the SMTP relay shipmate sends e-mail through, its sender, the
+//! base URL of the links in mails, and the named lists `email:<name>`
+//! channels reach (`[mail.lists.<name>]`). Empty `url`: no e-mail.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::raw::Secret;
+use super::validate::Checker;
+use crate::domain::valid_email;
+
+/// `[mail]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// lettre's SMTP URL: `smtp://host:587?tls=required`, `smtps://host:465`,
+    /// `smtp://127.0.0.1:2525` (a local relay, no TLS). Empty: e-mail is off.
+    #[serde(default)]
+    pub url: String,
+    /// The sender, `shipmate@example.com` or `Shipmate <shipmate@example.com>`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub username: String,
+    /// Set it from the environment: `SHIPMATE__MAIL__PASSWORD`.
+    #[serde(default)]
+    pub password: Secret,
+    /// The base of the links in mails (confirmation, unsubscribe).
+    #[serde(default)]
+    pub public_url: String,
+    /// The zone of times in mails to single addresses (default: `timezone`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub lists: BTreeMap<String, MailListSettings>,
+}
+
+/// `[mail.lists.<name>]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailListSettings {
+    #[serde(default, deserialize_with = "super::list")]
+    pub addresses: Vec<String>,
+    /// The zone of times in its mails (default: `mail.timezone`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// The checked `[mail]`, when e-mail is on.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub url: String,
+    /// The sender as written (checked).
+    pub from: String,
+    /// The sender's domain: the right side of every `Message-ID`.
+    pub domain: String,
+    pub username: String,
+    pub password: Secret,
+    /// Without a trailing `/`.
+    pub public_url: String,
+    pub tz: Tz,
+    pub lists: BTreeMap<String, MailList>,
+}
+
+/// One named list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailList {
+    pub to: Vec<String>,
+    pub tz: Tz,
+}
+
+/// The address inside `Name <addr>`, or `s` itself.
+pub fn bare_address(s: &str) -> &str {
+    let s = s.trim();
+    match (s.rfind('<'), s.strip_suffix('>')) {
+        (Some(open), Some(inner)) => inner[open + 1..].trim(),
+        _ => s,
+    }
+}
+
+fn zone(c: &mut Checker, key: &str, name: Option<&str>, default: Tz) -> Tz {
+    match name.map(str::trim) {
+        None | Some("") => default,
+        Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+            c.problem(
+                key,
+                format!("unknown time zone `{name}`: use an IANA name such as Europe/Berlin"),
+            );
+            default
+        }),
+    }
+}
+
+impl MailSettings {
+    /// Checks `[mail]`; `None` when `url` is empty (e-mail off).
+    pub(super) fn check(&self, c: &mut Checker, default_tz: Tz) -> Option<MailConfig> {
+        let tz = zone(c, "mail.timezone", self.timezone.as_deref(), default_tz);
+        let mut lists = BTreeMap::new();
+        for (name, list) in &self.lists {
+            let key = format!("mail.lists.{name}");
+            if name.contains('@')
+                || format!("email:{name}")
+                    .parse::<crate::domain::ChannelRef>()
+                    .is_err()
+            {
+                c.problem(
+                    &key,
+                    "is not a list name: use letters, digits, - and _, e.g. [mail.lists.partners]",
+                );
+            }
+            if list.addresses.is_empty() {
+                c.problem(
+                    format!("{key}.addresses"),
+                    "is empty: list at least one address",
+                );
+            }
+            for (i, a) in list.addresses.iter().enumerate() {
+                if !valid_email(a) {
+                    c.problem(format!("{key}.addresses[{i}]"), format!("`{a}` is not an e-mail address: write local@domain, e.g. ops@partner.example"));
+                }
+            }
+            let list_tz = zone(c, &format!("{key}.timezone"), list.timezone.as_deref(), tz);
+            lists.insert(
+                name.clone(),
+                MailList {
+                    to: list.addresses.clone(),
+                    tz: list_tz,
+                },
+            );
+        }
+        let url = self.url.trim();
+        if url.is_empty() {
+            return None;
+        }
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            c.problem("mail.url", format!("`{url}` is not an SMTP URL: write smtp://host:587?tls=required, smtps://host:465 or smtp://127.0.0.1:2525"));
+        } else if lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url).is_err() {
+            c.problem("mail.url", format!("`{url}` is not an SMTP URL lettre understands: write smtp://host:587?tls=required, smtps://host:465 or smtp://127.0.0.1:2525"));
+        }
+        let from = bare_address(&self.from);
+        let domain = match (
+            valid_email(from),
+            self.from.parse::<lettre::message::Mailbox>(),
+        ) {
+            (true, Ok(_)) => from
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_default(),
+            _ => {
+                c.problem("mail.from", format!("`{}` is not a sender: write shipmate@example.com or Shipmate <shipmate@example.com>", self.from));
+                String::new()
+            }
+        };
+        if !self.username.is_empty() && self.password.is_empty() {
+            c.problem(
+                "mail.password",
+                "is required with mail.username (set SHIPMATE__MAIL__PASSWORD)",
+            );
+        }
+        let public_url = self.public_url.trim().trim_end_matches('/');
+        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+            c.problem("mail.public_url", format!("`{public_url}` is not an http(s) URL: the links in mails (confirm, unsubscribe) start with it, e.g. https://shipmate.example.com"));
+        }
+        Some(MailConfig {
+            url: url.to_string(),
+            from: self.from.trim().to_string(),
+            domain,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            public_url: public_url.to_string(),
+            tz,
+            lists,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::settings::load;
+
+    fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match load(None, Some(env)).unwrap().validate() {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn each_bad_mail_key_is_named_with_the_fix() {
+        let p = problems(&[
+            ("SHIPMATE__MAIL__URL", "http://mail.example.com"),
+            ("SHIPMATE__MAIL__FROM", "shipmate"),
+            ("SHIPMATE__MAIL__USERNAME", "shipmate"),
+            ("SHIPMATE__MAIL__PUBLIC_URL", "shipmate.example.com"),
+            ("SHIPMATE__MAIL__TIMEZONE", "Mars/Olympus"),
+            ("SHIPMATE__DOWNTIME__CHANNELS", "email:nobody,email:ops@x"),
+        ]);
+        for key in [
+            "mail.url: `http://mail.example.com` is not an SMTP URL",
+            "mail.from: `shipmate` is not a sender",
+            "mail.password: is required with mail.username",
+            "mail.public_url: `shipmate.example.com` is not an http(s) URL",
+            "mail.timezone: unknown time zone",
+            "downtime.channels[0]: `email:nobody` names no mail list",
+            "downtime.channels[1]: `email:ops@x` is not a valid email channel id",
+        ] {
+            assert!(p.iter().any(|x| x.starts_with(key)), "{key} not in {p:#?}");
+        }
+    }
+
+    #[test]
+    fn a_good_mail_section_is_on_and_its_password_never_printed() {
+        let env: HashMap<String, String> = [
+            ("SHIPMATE__MAIL__URL", "smtps://smtp.example.com:465"),
+            ("SHIPMATE__MAIL__FROM", "Shipmate <ship@ops.example>"),
+            ("SHIPMATE__MAIL__USERNAME", "ship"),
+            ("SHIPMATE__MAIL__PASSWORD", "hunter2-secret"),
+            (
+                "SHIPMATE__MAIL__PUBLIC_URL",
+                "https://shipmate.example.com/",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = load(None, Some(env)).unwrap().validate().unwrap();
+        let mail = config.mail.clone().expect("mail on");
+        assert_eq!(mail.domain, "ops.example");
+        assert_eq!(mail.public_url, "https://shipmate.example.com");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(problems(&[]).is_empty(), "mail is off by default");
+    }
+
+    #[test]
+    fn the_address_inside_a_display_name() {
+        assert_eq!(bare_address("Shipmate <ship@x.example>"), "ship@x.example");
+        assert_eq!(bare_address(" ship@x.example "), "ship@x.example");
+    }
+}
