@@ -48,6 +48,7 @@ async fn help_lists_every_command_with_its_summary() {
       /role             Grant, revoke and list roles (admin)
       /version          Version policy: releases, support (n and n-1) and end of service life
       /incident         Partner incidents with response SLAs in business hours
+      /deploy           Request, approve and follow gated deploys
       /help             List the commands, or show the usage of one
     ");
 }

@@ -23,6 +23,7 @@ features! {
     Roles => super::roles::Roles,
     Version => super::version::Versions,
     Incident => super::incident::Incidents,
+    Deploy => super::deploy::Deploys,
 }
 
 impl Settings {
@@ -75,6 +76,7 @@ mod tests {
             ("delete-request", "id") => "DR-7",
             ("downtime", "id") => "DT-7",
             ("incident", "id") => "INC-7",
+            ("deploy", "id") => "DEP-7",
             ("incident", "version" | "fix-in") => "2.5.56",
             ("incident", "month") => "2026-11",
             (_, "release") => "REL-1",

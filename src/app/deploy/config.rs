@@ -1,0 +1,277 @@
+//! `[deploy]` (its `[[deploy.targets]]`: what each target runs, where, and
+//! who requests and approves it) and `[github]` (the API the GitHub targets
+//! are triggered through, and its token).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::domain::deploy::{DeployRequest, GateRef, Policy};
+use crate::domain::{RecordId, Role};
+use crate::settings::{Check, Secret, Section, list};
+
+/// `[deploy]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySettings {
+    #[serde(default)]
+    targets: Vec<TargetSettings>,
+}
+
+/// One `[[deploy.targets]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetSettings {
+    name: String,
+    environment: String,
+    provider: String,
+    /// GitHub: `owner/repo`.
+    repository: Option<String>,
+    /// GitHub: the workflow file (`deploy.yml`) or id.
+    workflow: Option<String>,
+    /// GitHub: the workflow's inputs (`{ref}` and `{request}` are replaced).
+    #[serde(default)]
+    inputs: BTreeMap<String, String>,
+    #[serde(default = "one")]
+    approvals: u32,
+    #[serde(default = "devops", deserialize_with = "list")]
+    approver_roles: Vec<String>,
+    #[serde(default, deserialize_with = "list")]
+    requester_roles: Vec<String>,
+    requires: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn devops() -> Vec<String> {
+    vec![Role::DEVOPS.to_string()]
+}
+
+/// How a target is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    /// A `workflow_dispatch` of `workflow` in `repository`.
+    Github {
+        repository: String,
+        workflow: String,
+        inputs: BTreeMap<String, String>,
+    },
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::Github { .. } => "github",
+        }
+    }
+}
+
+/// One deploy target, checked.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub environment: String,
+    pub provider: Provider,
+    pub policy: Policy,
+}
+
+/// The deploy targets.
+#[derive(Debug, Clone, Default)]
+pub struct DeployRules {
+    pub targets: Vec<Target>,
+}
+
+impl DeployRules {
+    /// The target named `name`.
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The targets' names, for a message that names the choices.
+    pub fn names(&self) -> String {
+        if self.targets.is_empty() {
+            "none is configured ([[deploy.targets]])".to_string()
+        } else {
+            self.targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+/// A target's inputs for one request: `{ref}` and `{request}` (DEP-n) replaced.
+pub fn inputs_for(
+    inputs: &BTreeMap<String, String>,
+    request: &DeployRequest,
+    id: RecordId,
+) -> BTreeMap<String, String> {
+    inputs
+        .iter()
+        .map(|(k, v)| {
+            let value = v
+                .replace("{ref}", &request.git_ref)
+                .replace("{request}", &id.to_string());
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// GitHub caps a dispatch's inputs at 25.
+const MAX_GITHUB_INPUTS: usize = 25;
+
+impl Section for DeployRules {
+    const NAME: &'static str = "deploy";
+    type Raw = DeploySettings;
+
+    fn check(d: DeploySettings, c: &mut Check<'_>) -> Self {
+        let mut targets: Vec<Target> = Vec::new();
+        for (i, t) in d.targets.into_iter().enumerate() {
+            let key = format!("targets[{i}]");
+            let name = t.name.trim().to_string();
+            let well_formed = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch));
+            if !well_formed {
+                c.problem(
+                    &format!("{key}.name"),
+                    format!("`{name}` is not a target name: use letters, digits, `-`, `_` or `.`, e.g. portal-prod"),
+                );
+            } else if targets.iter().any(|other| other.name == name) {
+                c.problem(
+                    &format!("{key}.name"),
+                    format!("`{name}` names two targets: give each its own name"),
+                );
+            }
+            if t.environment.trim().is_empty() {
+                c.problem(
+                    &format!("{key}.environment"),
+                    "is empty: name the environment, e.g. production",
+                );
+            }
+            let Some(provider) = provider(c, &key, &t) else {
+                continue;
+            };
+            let roles = |c: &mut Check<'_>, field: &str, names: &[String]| -> Vec<Role> {
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, r)| c.role(&format!("{key}.{field}[{j}]"), Some(r), Role::DEVOPS))
+                    .collect()
+            };
+            let approver_roles = roles(c, "approver_roles", &t.approver_roles);
+            let requester_roles = roles(c, "requester_roles", &t.requester_roles);
+            if t.approvals > 0 && approver_roles.is_empty() {
+                c.problem(
+                    &format!("{key}.approver_roles"),
+                    "is empty while approvals are needed: name the roles that approve, e.g. [\"devops\"]",
+                );
+            }
+            let requires = t
+                .requires
+                .as_deref()
+                .and_then(|r| c.parse::<GateRef>(&format!("{key}.requires"), r));
+            targets.push(Target {
+                name,
+                environment: t.environment.trim().to_string(),
+                provider,
+                policy: Policy {
+                    approvals: t.approvals,
+                    approver_roles,
+                    requester_roles,
+                    requires,
+                },
+            });
+        }
+        DeployRules { targets }
+    }
+}
+
+fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider> {
+    match t.provider.as_str() {
+        "github" => {
+            let mut field = |name: &str, value: &Option<String>, example: &str| {
+                let value = value.as_deref().map(str::trim).unwrap_or_default();
+                if value.is_empty() {
+                    c.problem(
+                        &format!("{key}.{name}"),
+                        format!("is missing: a github target names its {name}, e.g. {example}"),
+                    );
+                }
+                value.to_string()
+            };
+            let repository = field("repository", &t.repository, "\"acme/portal\"");
+            let workflow = field("workflow", &t.workflow, "\"deploy.yml\"");
+            if !repository.is_empty()
+                && repository.split('/').filter(|p| !p.is_empty()).count() != 2
+            {
+                c.problem(
+                    &format!("{key}.repository"),
+                    format!("`{repository}` is not owner/repo, e.g. acme/portal"),
+                );
+            }
+            if t.inputs.len() > MAX_GITHUB_INPUTS {
+                c.problem(
+                    &format!("{key}.inputs"),
+                    format!(
+                        "has {} inputs: GitHub takes at most {MAX_GITHUB_INPUTS}",
+                        t.inputs.len()
+                    ),
+                );
+            }
+            Some(Provider::Github {
+                repository,
+                workflow,
+                inputs: t.inputs.clone(),
+            })
+        }
+        other => {
+            c.problem(
+                &format!("{key}.provider"),
+                format!("`{other}` is not a provider shipmate can trigger: use github"),
+            );
+            None
+        }
+    }
+}
+
+/// `[github]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSettings {
+    #[serde(default)]
+    token: Secret,
+    api_base_url: String,
+}
+
+/// The GitHub API the github targets are triggered through.
+#[derive(Debug, Clone)]
+pub struct GithubApi {
+    /// Without a trailing `/`.
+    pub base_url: String,
+    pub token: Secret,
+}
+
+impl Section for GithubApi {
+    const NAME: &'static str = "github";
+    type Raw = GithubSettings;
+
+    fn check(g: GithubSettings, c: &mut Check<'_>) -> Self {
+        let url = g.api_base_url.trim().trim_end_matches('/').to_string();
+        match reqwest::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => c.problem(
+                "api_base_url",
+                format!("`{url}` is not an http(s) URL, e.g. https://api.github.com"),
+            ),
+        }
+        GithubApi {
+            base_url: url,
+            token: g.token,
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Gated deploys from chat (`/deploy`), the whole app against a GitHub
+//! Actions API as strict as the real one (`common::github`): approvals by
+//! the shared rules, the release gate, freezes and the admin override, and
+//! a trigger made exactly once — across a crash, and after an answer that
+//! never came — with the provider's refusals reported and never retried.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use common::github::Actions;
+use common::{TestApp, ist, spawn_app_on};
+use serde_json::json;
+use shipmate::domain::Platform;
+use shipmate::domain::timing::ManualClock;
+use std::sync::Arc;
+
+/// The configuration: one production target behind two approvals and the
+/// portal release's validation gate, dispatched on `api`.
+fn config(api: &str, inputs: &str, requires: bool) -> String {
+    let requires = if requires {
+        "requires = \"portal-release:validation\""
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[roles]
+admin = ["console:admin"]
+devops = ["console:ops", "console:ann"]
+product = ["console:pm"]
+qa = ["console:qa"]
+release-manager = ["console:rm"]
+
+[github]
+api_base_url = "{api}"
+token = "ghp_test_token"
+
+[[deploy.targets]]
+name = "portal-prod"
+environment = "production"
+provider = "github"
+repository = "acme/portal"
+workflow = "deploy.yml"
+inputs = {inputs}
+approvals = 2
+approver_roles = ["devops", "release-manager"]
+requester_roles = ["devops"]
+{requires}
+"#
+    )
+}
+
+const INPUTS: &str = r#"{ environment = "production", version = "{ref}" }"#;
+
+/// 2026-12-01 10:00 IST, a Tuesday.
+fn start() -> chrono::DateTime<chrono::Utc> {
+    ist(2026, 12, 1, 10, 0)
+}
+
+/// The app on a manual clock with the mock GitHub; returns both.
+async fn spawn(inputs: &str, requires: bool) -> (TestApp, Actions, wiremock::MockServer) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let actions = Actions::new(clock.clone());
+    let server = actions.start().await;
+    let toml = config(&server.uri(), inputs, requires);
+    let t = spawn_app_on(&toml, clock).await;
+    (t, actions, server)
+}
+
+/// The latest version of DEP-n's card, as people read it.
+async fn card(t: &TestApp, id: &str) -> String {
+    t.posted("#bioinfo")
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.starts_with(&format!("🚀 {id} ")))
+        .unwrap_or_else(|| panic!("no card of {id}"))
+}
+
+/// The audit actions recorded for `record`, oldest first.
+async fn audit(t: &TestApp, record: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT action FROM audit_log WHERE record = ? ORDER BY id")
+        .bind(record)
+        .fetch_all(&t.app.db.pool)
+        .await
+        .expect("audit")
+}
+
+#[tokio::test]
+async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_triggered_once() {
+    // Arrange: the portal release running in the channel
+    let (t, actions, _github) = spawn(INPUTS, true).await;
+    t.ok(
+        "rm",
+        "/release start 2026-12 template:portal-release t0:2026-12-01",
+    )
+    .await;
+
+    // Act: requested; the requester's own approval, and a role the target does not name, refused
+    let filed = t
+        .ok(
+            "ops",
+            "/deploy portal-prod ref:v2.4.0 reason:\"December release\"",
+        )
+        .await;
+    let tz = t.app.config.tz;
+    let first_card = t
+        .messages("#bioinfo")
+        .await
+        .into_iter()
+        .find(|m| m.plain(tz).starts_with("🚀 DEP-1"))
+        .expect("the card");
+    let own = t.refused("ops", "/deploy approve DEP-1").await;
+    let qa = t.refused("qa", "/deploy approve DEP-1").await;
+    let first = t.ok("ann", "/deploy approve DEP-1").await;
+    let twice = t.refused("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+
+    // Assert: approved, but held by the unsigned gate; nothing dispatched
+    assert_eq!(
+        filed,
+        "Filed DEP-1: deploy `v2.4.0` to portal-prod (production). Waits for 2 more approvals from `devops` or `release-manager` and release gate portal-release:validation (not signed yet)."
+    );
+    assert!(
+        own.contains("you filed this request, so you cannot approve it"),
+        "{own}"
+    );
+    assert!(
+        qa.contains(
+            "only `devops` or `release-manager` members can approve deploys of `portal-prod`"
+        ),
+        "{qa}"
+    );
+    assert!(
+        first.contains("DEP-1 is now pending-approval: Waits for 1 more approval"),
+        "{first}"
+    );
+    assert!(
+        twice.contains("you have already approved this request"),
+        "{twice}"
+    );
+    let slack = t.rendered(&first_card, Platform::Slack);
+    assert!(
+        slack.contains(r#""value": "/deploy approve DEP-1""#),
+        "{slack}"
+    );
+    assert!(
+        slack.contains(r#""value": "/deploy object DEP-1 reason:\"…\"""#),
+        "{slack}"
+    );
+    let discord = t.rendered(&first_card, Platform::Discord);
+    assert!(
+        discord.contains(r#""label": "Approve""#) && discord.contains(r#""label": "Object""#),
+        "{discord}"
+    );
+    t.record("DEP-1").expect_state("waiting-gate").await;
+    t.advance(TimeDelta::minutes(5)).await;
+    assert_eq!(
+        actions.dispatched(),
+        0,
+        "nothing runs before the gate is signed"
+    );
+    insta::assert_snapshot!(card(&t, "DEP-1").await, @r#"
+    🚀 DEP-1 deploy `v2.4.0` → portal-prod (production) · waiting-gate · requested by @ops
+    Runs: GitHub workflow `deploy.yml` of acme/portal on `v2.4.0` with `environment=production, version=v2.4.0`
+    Reason: December release
+    Approved by @ann (devops), @rm (release-manager)
+    Approved; waits for release gate portal-release:validation (not signed yet).
+      ↳ Object: /deploy object DEP-1 reason:"…"
+    "#);
+
+    // Act: the gate is signed in the release
+    t.ok("ops", "/task done rc-staging").await;
+    t.ok("pm", "/task done uat").await;
+    t.ok("pm", "/signoff validation").await;
+
+    // Assert: triggered once, with the inputs GitHub takes, and the card shows the run
+    t.record("DEP-1").wait_state("triggered").await;
+    t.advance(TimeDelta::minutes(10)).await;
+    let runs = actions.runs();
+    assert_eq!(runs.len(), 1, "dispatched exactly once");
+    assert_eq!(runs[0].git_ref, "v2.4.0");
+    assert_eq!(
+        runs[0].inputs,
+        json!({"environment": "production", "version": "v2.4.0"})
+    );
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains("Run 30433642 · https://github.com/acme/portal/actions/runs/30433642"),
+        "{card}"
+    );
+    insta::assert_snapshot!(card, @r"
+    🚀 DEP-1 deploy `v2.4.0` → portal-prod (production) · triggered · requested by @ops
+    Runs: GitHub workflow `deploy.yml` of acme/portal on `v2.4.0` with `environment=production, version=v2.4.0`
+    Reason: December release
+    Approved by @ann (devops), @rm (release-manager)
+    Triggered.
+    Run 30433642 · https://github.com/acme/portal/actions/runs/30433642
+    ");
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m
+            == "▶️ DEP-1 portal-prod `v2.4.0` triggered: run 30433642 https://github.com/acme/portal/actions/runs/30433642"),
+        "{posted:#?}"
+    );
+    assert_eq!(
+        audit(&t, "DEP-1").await,
+        [
+            "requested",
+            "approve",
+            "approve",
+            "gate.signed",
+            "trigger.queued",
+            "trigger.call",
+            "trigger.started"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_deploy_inside_a_freeze_is_refused_and_an_admin_override_is_audited_and_announced() {
+    // Arrange
+    let (t, _actions, _github) = spawn(INPUTS, false).await;
+    t.ok(
+        "rm",
+        "/freeze start portal-prod until:3d reason:\"post-release freeze\"",
+    )
+    .await;
+    let before = t.snapshot().await;
+
+    // Act
+    let refused = t.refused("ops", "/deploy portal-prod ref:v2.4.1").await;
+    let not_admin = t
+        .refused("ops", "/deploy portal-prod ref:v2.4.1 override:\"hotfix\"")
+        .await;
+    let unchanged = t.snapshot().await;
+    let filed = t
+        .ok(
+            "admin",
+            "/deploy portal-prod ref:v2.4.1 override:\"hotfix for the login outage\"",
+        )
+        .await;
+
+    // Assert
+    assert!(
+        refused.contains("`portal-prod` cannot be deployed now: `portal-prod` is in a code freeze (post-release freeze). An admin can file it anyway with override:\"why\""),
+        "{refused}"
+    );
+    assert!(
+        not_admin.contains("only `admin` members can override"),
+        "{not_admin}"
+    );
+    assert_eq!(before, unchanged, "a refusal changes nothing");
+    assert!(filed.starts_with("Filed DEP-1"), "{filed}");
+    assert_eq!(audit(&t, "DEP-1").await, ["requested", "override"]);
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE record = 'DEP-1' AND action = 'override'",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        detail,
+        "reason=hotfix for the login outage overrode=`portal-prod` is in a code freeze (post-release freeze)"
+    );
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m == "⚠️ DEP-1 portal-prod `v2.4.1` filed despite `portal-prod` is in a code freeze (post-release freeze): override by @admin — hotfix for the login outage"),
+        "{posted:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_reported_with_githubs_reason_and_never_retried() {
+    // Arrange: an input the workflow does not declare
+    let (t, actions, github) =
+        spawn(r#"{ environment = "production", colour = "blue" }"#, false).await;
+    t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+
+    // Act
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+
+    // Assert
+    t.record("DEP-1").wait_state("refused").await;
+    t.advance(TimeDelta::hours(1)).await;
+    let calls = github.received_requests().await.expect("recorded").len();
+    assert_eq!(calls, 1, "one call, never retried");
+    assert_eq!(actions.dispatched(), 0);
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m
+            == "⛔ DEP-1 portal-prod `v2.4.0` was not triggered: GitHub answered HTTP 422: Unexpected inputs provided: [\"colour\"]"),
+        "{posted:#?}"
+    );
+    t.record("DEP-1").expect_state("refused").await;
+}
+
+#[tokio::test]
+async fn a_crash_during_the_trigger_call_triggers_exactly_once_after_the_restart() {
+    // Arrange: GitHub takes the dispatch but its answer never arrives before the crash
+    let (t, actions, github) = spawn(INPUTS, false).await;
+    actions.hold_answers(Duration::from_secs(25));
+    t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+    let received = async {
+        while actions.dispatched() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    common::within(received).await;
+
+    // Act: the process dies mid-call; the restarted app picks the trigger up when its lease ends
+    let t = t.restart(&[]).await;
+    t.record("DEP-1").expect_state("triggering").await;
+    t.advance(TimeDelta::minutes(3)).await;
+
+    // Assert: GitHub's runs were looked at, the run found, and no second dispatch made
+    t.record("DEP-1").wait_state("triggered").await;
+    assert_eq!(actions.dispatched(), 1, "dispatched exactly once");
+    let gets = github
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|r| r.method == wiremock::http::Method::GET)
+        .count();
+    assert_eq!(gets, 1, "the runs were looked at before any new call");
+    let card = card(&t, "DEP-1").await;
+    assert!(card.contains("Run 30433642"), "{card}");
+    assert_eq!(
+        audit(&t, "DEP-1").await[3..],
+        [
+            "trigger.queued",
+            "trigger.call",
+            "trigger.check",
+            "trigger.started"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_call_is_checked_against_githubs_runs_and_not_repeated() {
+    // Arrange: GitHub creates the run but answers 502
+    let (t, actions, _github) = spawn(INPUTS, false).await;
+    actions.answer_with(502);
+    t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+    let posted = async {
+        loop {
+            let posted = t.posted("#bioinfo").await;
+            if posted.iter().any(|m| m.contains("trigger unanswered")) {
+                return posted;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let posted = common::within(posted).await;
+
+    // Act: the lease ends
+    t.advance(TimeDelta::minutes(3)).await;
+
+    // Assert
+    t.record("DEP-1").wait_state("triggered").await;
+    assert_eq!(actions.dispatched(), 1, "dispatched exactly once");
+    assert!(
+        posted.iter().any(|m| m
+            == "❔ DEP-1 portal-prod `v2.4.0` trigger unanswered (GitHub answered HTTP 502: Server Error); shipmate looks at the provider's runs before trying again"),
+        "{posted:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_never_got_the_call_is_called_after_the_look_finds_no_run() {
+    // Arrange: GitHub unreachable when the trigger is first made
+    let clock = Arc::new(ManualClock::new(start()));
+    let actions = Actions::new(clock.clone());
+    let t = spawn_app_on(&config("http://127.0.0.1:9", INPUTS, false), clock.clone()).await;
+    t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+    let unanswered = async {
+        while !audit(&t, "DEP-1")
+            .await
+            .contains(&"trigger.unanswered".to_string())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    common::within(unanswered).await;
+
+    // Act: GitHub is back (a restart onto its address) and the lease ends
+    let github = actions.start().await;
+    std::fs::write(
+        t.dir.path().join("test.toml"),
+        config(&github.uri(), INPUTS, false),
+    )
+    .expect("config");
+    let t = t.restart(&[]).await;
+    t.advance(TimeDelta::minutes(3)).await;
+
+    // Assert
+    t.record("DEP-1").wait_state("triggered").await;
+    assert_eq!(actions.dispatched(), 1);
+    assert_eq!(
+        audit(&t, "DEP-1").await[3..],
+        [
+            "trigger.queued",
+            "trigger.call",
+            "trigger.unanswered",
+            "trigger.check",
+            "trigger.started"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn deploy_list_and_show_name_each_request_with_its_history() {
+    // Arrange
+    let (t, _actions, _github) = spawn(INPUTS, false).await;
+    t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+    t.ok("ann", "/deploy portal-prod ref:v2.4.1 reason:\"hotfix\"")
+        .await;
+    t.ok("qa", "/deploy object DEP-2 reason:\"not tested\"")
+        .await;
+
+    // Act
+    let list = t.ok("rm", "/deploy list").await;
+    let show = t.ok("rm", "/deploy show DEP-2").await;
+    let unknown = t.refused("ops", "/deploy staging ref:main").await;
+    let missing = t.refused("ops", "/deploy show DEP-9").await;
+
+    // Assert
+    insta::assert_snapshot!(list, @r"
+    Deploy requests (open):
+      DEP-2 · on-hold · portal-prod `v2.4.1` · by @ann
+      DEP-1 · pending-approval · portal-prod `v2.4.0` · by @ops
+    ");
+    insta::assert_snapshot!(show, @r"
+    🚀 DEP-2 deploy `v2.4.1` → portal-prod (production) · on-hold · requested by @ann
+    Runs: GitHub workflow `deploy.yml` of acme/portal on `v2.4.1` with `environment=production, version=v2.4.1`
+    Reason: hotfix
+    ✋ Objection by @qa: not tested
+    Held by an objection until an approver resolves it.
+    History:
+      2026-12-01 10:00 IST  console:ann  requested — target=portal-prod environment=production ref=v2.4.1 reason=hotfix
+      2026-12-01 10:00 IST  console:qa  object — state=on-hold reason=not tested
+    ");
+    assert_eq!(
+        unknown,
+        "there is no deploy target `staging`: targets are portal-prod"
+    );
+    assert!(missing.contains("DEP-9 does not exist"), "{missing}");
+    t.record("DEP-2").expect_state("on-hold").await;
+}
