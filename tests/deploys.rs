@@ -12,6 +12,7 @@ use chrono::TimeDelta;
 use common::github::Actions;
 use common::{TestApp, ist, spawn_app_on};
 use serde_json::json;
+use shipmate::ci::auth::github_signature;
 use shipmate::domain::Platform;
 use shipmate::domain::timing::ManualClock;
 use std::sync::Arc;
@@ -36,6 +37,15 @@ release-manager = ["console:rm"]
 [github]
 api_base_url = "{api}"
 token = "ghp_test_token"
+
+[webhooks.github]
+secret = "gh-secret"
+
+[[pipelines.routes]]
+source = "github"
+repository = "acme/portal"
+environment = "production"
+channels = ["console:#deploys"]
 
 [[deploy.targets]]
 name = "portal-prod"
@@ -77,6 +87,53 @@ async fn card(t: &TestApp, id: &str) -> String {
         .rev()
         .find(|m| m.starts_with(&format!("🚀 {id} ")))
         .unwrap_or_else(|| panic!("no card of {id}"))
+}
+
+/// GitHub's `workflow_run` webhook for run 30433642 of acme/portal (the
+/// shipped fixture with this run's fields), signed as GitHub signs it.
+async fn workflow_run(
+    t: &TestApp,
+    delivery: &str,
+    status: &str,
+    conclusion: Option<&str>,
+    at: &str,
+) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/workflow_run.completed.success.json"
+    );
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    let run = &mut body["workflow_run"];
+    run["id"] = json!(30433642);
+    run["name"] = json!("deploy");
+    run["event"] = json!("workflow_dispatch");
+    run["head_branch"] = json!("v2.4.0");
+    run["status"] = json!(status);
+    run["conclusion"] = json!(conclusion);
+    run["run_number"] = json!(88);
+    run["html_url"] = json!("https://github.com/acme/portal/actions/runs/30433642");
+    run["created_at"] = json!("2026-12-01T05:00:00Z");
+    run["run_started_at"] = json!("2026-12-01T05:00:00Z");
+    run["updated_at"] = json!(at);
+    body["repository"]["full_name"] = json!("acme/portal");
+    body["action"] = json!(if status == "completed" {
+        "completed"
+    } else {
+        "in_progress"
+    });
+    let body = serde_json::to_vec(&body).expect("JSON");
+    let response = reqwest::Client::new()
+        .post(t.url("/webhooks/github"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "workflow_run")
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", github_signature("gh-secret", &body))
+        .body(body)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status().as_u16(), 200);
 }
 
 /// The audit actions recorded for `record`, oldest first.
@@ -186,18 +243,37 @@ async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_trigg
         runs[0].inputs,
         json!({"environment": "production", "version": "v2.4.0"})
     );
-    let card = card(&t, "DEP-1").await;
+    let triggered = card(&t, "DEP-1").await;
     assert!(
-        card.contains("Run 30433642 · https://github.com/acme/portal/actions/runs/30433642"),
-        "{card}"
+        triggered.contains("Run 30433642 · https://github.com/acme/portal/actions/runs/30433642"),
+        "{triggered}"
     );
+
+    // Act: the run's webhooks arrive
+    workflow_run(&t, "d-1", "in_progress", None, "2026-12-01T05:00:30Z").await;
+    let running = card(&t, "DEP-1").await;
+    workflow_run(
+        &t,
+        "d-2",
+        "completed",
+        Some("success"),
+        "2026-12-01T05:04:30Z",
+    )
+    .await;
+
+    // Assert: the same card shows the deploy going through
+    assert!(
+        running.contains("🔄 production · deploy #88 · `v2.4.0` @ `3484a3f` · running"),
+        "{running}"
+    );
+    let card = card(&t, "DEP-1").await;
     insta::assert_snapshot!(card, @r"
     🚀 DEP-1 deploy `v2.4.0` → portal-prod (production) · triggered · requested by @ops
     Runs: GitHub workflow `deploy.yml` of acme/portal on `v2.4.0` with `environment=production, version=v2.4.0`
     Reason: December release
     Approved by @ann (devops), @rm (release-manager)
     Triggered.
-    Run 30433642 · https://github.com/acme/portal/actions/runs/30433642
+    ✅ production · deploy #88 · `v2.4.0` @ `3484a3f` · succeeded in 4m 30s · https://github.com/acme/portal/actions/runs/30433642
     ");
     let posted = t.posted("#bioinfo").await;
     assert!(

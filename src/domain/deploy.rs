@@ -27,6 +27,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::approval::{Approval, Objection, objection, refuse_uncountable, resolve_all};
+use super::pipeline::{Source, run_key};
 use super::{Actor, ChannelRef, DomainError, Role, UserRef};
 use crate::text_enum;
 
@@ -134,9 +135,23 @@ pub struct Override {
 /// The run the trigger started, as the provider names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunLink {
+    /// Whose run it is (the webhooks of the same source report it).
+    #[serde(default = "github")]
+    pub source: Source,
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+fn github() -> Source {
+    Source::Github
+}
+
+impl RunLink {
+    /// The pipeline run's key, as its webhooks file it (its first attempt).
+    pub fn run_key(&self) -> String {
+        run_key(self.source, &self.id, 1)
+    }
 }
 
 /// The trigger's progress: every attempt is recorded before the call.
@@ -518,6 +533,11 @@ impl DeployRequest {
         self.held_from = None;
         self.closed_note = reason.filter(|r| !r.trim().is_empty());
         Ok(Vec::new())
+    }
+
+    /// The key of the pipeline run the trigger started, once known.
+    pub fn run_key(&self) -> Option<String> {
+        self.trigger.run.as_ref().map(RunLink::run_key)
     }
 
     /// Begins an attempt at the trigger, holding it for `lease`.

@@ -143,9 +143,11 @@ fn an_unanswered_call_is_looked_for_before_any_new_call() {
     // a late answer of the first attempt changes nothing
     assert!(r.record(1, Outcome::Refused("no".into())).is_empty());
     let run = RunLink {
+        source: crate::domain::pipeline::Source::Github,
         id: "42".into(),
         url: None,
     };
     r.record(2, Outcome::Started(Some(run)));
     assert_eq!(r.state, State::Triggered);
+    assert_eq!(r.run_key().as_deref(), Some("pipeline:github:42:1"));
 }

@@ -1,8 +1,10 @@
 //! Deploy requests: one row each in `deploy_requests`, the request as JSON
-//! beside its target and state.
+//! beside its target, its state and the key of the pipeline run it started.
 
 use chrono::{DateTime, Utc};
 
+use super::Tagged;
+use super::batch::Batch;
 use super::ms;
 use super::session::Access;
 use crate::domain::deploy::{DeployRequest, State};
@@ -19,10 +21,11 @@ pub async fn insert(
 ) -> anyhow::Result<i64> {
     let conn = super::conn(db).await?;
     let done = sqlx::query(
-        "INSERT INTO deploy_requests (target, state, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO deploy_requests (target, state, run_key, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&r.target)
     .bind(r.state.as_str())
+    .bind(r.run_key())
     .bind(serde_json::to_string(r)?)
     .bind(ms(now))
     .bind(ms(now))
@@ -39,13 +42,16 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let conn = super::conn(db).await?;
-    sqlx::query("UPDATE deploy_requests SET state = ?, body = ?, updated_at = ? WHERE id = ?")
-        .bind(r.state.as_str())
-        .bind(serde_json::to_string(r)?)
-        .bind(ms(now))
-        .bind(n)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE deploy_requests SET state = ?, run_key = ?, body = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(r.state.as_str())
+    .bind(r.run_key())
+    .bind(serde_json::to_string(r)?)
+    .bind(ms(now))
+    .bind(n)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -77,4 +83,27 @@ pub async fn list(
     .fetch_all(conn)
     .await?;
     rows.into_iter().map(decode).collect()
+}
+
+/// Reads, with the webhook writer's `BEGIN`, the requests that started
+/// these runs (see [`by_runs_from`]).
+pub fn read_by_runs(b: &mut Batch, run_keys: &[&str]) {
+    if run_keys.is_empty() {
+        return;
+    }
+    b.statement(&format!(
+        "SELECT id, run_key, body, 'deploy' AS tag FROM deploy_requests WHERE run_key IN ({})",
+        vec!["?"; run_keys.len()].join(", ")
+    ));
+    for k in run_keys {
+        b.bind(k.to_string());
+    }
+}
+
+/// `(n, run key, request)` of what [`read_by_runs`] found.
+pub fn by_runs_from(rows: &Tagged) -> anyhow::Result<Vec<(i64, String, DeployRequest)>> {
+    let rows: Vec<(i64, String, String)> = rows.decode("deploy")?;
+    rows.into_iter()
+        .map(|(n, key, body)| Ok((n, key, serde_json::from_str(&body)?)))
+        .collect()
 }

@@ -160,3 +160,14 @@ pub async fn environments(db: &mut impl Access) -> anyhow::Result<Vec<String>> {
             .await?,
     )
 }
+
+/// The stored body of one run, if it has been seen.
+pub async fn run_body(db: &mut impl Access, key: &str) -> anyhow::Result<Option<String>> {
+    let conn = super::conn(db).await?;
+    Ok(
+        sqlx::query_scalar("SELECT body FROM pipeline_runs WHERE key = ?")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?,
+    )
+}

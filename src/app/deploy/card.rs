@@ -4,6 +4,7 @@
 
 use super::config::inputs_for;
 use super::{Provider, Target};
+use crate::app::pipeline_message::{RunRecord, summary};
 use crate::app::{Line, Message};
 use crate::domain::RecordId;
 use crate::domain::deploy::{DeployRequest, Notice, Policy, State};
@@ -82,8 +83,14 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
     }
 }
 
-/// The request's card.
-pub fn card(id: RecordId, r: &DeployRequest, target: Option<&Target>, signed: bool) -> Message {
+/// The request's card; `run` is the pipeline run it started, as its webhooks reported it.
+pub fn card(
+    id: RecordId,
+    r: &DeployRequest,
+    target: Option<&Target>,
+    signed: bool,
+    run: Option<&RunRecord>,
+) -> Message {
     let mut m = Message::new().line(
         Line::new()
             .text("🚀 ")
@@ -137,13 +144,17 @@ pub fn card(id: RecordId, r: &DeployRequest, target: Option<&Target>, signed: bo
         requires: r.requires.clone(),
     });
     m = m.line(Line::new().text(waiting_for(r, &policy, signed)));
-    if let Some(run) = &r.trigger.run {
-        let url = run
-            .url
-            .as_deref()
-            .map(|u| format!(" · {u}"))
-            .unwrap_or_default();
-        m = m.line(Line::new().text(format!("Run {}{url}", run.id)));
+    match (run, &r.trigger.run) {
+        (Some(rec), _) => m = m.line(summary(rec)),
+        (None, Some(run)) => {
+            let url = run
+                .url
+                .as_deref()
+                .map(|u| format!(" · {u}"))
+                .unwrap_or_default();
+            m = m.line(Line::new().text(format!("Run {}{url}", run.id)));
+        }
+        (None, None) => {}
     }
     if let Some(note) = &r.trigger.note {
         m = m.line(Line::new().text(format!("Provider: {note}")));

@@ -23,9 +23,10 @@ pub use trigger::{Trigger, TriggerPayload};
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
 use super::listing::with_history;
-use super::{Ctx, Line, Message, Reply};
+use super::pipeline_message::RunRecord;
+use super::{App, Ctx, Line, Message, Reply};
 use crate::domain::deploy::{DeployRequest, Draft, Effect, Event, Policy};
-use crate::domain::{DomainError, RecordId, RecordKind};
+use crate::domain::{ChannelRef, DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
 use crate::settings::{Checks, SectionCheck};
 use crate::store;
@@ -220,9 +221,34 @@ pub async fn apply_effects(
         .target(&r.target)
         .cloned();
     let signed = gate::is_signed(ctx, r).await?;
-    let message = card::card(id, r, target.as_ref(), signed);
+    let run = linked_run(ctx, r).await?;
+    let message = card::card(id, r, target.as_ref(), signed, run.as_ref());
     ctx.post(&r.channel, &message, Some(&card::key(id)));
     Ok(())
+}
+
+/// The pipeline run `r` started, if its webhooks have reported it.
+async fn linked_run(ctx: &mut Ctx<'_>, r: &DeployRequest) -> Handled<Option<RunRecord>> {
+    let Some(key) = r.run_key() else {
+        return Ok(None);
+    };
+    let body = store::pipeline::run_body(&mut ctx.db, &key).await?;
+    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+}
+
+/// The card of request `n` showing the run it started (`rec`), for the
+/// webhook writer: the channel, the message and its key.
+pub fn card_with_run(
+    app: &App,
+    n: i64,
+    r: &DeployRequest,
+    rec: &RunRecord,
+) -> (ChannelRef, Message, String) {
+    let id = RecordId::new(RecordKind::DeployRequest, n);
+    let target = app.config.section::<DeployRules>().target(&r.target);
+    // a triggered request has passed its gate
+    let message = card::card(id, r, target, true, Some(rec));
+    (r.channel.clone(), message, card::key(id))
 }
 
 async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
@@ -234,7 +260,8 @@ async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
         .target(&r.target)
         .cloned();
     let signed = gate::is_signed(ctx, &r).await?;
-    let mut m = card::card(id, &r, target.as_ref(), signed);
+    let run = linked_run(ctx, &r).await?;
+    let mut m = card::card(id, &r, target.as_ref(), signed, run.as_ref());
     m.buttons.clear();
     let m = with_history(ctx, m, &id.to_string()).await?;
     Ok(Reply::private(m))

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::provider_message;
 use crate::domain::deploy::{Outcome, RunLink};
+use crate::domain::pipeline::Source;
 use crate::settings::Secret;
 
 /// The API version every call names.
@@ -88,6 +89,7 @@ pub async fn dispatch(client: &reqwest::Client, api: &Api<'_>, d: &Dispatch<'_>)
         let run = serde_json::from_str::<RunDetails>(&text)
             .ok()
             .map(|r| RunLink {
+                source: Source::Github,
                 id: r.workflow_run_id.to_string(),
                 url: r.html_url,
             });
@@ -156,6 +158,7 @@ pub async fn find_run(
         .filter(|r| r.created_at >= from)
         .min_by_key(|r| (r.created_at, r.id))
         .map(|r| RunLink {
+            source: Source::Github,
             id: r.id.to_string(),
             url: r.html_url,
         }))
