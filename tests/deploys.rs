@@ -89,8 +89,7 @@ async fn card(t: &TestApp, id: &str) -> String {
         .unwrap_or_else(|| panic!("no card of {id}"))
 }
 
-/// GitHub's `workflow_run` webhook for run 30433642 of acme/portal (the
-/// shipped fixture with this run's fields), signed as GitHub signs it.
+/// GitHub's `workflow_run` webhook for run 30433642 (#88, `v2.4.0`) of acme/portal.
 async fn workflow_run(
     t: &TestApp,
     delivery: &str,
@@ -98,42 +97,71 @@ async fn workflow_run(
     conclusion: Option<&str>,
     at: &str,
 ) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/github/workflow_run.completed.success.json"
-    );
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
-    let run = &mut body["workflow_run"];
-    run["id"] = json!(30433642);
-    run["name"] = json!("deploy");
-    run["event"] = json!("workflow_dispatch");
-    run["head_branch"] = json!("v2.4.0");
-    run["status"] = json!(status);
-    run["conclusion"] = json!(conclusion);
-    run["run_number"] = json!(88);
-    run["html_url"] = json!("https://github.com/acme/portal/actions/runs/30433642");
-    run["created_at"] = json!("2026-12-01T05:00:00Z");
-    run["run_started_at"] = json!("2026-12-01T05:00:00Z");
-    run["updated_at"] = json!(at);
-    body["repository"]["full_name"] = json!("acme/portal");
-    body["action"] = json!(if status == "completed" {
-        "completed"
-    } else {
-        "in_progress"
-    });
-    let body = serde_json::to_vec(&body).expect("JSON");
-    let response = reqwest::Client::new()
-        .post(t.url("/webhooks/github"))
-        .header("content-type", "application/json")
-        .header("x-github-event", "workflow_run")
-        .header("x-github-delivery", delivery)
-        .header("x-hub-signature-256", github_signature("gh-secret", &body))
-        .body(body)
-        .send()
-        .await
-        .expect("webhook");
-    assert_eq!(response.status().as_u16(), 200);
+    let run = Webhook {
+        id: 30433642,
+        number: 88,
+        git_ref: "v2.4.0",
+    };
+    run.send(t, delivery, status, conclusion, at).await;
+}
+
+/// One run's `workflow_run` webhooks: the shipped fixture with this run's
+/// fields, signed as GitHub signs it.
+struct Webhook<'a> {
+    id: u64,
+    number: u64,
+    git_ref: &'a str,
+}
+
+impl Webhook<'_> {
+    async fn send(
+        &self,
+        t: &TestApp,
+        delivery: &str,
+        status: &str,
+        conclusion: Option<&str>,
+        at: &str,
+    ) {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/github/workflow_run.completed.success.json"
+        );
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+        let run = &mut body["workflow_run"];
+        run["id"] = json!(self.id);
+        run["name"] = json!("deploy");
+        run["event"] = json!("workflow_dispatch");
+        run["head_branch"] = json!(self.git_ref);
+        run["status"] = json!(status);
+        run["conclusion"] = json!(conclusion);
+        run["run_number"] = json!(self.number);
+        run["html_url"] = json!(format!(
+            "https://github.com/acme/portal/actions/runs/{}",
+            self.id
+        ));
+        run["created_at"] = json!("2026-12-01T05:00:00Z");
+        run["run_started_at"] = json!("2026-12-01T05:00:00Z");
+        run["updated_at"] = json!(at);
+        body["repository"]["full_name"] = json!("acme/portal");
+        body["action"] = json!(if status == "completed" {
+            "completed"
+        } else {
+            "in_progress"
+        });
+        let body = serde_json::to_vec(&body).expect("JSON");
+        let response = reqwest::Client::new()
+            .post(t.url("/webhooks/github"))
+            .header("content-type", "application/json")
+            .header("x-github-event", "workflow_run")
+            .header("x-github-delivery", delivery)
+            .header("x-hub-signature-256", github_signature("gh-secret", &body))
+            .body(body)
+            .send()
+            .await
+            .expect("webhook");
+        assert_eq!(response.status().as_u16(), 200);
+    }
 }
 
 /// The audit actions recorded for `record`, oldest first.
@@ -178,7 +206,7 @@ async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_trigg
     // Assert: approved, but held by the unsigned gate; nothing dispatched
     assert_eq!(
         filed,
-        "Filed DEP-1: deploy `v2.4.0` to portal-prod (production). Waits for 2 more approvals from `devops` or `release-manager` and release gate portal-release:validation (not signed yet)."
+        "Filed DEP-1: deploy `v2.4.0` → portal-prod (production). Waits for 2 more approvals from `devops` or `release-manager` and release gate portal-release:validation (not signed yet)."
     );
     assert!(
         own.contains("you filed this request, so you cannot approve it"),
@@ -523,7 +551,7 @@ async fn deploy_list_and_show_name_each_request_with_its_history() {
     ✋ Objection by @qa: not tested
     Held by an objection until an approver resolves it.
     History:
-      2026-12-01 10:00 IST  console:ann  requested — target=portal-prod environment=production ref=v2.4.1 reason=hotfix
+      2026-12-01 10:00 IST  console:ann  requested — kind=deploy target=portal-prod environment=production ref=v2.4.1 reason=hotfix
       2026-12-01 10:00 IST  console:qa  object — state=on-hold reason=not tested
     ");
     assert_eq!(
@@ -532,4 +560,114 @@ async fn deploy_list_and_show_name_each_request_with_its_history() {
     );
     assert!(missing.contains("DEP-9 does not exist"), "{missing}");
     t.record("DEP-2").expect_state("on-hold").await;
+}
+
+/// The earlier good deploy (#87, `v2.3.0`) and the failed one (#88, `v2.4.0`) of portal-prod.
+async fn a_good_then_a_failed_deploy(t: &TestApp) {
+    let good = Webhook {
+        id: 30433000,
+        number: 87,
+        git_ref: "v2.3.0",
+    };
+    good.send(
+        t,
+        "g-1",
+        "completed",
+        Some("success"),
+        "2026-11-30T05:00:00Z",
+    )
+    .await;
+    workflow_run(
+        t,
+        "b-1",
+        "completed",
+        Some("failure"),
+        "2026-12-01T04:00:00Z",
+    )
+    .await;
+}
+
+/// The button `label` on the messages in `channel`, as the command it runs.
+async fn button(t: &TestApp, channel: &str, label: &str) -> String {
+    t.messages(channel)
+        .await
+        .iter()
+        .flat_map(|m| m.buttons.iter())
+        .find(|b| b.label == label)
+        .map(|b| b.command.clone())
+        .unwrap_or_else(|| panic!("no {label} button in {channel}"))
+}
+
+#[tokio::test]
+async fn the_failure_messages_roll_back_button_opens_a_rollback_to_the_previous_successful_deploy()
+{
+    // Arrange
+    let (t, actions, _github) = spawn(INPUTS, false).await;
+    a_good_then_a_failed_deploy(&t).await;
+    let roll_back = button(&t, "#deploys", "Roll back").await;
+    assert_eq!(roll_back, "/rollback portal-prod reason:\"…\"");
+    assert_eq!(
+        button(&t, "#deploys", "Re-run").await,
+        "/pipeline rerun 30433642 failed-only"
+    );
+
+    // Act: devops clicks it and says why; two approvers approve
+    let filed = t
+        .ok(
+            "ops",
+            &roll_back.replace('…', "checkout is broken in v2.4.0"),
+        )
+        .await;
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+
+    // Assert
+    assert_eq!(
+        filed,
+        "Filed DEP-1: roll back to `v2.3.0` → portal-prod (production), from run #87 (30433000). Waits for 2 more approvals from `devops` or `release-manager`."
+    );
+    t.record("DEP-1").wait_state("triggered").await;
+    let runs = actions.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].git_ref, "v2.3.0");
+    assert_eq!(
+        runs[0].inputs,
+        json!({"environment": "production", "version": "v2.3.0"})
+    );
+    let no_reason = t.refused("ops", "/rollback portal-prod").await;
+    assert!(no_reason.contains("missing `reason`"), "{no_reason}");
+}
+
+#[tokio::test]
+async fn a_rerun_of_the_failed_jobs_is_a_gated_request_made_once() {
+    // Arrange: GitHub knows the failed run
+    let (t, actions, _github) = spawn(INPUTS, false).await;
+    actions.seed_run(30433642, "v2.4.0");
+    a_good_then_a_failed_deploy(&t).await;
+
+    // Act
+    let filed = t.ok("ops", &button(&t, "#deploys", "Re-run").await).await;
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+
+    // Assert: one re-run of the failed jobs, linked to the run's second attempt
+    assert!(
+        filed.starts_with(
+            "Filed DEP-1: re-run the failed jobs of run 30433642 → portal-prod (production)."
+        ),
+        "{filed}"
+    );
+    t.record("DEP-1").wait_state("triggered").await;
+    t.advance(TimeDelta::minutes(10)).await;
+    let run = actions.run(30433642).expect("the run");
+    assert_eq!(run.reruns, ["rerun-failed-jobs"]);
+    assert_eq!(actions.dispatched(), 0, "a re-run dispatches nothing new");
+    let key: Option<String> =
+        sqlx::query_scalar("SELECT run_key FROM deploy_requests WHERE id = 1")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(key.as_deref(), Some("pipeline:github:30433642:2"));
+    let unknown = t.refused("ops", "/pipeline rerun 999").await;
+    assert!(unknown.contains("no run 999 has been seen"), "{unknown}");
 }

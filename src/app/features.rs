@@ -77,6 +77,7 @@ mod tests {
             ("downtime", "id") => "DT-7",
             ("incident", "id") => "INC-7",
             ("deploy", "id") => "DEP-7",
+            ("pipeline", "run") => "30433642",
             ("incident", "version" | "fix-in") => "2.5.56",
             ("incident", "month") => "2026-11",
             (_, "release") => "REL-1",

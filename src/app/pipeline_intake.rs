@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::App;
-use super::deploy::{DeployRules, card_with_run};
+use super::deploy::{DeployRules, card_with_run, with_failure_buttons};
 use super::pipeline::PipelineRules;
 use super::pipeline_message::{RunRecord, failure_message, flag_message, run_message};
 use crate::ci::{Delivery, Intake};
@@ -458,7 +458,8 @@ fn queue_messages(
             let members = members(app, grants, &role);
             (role, members)
         });
-        let body = serde_json::to_string(&failure_message(rec, oncall))?;
+        let message = with_failure_buttons(app, rec, failure_message(rec, oncall));
+        let body = serde_json::to_string(&message)?;
         reply(channels, &body, &format!("{key}:failure"), key);
     }
     for key in &pending.flagged {

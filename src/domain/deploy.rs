@@ -27,7 +27,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::approval::{Approval, Objection, objection, refuse_uncountable, resolve_all};
-use super::pipeline::{Source, run_key};
+use super::pipeline::{Run, Source, Status, run_key};
 use super::{Actor, ChannelRef, DomainError, Role, UserRef};
 use crate::text_enum;
 
@@ -44,6 +44,30 @@ text_enum!(
         Cancelled = "cancelled",
     }
 );
+
+text_enum!(
+    /// What a request runs: a deploy of a ref, a rollback to an earlier
+    /// one, or a re-run of a run.
+    Kind, "kind" {
+        Deploy = "deploy",
+        Rollback = "rollback",
+        Rerun = "rerun",
+    }
+);
+
+/// A request stored before kinds existed is a deploy.
+fn deploy_kind() -> Kind {
+    Kind::Deploy
+}
+
+/// What a re-run repeats: a run (its attempt when asked for), all of its
+/// jobs or only the failed ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rerun {
+    pub run_id: String,
+    pub attempt: u32,
+    pub failed_only: bool,
+}
 
 impl State {
     /// Still open to approvals, objections and cancelling.
@@ -115,11 +139,15 @@ impl Policy {
 /// What the requester supplies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
+    pub kind: Kind,
     pub target: String,
     pub environment: String,
     pub git_ref: String,
     pub reason: Option<String>,
     pub channel: ChannelRef,
+    /// A rollback: the run it goes back to, in words (`run #87`).
+    pub rolls_back_to: Option<String>,
+    pub rerun: Option<Rerun>,
 }
 
 /// An admin's decision to file a request despite a freeze or the release windows.
@@ -139,6 +167,9 @@ pub struct RunLink {
     #[serde(default = "github")]
     pub source: Source,
     pub id: String,
+    /// The run's attempt the trigger started (a re-run is the next one).
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -147,10 +178,14 @@ fn github() -> Source {
     Source::Github
 }
 
+fn first_attempt() -> u32 {
+    1
+}
+
 impl RunLink {
-    /// The pipeline run's key, as its webhooks file it (its first attempt).
+    /// The pipeline run's key, as its webhooks file it.
     pub fn run_key(&self) -> String {
-        run_key(self.source, &self.id, 1)
+        run_key(self.source, &self.id, self.attempt)
     }
 }
 
@@ -175,6 +210,8 @@ pub struct Trigger {
 /// A deploy request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployRequest {
+    #[serde(default = "deploy_kind")]
+    pub kind: Kind,
     pub target: String,
     pub environment: String,
     pub git_ref: String,
@@ -191,6 +228,10 @@ pub struct DeployRequest {
     pub approvals: Vec<Approval>,
     #[serde(default)]
     pub objections: Vec<Objection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolls_back_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<Rerun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires: Option<GateRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -304,6 +345,11 @@ impl DeployRequest {
             .reason
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty());
+        if draft.kind == Kind::Rollback && reason.is_none() {
+            return Err(DomainError::invalid(
+                "a rollback needs its reason: add reason:\"…\"",
+            ));
+        }
         if reason.as_ref().is_some_and(|r| r.len() > MAX_TEXT) {
             return Err(DomainError::invalid(format!(
                 "the reason is too long: keep it under {MAX_TEXT} characters"
@@ -341,6 +387,7 @@ impl DeployRequest {
             }
         };
         Ok(Self {
+            kind: draft.kind,
             target: draft.target,
             environment: draft.environment,
             git_ref,
@@ -353,6 +400,8 @@ impl DeployRequest {
             approvals_needed: policy.approvals,
             approvals: Vec::new(),
             objections: Vec::new(),
+            rolls_back_to: draft.rolls_back_to,
+            rerun: draft.rerun,
             requires: policy.requires.clone(),
             overridden,
             trigger: Trigger::default(),
@@ -597,6 +646,15 @@ impl DeployRequest {
             }
         }
     }
+}
+
+/// Where a rollback of a target goes: among its runs, newest first, the
+/// latest that succeeded after the newest one (whatever became of that:
+/// the deploy being rolled back). `None`: no earlier success is known.
+pub fn rollback_point(runs: &[Run]) -> Option<&Run> {
+    runs.iter()
+        .skip(1)
+        .find(|r| r.status == Status::Succeeded && r.branch.is_some())
 }
 
 #[cfg(test)]

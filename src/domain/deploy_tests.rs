@@ -26,11 +26,14 @@ fn policy(approvals: u32, requires: Option<&str>) -> Policy {
 
 fn draft() -> Draft {
     Draft {
+        kind: Kind::Deploy,
         target: "portal-prod".into(),
         environment: "production".into(),
         git_ref: "v2.4.0".into(),
         reason: None,
         channel: ChannelRef::new(Platform::Console, "#ops"),
+        rolls_back_to: None,
+        rerun: None,
     }
 }
 
@@ -145,9 +148,44 @@ fn an_unanswered_call_is_looked_for_before_any_new_call() {
     let run = RunLink {
         source: crate::domain::pipeline::Source::Github,
         id: "42".into(),
+        attempt: 1,
         url: None,
     };
     r.record(2, Outcome::Started(Some(run)));
     assert_eq!(r.state, State::Triggered);
     assert_eq!(r.run_key().as_deref(), Some("pipeline:github:42:1"));
+}
+
+#[test]
+fn a_rollback_goes_to_the_latest_success_before_the_newest_run() {
+    use crate::domain::pipeline::{RunEvent, Source, Status, apply};
+    let run = |id: &str, branch: &str, status: Status| {
+        let mut e = RunEvent::new(Source::Github, id, "deploy");
+        e.branch = Some(branch.into());
+        e.status = Some(status);
+        apply(None, &e).0
+    };
+    let failed_after_two_good = [
+        run("3", "v3", Status::Failed),
+        run("2", "v2", Status::Succeeded),
+        run("1", "v1", Status::Succeeded),
+    ];
+    let point = rollback_point(&failed_after_two_good).expect("a point");
+    assert_eq!(point.branch.as_deref(), Some("v2"));
+    let good_after_good = [
+        run("2", "v2", Status::Succeeded),
+        run("1", "v1", Status::Succeeded),
+    ];
+    let point = rollback_point(&good_after_good).expect("a point");
+    assert_eq!(point.branch.as_deref(), Some("v1"));
+    assert!(rollback_point(&good_after_good[1..]).is_none());
+}
+
+#[test]
+fn a_rollback_needs_a_reason() {
+    let ops = actor("ops", &[Role::DEVOPS]);
+    let mut d = draft();
+    d.kind = Kind::Rollback;
+    let e = DeployRequest::file(d, &ops, &policy(1, None), vec![], None, now()).unwrap_err();
+    assert!(e.to_string().contains("a rollback needs its reason"), "{e}");
 }

@@ -1,6 +1,7 @@
 //! A GitHub Actions API as strict as the real one, for the deploy tests:
 //! `POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches` and
-//! `GET …/workflows/{workflow}/runs`, as GitHub documents them
+//! `GET …/workflows/{workflow}/runs`, and a run's `…/actions/runs/{id}`,
+//! `…/rerun` and `…/rerun-failed-jobs`, as GitHub documents them
 //! (docs.github.com/rest/actions/workflows, /rest/actions/workflow-runs).
 //!
 //! It refuses what GitHub refuses: a missing or wrong token (401 "Bad
@@ -19,13 +20,18 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use shipmate::domain::timing::{Clock, ManualClock};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// One run the mock created.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub id: u64,
+    pub attempt: u32,
+    /// Known to GitHub before the test (not dispatched by it).
+    pub seeded: bool,
+    /// Re-runs asked for: `rerun` or `rerun-failed-jobs`.
+    pub reruns: Vec<String>,
     pub git_ref: String,
     pub inputs: Value,
     pub created_at: DateTime<Utc>,
@@ -63,7 +69,12 @@ impl Actions {
             repository: "acme/portal".into(),
             workflow: "deploy.yml".into(),
             inputs: BTreeMap::from([("environment".into(), true), ("version".into(), false)]),
-            refs: vec!["main".into(), "v2.4.0".into(), "v2.4.1".into()],
+            refs: vec![
+                "main".into(),
+                "v2.3.0".into(),
+                "v2.4.0".into(),
+                "v2.4.1".into(),
+            ],
             runs: Arc::default(),
             clock,
             answer: Arc::default(),
@@ -88,6 +99,17 @@ impl Actions {
             .respond_with(ListRuns(self.clone()))
             .mount(&server)
             .await;
+        let runs = format!("^/repos/{}/actions/runs/[0-9]+", self.repository);
+        Mock::given(method("GET"))
+            .and(path_regex(format!("{runs}$")))
+            .respond_with(GetRun(self.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(format!("{runs}/(rerun|rerun-failed-jobs)$")))
+            .respond_with(Reruns(self.clone()))
+            .mount(&server)
+            .await;
         server
     }
 
@@ -101,14 +123,34 @@ impl Actions {
         *self.delay.lock().unwrap() = Some(delay);
     }
 
+    /// A finished run GitHub knows of (one shipmate did not dispatch).
+    pub fn seed_run(&self, id: u64, git_ref: &str) {
+        self.runs.lock().unwrap().push(Run {
+            id,
+            attempt: 1,
+            seeded: true,
+            reruns: Vec::new(),
+            git_ref: git_ref.to_string(),
+            inputs: json!({}),
+            created_at: self.clock.now(),
+        });
+    }
+
     /// How many runs were dispatched.
     pub fn dispatched(&self) -> usize {
-        self.runs.lock().unwrap().len()
+        self.runs().len()
     }
 
     /// The runs dispatched.
     pub fn runs(&self) -> Vec<Run> {
-        self.runs.lock().unwrap().clone()
+        let runs = self.runs.lock().unwrap();
+        runs.iter().filter(|r| !r.seeded).cloned().collect()
+    }
+
+    /// Run `id` as GitHub holds it.
+    pub fn run(&self, id: u64) -> Option<Run> {
+        let runs = self.runs.lock().unwrap();
+        runs.iter().find(|r| r.id == id).cloned()
     }
 
     fn authenticate(&self, request: &Request) -> Option<ResponseTemplate> {
@@ -207,6 +249,9 @@ impl Actions {
             let mut runs = self.runs.lock().unwrap();
             let run = Run {
                 id: 30433642 + runs.len() as u64,
+                attempt: 1,
+                seeded: false,
+                reruns: Vec::new(),
                 git_ref: short.to_string(),
                 inputs,
                 created_at: self.clock.now(),
@@ -231,6 +276,55 @@ impl Actions {
         }
     }
 
+    /// The run a path names (`/repos/o/r/actions/runs/{id}[/…]`).
+    fn run_of(&self, request: &Request) -> Option<u64> {
+        let mut segments = request.url.path_segments()?;
+        segments.find(|s| *s == "runs")?;
+        segments.next()?.parse().ok()
+    }
+
+    fn get_run(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refusal) = self.authenticate(request) {
+            return refusal;
+        }
+        let runs = self.runs.lock().unwrap();
+        match self
+            .run_of(request)
+            .and_then(|id| runs.iter().find(|r| r.id == id))
+        {
+            Some(run) => ResponseTemplate::new(200).set_body_json(json!({
+                "id": run.id,
+                "run_attempt": run.attempt,
+                "head_branch": run.git_ref,
+                "event": "workflow_dispatch",
+                "status": "completed",
+            })),
+            None => error(404, "Not Found"),
+        }
+    }
+
+    fn rerun(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refusal) = self.authenticate(request) {
+            return refusal;
+        }
+        let kind = request
+            .url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default()
+            .to_string();
+        let mut runs = self.runs.lock().unwrap();
+        let Some(run) = self
+            .run_of(request)
+            .and_then(|id| runs.iter_mut().find(|r| r.id == id))
+        else {
+            return error(404, "Not Found");
+        };
+        run.attempt += 1;
+        run.reruns.push(kind);
+        ResponseTemplate::new(201).set_body_json(json!({}))
+    }
+
     fn list(&self, request: &Request) -> ResponseTemplate {
         if let Some(refusal) = self.authenticate(request) {
             return refusal;
@@ -244,8 +338,8 @@ impl Actions {
             },
             Some(None) => return error(422, "this mock reads created=>=<date> only"),
         };
-        let runs: Vec<Value> = self
-            .runs()
+        let all = self.runs.lock().unwrap().clone();
+        let runs: Vec<Value> = all
             .iter()
             .rev()
             .filter(|r| query.get("branch").is_none_or(|b| *b == r.git_ref))
@@ -275,6 +369,22 @@ struct Dispatches(Actions);
 impl Respond for Dispatches {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.0.dispatch(request)
+    }
+}
+
+struct GetRun(Actions);
+
+impl Respond for GetRun {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.get_run(request)
+    }
+}
+
+struct Reruns(Actions);
+
+impl Respond for Reruns {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.rerun(request)
     }
 }
 

@@ -7,7 +7,7 @@ use super::{Provider, Target};
 use crate::app::pipeline_message::{RunRecord, summary};
 use crate::app::{Line, Message};
 use crate::domain::RecordId;
-use crate::domain::deploy::{DeployRequest, Notice, Policy, State};
+use crate::domain::deploy::{DeployRequest, Kind, Notice, Policy, State};
 
 /// The card's message key: later versions edit it in place.
 pub fn key(id: RecordId) -> String {
@@ -21,6 +21,36 @@ fn roles(policy: &Policy) -> String {
         .map(|r| format!("`{r}`"))
         .collect::<Vec<_>>()
         .join(" or ")
+}
+
+/// What the request does, after `line`: `deploy `v2.4.0` → portal-prod (production)`.
+pub fn what(line: Line, r: &DeployRequest) -> Line {
+    let place = format!("{} ({})", r.target, r.environment);
+    match (&r.kind, &r.rerun) {
+        (Kind::Rerun, Some(rerun)) => line.text(format!(
+            "re-run {} of run {} → {place}",
+            if rerun.failed_only {
+                "the failed jobs"
+            } else {
+                "every job"
+            },
+            rerun.run_id
+        )),
+        (Kind::Rollback, _) => {
+            let from = r
+                .rolls_back_to
+                .as_deref()
+                .map(|f| format!(", from {f}"))
+                .unwrap_or_default();
+            line.text("roll back to ")
+                .code(&r.git_ref)
+                .text(format!(" → {place}{from}"))
+        }
+        _ => line
+            .text("deploy ")
+            .code(&r.git_ref)
+            .text(format!(" → {place}")),
+    }
 }
 
 /// What the request waits for, as a sentence.
@@ -60,6 +90,17 @@ pub fn waiting_for(r: &DeployRequest, policy: &Policy, signed: bool) -> String {
 /// What the provider will run, in words.
 fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
     match &target.provider {
+        Provider::Github { repository, .. } if r.kind == Kind::Rerun => {
+            let (run, failed) = r
+                .rerun
+                .as_ref()
+                .map(|x| (x.run_id.as_str(), x.failed_only))
+                .unwrap_or_default();
+            let jobs = if failed { "failed jobs" } else { "jobs" };
+            Line::new().text(format!(
+                "Runs: GitHub re-run of the {jobs} of run {run} in {repository}"
+            ))
+        }
         Provider::Github {
             repository,
             workflow,
@@ -91,16 +132,9 @@ pub fn card(
     signed: bool,
     run: Option<&RunRecord>,
 ) -> Message {
+    let head = what(Line::new().text("🚀 ").bold(id.to_string()).text(" "), r);
     let mut m = Message::new().line(
-        Line::new()
-            .text("🚀 ")
-            .bold(id.to_string())
-            .text(" deploy ")
-            .code(&r.git_ref)
-            .text(format!(
-                " → {} ({}) · {} · requested by ",
-                r.target, r.environment, r.state
-            ))
+        head.text(format!(" · {} · requested by ", r.state))
             .user(&r.requester),
     );
     if let Some(target) = target {

@@ -1,4 +1,4 @@
-//! `/deploy`: its grammar entry and its typed form.
+//! `/deploy` and `/rollback`: their grammar entries and their typed form.
 
 use crate::app::feature::Input;
 use crate::app::listing::StateFilter;
@@ -70,6 +70,39 @@ pub static DEPLOY: CommandSpec = CommandSpec {
     ],
 };
 
+pub static ROLLBACK: CommandSpec = CommandSpec {
+    name: "rollback",
+    summary: "Request a rollback of a deploy target (a gated deploy request)",
+    default_sub: Some("request"),
+    subs: &[SubSpec {
+        name: "request",
+        summary: "Roll a target back to its previous successful deploy, or to a tag or run",
+        params: &[
+            pos("target", "target", "the deploy target, e.g. portal-prod"),
+            opt_key(
+                "to",
+                "tag|run",
+                "a tag, or the id of a run whose ref to go back to (default: the previous successful deploy)",
+            ),
+            key("reason", "…", "why, shown on the card"),
+            opt_key(
+                "override",
+                "…",
+                "admin only: file it despite a freeze or the release windows, saying why",
+            ),
+        ],
+    }],
+};
+
+/// A rollback to request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    pub target: String,
+    pub to: Option<String>,
+    pub reason: String,
+    pub override_reason: Option<String>,
+}
+
 /// A deploy to request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -91,6 +124,7 @@ pub fn listed_open(state: State) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeployCommand {
     Request(Request),
+    Rollback(Rollback),
     Approve(RecordId),
     Object {
         id: RecordId,
@@ -110,6 +144,17 @@ impl TryFrom<Input<'_>> for DeployCommand {
 
     fn try_from(input: Input<'_>) -> Result<Self, DomainError> {
         let id = || input.record(RecordKind::DeployRequest, "id");
+        if input.parsed.command.name == ROLLBACK.name {
+            return match input.sub() {
+                "request" => Ok(DeployCommand::Rollback(Rollback {
+                    target: input.required("target")?.trim().to_string(),
+                    to: input.string("to").map(|t| t.trim().to_string()),
+                    reason: input.required("reason")?.to_string(),
+                    override_reason: input.string("override"),
+                })),
+                _ => Err(input.unknown()),
+            };
+        }
         Ok(match input.sub() {
             "request" => DeployCommand::Request(Request {
                 target: input.required("target")?.trim().to_string(),

@@ -1,4 +1,4 @@
-//! `/deploy`: gated deploy requests (`DEP-n`). Files a request for a
+//! `/deploy`, `/rollback` and `/pipeline rerun`: gated deploy requests (`DEP-n`). Files a request for a
 //! configured target, checks its freezes and release windows (an admin may
 //! override, audited and announced), takes approvals and objections by the
 //! shared rules (`domain::approval`), waits for the release gate the target
@@ -6,17 +6,20 @@
 //! card in its channel is one living message, edited as it goes.
 //!
 //! Files: `command.rs` (grammar and typed command), `config.rs` (`[deploy]`
-//! and `[github]`), `card.rs` (what chat shows), `gate.rs` (release gate,
+//! and `[github]`), `card.rs` (what chat shows), `earlier.rs` (the runs a
+//! rollback or re-run starts from), `gate.rs` (release gate,
 //! freezes and windows), `trigger.rs` (the durable, exactly-once trigger).
 
 mod card;
 mod command;
 mod config;
+mod earlier;
 mod gate;
 mod trigger;
 
-pub use command::{DEPLOY, DeployCommand, Filter, Request};
+pub use command::{DEPLOY, DeployCommand, Filter, ROLLBACK, Request, Rollback};
 pub use config::{DeployRules, GithubApi, Provider, Target};
+pub use earlier::target_of;
 pub use gate::gate_signed;
 pub use trigger::{Trigger, TriggerPayload};
 
@@ -25,7 +28,9 @@ use super::feature::{Feature, Job, JobRunner, Runs};
 use super::listing::with_history;
 use super::pipeline_message::RunRecord;
 use super::{App, Ctx, Line, Message, Reply};
-use crate::domain::deploy::{DeployRequest, Draft, Effect, Event, Policy};
+use crate::domain::deploy::{DeployRequest, Draft, Effect, Event, Kind, Policy, Rerun};
+use crate::domain::pipeline::Source;
+use crate::domain::release_window::is_production;
 use crate::domain::{ChannelRef, DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
 use crate::settings::{Checks, SectionCheck};
@@ -35,7 +40,7 @@ use crate::store;
 pub struct Deploys;
 
 impl Feature for Deploys {
-    const COMMANDS: &'static [&'static CommandSpec] = &[&DEPLOY];
+    const COMMANDS: &'static [&'static CommandSpec] = &[&DEPLOY, &ROLLBACK];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Trigger>::NEW];
     const SECTIONS: &'static [&'static dyn SectionCheck] =
         &[&Checks::<DeployRules>::NEW, &Checks::<GithubApi>::NEW];
@@ -43,7 +48,8 @@ impl Feature for Deploys {
 
     async fn handle(ctx: &mut Ctx<'_>, command: DeployCommand) -> Handled<Reply> {
         match command {
-            DeployCommand::Request(request) => file(ctx, request).await,
+            DeployCommand::Request(c) => request(ctx, c).await,
+            DeployCommand::Rollback(c) => rollback(ctx, c).await,
             DeployCommand::Approve(id) => transition(ctx, id, "approve", Event::Approve).await,
             DeployCommand::Object { id, reason } => {
                 transition(ctx, id, "object", Event::Object { reason }).await
@@ -82,23 +88,96 @@ fn require_credentials(ctx: &Ctx<'_>, target: &Target) -> Result<(), DomainError
     }
 }
 
-async fn file(ctx: &mut Ctx<'_>, c: Request) -> Handled<Reply> {
+/// What is asked of a target, beside the target itself.
+struct Ask {
+    kind: Kind,
+    git_ref: String,
+    reason: Option<String>,
+    override_reason: Option<String>,
+    rolls_back_to: Option<String>,
+    rerun: Option<Rerun>,
+}
+
+async fn request(ctx: &mut Ctx<'_>, c: Request) -> Handled<Reply> {
     let target = target(ctx, &c.target)?;
-    require_credentials(ctx, &target)?;
-    let blocks = gate::blocks(ctx, &target).await?;
-    let draft = Draft {
-        target: target.name.clone(),
-        environment: target.environment.clone(),
+    let ask = Ask {
+        kind: Kind::Deploy,
         git_ref: c.git_ref,
         reason: c.reason,
+        override_reason: c.override_reason,
+        rolls_back_to: None,
+        rerun: None,
+    };
+    file(ctx, &target, ask).await
+}
+
+async fn rollback(ctx: &mut Ctx<'_>, c: Rollback) -> Handled<Reply> {
+    let target = target(ctx, &c.target)?;
+    let (git_ref, from) = earlier::rollback_ref(ctx, &target, c.to.as_deref()).await?;
+    let ask = Ask {
+        kind: Kind::Rollback,
+        git_ref,
+        reason: Some(c.reason),
+        override_reason: c.override_reason,
+        rolls_back_to: Some(from),
+        rerun: None,
+    };
+    file(ctx, &target, ask).await
+}
+
+/// `/pipeline rerun <run> [failed-only]`: a request to re-run a run of a
+/// deploy target, held to that target's gates.
+pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handled<Reply> {
+    let rec = earlier::run(ctx, Source::Github, run_id).await?;
+    let Some(rec) = rec else {
+        return Err(DomainError::not_found(format!(
+            "no run {run_id} has been seen: /pipeline history <pipeline> lists the runs"
+        ))
+        .into());
+    };
+    let rules = ctx.app.config.section::<DeployRules>();
+    let Some(target) = earlier::target_of(rules, &rec).cloned() else {
+        return Err(DomainError::not_found(format!(
+            "run {run_id} ({} in {}) is no deploy target's: re-runs go through [[deploy.targets]]",
+            rec.run.repository.as_deref().unwrap_or("no repository"),
+            rec.environment
+        ))
+        .into());
+    };
+    let ask = Ask {
+        kind: Kind::Rerun,
+        git_ref: rec.run.branch.clone().unwrap_or_else(|| run_id.to_string()),
+        reason: None,
+        override_reason: None,
+        rolls_back_to: None,
+        rerun: Some(Rerun {
+            run_id: run_id.to_string(),
+            attempt: rec.run.attempt,
+            failed_only,
+        }),
+    };
+    file(ctx, &target, ask).await
+}
+
+async fn file(ctx: &mut Ctx<'_>, target: &Target, ask: Ask) -> Handled<Reply> {
+    require_credentials(ctx, target)?;
+    let blocks = gate::blocks(ctx, target).await?;
+    let draft = Draft {
+        kind: ask.kind,
+        target: target.name.clone(),
+        environment: target.environment.clone(),
+        git_ref: ask.git_ref,
+        reason: ask.reason,
         channel: ctx.channel.clone(),
+        rolls_back_to: ask.rolls_back_to,
+        rerun: ask.rerun,
     };
     let mut request = DeployRequest::file(
         draft,
         &ctx.actor,
         &target.policy,
         blocks,
-        c.override_reason,
+        ask.override_reason,
         ctx.now,
     )?;
     let signed = gate::is_signed(ctx, &request).await?;
@@ -114,8 +193,8 @@ async fn file(ctx: &mut Ctx<'_>, c: Request) -> Handled<Reply> {
         &id.to_string(),
         "requested",
         &format!(
-            "target={} environment={} ref={}{reason}",
-            request.target, request.environment, request.git_ref
+            "kind={} target={} environment={} ref={}{reason}",
+            request.kind, request.target, request.environment, request.git_ref
         ),
     );
     if let Some(o) = &request.overridden {
@@ -126,15 +205,10 @@ async fn file(ctx: &mut Ctx<'_>, c: Request) -> Handled<Reply> {
         );
     }
     apply_effects(ctx, id, &request, effects).await?;
-    let line = Line::new()
-        .text(format!("Filed {id}: deploy "))
-        .code(&request.git_ref)
-        .text(format!(
-            " to {} ({}). {}",
-            request.target,
-            request.environment,
-            card::waiting_for(&request, &target.policy, signed)
-        ));
+    let line = card::what(Line::new().text(format!("Filed {id}: ")), &request).text(format!(
+        ". {}",
+        card::waiting_for(&request, &target.policy, signed)
+    ));
     Ok(Reply::in_channel(Message::new().line(line)))
 }
 
@@ -225,6 +299,27 @@ pub async fn apply_effects(
     let message = card::card(id, r, target.as_ref(), signed, run.as_ref());
     ctx.post(&r.channel, &message, Some(&card::key(id)));
     Ok(())
+}
+
+/// A failed production run of a deploy target gets **Re-run** and **Roll
+/// back** buttons, each opening a deploy request.
+pub fn with_failure_buttons(app: &App, rec: &RunRecord, m: Message) -> Message {
+    let rules = app.config.section::<DeployRules>();
+    let target = earlier::target_of(rules, rec);
+    match target {
+        Some(target) if rec.is_production_deploy() || is_production(&target.environment) => m
+            .button(
+                "Re-run",
+                format!("/pipeline rerun {} failed-only", rec.run.run_id),
+                false,
+            )
+            .button(
+                "Roll back",
+                format!("/rollback {} reason:\"…\"", target.name),
+                true,
+            ),
+        _ => m,
+    }
 }
 
 /// The pipeline run `r` started, if its webhooks have reported it.

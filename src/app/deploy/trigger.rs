@@ -23,7 +23,7 @@ use super::{DeployRules, GithubApi, Provider, Target, apply_effects};
 use crate::app::feature::Job;
 use crate::app::{App, Ctx};
 use crate::ci::trigger::{self as ci, github};
-use crate::domain::deploy::{Attempt, Begun, DeployRequest, Outcome};
+use crate::domain::deploy::{Attempt, Begun, DeployRequest, Kind, Outcome};
 use crate::domain::{Actor, RecordId, RecordKind, RoleSet, UserRef};
 use crate::store::{self, Pending, Session};
 
@@ -190,17 +190,36 @@ async fn call(
         Ok(c) => c,
         Err(e) => return Outcome::Unanswered(format!("no HTTP client: {e}")),
     };
+    let github = app.config.section::<GithubApi>();
+    let api = github::Api {
+        base: &github.base_url,
+        token: &github.token,
+    };
     match &target.provider {
+        Provider::Github { repository, .. } if request.kind == Kind::Rerun => {
+            let Some(rerun) = &request.rerun else {
+                return Outcome::Refused(format!("{id} names no run to re-run"));
+            };
+            let rerun = github::Rerun {
+                repository,
+                run_id: &rerun.run_id,
+                attempt: rerun.attempt,
+                failed_only: rerun.failed_only,
+            };
+            if let Attempt::Check { .. } = attempt {
+                match github::find_rerun(&client, &api, &rerun).await {
+                    Ok(Some(run)) => return Outcome::Started(Some(run)),
+                    Ok(None) => {}
+                    Err(reason) => return Outcome::Unanswered(reason),
+                }
+            }
+            github::rerun(&client, &api, &rerun).await
+        }
         Provider::Github {
             repository,
             workflow,
             inputs,
         } => {
-            let github = app.config.section::<GithubApi>();
-            let api = github::Api {
-                base: &github.base_url,
-                token: &github.token,
-            };
             let inputs = super::config::inputs_for(inputs, request, id);
             let dispatch = github::Dispatch {
                 repository,
