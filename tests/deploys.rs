@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use common::github::Actions;
+use common::gitlab::Project;
 use common::{TestApp, ist, spawn_app_on};
 use serde_json::json;
 use shipmate::ci::auth::github_signature;
@@ -670,4 +671,188 @@ async fn a_rerun_of_the_failed_jobs_is_a_gated_request_made_once() {
     assert_eq!(key.as_deref(), Some("pipeline:github:30433642:2"));
     let unknown = t.refused("ops", "/pipeline rerun 999").await;
     assert!(unknown.contains("no run 999 has been seen"), "{unknown}");
+}
+
+/// A staging target on GitLab that needs no approval.
+fn gitlab_config(api: &str) -> String {
+    format!(
+        r#"
+[roles]
+devops = ["console:ops", "console:ann"]
+
+[gitlab]
+api_base_url = "{api}/api/v4"
+token = "glpat-test-token"
+
+[webhooks.gitlab]
+token = "gl-hook-token"
+
+[[pipelines.routes]]
+source = "gitlab"
+repository = "acme/portal"
+environment = "staging"
+channels = ["console:#deploys"]
+
+[[deploy.targets]]
+name = "portal-staging"
+environment = "staging"
+provider = "gitlab"
+project = "acme/portal"
+variables = {{ DEPLOY_VERSION = "{{ref}}", SHIPMATE_REQUEST = "{{request}}" }}
+approvals = 0
+"#
+    )
+}
+
+async fn spawn_gitlab() -> (TestApp, Project, wiremock::MockServer) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let project = Project::new(clock.clone());
+    let server = project.start().await;
+    let t = spawn_app_on(&gitlab_config(&server.uri()), clock).await;
+    (t, project, server)
+}
+
+#[tokio::test]
+async fn a_gitlab_pipeline_is_created_once_with_its_variables_and_a_refusal_names_gitlabs_reason() {
+    // Arrange
+    let (t, project, gitlab) = spawn_gitlab().await;
+
+    // Act: no approval needed, so it is triggered at once
+    let filed = t.ok("ops", "/deploy portal-staging ref:v2.4.0").await;
+    t.record("DEP-1").wait_state("triggered").await;
+    t.ok("ops", "/deploy portal-staging ref:no-such-tag").await;
+    t.record("DEP-2").wait_state("refused").await;
+    t.advance(TimeDelta::minutes(10)).await;
+
+    // Assert
+    assert!(
+        filed.starts_with("Filed DEP-1: deploy `v2.4.0` → portal-staging (staging)."),
+        "{filed}"
+    );
+    let pipelines = project.pipelines();
+    assert_eq!(pipelines.len(), 1, "created exactly once");
+    assert_eq!(pipelines[0].git_ref, "v2.4.0");
+    assert_eq!(
+        pipelines[0].variables,
+        json!([
+            {"key": "DEPLOY_VERSION", "value": "v2.4.0", "variable_type": "env_var"},
+            {"key": "SHIPMATE_REQUEST", "value": "DEP-1", "variable_type": "env_var"},
+        ])
+    );
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains("Runs: GitLab pipeline of acme/portal on `v2.4.0` with `DEPLOY_VERSION=v2.4.0, SHIPMATE_REQUEST=DEP-1`"),
+        "{card}"
+    );
+    assert!(
+        card.contains("Run 1061 · https://gitlab.example.com/acme/portal/-/pipelines/1061"),
+        "{card}"
+    );
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m
+            == "⛔ DEP-2 portal-staging `no-such-tag` was not triggered: GitLab answered HTTP 400: base: Reference not found"),
+        "{posted:#?}"
+    );
+    let posts = gitlab
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|r| r.method == wiremock::http::Method::POST)
+        .count();
+    assert_eq!(posts, 2, "one call per request, the refusal never retried");
+}
+
+#[tokio::test]
+async fn an_unanswered_gitlab_call_is_found_among_its_pipelines_and_not_repeated() {
+    // Arrange: GitLab creates the pipeline but answers 502
+    let (t, project, _gitlab) = spawn_gitlab().await;
+    project.answer_with(502);
+    t.ok("ops", "/deploy portal-staging ref:v2.4.0").await;
+    let unanswered = async {
+        while !audit(&t, "DEP-1")
+            .await
+            .contains(&"trigger.unanswered".to_string())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    common::within(unanswered).await;
+
+    // Act: the lease ends
+    t.advance(TimeDelta::minutes(3)).await;
+
+    // Assert
+    t.record("DEP-1").wait_state("triggered").await;
+    assert_eq!(project.pipelines().len(), 1, "created exactly once");
+    assert_eq!(
+        audit(&t, "DEP-1").await,
+        [
+            "requested",
+            "trigger.queued",
+            "trigger.call",
+            "trigger.unanswered",
+            "trigger.check",
+            "trigger.started"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_gitlab_pipeline_is_retried_once_through_a_rerun_request() {
+    // Arrange: a pipeline shipmate triggered, reported failed by GitLab's webhook
+    let (t, project, _gitlab) = spawn_gitlab().await;
+    t.ok("ops", "/deploy portal-staging ref:v2.4.0").await;
+    t.record("DEP-1").wait_state("triggered").await;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gitlab/pipeline.success.docs.json"
+    );
+    let mut hook: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    hook["object_attributes"]["id"] = json!(1061);
+    hook["object_attributes"]["ref"] = json!("v2.4.0");
+    hook["object_attributes"]["status"] = json!("failed");
+    hook["project"]["path_with_namespace"] = json!("acme/portal");
+    let response = reqwest::Client::new()
+        .post(t.url("/webhooks/gitlab"))
+        .header("content-type", "application/json")
+        .header("x-gitlab-event", "Pipeline Hook")
+        .header("x-gitlab-token", "gl-hook-token")
+        .body(serde_json::to_vec(&hook).expect("JSON"))
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(card(&t, "DEP-1").await.contains("❌ staging"));
+
+    // Act
+    let filed = t.ok("ops", "/pipeline rerun 1061 failed-only").await;
+
+    // Assert: (no buttons outside production)
+    let buttons = t
+        .messages("#deploys")
+        .await
+        .iter()
+        .map(|m| m.buttons.len())
+        .sum::<usize>();
+    assert_eq!(
+        buttons, 0,
+        "Re-run and Roll back are offered on production failures"
+    );
+    assert!(
+        filed.starts_with(
+            "Filed DEP-2: re-run the failed jobs of run 1061 → portal-staging (staging)."
+        ),
+        "{filed}"
+    );
+    t.record("DEP-2").wait_state("triggered").await;
+    t.advance(TimeDelta::minutes(10)).await;
+    assert_eq!(project.pipelines()[0].retries, 1, "retried exactly once");
+    assert!(
+        card(&t, "DEP-2")
+            .await
+            .contains("Runs: GitLab retry of the failed jobs of pipeline 1061 in acme/portal"),
+    );
 }

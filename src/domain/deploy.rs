@@ -289,6 +289,14 @@ impl Attempt {
             Attempt::Call { number } | Attempt::Check { number, .. } => number,
         }
     }
+
+    /// Since when the provider's runs are looked at (a first call: never, so `MAX`).
+    pub fn since(self) -> DateTime<Utc> {
+        match self {
+            Attempt::Check { since, .. } => since,
+            Attempt::Call { .. } => DateTime::<Utc>::MAX_UTC,
+        }
+    }
 }
 
 /// What [`DeployRequest::begin_attempt`] did.

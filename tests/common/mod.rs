@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod github;
+pub mod gitlab;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -2,6 +2,8 @@
 //! in the request's channel: what will run, where, what it waits for, and
 //! how the trigger went), and the announcements beside it.
 
+use std::collections::BTreeMap;
+
 use super::config::inputs_for;
 use super::{Provider, Target};
 use crate::app::pipeline_message::{RunRecord, summary};
@@ -87,6 +89,24 @@ pub fn waiting_for(r: &DeployRequest, policy: &Policy, signed: bool) -> String {
     }
 }
 
+/// `line` and ` with `k=v, …``: a target's inputs or variables for this request.
+fn with_values(
+    line: Line,
+    values: &BTreeMap<String, String>,
+    r: &DeployRequest,
+    id: RecordId,
+) -> Line {
+    if values.is_empty() {
+        return line;
+    }
+    let text = inputs_for(values, r, id)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    line.text(" with ").code(text)
+}
+
 /// What the provider will run, in words.
 fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
     match &target.provider {
@@ -106,20 +126,32 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
             workflow,
             inputs,
         } => {
-            let mut line = Line::new()
+            let line = Line::new()
                 .text("Runs: GitHub workflow ")
                 .code(workflow.clone())
                 .text(format!(" of {repository} on "))
                 .code(&r.git_ref);
-            if !inputs.is_empty() {
-                let text = inputs_for(inputs, r, id)
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                line = line.text(" with ").code(text);
-            }
-            line
+            with_values(line, inputs, r, id)
+        }
+        Provider::Gitlab { project, .. } if r.kind == Kind::Rerun => {
+            let run = r
+                .rerun
+                .as_ref()
+                .map(|x| x.run_id.as_str())
+                .unwrap_or_default();
+            Line::new().text(format!(
+                "Runs: GitLab retry of the failed jobs of pipeline {run} in {project}"
+            ))
+        }
+        Provider::Gitlab {
+            project,
+            git_ref,
+            variables,
+        } => {
+            let line = Line::new()
+                .text(format!("Runs: GitLab pipeline of {project} on "))
+                .code(git_ref.as_deref().unwrap_or(&r.git_ref));
+            with_values(line, variables, r, id)
         }
     }
 }

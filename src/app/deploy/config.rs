@@ -1,12 +1,13 @@
 //! `[deploy]` (its `[[deploy.targets]]`: what each target runs, where, and
-//! who requests and approves it) and `[github]` (the API the GitHub targets
-//! are triggered through, and its token).
+//! who requests and approves it), `[github]` and `[gitlab]` (the APIs the
+//! targets are triggered through, and their tokens).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use crate::domain::deploy::{DeployRequest, GateRef, Policy};
+use crate::domain::pipeline::Source;
 use crate::domain::{RecordId, Role};
 use crate::settings::{Check, Secret, Section, list};
 
@@ -32,6 +33,14 @@ struct TargetSettings {
     /// GitHub: the workflow's inputs (`{ref}` and `{request}` are replaced).
     #[serde(default)]
     inputs: BTreeMap<String, String>,
+    /// GitLab: the project's path (`acme/portal`) or id.
+    project: Option<String>,
+    /// GitLab: the ref the pipeline runs on (default: the requested ref).
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    /// GitLab: the pipeline's variables (`{ref}` and `{request}` are replaced).
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
     #[serde(default = "one")]
     approvals: u32,
     #[serde(default = "devops", deserialize_with = "list")]
@@ -58,12 +67,35 @@ pub enum Provider {
         workflow: String,
         inputs: BTreeMap<String, String>,
     },
+    /// A pipeline of `project` (on `git_ref`, else the requested ref).
+    Gitlab {
+        project: String,
+        git_ref: Option<String>,
+        variables: BTreeMap<String, String>,
+    },
 }
 
 impl Provider {
     pub fn name(&self) -> &'static str {
         match self {
             Provider::Github { .. } => "github",
+            Provider::Gitlab { .. } => "gitlab",
+        }
+    }
+
+    /// The runs' source (their webhooks').
+    pub fn source(&self) -> Source {
+        match self {
+            Provider::Github { .. } => Source::Github,
+            Provider::Gitlab { .. } => Source::Gitlab,
+        }
+    }
+
+    /// The repository its runs report (GitHub `owner/repo`, GitLab's project path).
+    pub fn repository(&self) -> &str {
+        match self {
+            Provider::Github { repository, .. } => repository,
+            Provider::Gitlab { project, .. } => project,
         }
     }
 }
@@ -191,7 +223,36 @@ impl Section for DeployRules {
     }
 }
 
+/// Refuses the keys of another provider than the target's.
+fn foreign_keys(c: &mut Check<'_>, key: &str, t: &TargetSettings) {
+    let set = [
+        ("repository", "github", t.repository.is_some()),
+        ("workflow", "github", t.workflow.is_some()),
+        ("inputs", "github", !t.inputs.is_empty()),
+        ("project", "gitlab", t.project.is_some()),
+        ("ref", "gitlab", t.git_ref.is_some()),
+        ("variables", "gitlab", !t.variables.is_empty()),
+    ];
+    for (name, owner, given) in set {
+        if given && owner != t.provider {
+            c.problem(
+                &format!("{key}.{name}"),
+                format!(
+                    "is a key of {owner} targets, and this one's provider is `{}`",
+                    t.provider
+                ),
+            );
+        }
+    }
+}
+
+/// GitLab's variable keys: letters, digits and `_`.
+fn variable_key_ok(k: &str) -> bool {
+    !k.is_empty() && k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
 fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider> {
+    foreign_keys(c, key, t);
     match t.provider.as_str() {
         "github" => {
             let mut field = |name: &str, value: &Option<String>, example: &str| {
@@ -229,10 +290,35 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
                 inputs: t.inputs.clone(),
             })
         }
+        "gitlab" => {
+            let project = t.project.as_deref().map(str::trim).unwrap_or_default();
+            if project.is_empty() {
+                c.problem(
+                    &format!("{key}.project"),
+                    "is missing: a gitlab target names its project, e.g. \"acme/portal\"",
+                );
+            }
+            for k in t.variables.keys().filter(|k| !variable_key_ok(k)) {
+                c.problem(
+                    &format!("{key}.variables"),
+                    format!("`{k}` is not a GitLab variable key: use letters, digits and `_`"),
+                );
+            }
+            Some(Provider::Gitlab {
+                project: project.to_string(),
+                git_ref: t
+                    .git_ref
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string),
+                variables: t.variables.clone(),
+            })
+        }
         other => {
             c.problem(
                 &format!("{key}.provider"),
-                format!("`{other}` is not a provider shipmate can trigger: use github"),
+                format!("`{other}` is not a provider shipmate can trigger: use github or gitlab"),
             );
             None
         }
@@ -261,17 +347,51 @@ impl Section for GithubApi {
     type Raw = GithubSettings;
 
     fn check(g: GithubSettings, c: &mut Check<'_>) -> Self {
-        let url = g.api_base_url.trim().trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => c.problem(
-                "api_base_url",
-                format!("`{url}` is not an http(s) URL, e.g. https://api.github.com"),
-            ),
-        }
         GithubApi {
-            base_url: url,
+            base_url: base_url(c, &g.api_base_url, "https://api.github.com"),
             token: g.token,
         }
     }
+}
+
+/// `[gitlab]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitlabSettings {
+    #[serde(default)]
+    token: Secret,
+    api_base_url: String,
+}
+
+/// The GitLab API the gitlab targets are triggered through.
+#[derive(Debug, Clone)]
+pub struct GitlabApi {
+    /// Without a trailing `/` (`https://gitlab.com/api/v4`).
+    pub base_url: String,
+    pub token: Secret,
+}
+
+impl Section for GitlabApi {
+    const NAME: &'static str = "gitlab";
+    type Raw = GitlabSettings;
+
+    fn check(g: GitlabSettings, c: &mut Check<'_>) -> Self {
+        GitlabApi {
+            base_url: base_url(c, &g.api_base_url, "https://gitlab.com/api/v4"),
+            token: g.token,
+        }
+    }
+}
+
+/// An API's base URL without its trailing `/`, checked as http(s).
+fn base_url(c: &mut Check<'_>, value: &str, example: &str) -> String {
+    let url = value.trim().trim_end_matches('/').to_string();
+    match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => c.problem(
+            "api_base_url",
+            format!("`{url}` is not an http(s) URL, e.g. {example}"),
+        ),
+    }
+    url
 }

@@ -2,7 +2,7 @@
 //! shipmate has seen: the previous successful deploy of a target, a run
 //! named by its id, and the target a run belongs to.
 
-use super::{DeployRules, Provider, Target};
+use super::{DeployRules, Target};
 use crate::app::Ctx;
 use crate::app::context::Handled;
 use crate::app::pipeline_message::RunRecord;
@@ -15,14 +15,12 @@ use crate::store;
 const LOOK_BACK: i64 = 200;
 
 fn source(target: &Target) -> Source {
-    match target.provider {
-        Provider::Github { .. } => Source::Github,
-    }
+    target.provider.source()
 }
 
 /// Whether `rec` is a run of `target` (its repository, in its environment).
 pub fn runs_for(target: &Target, rec: &RunRecord) -> bool {
-    let Provider::Github { repository, .. } = &target.provider;
+    let repository = target.provider.repository();
     rec.run.source == source(target)
         && rec.environment == target.environment
         && rec

@@ -18,7 +18,7 @@ mod gate;
 mod trigger;
 
 pub use command::{DEPLOY, DeployCommand, Filter, ROLLBACK, Request, Rollback};
-pub use config::{DeployRules, GithubApi, Provider, Target};
+pub use config::{DeployRules, GithubApi, GitlabApi, Provider, Target};
 pub use earlier::target_of;
 pub use gate::gate_signed;
 pub use trigger::{Trigger, TriggerPayload};
@@ -42,8 +42,11 @@ pub struct Deploys;
 impl Feature for Deploys {
     const COMMANDS: &'static [&'static CommandSpec] = &[&DEPLOY, &ROLLBACK];
     const JOBS: &'static [&'static dyn JobRunner] = &[&Runs::<Trigger>::NEW];
-    const SECTIONS: &'static [&'static dyn SectionCheck] =
-        &[&Checks::<DeployRules>::NEW, &Checks::<GithubApi>::NEW];
+    const SECTIONS: &'static [&'static dyn SectionCheck] = &[
+        &Checks::<DeployRules>::NEW,
+        &Checks::<GithubApi>::NEW,
+        &Checks::<GitlabApi>::NEW,
+    ];
     type Command = DeployCommand;
 
     async fn handle(ctx: &mut Ctx<'_>, command: DeployCommand) -> Handled<Reply> {
@@ -77,15 +80,25 @@ fn target(ctx: &Ctx<'_>, name: &str) -> Result<Target, DomainError> {
 
 /// Refuses a target whose provider has no credentials configured.
 fn require_credentials(ctx: &Ctx<'_>, target: &Target) -> Result<(), DomainError> {
-    match &target.provider {
-        Provider::Github { .. } if ctx.app.config.section::<GithubApi>().token.is_empty() => {
-            Err(DomainError::conflict(format!(
-                "`{}` deploys through GitHub, but github.token is not set: an admin must set it (SHIPMATE__GITHUB__TOKEN) before anything can be triggered",
-                target.name
-            )))
-        }
-        Provider::Github { .. } => Ok(()),
+    let (missing, section, variable) = match &target.provider {
+        Provider::Github { .. } => (
+            ctx.app.config.section::<GithubApi>().token.is_empty(),
+            "github",
+            "SHIPMATE__GITHUB__TOKEN",
+        ),
+        Provider::Gitlab { .. } => (
+            ctx.app.config.section::<GitlabApi>().token.is_empty(),
+            "gitlab",
+            "SHIPMATE__GITLAB__TOKEN",
+        ),
+    };
+    if missing {
+        return Err(DomainError::conflict(format!(
+            "`{}` deploys through {section}, but {section}.token is not set: an admin must set it ({variable}) before anything can be triggered",
+            target.name
+        )));
     }
+    Ok(())
 }
 
 /// What is asked of a target, beside the target itself.
@@ -128,7 +141,12 @@ async fn rollback(ctx: &mut Ctx<'_>, c: Rollback) -> Handled<Reply> {
 /// `/pipeline rerun <run> [failed-only]`: a request to re-run a run of a
 /// deploy target, held to that target's gates.
 pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handled<Reply> {
-    let rec = earlier::run(ctx, Source::Github, run_id).await?;
+    let mut rec = None;
+    for source in [Source::Github, Source::Gitlab] {
+        if rec.is_none() {
+            rec = earlier::run(ctx, source, run_id).await?;
+        }
+    }
     let Some(rec) = rec else {
         return Err(DomainError::not_found(format!(
             "no run {run_id} has been seen: /pipeline history <pipeline> lists the runs"

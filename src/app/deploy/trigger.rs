@@ -19,11 +19,12 @@
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use super::{DeployRules, GithubApi, Provider, Target, apply_effects};
+use super::config::inputs_for;
+use super::{DeployRules, GithubApi, GitlabApi, Provider, Target, apply_effects};
 use crate::app::feature::Job;
 use crate::app::{App, Ctx};
-use crate::ci::trigger::{self as ci, github};
-use crate::domain::deploy::{Attempt, Begun, DeployRequest, Kind, Outcome};
+use crate::ci::trigger::{self as ci, github, gitlab};
+use crate::domain::deploy::{Attempt, Begun, DeployRequest, Kind, Outcome, RunLink};
 use crate::domain::{Actor, RecordId, RecordKind, RoleSet, UserRef};
 use crate::store::{self, Pending, Session};
 
@@ -190,53 +191,84 @@ async fn call(
         Ok(c) => c,
         Err(e) => return Outcome::Unanswered(format!("no HTTP client: {e}")),
     };
-    let github = app.config.section::<GithubApi>();
-    let api = github::Api {
-        base: &github.base_url,
-        token: &github.token,
-    };
+    let rerun = request
+        .rerun
+        .as_ref()
+        .filter(|_| request.kind == Kind::Rerun);
     match &target.provider {
-        Provider::Github { repository, .. } if request.kind == Kind::Rerun => {
-            let Some(rerun) = &request.rerun else {
-                return Outcome::Refused(format!("{id} names no run to re-run"));
-            };
-            let rerun = github::Rerun {
-                repository,
-                run_id: &rerun.run_id,
-                attempt: rerun.attempt,
-                failed_only: rerun.failed_only,
-            };
-            if let Attempt::Check { .. } = attempt {
-                match github::find_rerun(&client, &api, &rerun).await {
-                    Ok(Some(run)) => return Outcome::Started(Some(run)),
-                    Ok(None) => {}
-                    Err(reason) => return Outcome::Unanswered(reason),
-                }
-            }
-            github::rerun(&client, &api, &rerun).await
-        }
         Provider::Github {
             repository,
             workflow,
             inputs,
         } => {
-            let inputs = super::config::inputs_for(inputs, request, id);
+            let github = app.config.section::<GithubApi>();
+            let api = github::Api {
+                base: &github.base_url,
+                token: &github.token,
+            };
+            if let Some(rerun) = rerun {
+                let rerun = github::Rerun {
+                    repository,
+                    run_id: &rerun.run_id,
+                    attempt: rerun.attempt,
+                    failed_only: rerun.failed_only,
+                };
+                let look = github::find_rerun(&client, &api, &rerun);
+                return look_then_call(attempt, look, github::rerun(&client, &api, &rerun)).await;
+            }
+            let inputs = inputs_for(inputs, request, id);
             let dispatch = github::Dispatch {
                 repository,
                 workflow,
                 git_ref: &request.git_ref,
                 inputs: &inputs,
             };
-            if let Attempt::Check { since, .. } = attempt {
-                match github::find_run(&client, &api, &dispatch, since).await {
-                    Ok(Some(run)) => return Outcome::Started(Some(run)),
-                    Ok(None) => {}
-                    Err(reason) => return Outcome::Unanswered(reason),
-                }
+            let since = attempt.since();
+            let look = github::find_run(&client, &api, &dispatch, since);
+            look_then_call(attempt, look, github::dispatch(&client, &api, &dispatch)).await
+        }
+        Provider::Gitlab {
+            project,
+            git_ref,
+            variables,
+        } => {
+            let gitlab = app.config.section::<GitlabApi>();
+            let api = gitlab::Api {
+                base: &gitlab.base_url,
+                token: &gitlab.token,
+            };
+            if let Some(rerun) = rerun {
+                let look = gitlab::find_retry(&client, &api, project, &rerun.run_id);
+                let call = gitlab::retry(&client, &api, project, &rerun.run_id);
+                return look_then_call(attempt, look, call).await;
             }
-            github::dispatch(&client, &api, &dispatch).await
+            let variables = inputs_for(variables, request, id);
+            let pipeline = gitlab::Pipeline {
+                project,
+                git_ref: git_ref.as_deref().unwrap_or(&request.git_ref),
+                variables: &variables,
+            };
+            let look = gitlab::find_pipeline(&client, &api, &pipeline, attempt.since());
+            look_then_call(attempt, look, gitlab::create(&client, &api, &pipeline)).await
         }
     }
+}
+
+/// An attempt after one that may have reached the provider `look`s first
+/// and makes the `call` only when it finds nothing; a first attempt calls.
+async fn look_then_call(
+    attempt: Attempt,
+    look: impl Future<Output = Result<Option<RunLink>, String>>,
+    call: impl Future<Output = Outcome>,
+) -> Outcome {
+    if let Attempt::Check { .. } = attempt {
+        match look.await {
+            Ok(Some(run)) => return Outcome::Started(Some(run)),
+            Ok(None) => {}
+            Err(reason) => return Outcome::Unanswered(reason),
+        }
+    }
+    call.await
 }
 
 /// Step 3: records the outcome of attempt `number`.

@@ -6,6 +6,7 @@
 //! runs before any new call). Provider types stay in these modules.
 
 pub mod github;
+pub mod gitlab;
 
 use std::time::Duration;
 
