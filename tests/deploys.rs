@@ -9,6 +9,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use common::aws::CodePipeline;
 use common::github::Actions;
 use common::gitlab::Project;
 use common::{TestApp, ist, spawn_app_on};
@@ -163,6 +164,16 @@ impl Webhook<'_> {
             .expect("webhook");
         assert_eq!(response.status().as_u16(), 200);
     }
+}
+
+/// Waits until `record`'s audit log has `action` (work done in the background).
+async fn wait_audit(t: &TestApp, record: &str, action: &str) {
+    let recorded = async {
+        while !audit(t, record).await.iter().any(|a| a == action) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    common::within(recorded).await;
 }
 
 /// The audit actions recorded for `record`, oldest first.
@@ -488,15 +499,7 @@ async fn a_provider_that_never_got_the_call_is_called_after_the_look_finds_no_ru
     t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
     t.ok("ann", "/deploy approve DEP-1").await;
     t.ok("rm", "/deploy approve DEP-1").await;
-    let unanswered = async {
-        while !audit(&t, "DEP-1")
-            .await
-            .contains(&"trigger.unanswered".to_string())
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    common::within(unanswered).await;
+    wait_audit(&t, "DEP-1", "trigger.unanswered").await;
 
     // Act: GitHub is back (a restart onto its address) and the lease ends
     let github = actions.start().await;
@@ -770,15 +773,7 @@ async fn an_unanswered_gitlab_call_is_found_among_its_pipelines_and_not_repeated
     let (t, project, _gitlab) = spawn_gitlab().await;
     project.answer_with(502);
     t.ok("ops", "/deploy portal-staging ref:v2.4.0").await;
-    let unanswered = async {
-        while !audit(&t, "DEP-1")
-            .await
-            .contains(&"trigger.unanswered".to_string())
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    common::within(unanswered).await;
+    wait_audit(&t, "DEP-1", "trigger.unanswered").await;
 
     // Act: the lease ends
     t.advance(TimeDelta::minutes(3)).await;
@@ -854,5 +849,131 @@ async fn a_failed_gitlab_pipeline_is_retried_once_through_a_rerun_request() {
         card(&t, "DEP-2")
             .await
             .contains("Runs: GitLab retry of the failed jobs of pipeline 1061 in acme/portal"),
+    );
+}
+
+#[test]
+fn the_aws_mocks_signature_check_reproduces_awss_documented_example() {
+    // the GET ListUsers example of AWS's Signature Version 4 documentation
+    let headers = std::collections::BTreeMap::from([
+        (
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+        ),
+        ("host".to_string(), "iam.amazonaws.com".to_string()),
+        ("x-amz-date".to_string(), "20150830T123600Z".to_string()),
+    ]);
+    let request = common::aws::Canonical {
+        method: "GET",
+        uri: "/",
+        query: "Action=ListUsers&Version=2010-05-08",
+        headers: &headers,
+        body: b"",
+    };
+    let signature = common::aws::signature(
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        &request,
+        "20150830T123600Z",
+        ("20150830", "us-east-1", "iam"),
+    );
+    assert_eq!(
+        signature,
+        "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    );
+}
+
+/// A production target on AWS CodePipeline that needs no approval.
+fn aws_config(endpoint: &str, secret: &str) -> String {
+    format!(
+        r#"
+[roles]
+devops = ["console:ops"]
+
+[aws]
+region = "{region}"
+access_key_id = "{key}"
+secret_access_key = "{secret}"
+endpoint_url = "{endpoint}"
+
+[[deploy.targets]]
+name = "portal-aws"
+environment = "staging"
+provider = "aws"
+pipeline = "portal-deploy"
+approvals = 0
+
+[[deploy.targets]]
+name = "portal-gone"
+environment = "staging"
+provider = "aws"
+pipeline = "no-such-pipeline"
+approvals = 0
+"#,
+        region = common::aws::REGION,
+        key = common::aws::ACCESS_KEY_ID,
+    )
+}
+
+async fn spawn_aws(secret: &str) -> (TestApp, CodePipeline, wiremock::MockServer) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let aws = CodePipeline::new(clock.clone());
+    let server = aws.start().await;
+    let t = spawn_app_on(&aws_config(&server.uri(), secret), clock).await;
+    (t, aws, server)
+}
+
+#[tokio::test]
+async fn an_aws_execution_is_started_once_with_a_signature_aws_accepts_even_after_a_lost_answer() {
+    // Arrange: the first answer is lost
+    let (t, aws, server) = spawn_aws(common::aws::SECRET_ACCESS_KEY).await;
+    aws.answer_with(500);
+
+    // Act
+    t.ok("ops", "/deploy portal-aws ref:v2.4.0").await;
+    wait_audit(&t, "DEP-1", "trigger.unanswered").await;
+    t.advance(TimeDelta::minutes(3)).await;
+    t.ok("ops", "/deploy portal-gone ref:v2.4.0").await;
+
+    // Assert: two signed calls with the same token, one execution
+    t.record("DEP-1").wait_state("triggered").await;
+    assert_eq!(
+        aws.executions(),
+        [(
+            "shipmate-DEP-1".to_string(),
+            "a1b2c3d4-5678-90ab-cdef-000000000001".to_string()
+        )]
+    );
+    let calls = server.received_requests().await.expect("recorded");
+    assert!(calls.len() >= 2, "{}", calls.len());
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains("Run a1b2c3d4-5678-90ab-cdef-000000000001"),
+        "{card}"
+    );
+    t.record("DEP-2").wait_state("refused").await;
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m
+            == "⛔ DEP-2 portal-gone `v2.4.0` was not triggered: AWS answered HTTP 400: PipelineNotFoundException: Account '123456789012' does not have a pipeline with name 'no-such-pipeline'"),
+        "{posted:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_aws_secret_is_refused_by_the_signature_check_and_reported() {
+    // Arrange
+    let (t, aws, _server) = spawn_aws("not-the-secret").await;
+
+    // Act
+    t.ok("ops", "/deploy portal-aws ref:v2.4.0").await;
+
+    // Assert
+    t.record("DEP-1").wait_state("refused").await;
+    assert!(aws.executions().is_empty());
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m
+            == "⛔ DEP-1 portal-aws `v2.4.0` was not triggered: AWS answered HTTP 403: InvalidSignatureException: The request signature we calculated does not match the signature you provided."),
+        "{posted:#?}"
     );
 }

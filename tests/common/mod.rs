@@ -3,6 +3,7 @@
 //! a user would.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod github;
 pub mod gitlab;
 

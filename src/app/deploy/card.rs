@@ -133,6 +133,12 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
                 .code(&r.git_ref);
             with_values(line, inputs, r, id)
         }
+        Provider::Aws { pipeline, .. } => Line::new()
+            .text("Runs: AWS CodePipeline ")
+            .code(pipeline.clone())
+            .text(format!(
+                " (a new execution of its sources' latest revisions; idempotency token shipmate-{id})"
+            )),
         Provider::Gitlab { project, .. } if r.kind == Kind::Rerun => {
             let run = r
                 .rerun

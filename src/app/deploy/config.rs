@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::deploy::{DeployRequest, GateRef, Policy};
-use crate::domain::pipeline::Source;
+use crate::domain::pipeline::{Run, Source};
 use crate::domain::{RecordId, Role};
 use crate::settings::{Check, Secret, Section, list};
 
@@ -41,6 +41,10 @@ struct TargetSettings {
     /// GitLab: the pipeline's variables (`{ref}` and `{request}` are replaced).
     #[serde(default)]
     variables: BTreeMap<String, String>,
+    /// AWS: the CodePipeline pipeline's name.
+    pipeline: Option<String>,
+    /// AWS: the stage a re-run retries (not used yet).
+    stage: Option<String>,
     #[serde(default = "one")]
     approvals: u32,
     #[serde(default = "devops", deserialize_with = "list")]
@@ -73,6 +77,11 @@ pub enum Provider {
         git_ref: Option<String>,
         variables: BTreeMap<String, String>,
     },
+    /// An execution of CodePipeline `pipeline` (its sources' latest revisions).
+    Aws {
+        pipeline: String,
+        stage: Option<String>,
+    },
 }
 
 impl Provider {
@@ -80,6 +89,7 @@ impl Provider {
         match self {
             Provider::Github { .. } => "github",
             Provider::Gitlab { .. } => "gitlab",
+            Provider::Aws { .. } => "aws",
         }
     }
 
@@ -88,15 +98,20 @@ impl Provider {
         match self {
             Provider::Github { .. } => Source::Github,
             Provider::Gitlab { .. } => Source::Gitlab,
+            Provider::Aws { .. } => Source::Aws,
         }
     }
 
-    /// The repository its runs report (GitHub `owner/repo`, GitLab's project path).
-    pub fn repository(&self) -> &str {
-        match self {
-            Provider::Github { repository, .. } => repository,
-            Provider::Gitlab { project, .. } => project,
-        }
+    /// Whether `run` is one of this provider's (its source, and its GitHub
+    /// repository, GitLab project or CodePipeline pipeline).
+    pub fn started(&self, run: &Run) -> bool {
+        let same = |a: Option<&str>, b: &str| a.is_some_and(|a| a.eq_ignore_ascii_case(b));
+        run.source == self.source()
+            && match self {
+                Provider::Github { repository, .. } => same(run.repository.as_deref(), repository),
+                Provider::Gitlab { project, .. } => same(run.repository.as_deref(), project),
+                Provider::Aws { pipeline, .. } => same(Some(&run.pipeline), pipeline),
+            }
     }
 }
 
@@ -232,6 +247,8 @@ fn foreign_keys(c: &mut Check<'_>, key: &str, t: &TargetSettings) {
         ("project", "gitlab", t.project.is_some()),
         ("ref", "gitlab", t.git_ref.is_some()),
         ("variables", "gitlab", !t.variables.is_empty()),
+        ("pipeline", "aws", t.pipeline.is_some()),
+        ("stage", "aws", t.stage.is_some()),
     ];
     for (name, owner, given) in set {
         if given && owner != t.provider {
@@ -315,10 +332,25 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
                 variables: t.variables.clone(),
             })
         }
+        "aws" => {
+            let pipeline = t.pipeline.as_deref().map(str::trim).unwrap_or_default();
+            if pipeline.is_empty() {
+                c.problem(
+                    &format!("{key}.pipeline"),
+                    "is missing: an aws target names its CodePipeline pipeline, e.g. \"portal-deploy\"",
+                );
+            }
+            Some(Provider::Aws {
+                pipeline: pipeline.to_string(),
+                stage: t.stage.clone(),
+            })
+        }
         other => {
             c.problem(
                 &format!("{key}.provider"),
-                format!("`{other}` is not a provider shipmate can trigger: use github or gitlab"),
+                format!(
+                    "`{other}` is not a provider shipmate can trigger: use github, gitlab or aws"
+                ),
             );
             None
         }
@@ -385,13 +417,85 @@ impl Section for GitlabApi {
 
 /// An API's base URL without its trailing `/`, checked as http(s).
 fn base_url(c: &mut Check<'_>, value: &str, example: &str) -> String {
+    base_url_at(c, "api_base_url", value, example)
+}
+
+/// [`base_url`] of `key`.
+fn base_url_at(c: &mut Check<'_>, key: &str, value: &str, example: &str) -> String {
     let url = value.trim().trim_end_matches('/').to_string();
     match reqwest::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => {}
         _ => c.problem(
-            "api_base_url",
+            key,
             format!("`{url}` is not an http(s) URL, e.g. {example}"),
         ),
     }
     url
+}
+
+/// `[aws]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    access_key_id: String,
+    #[serde(default)]
+    secret_access_key: Secret,
+    #[serde(default)]
+    endpoint_url: String,
+}
+
+/// Where and as whom the aws targets are started.
+#[derive(Debug, Clone)]
+pub struct AwsApi {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// `aws.endpoint_url`, else `https://codepipeline.{region}.amazonaws.com`.
+    pub endpoint: String,
+}
+
+impl AwsApi {
+    /// Whether credentials and a region are set.
+    pub fn is_configured(&self) -> bool {
+        !(self.region.is_empty()
+            || self.access_key_id.is_empty()
+            || self.secret_access_key.is_empty())
+    }
+}
+
+impl Section for AwsApi {
+    const NAME: &'static str = "aws";
+    type Raw = AwsSettings;
+
+    fn check(a: AwsSettings, c: &mut Check<'_>) -> Self {
+        let region = a.region.trim().to_string();
+        if !region
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        {
+            c.problem(
+                "region",
+                format!("`{region}` is not an AWS region, e.g. eu-west-1"),
+            );
+        }
+        let endpoint = if a.endpoint_url.trim().is_empty() {
+            format!("https://codepipeline.{region}.amazonaws.com")
+        } else {
+            base_url_at(
+                c,
+                "endpoint_url",
+                &a.endpoint_url,
+                "https://codepipeline.eu-west-1.amazonaws.com",
+            )
+        };
+        AwsApi {
+            region,
+            access_key_id: a.access_key_id.trim().to_string(),
+            secret_access_key: a.secret_access_key,
+            endpoint,
+        }
+    }
 }

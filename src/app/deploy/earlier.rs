@@ -20,14 +20,7 @@ fn source(target: &Target) -> Source {
 
 /// Whether `rec` is a run of `target` (its repository, in its environment).
 pub fn runs_for(target: &Target, rec: &RunRecord) -> bool {
-    let repository = target.provider.repository();
-    rec.run.source == source(target)
-        && rec.environment == target.environment
-        && rec
-            .run
-            .repository
-            .as_deref()
-            .is_some_and(|r| r.eq_ignore_ascii_case(repository))
+    rec.environment == target.environment && target.provider.started(&rec.run)
 }
 
 /// The target whose runs `rec` is one of.

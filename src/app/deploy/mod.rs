@@ -18,7 +18,7 @@ mod gate;
 mod trigger;
 
 pub use command::{DEPLOY, DeployCommand, Filter, ROLLBACK, Request, Rollback};
-pub use config::{DeployRules, GithubApi, GitlabApi, Provider, Target};
+pub use config::{AwsApi, DeployRules, GithubApi, GitlabApi, Provider, Target};
 pub use earlier::target_of;
 pub use gate::gate_signed;
 pub use trigger::{Trigger, TriggerPayload};
@@ -46,6 +46,7 @@ impl Feature for Deploys {
         &Checks::<DeployRules>::NEW,
         &Checks::<GithubApi>::NEW,
         &Checks::<GitlabApi>::NEW,
+        &Checks::<AwsApi>::NEW,
     ];
     type Command = DeployCommand;
 
@@ -91,10 +92,15 @@ fn require_credentials(ctx: &Ctx<'_>, target: &Target) -> Result<(), DomainError
             "gitlab",
             "SHIPMATE__GITLAB__TOKEN",
         ),
+        Provider::Aws { .. } => (
+            !ctx.app.config.section::<AwsApi>().is_configured(),
+            "aws",
+            "aws.region, SHIPMATE__AWS__ACCESS_KEY_ID and SHIPMATE__AWS__SECRET_ACCESS_KEY",
+        ),
     };
     if missing {
         return Err(DomainError::conflict(format!(
-            "`{}` deploys through {section}, but {section}.token is not set: an admin must set it ({variable}) before anything can be triggered",
+            "`{}` deploys through {section}, but its credentials are not set: an admin must set them ({variable}) before anything can be triggered",
             target.name
         )));
     }
@@ -162,6 +168,13 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
         ))
         .into());
     };
+    if let Provider::Aws { .. } = target.provider {
+        return Err(DomainError::conflict(format!(
+            "`{}` runs on AWS CodePipeline, whose executions shipmate cannot re-run yet: retry the stage in the AWS console",
+            target.name
+        ))
+        .into());
+    }
     let ask = Ask {
         kind: Kind::Rerun,
         git_ref: rec.run.branch.clone().unwrap_or_else(|| run_id.to_string()),

@@ -20,10 +20,10 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use super::config::inputs_for;
-use super::{DeployRules, GithubApi, GitlabApi, Provider, Target, apply_effects};
+use super::{AwsApi, DeployRules, GithubApi, GitlabApi, Provider, Target, apply_effects};
 use crate::app::feature::Job;
 use crate::app::{App, Ctx};
-use crate::ci::trigger::{self as ci, github, gitlab};
+use crate::ci::trigger::{self as ci, aws, github, gitlab};
 use crate::domain::deploy::{Attempt, Begun, DeployRequest, Kind, Outcome, RunLink};
 use crate::domain::{Actor, RecordId, RecordKind, RoleSet, UserRef};
 use crate::store::{self, Pending, Session};
@@ -250,6 +250,22 @@ async fn call(
             };
             let look = gitlab::find_pipeline(&client, &api, &pipeline, attempt.since());
             look_then_call(attempt, look, gitlab::create(&client, &api, &pipeline)).await
+        }
+        Provider::Aws { pipeline, .. } => {
+            let config = app.config.section::<AwsApi>();
+            let api = aws::Api {
+                endpoint: &config.endpoint,
+                region: &config.region,
+                access_key_id: &config.access_key_id,
+                secret_access_key: &config.secret_access_key,
+            };
+            // the token makes a repeated call answer with the execution it started
+            let token = format!("shipmate-{id}");
+            let execution = aws::Execution {
+                pipeline,
+                token: &token,
+            };
+            aws::start(&client, &api, &execution, app.clock.now()).await
         }
     }
 }

@@ -5,6 +5,7 @@
 //! ran), or unanswered (it may have run: the caller looks at the provider's
 //! runs before any new call). Provider types stay in these modules.
 
+pub mod aws;
 pub mod github;
 pub mod gitlab;
 
