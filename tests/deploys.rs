@@ -16,7 +16,7 @@ use common::{TestApp, ist, spawn_app_on};
 use serde_json::json;
 use shipmate::ci::auth::github_signature;
 use shipmate::domain::Platform;
-use shipmate::domain::timing::ManualClock;
+use shipmate::domain::timing::{Clock, ManualClock};
 use std::sync::Arc;
 
 /// The configuration: one production target behind two approvals and the
@@ -975,5 +975,119 @@ async fn a_wrong_aws_secret_is_refused_by_the_signature_check_and_reported() {
         posted.iter().any(|m| m
             == "⛔ DEP-1 portal-aws `v2.4.0` was not triggered: AWS answered HTTP 403: InvalidSignatureException: The request signature we calculated does not match the signature you provided."),
         "{posted:#?}"
+    );
+}
+
+/// A Jenkins-like receiver of shipmate's signed webhook: it checks the
+/// signature and the timestamp as the README tells receivers to, and starts
+/// one run per `Idempotency-Key`, answering a repeat with that run.
+#[derive(Clone, Default)]
+struct Receiver {
+    runs: Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    lose_next_answer: Arc<std::sync::atomic::AtomicBool>,
+    clock: Option<Arc<ManualClock>>,
+}
+
+impl wiremock::Respond for Receiver {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let Ok(timestamp) = header("x-shipmate-timestamp").parse::<i64>() else {
+            return wiremock::ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "no timestamp"}));
+        };
+        let now = self.clock.as_ref().expect("a clock").now().timestamp();
+        let expected =
+            shipmate::ci::trigger::generic::signature(RECEIVER_SECRET, timestamp, &request.body);
+        if (now - timestamp).abs() > 300 || header("x-shipmate-signature") != expected {
+            return wiremock::ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "bad signature"}));
+        }
+        let key = header("idempotency-key");
+        let mut runs = self.runs.lock().unwrap();
+        let n = match runs.iter().position(|(k, _)| *k == key) {
+            Some(i) => i + 1,
+            None => {
+                let body: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON");
+                runs.push((key, body));
+                runs.len()
+            }
+        };
+        if self
+            .lose_next_answer
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return wiremock::ResponseTemplate::new(503);
+        }
+        wiremock::ResponseTemplate::new(201).set_body_json(json!({
+            "run_id": 700 + n,
+            "url": format!("https://jenkins.example.com/job/portal/{}", 700 + n),
+        }))
+    }
+}
+
+const RECEIVER_SECRET: &str = "receiver-secret-0123456789";
+
+#[tokio::test]
+async fn a_generic_webhook_is_signed_and_posted_once_under_its_idempotency_key() {
+    // Arrange: the receiver's first answer is lost
+    let clock = Arc::new(ManualClock::new(start()));
+    let receiver = Receiver {
+        clock: Some(clock.clone()),
+        ..Receiver::default()
+    };
+    receiver
+        .lose_next_answer
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/shipmate"))
+        .respond_with(receiver.clone())
+        .mount(&server)
+        .await;
+    let toml = format!(
+        r#"
+[roles]
+devops = ["console:ops"]
+
+[[deploy.targets]]
+name = "legacy"
+environment = "staging"
+provider = "generic"
+url = "{}/shipmate"
+secret = "{RECEIVER_SECRET}"
+approvals = 0
+"#,
+        server.uri()
+    );
+    let t = spawn_app_on(&toml, clock).await;
+
+    // Act
+    t.ok("ops", "/deploy legacy ref:v2.4.0 reason:\"nightly\"")
+        .await;
+    wait_audit(&t, "DEP-1", "trigger.unanswered").await;
+    t.advance(TimeDelta::minutes(3)).await;
+
+    // Assert: two posts, one run
+    t.record("DEP-1").wait_state("triggered").await;
+    let runs = receiver.runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 1, "one run per idempotency key");
+    assert_eq!(runs[0].0, "shipmate-DEP-1");
+    assert_eq!(
+        runs[0].1,
+        json!({"request": "DEP-1", "kind": "deploy", "target": "legacy", "environment": "staging",
+               "ref": "v2.4.0", "reason": "nightly", "requested_by": "console:ops", "rolls_back_to": null})
+    );
+    assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains("Run 701 · https://jenkins.example.com/job/portal/701"),
+        "{card}"
     );
 }

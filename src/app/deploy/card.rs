@@ -139,6 +139,9 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
             .text(format!(
                 " (a new execution of its sources' latest revisions; idempotency token shipmate-{id})"
             )),
+        Provider::Generic { url, .. } => Line::new().text(format!(
+            "Runs: a signed webhook to {url} (Idempotency-Key shipmate-{id})"
+        )),
         Provider::Gitlab { project, .. } if r.kind == Kind::Rerun => {
             let run = r
                 .rerun

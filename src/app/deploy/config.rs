@@ -45,6 +45,11 @@ struct TargetSettings {
     pipeline: Option<String>,
     /// AWS: the stage a re-run retries (not used yet).
     stage: Option<String>,
+    /// Generic: where the signed webhook is posted.
+    url: Option<String>,
+    /// Generic: the webhook's HMAC-SHA256 key.
+    #[serde(default)]
+    secret: Secret,
     #[serde(default = "one")]
     approvals: u32,
     #[serde(default = "devops", deserialize_with = "list")]
@@ -82,6 +87,8 @@ pub enum Provider {
         pipeline: String,
         stage: Option<String>,
     },
+    /// A signed webhook to `url` (Jenkins and the like).
+    Generic { url: String, secret: Secret },
 }
 
 impl Provider {
@@ -90,6 +97,7 @@ impl Provider {
             Provider::Github { .. } => "github",
             Provider::Gitlab { .. } => "gitlab",
             Provider::Aws { .. } => "aws",
+            Provider::Generic { .. } => "generic",
         }
     }
 
@@ -99,6 +107,7 @@ impl Provider {
             Provider::Github { .. } => Source::Github,
             Provider::Gitlab { .. } => Source::Gitlab,
             Provider::Aws { .. } => Source::Aws,
+            Provider::Generic { .. } => Source::Generic,
         }
     }
 
@@ -111,6 +120,8 @@ impl Provider {
                 Provider::Github { repository, .. } => same(run.repository.as_deref(), repository),
                 Provider::Gitlab { project, .. } => same(run.repository.as_deref(), project),
                 Provider::Aws { pipeline, .. } => same(Some(&run.pipeline), pipeline),
+                // the receiver names its runs: only the ones it answered with are linked
+                Provider::Generic { .. } => false,
             }
     }
 }
@@ -249,6 +260,8 @@ fn foreign_keys(c: &mut Check<'_>, key: &str, t: &TargetSettings) {
         ("variables", "gitlab", !t.variables.is_empty()),
         ("pipeline", "aws", t.pipeline.is_some()),
         ("stage", "aws", t.stage.is_some()),
+        ("url", "generic", t.url.is_some()),
+        ("secret", "generic", !t.secret.is_empty()),
     ];
     for (name, owner, given) in set {
         if given && owner != t.provider {
@@ -345,12 +358,32 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
                 stage: t.stage.clone(),
             })
         }
+        "generic" => {
+            let url = t.url.as_deref().map(str::trim).unwrap_or_default();
+            match reqwest::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => c.problem(
+                    &format!("{key}.url"),
+                    format!(
+                        "`{url}` is not an http(s) URL, e.g. https://jenkins.example.com/shipmate"
+                    ),
+                ),
+            }
+            if t.secret.expose().len() < 16 {
+                c.problem(
+                    &format!("{key}.secret"),
+                    "is shorter than 16 characters: the webhook's signing key must be at least 16",
+                );
+            }
+            Some(Provider::Generic {
+                url: url.to_string(),
+                secret: t.secret.clone(),
+            })
+        }
         other => {
             c.problem(
                 &format!("{key}.provider"),
-                format!(
-                    "`{other}` is not a provider shipmate can trigger: use github, gitlab or aws"
-                ),
+                format!("`{other}` is not a provider shipmate can trigger: use github, gitlab, aws or generic"),
             );
             None
         }

@@ -97,6 +97,8 @@ fn require_credentials(ctx: &Ctx<'_>, target: &Target) -> Result<(), DomainError
             "aws",
             "aws.region, SHIPMATE__AWS__ACCESS_KEY_ID and SHIPMATE__AWS__SECRET_ACCESS_KEY",
         ),
+        // its url and secret are checked with the configuration
+        Provider::Generic { .. } => (false, "generic", ""),
     };
     if missing {
         return Err(DomainError::conflict(format!(
@@ -168,10 +170,11 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
         ))
         .into());
     };
-    if let Provider::Aws { .. } = target.provider {
+    if let Provider::Aws { .. } | Provider::Generic { .. } = target.provider {
         return Err(DomainError::conflict(format!(
-            "`{}` runs on AWS CodePipeline, whose executions shipmate cannot re-run yet: retry the stage in the AWS console",
-            target.name
+            "`{}` is triggered through {}, whose runs shipmate cannot re-run yet: request a deploy of the same ref",
+            target.name,
+            target.provider.name()
         ))
         .into());
     }

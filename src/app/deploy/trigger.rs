@@ -23,7 +23,7 @@ use super::config::inputs_for;
 use super::{AwsApi, DeployRules, GithubApi, GitlabApi, Provider, Target, apply_effects};
 use crate::app::feature::Job;
 use crate::app::{App, Ctx};
-use crate::ci::trigger::{self as ci, aws, github, gitlab};
+use crate::ci::trigger::{self as ci, aws, generic, github, gitlab};
 use crate::domain::deploy::{Attempt, Begun, DeployRequest, Kind, Outcome, RunLink};
 use crate::domain::{Actor, RecordId, RecordKind, RoleSet, UserRef};
 use crate::store::{self, Pending, Session};
@@ -266,6 +266,21 @@ async fn call(
                 token: &token,
             };
             aws::start(&client, &api, &execution, app.clock.now()).await
+        }
+        Provider::Generic { url, secret } => {
+            let body = serde_json::json!({
+                "request": id.to_string(),
+                "kind": request.kind,
+                "target": request.target,
+                "environment": request.environment,
+                "ref": request.git_ref,
+                "reason": request.reason,
+                "requested_by": request.requester.to_string(),
+                "rolls_back_to": request.rolls_back_to,
+            });
+            // the key makes a repeated post answer with the run it started
+            let key = format!("shipmate-{id}");
+            generic::post(&client, url, secret, &key, &body, app.clock.now()).await
         }
     }
 }

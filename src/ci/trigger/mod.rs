@@ -6,6 +6,7 @@
 //! runs before any new call). Provider types stay in these modules.
 
 pub mod aws;
+pub mod generic;
 pub mod github;
 pub mod gitlab;
 
