@@ -1091,3 +1091,34 @@ approvals = 0
         "{card}"
     );
 }
+
+#[tokio::test]
+async fn a_request_approved_after_a_freeze_began_is_not_triggered() {
+    // Arrange: filed before the freeze
+    let (t, actions, _github) = spawn(INPUTS, false).await;
+    t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+    t.ok(
+        "rm",
+        "/freeze start portal-prod until:3d reason:\"post-release freeze\"",
+    )
+    .await;
+
+    // Act
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+
+    // Assert
+    t.record("DEP-1").wait_state("refused").await;
+    assert_eq!(actions.dispatched(), 0);
+    let posted = t.posted("#bioinfo").await;
+    assert!(
+        posted.iter().any(|m| m
+            == "⛔ DEP-1 portal-prod `v2.4.0` was not triggered: `portal-prod` is in a code freeze (post-release freeze). File it again when that allows, or an admin may file it with override:\"why\""),
+        "{posted:#?}"
+    );
+    assert!(
+        audit(&t, "DEP-1")
+            .await
+            .contains(&"trigger.blocked".to_string())
+    );
+}

@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Filing is refused inside a code freeze of the target, or (production)
-//! outside the release windows, unless an admin overrides with a reason.
+//! outside the release windows, unless an admin overrides with a reason;
+//! a request approved later is checked again before its first trigger
+//! attempt ([`DeployRequest::blocked`]).
 //!
 //! The trigger is made at most once, across restarts: each attempt is
 //! recorded (with a lease) before the provider is called, and an attempt
@@ -595,6 +597,24 @@ impl DeployRequest {
     /// The key of the pipeline run the trigger started, once known.
     pub fn run_key(&self) -> Option<String> {
         self.trigger.run.as_ref().map(RunLink::run_key)
+    }
+
+    /// A freeze or the release windows stand in the way now, before the
+    /// first attempt, of a request no admin overrode: refused, nothing runs.
+    pub fn blocked(&mut self, blocks: &[String]) -> Vec<Effect> {
+        if self.state != State::Triggering
+            || self.trigger.attempts > 0
+            || self.overridden.is_some()
+            || blocks.is_empty()
+        {
+            return Vec::new();
+        }
+        self.state = State::Refused;
+        self.trigger.note = Some(format!(
+            "{}. File it again when that allows, or an admin may file it with override:\"why\"",
+            blocks.join("; ")
+        ));
+        vec![Effect::Announce(Notice::Refused)]
     }
 
     /// Begins an attempt at the trigger, holding it for `lease`.

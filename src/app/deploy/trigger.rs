@@ -20,6 +20,7 @@ use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use super::config::inputs_for;
+use super::gate;
 use super::{AwsApi, DeployRules, GithubApi, GitlabApi, Provider, Target, apply_effects};
 use crate::app::feature::Job;
 use crate::app::{App, Ctx};
@@ -126,6 +127,17 @@ async fn begin(app: &App, n: i64) -> anyhow::Result<Option<(Attempt, DeployReque
             .section::<DeployRules>()
             .target(&request.target)
             .cloned();
+        if let Some(target) = &target {
+            // a freeze or the windows may have closed in since it was filed
+            let blocks = gate::blocks(ctx, target).await?;
+            let effects = request.blocked(&blocks);
+            if !effects.is_empty() {
+                store::deploy::update(&mut ctx.db, n, &request, ctx.now).await?;
+                ctx.audit(&id.to_string(), "trigger.blocked", &blocks.join("; "));
+                apply_effects(ctx, id, &request, effects).await?;
+                return Ok(None);
+            }
+        }
         let begun = request.begin_attempt(ctx.now, LEASE);
         let attempt = match begun {
             Begun::Nothing => return Ok(None),
