@@ -49,6 +49,8 @@ async fn help_lists_every_command_with_its_summary() {
       /version          Version policy: releases, support (n and n-1) and end of service life
       /incident         Partner incidents with response SLAs in business hours
       /subscribers      E-mail subscribers of the status page's notices
+      /deploy           Request, approve and follow gated deploys
+      /rollback         Request a rollback of a deploy target (a gated deploy request)
       /help             List the commands, or show the usage of one
     ");
 }

@@ -24,6 +24,7 @@ features! {
     Version => super::version::Versions,
     Incident => super::incident::Incidents,
     Subscribers => super::subscribers::Subscribers,
+    Deploy => super::deploy::Deploys,
 }
 
 impl Settings {
@@ -76,6 +77,8 @@ mod tests {
             ("delete-request", "id") => "DR-7",
             ("downtime", "id") => "DT-7",
             ("incident", "id") => "INC-7",
+            ("deploy", "id") => "DEP-7",
+            ("pipeline", "run") => "30433642",
             ("incident", "version" | "fix-in") => "2.5.56",
             ("incident", "month") => "2026-11",
             ("incident", "mail") => "3",

@@ -11,6 +11,7 @@
 pub mod calendar;
 mod context;
 pub mod deletion;
+pub mod deploy;
 pub mod downtime;
 pub mod feature;
 pub mod features;
@@ -20,6 +21,7 @@ mod help;
 pub mod incident;
 pub mod invocation;
 pub mod jobs;
+pub mod listing;
 pub mod mention;
 pub mod message;
 pub mod pipeline;

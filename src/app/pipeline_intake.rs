@@ -9,7 +9,8 @@
 //! ([`store::outbox::enqueue_latest`] merges it into a still-pending
 //! row). Every step is one statement per batch, not per delivery, and the
 //! whole batch is two round trips to SQLite: the reads go with the `BEGIN`,
-//! the writes with the `COMMIT`.
+//! the writes with the `COMMIT`. A run a deploy request triggered redraws
+//! the request's card when its status moves.
 //! Only after the commit does each handler get its answer, so a 2xx means
 //! the event is stored. One writer means no lock contention between
 //! requests, and batching means one commit (one WAL append) for many.
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use super::App;
+use super::deploy::{DeployRules, card_with_run, with_failure_buttons};
 use super::pipeline::PipelineRules;
 use super::pipeline_message::{RunRecord, failure_message, flag_message, run_message};
 use crate::ci::{Delivery, Intake};
@@ -177,6 +179,10 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
     store::freeze::read_since(&mut reads, now - chrono::TimeDelta::days(1));
     store::outbox::read_latest_state(&mut reads, &channel_names, &candidates, now);
     store::roles::read_all(&mut reads);
+    let deploys = !app.config.section::<DeployRules>().targets.is_empty();
+    if deploys {
+        store::deploy::read_by_runs(&mut reads, &candidates);
+    }
     let (tx, found) = Tx::begin_with(app.db.lock().await, reads).await?;
 
     let fresh = store::pipeline::fresh_deliveries(&found)?;
@@ -214,6 +220,16 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
         .collect();
     let grants = store::roles::grants_from(&found)?;
     let latest = store::outbox::latest_state_from(&found)?;
+    let linked = if deploys {
+        store::deploy::by_runs_from(&found)?
+    } else {
+        Vec::new()
+    };
+    // the status each deploy's run had, to redraw its card when it moves
+    let before: HashMap<&str, Status> = linked
+        .iter()
+        .filter_map(|(_, key, _)| Some((key.as_str(), records.get(key)?.run.status)))
+        .collect();
 
     // 2. Fold, route, flag (against the code freezes in force around now).
     let mut pending = Pending::default();
@@ -249,7 +265,17 @@ pub async fn write_batch(app: &App, deliveries: &[&Delivery]) -> anyhow::Result<
         .collect();
     let mut writes = Batch::default();
     store::pipeline::save_runs(&mut writes, &rows, now);
-    let posted = queue_messages(app, &mut writes, &records, &pending, &latest, &grants, now)?;
+    let mut posted = queue_messages(app, &mut writes, &records, &pending, &latest, &grants, now)?;
+    for (n, key, request) in &linked {
+        let Some(rec) = records.get(key) else {
+            continue;
+        };
+        if before.get(key.as_str()) != Some(&rec.run.status) {
+            let (channel, card, card_key) = card_with_run(app, *n, request, rec);
+            writes.outbox(channel.to_string(), &card, Some(card_key), now);
+            posted = true;
+        }
+    }
     let (sql, args) = writes.into_parts()?;
     tx.commit_with(sql, args)
         .await
@@ -432,7 +458,8 @@ fn queue_messages(
             let members = members(app, grants, &role);
             (role, members)
         });
-        let body = serde_json::to_string(&failure_message(rec, oncall))?;
+        let message = with_failure_buttons(app, rec, failure_message(rec, oncall));
+        let body = serde_json::to_string(&message)?;
         reply(channels, &body, &format!("{key}:failure"), key);
     }
     for key in &pending.flagged {

@@ -15,6 +15,7 @@ pub mod generic;
 pub mod github;
 pub mod gitlab;
 pub mod sns;
+pub mod trigger;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};

@@ -14,8 +14,9 @@
 //! rows and jobs in the same transaction as the new state.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 
+pub use super::approval::{Approval, Objection};
+use super::approval::{objection, refuse_uncountable, resolve_all};
 use super::{Actor, ChannelRef, DomainError, Role, UserRef};
 use crate::text_enum;
 
@@ -48,24 +49,6 @@ text_enum!(
         Cancelled = "cancelled",
     }
 );
-
-/// One approval, counted once per person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Approval {
-    pub by: UserRef,
-    pub person: String,
-    pub role: Role,
-    pub at: DateTime<Utc>,
-}
-
-/// One objection; open until a steward resolves it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Objection {
-    pub by: UserRef,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    pub resolved_by: Option<UserRef>,
-}
 
 /// The rules that come from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,17 +256,12 @@ impl DeletionRequest {
                 )));
             }
         }
-        if by.person == self.requester_person {
-            return Err(DomainError::forbidden(format!(
-                "you filed this request, so you cannot approve it: another {} must",
-                policy.approver
-            )));
-        }
-        if self.approvals.iter().any(|a| a.person == by.person) {
-            return Err(DomainError::conflict(
-                "you have already approved this request",
-            ));
-        }
+        refuse_uncountable(
+            &self.approvals,
+            &self.requester_person,
+            by,
+            policy.approver.as_str(),
+        )?;
         let (approver, product) = (&policy.approver, &policy.product);
         let stewards_short = self.count_approvals(approver) < policy.approvals_required as usize;
         let product_short = self.needs_product && self.count_approvals(product) == 0;
@@ -347,17 +325,7 @@ impl DeletionRequest {
         reason: String,
         now: DateTime<Utc>,
     ) -> Result<Vec<Effect>, DomainError> {
-        let reason = reason.trim().to_string();
-        if reason.is_empty() {
-            return Err(DomainError::invalid(
-                "an objection needs a reason: add reason:\"…\"",
-            ));
-        }
-        if reason.len() > MAX_TEXT {
-            return Err(DomainError::invalid(format!(
-                "the reason is too long: keep it under {MAX_TEXT} characters"
-            )));
-        }
+        let objection = objection(by, &reason, now)?;
         match self.state {
             State::PendingApproval | State::CoolingOff | State::Ready => {
                 self.held_from = Some(self.state);
@@ -372,12 +340,8 @@ impl DeletionRequest {
                 )));
             }
         }
-        self.objections.push(Objection {
-            by: by.user.clone(),
-            reason: reason.clone(),
-            at: now,
-            resolved_by: None,
-        });
+        let reason = objection.reason.clone();
+        self.objections.push(objection);
         Ok(vec![Effect::Announce(Notice::OnHold {
             by: by.user.clone(),
             reason,
@@ -397,13 +361,7 @@ impl DeletionRequest {
                 self.state
             )));
         }
-        for objection in self
-            .objections
-            .iter_mut()
-            .filter(|o| o.resolved_by.is_none())
-        {
-            objection.resolved_by = Some(by.user.clone());
-        }
+        resolve_all(&mut self.objections, &by.user);
         match self.held_from.take() {
             Some(State::PendingApproval) | None => {
                 self.state = State::PendingApproval;

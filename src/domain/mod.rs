@@ -4,9 +4,11 @@
 //! rule takes `now` explicitly so it can be tested without a clock or I/O.
 
 pub mod address;
+pub mod approval;
 pub mod calendar;
 pub mod choice;
 pub mod deletion;
+pub mod deploy;
 pub mod downtime;
 pub mod error;
 pub mod freeze;

@@ -1,4 +1,4 @@
-//! Record identifiers: `DR-n`, `REL-n`, `DT-n`, `INC-n`, numbered per kind from 1.
+//! Record identifiers: `DR-n`, `REL-n`, `DT-n`, `INC-n`, `DEP-n`, numbered per kind from 1.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,6 +11,7 @@ pub enum RecordKind {
     Release,
     Downtime,
     Incident,
+    DeployRequest,
 }
 
 impl RecordKind {
@@ -20,6 +21,7 @@ impl RecordKind {
             RecordKind::Release => "REL",
             RecordKind::Downtime => "DT",
             RecordKind::Incident => "INC",
+            RecordKind::DeployRequest => "DEP",
         }
     }
 }
@@ -71,6 +73,7 @@ impl FromStr for RecordId {
             RecordKind::Release,
             RecordKind::Downtime,
             RecordKind::Incident,
+            RecordKind::DeployRequest,
         ]
         .into_iter()
         .find(|k| {
@@ -79,7 +82,7 @@ impl FromStr for RecordId {
         })
         .ok_or_else(|| {
             DomainError::invalid(format!(
-                "`{s}` is not a record id like DR-1, REL-1, DT-1 or INC-1"
+                "`{s}` is not a record id like DR-1, REL-1, DT-1, INC-1 or DEP-1"
             ))
         })?;
         Self::parse_as(kind, s)

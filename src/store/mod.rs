@@ -15,6 +15,7 @@ pub mod backup;
 pub mod batch;
 pub mod checkpoint;
 pub mod deletion;
+pub mod deploy;
 pub mod downtime;
 pub mod freeze;
 pub mod inbound_mail;

@@ -160,3 +160,48 @@ pub async fn environments(db: &mut impl Access) -> anyhow::Result<Vec<String>> {
             .await?,
     )
 }
+
+/// The stored body of one run, if it has been seen.
+pub async fn run_body(db: &mut impl Access, key: &str) -> anyhow::Result<Option<String>> {
+    let conn = super::conn(db).await?;
+    Ok(
+        sqlx::query_scalar("SELECT body FROM pipeline_runs WHERE key = ?")
+            .bind(key)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// The stored bodies of the latest runs of `source` in `environment`, newest first.
+pub async fn recent_in(
+    db: &mut impl Access,
+    source: &str,
+    environment: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<String>> {
+    let conn = super::conn(db).await?;
+    Ok(sqlx::query_scalar(
+        "SELECT body FROM pipeline_runs WHERE source = ? AND environment = ? ORDER BY seq DESC LIMIT ?",
+    )
+    .bind(source)
+    .bind(environment)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The stored body of the latest attempt of run `run_id` of `source`.
+pub async fn latest_attempt(
+    db: &mut impl Access,
+    source: &str,
+    run_id: &str,
+) -> anyhow::Result<Option<String>> {
+    let conn = super::conn(db).await?;
+    let prefix = format!("pipeline:{source}:{run_id}:");
+    Ok(sqlx::query_scalar(
+        "SELECT body FROM pipeline_runs WHERE substr(key, 1, length(?1)) = ?1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(prefix)
+    .fetch_optional(conn)
+    .await?)
+}

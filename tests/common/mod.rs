@@ -3,6 +3,10 @@
 //! a user would.
 #![allow(dead_code)]
 
+pub mod aws;
+pub mod github;
+pub mod gitlab;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +59,15 @@ pub fn ist(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         .single()
         .expect("a valid IST time")
         .with_timezone(&Utc)
+}
+
+/// The app on `clock` (shared with the test's mock services), with a
+/// configuration file (for tables the environment cannot set, such as
+/// `[[deploy.targets]]`); [`TestApp::restart`] reads the same file again.
+pub async fn spawn_app_on(toml: &str, clock: Arc<ManualClock>) -> TestApp {
+    let mut t = spawn_app_with(&[], Some(toml), clock.clone(), None).await;
+    t.clock = Some(clock);
+    t
 }
 
 /// A running application.
@@ -196,7 +209,9 @@ impl TestApp {
         let dir = self.dir.clone();
         let clock = self.clock.clone().expect("restart needs spawn_app_at");
         drop(self);
-        let mut t = spawn_app_in(dir, overrides, clock.clone()).await;
+        // the same configuration file, when the app was started with one
+        let toml = std::fs::read_to_string(dir.path().join("test.toml")).ok();
+        let mut t = build(dir, overrides, toml.as_deref(), clock.clone(), None).await;
         t.clock = Some(clock);
         t
     }
@@ -368,7 +383,8 @@ impl RecordCheck<'_> {
             Some(("DR", n)) => ("deletion_requests", n),
             Some(("DT", n)) => ("downtimes", n),
             Some(("INC", n)) => ("incidents", n),
-            _ => panic!("record ids are DR-n, DT-n or INC-n, not {}", self.id),
+            Some(("DEP", n)) => ("deploy_requests", n),
+            _ => panic!("record ids are DR-n, DT-n, INC-n or DEP-n, not {}", self.id),
         };
         let n: i64 = n.parse().expect("record number");
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -379,6 +395,24 @@ impl RecordCheck<'_> {
         .await
         .expect("state")
         .unwrap_or_else(|| panic!("{} does not exist", self.id))
+    }
+
+    /// Waits until the record is in `state`, for work the app does in the
+    /// background (a deploy's trigger call); fails after [`STEP_TIMEOUT`].
+    pub async fn wait_state(&self, state: &str) {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let now = self.state().await;
+            if now == state {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} is {now}, never {state}",
+                self.id
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Fails the test unless the record is in `state`.

@@ -1,6 +1,7 @@
 //! `/delete-request`: its grammar entry and its typed form.
 
 use crate::app::feature::Input;
+use crate::app::listing::StateFilter;
 use crate::app::mention::parse_users;
 use crate::domain::choice::names_with;
 use crate::domain::deletion::{Reason, Sensitivity, State};
@@ -104,24 +105,8 @@ pub struct Create {
     pub stakeholders: Vec<UserRef>,
 }
 
-/// Which requests `/delete-request list` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Filter {
-    /// Every request not yet done or cancelled.
-    Open,
-    All,
-    Only(State),
-}
-
-impl Filter {
-    pub fn name(self) -> &'static str {
-        match self {
-            Filter::Open => "open",
-            Filter::All => "all",
-            Filter::Only(state) => state.as_str(),
-        }
-    }
-}
+/// Which requests `/delete-request list` shows (open: not yet done or cancelled).
+pub type Filter = StateFilter<State>;
 
 /// One `/delete-request` command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,11 +184,7 @@ impl TryFrom<Input<'_>> for DeletionCommand {
                 note: input.string("note"),
             },
             "show" => DeletionCommand::Show(id()?),
-            "list" => DeletionCommand::List(match input.text("state") {
-                None | Some("open") => Filter::Open,
-                Some("all") => Filter::All,
-                Some(state) => Filter::Only(state.parse()?),
-            }),
+            "list" => DeletionCommand::List(Filter::from_input(&input, "state")?),
             _ => return Err(input.unknown()),
         })
     }

@@ -12,6 +12,7 @@ pub use jobs::{Expire, ExpirePayload, ReadyReminder};
 
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
+use super::listing::with_history;
 use super::message::local;
 use super::{Ctx, Line, Message, Reply};
 use crate::domain::deletion::{DeletionRequest, Draft, Effect, Event, Notice, Policy, State};
@@ -382,34 +383,12 @@ async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
                 .text(format!(" ({status}): {}", o.reason)),
         );
     }
-    m = m.line(Line::new().text("History:"));
-    for e in store::audit::for_record(&mut ctx.db, &id.to_string()).await? {
-        let detail = if e.detail.is_empty() {
-            String::new()
-        } else {
-            format!(" — {}", e.detail)
-        };
-        m = m.line(Line::new().text(format!(
-            "  {}  {}  {}{detail}",
-            local(e.at, tz),
-            e.actor,
-            e.action
-        )));
-    }
+    let m = with_history(ctx, m, &id.to_string()).await?;
     Ok(Reply::private(m))
 }
 
 async fn list(ctx: &mut Ctx<'_>, filter: Filter) -> Handled<Reply> {
-    let states: Vec<State> = match filter {
-        Filter::All => Vec::new(),
-        Filter::Open => vec![
-            State::PendingApproval,
-            State::CoolingOff,
-            State::OnHold,
-            State::Ready,
-        ],
-        Filter::Only(state) => vec![state],
-    };
+    let states = filter.states(|s| !matches!(s, State::Done | State::Cancelled));
     let filter = filter.name();
     let requests = store::deletion::list(&mut ctx.db, &states, 50).await?;
     if requests.is_empty() {

@@ -1,6 +1,8 @@
 //! `/pipeline status [env:…]` (the latest run of each pipeline per
-//! environment) and `/pipeline history <pipeline>` (its last runs). Both
-//! read what the webhook writer ([`super::pipeline_intake`]) stored.
+//! environment) and `/pipeline history <pipeline>` (its last runs), which
+//! read what the webhook writer ([`super::pipeline_intake`]) stored, and
+//! `/pipeline rerun <run> [failed-only]`, a deploy request
+//! ([`super::deploy::rerun`]).
 
 mod config;
 
@@ -12,7 +14,7 @@ use super::message::{Line, Message};
 use super::pipeline_message::{RunRecord, summary};
 use super::{Ctx, Reply};
 use crate::domain::DomainError;
-use crate::grammar::spec::opt_key;
+use crate::grammar::spec::{opt_key, pos};
 use crate::grammar::{CommandSpec, Form, Param, SubSpec};
 use crate::settings::{Checks, SectionCheck};
 use crate::store;
@@ -30,6 +32,21 @@ pub static PIPELINE: CommandSpec = CommandSpec {
                 "environment",
                 "only this environment, e.g. production",
             )],
+        },
+        SubSpec {
+            name: "rerun",
+            summary: "Request a re-run of a deploy target's run (a gated deploy request)",
+            params: &[
+                pos("run", "run", "the provider's run id, e.g. 30433642"),
+                Param {
+                    name: "jobs",
+                    form: Form::Positional,
+                    required: false,
+                    choices: &["failed-only", "all"],
+                    hint: "failed-only",
+                    help: "re-run only the failed jobs (default: all)",
+                },
+            ],
         },
         SubSpec {
             name: "history",
@@ -56,6 +73,11 @@ pub enum PipelineCommand {
     History {
         pipeline: String,
     },
+    /// A re-run of a deploy target's run, as a deploy request.
+    Rerun {
+        run: String,
+        failed_only: bool,
+    },
 }
 
 impl TryFrom<Input<'_>> for PipelineCommand {
@@ -66,6 +88,18 @@ impl TryFrom<Input<'_>> for PipelineCommand {
             "status" => PipelineCommand::Status {
                 env: input.string("env"),
             },
+            "rerun" => {
+                let run = input.required("run")?.trim().to_string();
+                if run.is_empty() || !run.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(DomainError::invalid(format!(
+                        "`{run}` is not a run id: give the provider's number, e.g. /pipeline rerun 30433642"
+                    )));
+                }
+                PipelineCommand::Rerun {
+                    run,
+                    failed_only: input.text("jobs") == Some("failed-only"),
+                }
+            }
             "history" => PipelineCommand::History {
                 pipeline: input.required("pipeline")?.to_string(),
             },
@@ -86,6 +120,9 @@ impl Feature for Pipelines {
         match command {
             PipelineCommand::Status { env } => status(ctx, env.as_deref()).await,
             PipelineCommand::History { pipeline } => history(ctx, &pipeline).await,
+            PipelineCommand::Rerun { run, failed_only } => {
+                super::deploy::rerun(ctx, &run, failed_only).await
+            }
         }
     }
 }

@@ -376,6 +376,10 @@ async fn signoff(
     let effects = effects.map_err(|e| e.about(id))?;
     save(ctx, id, &r, action, &detail).await?;
     apply_effects(ctx, id, &r, effects).await?;
+    if action == "signoff" {
+        // deploy requests waiting for this gate move on
+        super::deploy::gate_signed(ctx, &r).await?;
+    }
     let verb = if action == "signoff" {
         "signed"
     } else {
