@@ -905,11 +905,21 @@ access_key_id = "{key}"
 secret_access_key = "{secret}"
 endpoint_url = "{endpoint}"
 
+[webhooks.aws]
+token = "aws-token"
+
+[[pipelines.routes]]
+source = "aws"
+pipeline = "portal-deploy"
+environment = "staging"
+channels = ["console:#deploys"]
+
 [[deploy.targets]]
 name = "portal-aws"
 environment = "staging"
 provider = "aws"
 pipeline = "portal-deploy"
+stage = "Deploy"
 approvals = 0
 
 [[deploy.targets]]
@@ -1130,5 +1140,60 @@ async fn a_request_approved_after_a_freeze_began_is_not_triggered() {
         audit(&t, "DEP-1")
             .await
             .contains(&"trigger.blocked".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_aws_stage_is_retried_once_through_a_rerun_request() {
+    // Arrange: an execution AWS reports failed in its Deploy stage
+    let (t, aws, _server) = spawn_aws(common::aws::SECRET_ACCESS_KEY).await;
+    let execution = "12345678-1234-5678-abcd-12345678abcd";
+    aws.fail_stage(execution, "Deploy");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/aws/codepipeline.pipeline-execution.started.json"
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    event["detail"]["pipeline"] = json!("portal-deploy");
+    event["detail"]["state"] = json!("FAILED");
+    let response = reqwest::Client::new()
+        .post(t.url("/webhooks/aws"))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer aws-token")
+        .body(serde_json::to_vec(&event).expect("JSON"))
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status().as_u16(), 200);
+
+    // Act
+    let filed = t
+        .ok("ops", &format!("/pipeline rerun {execution} failed-only"))
+        .await;
+
+    // Assert
+    assert!(
+        filed.starts_with(&format!(
+            "Filed DEP-1: re-run the failed jobs of run {execution} → portal-aws (staging)."
+        )),
+        "{filed}"
+    );
+    t.record("DEP-1").wait_state("triggered").await;
+    t.advance(TimeDelta::minutes(10)).await;
+    assert_eq!(
+        aws.retries.lock().unwrap().clone(),
+        [(
+            execution.to_string(),
+            "Deploy".to_string(),
+            "FAILED_ACTIONS".to_string()
+        )]
+    );
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains(&format!(
+            "Runs: AWS CodePipeline retry of the failed actions of stage Deploy of portal-deploy in execution {execution}"
+        )),
+        "{card}"
     );
 }

@@ -1,4 +1,5 @@
-//! AWS CodePipeline's `StartPipelineExecution` as strict as AWS: the JSON
+//! AWS CodePipeline's `StartPipelineExecution`, `RetryStageExecution` and
+//! `GetPipelineState` as strict as AWS: the JSON
 //! 1.1 protocol (`POST /`, `Content-Type: application/x-amz-json-1.1`,
 //! `X-Amz-Target: CodePipeline_20150709.StartPipelineExecution`), and every
 //! request's Signature Version 4 checked with a known key — computed here
@@ -9,7 +10,8 @@
 //! signature that does not match or a request dated more than 15 minutes
 //! from its clock (403 InvalidSignatureException), an unknown operation,
 //! a malformed `clientRequestToken` (400 ValidationException) and an
-//! unknown pipeline (400 PipelineNotFoundException). The same
+//! unknown pipeline (400 PipelineNotFoundException), and a retry of a stage
+//! that has not failed (400 StageNotRetryableException). The same
 //! `clientRequestToken` answers with the execution it started.
 
 use std::collections::BTreeMap;
@@ -92,6 +94,9 @@ pub struct CodePipeline {
     pub executions: Arc<Mutex<Vec<(String, String)>>>,
     clock: Arc<ManualClock>,
     answer: Arc<Mutex<Option<u16>>>,
+    /// (execution, stage) → status, and the retries asked for.
+    pub stages: Arc<Mutex<BTreeMap<(String, String), String>>>,
+    pub retries: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 fn error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
@@ -107,7 +112,79 @@ impl CodePipeline {
             executions: Arc::default(),
             clock,
             answer: Arc::default(),
+            stages: Arc::default(),
+            retries: Arc::default(),
         }
+    }
+
+    /// A stage of an execution failed.
+    pub fn fail_stage(&self, execution: &str, stage: &str) {
+        let key = (execution.to_string(), stage.to_string());
+        self.stages.lock().unwrap().insert(key, "Failed".into());
+    }
+
+    fn retry_stage(&self, body: &Value) -> ResponseTemplate {
+        let field = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (pipeline, stage, execution, mode) = (
+            field("pipelineName"),
+            field("stageName"),
+            field("pipelineExecutionId"),
+            field("retryMode"),
+        );
+        if !self.pipelines.contains(&pipeline) {
+            return error(400, "PipelineNotFoundException", "no such pipeline");
+        }
+        if mode != "FAILED_ACTIONS" && mode != "ALL_ACTIONS" {
+            return error(
+                400,
+                "ValidationException",
+                "retryMode must be FAILED_ACTIONS or ALL_ACTIONS",
+            );
+        }
+        let mut stages = self.stages.lock().unwrap();
+        match stages.get_mut(&(execution.clone(), stage.clone())) {
+            Some(status) if status == "Failed" => {
+                *status = "InProgress".into();
+                self.retries
+                    .lock()
+                    .unwrap()
+                    .push((execution.clone(), stage, mode));
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({ "pipelineExecutionId": execution }))
+            }
+            Some(_) => error(
+                400,
+                "StageNotRetryableException",
+                "The stage is not in a retryable state",
+            ),
+            None => error(400, "StageNotFoundException", "no such stage execution"),
+        }
+    }
+
+    fn pipeline_state(&self, body: &Value) -> ResponseTemplate {
+        let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+        if !self.pipelines.iter().any(|p| p == name) {
+            return error(400, "PipelineNotFoundException", "no such pipeline");
+        }
+        let stages: Vec<Value> = self
+            .stages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|((execution, stage), status)| {
+                json!({
+                    "stageName": stage,
+                    "latestExecution": {"pipelineExecutionId": execution, "status": status},
+                })
+            })
+            .collect();
+        ResponseTemplate::new(200)
+            .set_body_json(json!({ "pipelineName": name, "stageStates": stages }))
     }
 
     pub async fn start(&self) -> MockServer {
@@ -233,13 +310,6 @@ impl CodePipeline {
         if let Some(refusal) = self.verify(request) {
             return refusal;
         }
-        let target = request
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok());
-        if target != Some("CodePipeline_20150709.StartPipelineExecution") {
-            return error(400, "UnknownOperationException", "");
-        }
         let content = request
             .headers
             .get("content-type")
@@ -254,6 +324,16 @@ impl CodePipeline {
         let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
             return error(400, "SerializationException", "the body is not JSON");
         };
+        let target = request
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok());
+        match target {
+            Some("CodePipeline_20150709.StartPipelineExecution") => {}
+            Some("CodePipeline_20150709.RetryStageExecution") => return self.retry_stage(&body),
+            Some("CodePipeline_20150709.GetPipelineState") => return self.pipeline_state(&body),
+            _ => return error(400, "UnknownOperationException", ""),
+        }
         let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
         let token = body.get("clientRequestToken").and_then(Value::as_str);
         if let Some(token) = token

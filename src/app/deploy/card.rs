@@ -107,15 +107,19 @@ fn with_values(
     line.text(" with ").code(text)
 }
 
+/// The run a re-run repeats, and whether only its failed jobs.
+fn rerun_of(r: &DeployRequest) -> (&str, bool) {
+    r.rerun
+        .as_ref()
+        .map(|x| (x.run_id.as_str(), x.failed_only))
+        .unwrap_or_default()
+}
+
 /// What the provider will run, in words.
 fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
     match &target.provider {
         Provider::Github { repository, .. } if r.kind == Kind::Rerun => {
-            let (run, failed) = r
-                .rerun
-                .as_ref()
-                .map(|x| (x.run_id.as_str(), x.failed_only))
-                .unwrap_or_default();
+            let (run, failed) = rerun_of(r);
             let jobs = if failed { "failed jobs" } else { "jobs" };
             Line::new().text(format!(
                 "Runs: GitHub re-run of the {jobs} of run {run} in {repository}"
@@ -132,6 +136,14 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
                 .text(format!(" of {repository} on "))
                 .code(&r.git_ref);
             with_values(line, inputs, r, id)
+        }
+        Provider::Aws { pipeline, stage } if r.kind == Kind::Rerun => {
+            let (run, failed) = rerun_of(r);
+            let actions = if failed { "failed actions" } else { "actions" };
+            Line::new().text(format!(
+                "Runs: AWS CodePipeline retry of the {actions} of stage {} of {pipeline} in execution {run}",
+                stage.as_deref().unwrap_or("?")
+            ))
         }
         Provider::Aws { pipeline, .. } => Line::new()
             .text("Runs: AWS CodePipeline ")

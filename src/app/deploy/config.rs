@@ -43,7 +43,7 @@ struct TargetSettings {
     variables: BTreeMap<String, String>,
     /// AWS: the CodePipeline pipeline's name.
     pipeline: Option<String>,
-    /// AWS: the stage a re-run retries (not used yet).
+    /// AWS: the stage a re-run retries.
     stage: Option<String>,
     /// Generic: where the signed webhook is posted.
     url: Option<String>,

@@ -263,7 +263,7 @@ async fn call(
             let look = gitlab::find_pipeline(&client, &api, &pipeline, attempt.since());
             look_then_call(attempt, look, gitlab::create(&client, &api, &pipeline)).await
         }
-        Provider::Aws { pipeline, .. } => {
+        Provider::Aws { pipeline, stage } => {
             let config = app.config.section::<AwsApi>();
             let api = aws::Api {
                 endpoint: &config.endpoint,
@@ -271,13 +271,28 @@ async fn call(
                 access_key_id: &config.access_key_id,
                 secret_access_key: &config.secret_access_key,
             };
+            let now = app.clock.now();
+            if let Some(rerun) = rerun {
+                let Some(stage) = stage else {
+                    return Outcome::Refused(format!("`{}` names no stage to retry", target.name));
+                };
+                let retry = aws::StageRetry {
+                    pipeline,
+                    stage,
+                    execution_id: &rerun.run_id,
+                    failed_only: rerun.failed_only,
+                };
+                let look = aws::find_stage_retry(&client, &api, &retry, now);
+                return look_then_call(attempt, look, aws::retry_stage(&client, &api, &retry, now))
+                    .await;
+            }
             // the token makes a repeated call answer with the execution it started
             let token = format!("shipmate-{id}");
             let execution = aws::Execution {
                 pipeline,
                 token: &token,
             };
-            aws::start(&client, &api, &execution, app.clock.now()).await
+            aws::start(&client, &api, &execution, now).await
         }
         Provider::Generic { url, secret } => {
             let body = serde_json::json!({

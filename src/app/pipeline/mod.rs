@@ -90,9 +90,11 @@ impl TryFrom<Input<'_>> for PipelineCommand {
             },
             "rerun" => {
                 let run = input.required("run")?.trim().to_string();
-                if run.is_empty() || !run.chars().all(|c| c.is_ascii_digit()) {
+                let id_like =
+                    run.len() <= 100 && run.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if run.is_empty() || !id_like {
                     return Err(DomainError::invalid(format!(
-                        "`{run}` is not a run id: give the provider's number, e.g. /pipeline rerun 30433642"
+                        "`{run}` is not a run id: give the provider's id, e.g. /pipeline rerun 30433642"
                     )));
                 }
                 PipelineCommand::Rerun {

@@ -2,8 +2,10 @@
 //! `POST /` with `X-Amz-Target: CodePipeline_20150709.StartPipelineExecution`),
 //! its `clientRequestToken` the deploy request's own id, so a call repeated
 //! after an unanswered one starts nothing new: AWS answers with the
-//! execution the token already started. Requests are signed with AWS
-//! Signature Version 4 by the `aws-sigv4` crate.
+//! execution the token already started. `RetryStageExecution` retries a
+//! failed stage of an execution, and `GetPipelineState` tells whether an
+//! unanswered retry happened. Requests are signed with AWS Signature
+//! Version 4 by the `aws-sigv4` crate.
 
 use std::time::SystemTime;
 
@@ -138,11 +140,109 @@ pub async fn start(
             });
         return Outcome::Started(run);
     }
-    let reason = format!("AWS answered HTTP {}: {}", status.as_u16(), error(&text));
-    let throttled = text.contains("ThrottlingException");
-    if status.is_server_error() || throttled {
+    refusal(status, &text)
+}
+
+/// One retry of a failed stage of an execution.
+#[derive(Debug, Clone)]
+pub struct StageRetry<'a> {
+    pub pipeline: &'a str,
+    pub stage: &'a str,
+    pub execution_id: &'a str,
+    /// `FAILED_ACTIONS` (else `ALL_ACTIONS`).
+    pub failed_only: bool,
+}
+
+impl StageRetry<'_> {
+    fn started(&self) -> Outcome {
+        Outcome::Started(Some(self.link()))
+    }
+
+    fn link(&self) -> RunLink {
+        RunLink {
+            source: Source::Aws,
+            id: self.execution_id.to_string(),
+            attempt: 1,
+            url: None,
+        }
+    }
+}
+
+/// The outcome of a call that AWS refused (or did not answer).
+fn refusal(status: reqwest::StatusCode, text: &str) -> Outcome {
+    let reason = format!("AWS answered HTTP {}: {}", status.as_u16(), error(text));
+    if status.is_server_error() || text.contains("ThrottlingException") {
         Outcome::Unanswered(reason)
     } else {
         Outcome::Refused(reason)
     }
+}
+
+/// `RetryStageExecution` once.
+pub async fn retry_stage(
+    client: &reqwest::Client,
+    api: &Api<'_>,
+    r: &StageRetry<'_>,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let body = serde_json::json!({
+        "pipelineName": r.pipeline,
+        "stageName": r.stage,
+        "pipelineExecutionId": r.execution_id,
+        "retryMode": if r.failed_only { "FAILED_ACTIONS" } else { "ALL_ACTIONS" },
+    });
+    match call(client, api, "RetryStageExecution", &body, now).await {
+        Err(reason) => Outcome::Unanswered(reason),
+        Ok((status, _)) if status.is_success() => r.started(),
+        Ok((status, text)) => refusal(status, &text),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PipelineState {
+    #[serde(default)]
+    stage_states: Vec<StageState>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StageState {
+    stage_name: String,
+    latest_execution: Option<StageExecution>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StageExecution {
+    pipeline_execution_id: String,
+    status: String,
+}
+
+/// Whether the retry happened (`GetPipelineState`): the stage's latest
+/// execution is this one and no longer failed.
+pub async fn find_stage_retry(
+    client: &reqwest::Client,
+    api: &Api<'_>,
+    r: &StageRetry<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<RunLink>, String> {
+    let body = serde_json::json!({ "name": r.pipeline });
+    let (status, text) = call(client, api, "GetPipelineState", &body, now).await?;
+    if !status.is_success() {
+        return Err(format!(
+            "AWS answered HTTP {} reading the pipeline's state: {}",
+            status.as_u16(),
+            error(&text)
+        ));
+    }
+    let state: PipelineState = serde_json::from_str(&text)
+        .map_err(|e| format!("AWS's pipeline state could not be read: {e}"))?;
+    let retried = state.stage_states.iter().any(|s| {
+        s.stage_name == r.stage
+            && s.latest_execution
+                .as_ref()
+                .is_some_and(|e| e.pipeline_execution_id == r.execution_id && e.status != "Failed")
+    });
+    Ok(retried.then(|| r.link()))
 }
