@@ -179,6 +179,31 @@ async fn a_downtime_announced_postponed_and_cancelled_is_one_thread_whose_invita
         "{}",
         postponed.text
     );
+    // what the partner reads, both alternatives
+    insta::assert_snapshot!(format!("{}\n── html\n{}", postponed.text, postponed.html), @r#"
+    📅 DT-1 downtime of production postponed
+    Was: 2026-11-05 14:30 IST → 2026-11-05 16:30 IST
+    Now: 2026-11-06 14:30 IST → 2026-11-06 16:30 IST (2h)
+    Why: vendor delay
+    Reason: database upgrade
+    Affects: partner portals
+
+    -- 
+    shipmate: https://shipmate.example.com
+
+    ── html
+    <!DOCTYPE html>
+    <html><body style="font-family: sans-serif">
+    <p>📅 <strong>DT-1</strong> downtime of <code>production</code> postponed</p>
+    <p>Was: <time datetime="2026-11-05T09:00:00+00:00">2026-11-05 14:30 IST</time> → <time datetime="2026-11-05T11:00:00+00:00">2026-11-05 16:30 IST</time></p>
+    <p>Now: <time datetime="2026-11-06T09:00:00+00:00">2026-11-06 14:30 IST</time> → <time datetime="2026-11-06T11:00:00+00:00">2026-11-06 16:30 IST</time> (2h)</p>
+    <p>Why: vendor delay</p>
+    <p>Reason: database upgrade</p>
+    <p>Affects: partner portals</p>
+    <hr>
+    <p style="font-size: small; color: #555"><a href="https://shipmate.example.com">shipmate</a></p>
+    </body></html>
+    "#);
     // an invitation that calendars add, move, then strike
     let methods: Vec<&str> = mails
         .iter()

@@ -7,7 +7,7 @@
 mod common;
 mod mail_server;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use common::{TestApp, spawn_app_at};
 use mail_parser::MessageParser;
 use mail_server::MailServer;
@@ -285,4 +285,33 @@ async fn the_mail_webhook_refuses_a_wrong_token_and_names_a_bad_field() {
         .await
         .unwrap();
     assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn old_inbound_mail_is_pruned_but_mail_still_held_for_support_is_kept() {
+    // Arrange: a partner's mail opened INC-1, a stranger's is held
+    let server = MailServer::start().await;
+    let t = app(&server).await;
+    for (from, id) in [
+        (ACME, "<p1@acme.example>"),
+        ("who@else.example", "<s1@else.example>"),
+    ] {
+        let (status, _) = post(
+            &t,
+            Some(&bearer()),
+            &json!({"from": from, "subject": "help", "message_id": id}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+
+    // Act: past retention.webhook_deliveries (30d), the daily pruning runs
+    t.advance(TimeDelta::days(31)).await;
+
+    // Assert
+    let left: Vec<String> = sqlx::query_scalar("SELECT state FROM inbound_mail ORDER BY id")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["held"]);
 }
