@@ -400,3 +400,52 @@ async fn a_crash_after_the_server_took_the_mail_sends_it_at_most_once_more_with_
     assert_eq!(rows.len(), 1);
     assert_eq!(server.mails().len(), 2);
 }
+
+#[tokio::test]
+async fn a_named_list_reads_times_in_its_own_zone_and_a_partner_list_in_the_default() {
+    // Arrange: demo users in Berlin, and partner acme's people (default zone, IST)
+    let server = MailServer::start().await;
+    let t = app(
+        &server,
+        &[
+            (
+                "SHIPMATE__MAIL__LISTS__DEMO__ADDRESSES",
+                "alice@lab.example,bob@lab.example",
+            ),
+            ("SHIPMATE__MAIL__LISTS__DEMO__TIMEZONE", "Europe/Berlin"),
+            ("SHIPMATE__PARTNERS__ACME__EMAILS", "ops@acme.example"),
+            ("SHIPMATE__DOWNTIME__CHANNELS", "email:demo,email:acme"),
+        ],
+    )
+    .await;
+
+    // Act
+    announce_to_ops(&t).await;
+    let mails: Vec<Mail> = server
+        .wait_for(2)
+        .await
+        .iter()
+        .map(|m| parse(&m.raw))
+        .collect();
+
+    // Assert: one mail per list, to all of its addresses, in its zone
+    let demo = mails
+        .iter()
+        .find(|m| m.to.len() == 2)
+        .expect("the demo list's mail");
+    assert_eq!(demo.to, ["alice@lab.example", "bob@lab.example"]);
+    assert!(
+        demo.text.contains("Window: 2026-11-05 10:00 CET"),
+        "{}",
+        demo.text
+    );
+    let acme = mails
+        .iter()
+        .find(|m| m.to == ["ops@acme.example"])
+        .expect("acme's mail");
+    assert!(
+        acme.text.contains("Window: 2026-11-05 14:30 IST"),
+        "{}",
+        acme.text
+    );
+}

@@ -204,6 +204,13 @@ mod tests {
             ("SHIPMATE__MAIL__TIMEZONE", "Mars/Olympus"),
             ("SHIPMATE__DOWNTIME__CHANNELS", "email:nobody,email:ops@x"),
         ]);
+        let off = problems(&[("SHIPMATE__DOWNTIME__CHANNELS", "email:ops@x.example")]);
+        assert_eq!(
+            off,
+            [
+                "downtime.channels[0]: `email:ops@x.example` is an e-mail channel, but e-mail is off: set mail.url (see [mail])"
+            ]
+        );
         for key in [
             "mail.url: `http://mail.example.com` is not an SMTP URL",
             "mail.from: `shipmate` is not a sender",
