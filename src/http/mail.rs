@@ -93,6 +93,13 @@ async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     };
     match by_mail::receive(&app, mail).await {
         Ok((outcome, replayed)) => {
+            let kind = match outcome {
+                Outcome::Opened(_) => "opened",
+                Outcome::Added(_) => "added",
+                Outcome::Held(_) => "held",
+            };
+            metrics::counter!("shipmate_inbound_mail_total", "outcome" => kind, "replayed" => if replayed { "true" } else { "false" })
+                .increment(1);
             let mut body = match outcome {
                 Outcome::Opened(id) => json!({"outcome": "opened", "incident": id.to_string()}),
                 Outcome::Added(id) => json!({"outcome": "added", "incident": id.to_string()}),
