@@ -179,6 +179,31 @@ async fn a_downtime_announced_postponed_and_cancelled_is_one_thread_whose_invita
         "{}",
         postponed.text
     );
+    // what the partner reads, both alternatives
+    insta::assert_snapshot!(format!("{}\n── html\n{}", postponed.text, postponed.html), @r#"
+    📅 DT-1 downtime of production postponed
+    Was: 2026-11-05 14:30 IST → 2026-11-05 16:30 IST
+    Now: 2026-11-06 14:30 IST → 2026-11-06 16:30 IST (2h)
+    Why: vendor delay
+    Reason: database upgrade
+    Affects: partner portals
+
+    -- 
+    shipmate: https://shipmate.example.com
+
+    ── html
+    <!DOCTYPE html>
+    <html><body style="font-family: sans-serif">
+    <p>📅 <strong>DT-1</strong> downtime of <code>production</code> postponed</p>
+    <p>Was: <time datetime="2026-11-05T09:00:00+00:00">2026-11-05 14:30 IST</time> → <time datetime="2026-11-05T11:00:00+00:00">2026-11-05 16:30 IST</time></p>
+    <p>Now: <time datetime="2026-11-06T09:00:00+00:00">2026-11-06 14:30 IST</time> → <time datetime="2026-11-06T11:00:00+00:00">2026-11-06 16:30 IST</time> (2h)</p>
+    <p>Why: vendor delay</p>
+    <p>Reason: database upgrade</p>
+    <p>Affects: partner portals</p>
+    <hr>
+    <p style="font-size: small; color: #555"><a href="https://shipmate.example.com">shipmate</a></p>
+    </body></html>
+    "#);
     // an invitation that calendars add, move, then strike
     let methods: Vec<&str> = mails
         .iter()
@@ -374,4 +399,53 @@ async fn a_crash_after_the_server_took_the_mail_sends_it_at_most_once_more_with_
     assert_eq!(first.message_id, second.message_id);
     assert_eq!(rows.len(), 1);
     assert_eq!(server.mails().len(), 2);
+}
+
+#[tokio::test]
+async fn a_named_list_reads_times_in_its_own_zone_and_a_partner_list_in_the_default() {
+    // Arrange: demo users in Berlin, and partner acme's people (default zone, IST)
+    let server = MailServer::start().await;
+    let t = app(
+        &server,
+        &[
+            (
+                "SHIPMATE__MAIL__LISTS__DEMO__ADDRESSES",
+                "alice@lab.example,bob@lab.example",
+            ),
+            ("SHIPMATE__MAIL__LISTS__DEMO__TIMEZONE", "Europe/Berlin"),
+            ("SHIPMATE__PARTNERS__ACME__EMAILS", "ops@acme.example"),
+            ("SHIPMATE__DOWNTIME__CHANNELS", "email:demo,email:acme"),
+        ],
+    )
+    .await;
+
+    // Act
+    announce_to_ops(&t).await;
+    let mails: Vec<Mail> = server
+        .wait_for(2)
+        .await
+        .iter()
+        .map(|m| parse(&m.raw))
+        .collect();
+
+    // Assert: one mail per list, to all of its addresses, in its zone
+    let demo = mails
+        .iter()
+        .find(|m| m.to.len() == 2)
+        .expect("the demo list's mail");
+    assert_eq!(demo.to, ["alice@lab.example", "bob@lab.example"]);
+    assert!(
+        demo.text.contains("Window: 2026-11-05 10:00 CET"),
+        "{}",
+        demo.text
+    );
+    let acme = mails
+        .iter()
+        .find(|m| m.to == ["ops@acme.example"])
+        .expect("acme's mail");
+    assert!(
+        acme.text.contains("Window: 2026-11-05 14:30 IST"),
+        "{}",
+        acme.text
+    );
 }

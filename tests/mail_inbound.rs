@@ -7,7 +7,7 @@
 mod common;
 mod mail_server;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use common::{TestApp, spawn_app_at};
 use mail_parser::MessageParser;
 use mail_server::MailServer;
@@ -232,7 +232,13 @@ async fn a_mail_from_an_unknown_sender_is_held_until_support_accepts_it() {
         twice.contains("mail 1 is not held: it was accepted (INC-1)"),
         "{twice}"
     );
-    let mails = server.wait_for(1).await;
+    // acme's people and the sender are each mailed the reference
+    let mails = server.wait_for(2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.envelope_to == vec![ACME.to_string()])
+    );
     let to_sender = mails
         .iter()
         .find(|m| m.envelope_to == vec!["new@customer.example".to_string()])
@@ -285,4 +291,110 @@ async fn the_mail_webhook_refuses_a_wrong_token_and_names_a_bad_field() {
         .await
         .unwrap();
     assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn old_inbound_mail_is_pruned_but_mail_still_held_for_support_is_kept() {
+    // Arrange: a partner's mail opened INC-1, a stranger's is held
+    let server = MailServer::start().await;
+    let t = app(&server).await;
+    for (from, id) in [
+        (ACME, "<p1@acme.example>"),
+        ("who@else.example", "<s1@else.example>"),
+    ] {
+        let (status, _) = post(
+            &t,
+            Some(&bearer()),
+            &json!({"from": from, "subject": "help", "message_id": id}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+
+    // Act: past retention.webhook_deliveries (30d), the daily pruning runs
+    t.advance(TimeDelta::days(31)).await;
+
+    // Assert
+    let left: Vec<String> = sqlx::query_scalar("SELECT state FROM inbound_mail ORDER BY id")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["held"]);
+}
+
+/// A SendGrid Inbound Parse body (multipart/form-data), as SendGrid posts it.
+fn sendgrid_form(boundary: &str, headers: &str, from: &str, subject: &str, text: &str) -> String {
+    let field = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    [
+        field("headers", headers),
+        field("dkim", "{@acme.example : pass}"),
+        field("to", "incidents@ops.example"),
+        field("from", from),
+        field("text", text),
+        field("sender_ip", "192.0.2.10"),
+        field("envelope", r#"{"to":["incidents@ops.example"],"from":"ops@acme.example"}"#),
+        field("attachments", "1"),
+        field("subject", subject),
+        field("charsets", r#"{"to":"UTF-8","subject":"UTF-8","from":"UTF-8","text":"UTF-8"}"#),
+        field("SPF", "pass"),
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment1\"; filename=\"log.txt\"\r\nContent-Type: text/plain\r\n\r\nsecret log lines\r\n"
+        ),
+        format!("--{boundary}--\r\n"),
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn a_reply_through_sendgrid_inbound_parse_lands_on_its_incident() {
+    // Arrange: acme's first mail opened INC-1 and acme was mailed about it
+    let server = MailServer::start().await;
+    let t = app(&server).await;
+    post(
+        &t,
+        Some(&bearer()),
+        &json!({"from": ACME, "subject": "[P1] everything is down", "message_id": "<a1@acme.example>"}),
+    )
+    .await;
+    let mails = server.wait_for(1).await;
+    let (opened_id, _, _, _) = read(&mails[0].raw);
+
+    // Act: acme's reply arrives through SendGrid (its References folded over two lines)
+    let boundary = "xYzZY";
+    let headers = format!(
+        "Received: by mx.sendgrid.net\nFrom: Acme Ops <ops@acme.example>\nSubject: Re: everything is down\nMessage-ID: <a2@acme.example>\nIn-Reply-To: {opened_id}\nReferences: <a1@acme.example>\n {opened_id}\nMIME-Version: 1.0\n"
+    );
+    let body = sendgrid_form(
+        boundary,
+        &headers,
+        "Acme Ops <ops@acme.example>",
+        "Re: everything is down",
+        "Back up since 10:40.",
+    );
+    let response = reqwest::Client::new()
+        .post(t.url("/webhooks/mail"))
+        .header("Authorization", bearer())
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap();
+
+    // Assert: added to INC-1, the attachment not kept
+    assert_eq!(
+        (status, &answer),
+        (200, &json!({"outcome": "added", "incident": "INC-1"}))
+    );
+    let show = t.ok("support", "/incident show INC-1").await;
+    assert!(show.contains("Back up since 10:40."), "{show}");
+    assert!(!show.contains("secret log lines"), "{show}");
 }

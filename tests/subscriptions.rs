@@ -270,3 +270,32 @@ async fn an_admin_lists_and_removes_subscribers_and_nobody_else_can() {
     assert!(again.contains("is not a subscriber"), "{again}");
     assert!(bad.contains("is not an e-mail address"), "{bad}");
 }
+
+#[tokio::test]
+async fn a_subscription_never_confirmed_is_forgotten_after_the_retention_age() {
+    // Arrange: one address confirms, one never does
+    let server = MailServer::start().await;
+    let t = app(&server).await;
+    form(&t, "/subscriptions", &format!("email={READER}")).await;
+    form(&t, "/subscriptions", &format!("email={LURKER}")).await;
+    let mails = server.wait_for(2).await;
+    let confirmation = mails
+        .iter()
+        .map(|m| read(&m.raw))
+        .find(|m| m.to == [READER])
+        .unwrap();
+    let confirm = link_in(&confirmation.text, "confirm");
+    let token = confirm.split("token=").nth(1).unwrap();
+    form(&t, "/subscriptions/confirm", &format!("token={token}")).await;
+
+    // Act: past retention.webhook_deliveries (30d), the daily pruning runs
+    t.advance(TimeDelta::days(31)).await;
+
+    // Assert
+    let listed = t.ok("admin", "/subscribers list").await;
+    assert!(
+        listed.contains(&format!("`{READER}` · downtime, releases · confirmed")),
+        "{listed}"
+    );
+    assert!(!listed.contains(LURKER), "{listed}");
+}

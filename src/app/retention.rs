@@ -42,6 +42,7 @@ impl Job for Prune {
             ("delivered_messages", pruned.messages),
             ("finished_jobs", pruned.jobs),
             ("seen_requests", pruned.seen_requests),
+            ("inbound_mail", pruned.mail),
         ] {
             metrics::counter!("shipmate_retention_pruned_total", "kind" => kind).increment(n);
         }

@@ -12,11 +12,15 @@
 //!   and the `Message-ID`, `In-Reply-To` and `References` entries of
 //!   `Headers` (Postmark's own `MessageID` when the mail had none).
 //!
+//! and one `multipart/form-data` body: SendGrid's Inbound Parse (`from`,
+//! `subject`, `text`, and `Message-ID`, `In-Reply-To` and `References` from
+//! the raw `headers` field; attachments are not kept).
+//!
 //! | outcome | status |
 //! |---|---|
 //! | no token, or the wrong one (or none configured) | 401, nothing stored |
 //! | body over `http.max_body_bytes` | 413 (the router's limit) |
-//! | `Content-Type` not JSON | 415 |
+//! | `Content-Type` neither JSON nor `multipart/form-data` | 415 |
 //! | malformed, a missing or unknown field, a sender that is no address | 400 naming it |
 //! | handled (after the commit) | 200 `{"outcome": "opened"/"added", "incident": "INC-n"}` or `{"outcome": "held", "mail": n}` |
 //! | the same `Message-ID` again (a relay's retry) | 200 with the first outcome, `"replayed": true` |
@@ -73,26 +77,36 @@ async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
             "Authorization: send webhooks.mail.token as `Authorization: Bearer <token>` (or as the Basic password)",
         );
     }
-    let json = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !json {
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let media = content_type.to_ascii_lowercase();
+    let parsed = if media.starts_with("application/json") {
+        parse(&body)
+    } else if media.starts_with("multipart/form-data") {
+        sendgrid(&content_type, body).await
+    } else {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type: send the mail as application/json",
+            "Content-Type: send the mail as application/json (or SendGrid's multipart/form-data)",
         );
-    }
-    let mail = match parse(&body) {
+    };
+    let mail = match parsed {
         Ok(mail) => mail,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     match by_mail::receive(&app, mail).await {
         Ok((outcome, replayed)) => {
+            let kind = match outcome {
+                Outcome::Opened(_) => "opened",
+                Outcome::Added(_) => "added",
+                Outcome::Held(_) => "held",
+            };
+            metrics::counter!("shipmate_inbound_mail_total", "outcome" => kind, "replayed" => if replayed { "true" } else { "false" })
+                .increment(1);
             let mut body = match outcome {
                 Outcome::Opened(id) => json!({"outcome": "opened", "incident": id.to_string()}),
                 Outcome::Added(id) => json!({"outcome": "added", "incident": id.to_string()}),
@@ -132,7 +146,73 @@ fn string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a s
     }
 }
 
-/// Reads either body into a [`Mail`]; every problem names its field.
+/// The value of header `name` in a raw header block (folded lines joined).
+fn raw_header(block: &str, name: &str) -> Option<String> {
+    let mut found: Option<String> = None;
+    for line in block.lines() {
+        match (&mut found, line.starts_with([' ', '\t'])) {
+            (Some(value), true) => {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            (Some(_), false) => break,
+            (None, _) => {
+                if let Some((n, v)) = line.split_once(':')
+                    && n.trim().eq_ignore_ascii_case(name)
+                {
+                    found = Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// SendGrid's Inbound Parse form: every problem names its field.
+async fn sendgrid(content_type: &str, body: Bytes) -> Result<Mail, String> {
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| format!("Content-Type: {e}"))?;
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| format!("malformed multipart body: {e}"))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if field.file_name().is_some()
+            || !matches!(name.as_str(), "from" | "subject" | "text" | "headers")
+        {
+            continue;
+        }
+        let value = field
+            .text()
+            .await
+            .map_err(|e| format!("{name}: cannot be read: {e}"))?;
+        fields.push((name, value));
+    }
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let from = get("from").ok_or("from: missing: the sender")?;
+    let headers = get("headers").ok_or("headers: missing: the mail's raw headers")?;
+    let mut replies_to = ids(&raw_header(headers, "In-Reply-To").unwrap_or_default());
+    replies_to.extend(ids(&raw_header(headers, "References").unwrap_or_default()));
+    let mail = Mail {
+        from: bare_address(from).to_ascii_lowercase(),
+        subject: get("subject").unwrap_or_default().to_string(),
+        text: get("text").unwrap_or_default().to_string(),
+        message_id: raw_header(headers, "Message-ID").ok_or("headers: no Message-ID")?,
+        replies_to,
+    };
+    checked(mail)
+}
+
+/// Reads either JSON body into a [`Mail`]; every problem names its field.
 pub fn parse(body: &[u8]) -> Result<Mail, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("malformed JSON payload: {e}"))?;
@@ -146,6 +226,11 @@ pub fn parse(body: &[u8]) -> Result<Mail, String> {
     } else {
         own(&fields)?
     };
+    checked(mail)
+}
+
+/// Refuses a sender that is no address and a missing or huge `Message-ID`.
+fn checked(mail: Mail) -> Result<Mail, String> {
     if !valid_email(&mail.from) {
         return Err(format!("from: `{}` is not an e-mail address", mail.from));
     }
@@ -218,4 +303,21 @@ fn postmark(fields: &Map<String, Value>) -> Result<Mail, String> {
         message_id,
         replies_to,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_header_is_found_in_any_case_with_its_folded_lines() {
+        let block = "From: a@b.example\nreferences: <r1@x>\n <r2@x>\n\t<r3@x>\nMessage-ID: <m@x>\n";
+        assert_eq!(
+            raw_header(block, "References").as_deref(),
+            Some("<r1@x> <r2@x> <r3@x>")
+        );
+        assert_eq!(raw_header(block, "message-id").as_deref(), Some("<m@x>"));
+        assert_eq!(raw_header(block, "In-Reply-To"), None);
+        assert_eq!(ids("<r1@x> <r2@x>,<r3@x>"), ["<r1@x>", "<r2@x>", "<r3@x>"]);
+    }
 }

@@ -80,6 +80,25 @@ pub fn bare_address(s: &str) -> &str {
     }
 }
 
+/// Whether `url` is plain SMTP (no TLS) to a host other than this machine.
+fn plain_to_another_host(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("smtp://") else {
+        return false;
+    };
+    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let tls = query
+        .split('&')
+        .any(|kv| kv == "tls=required" || kv == "tls=opportunistic");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = host.trim_end_matches('/');
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let local = matches!(host, "localhost" | "[::1]") || host.starts_with("127.");
+    !tls && !local
+}
+
 fn zone(c: &mut Checker, key: &str, name: Option<&str>, default: Tz) -> Tz {
     match name.map(str::trim) {
         None | Some("") => default,
@@ -153,6 +172,9 @@ impl MailSettings {
                 String::new()
             }
         };
+        if !self.username.is_empty() && plain_to_another_host(url) {
+            c.problem("mail.url", format!("`{url}` sends the login unencrypted to another machine: write smtp://host:587?tls=required or smtps://host:465 (plain smtp:// only to a relay on this machine)"));
+        }
         if !self.username.is_empty() && self.password.is_empty() {
             c.problem(
                 "mail.password",
@@ -204,6 +226,13 @@ mod tests {
             ("SHIPMATE__MAIL__TIMEZONE", "Mars/Olympus"),
             ("SHIPMATE__DOWNTIME__CHANNELS", "email:nobody,email:ops@x"),
         ]);
+        let off = problems(&[("SHIPMATE__DOWNTIME__CHANNELS", "email:ops@x.example")]);
+        assert_eq!(
+            off,
+            [
+                "downtime.channels[0]: `email:ops@x.example` is an e-mail channel, but e-mail is off: set mail.url (see [mail])"
+            ]
+        );
         for key in [
             "mail.url: `http://mail.example.com` is not an SMTP URL",
             "mail.from: `shipmate` is not a sender",
@@ -238,6 +267,17 @@ mod tests {
         assert_eq!(mail.public_url, "https://shipmate.example.com");
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(problems(&[]).is_empty(), "mail is off by default");
+    }
+
+    #[test]
+    fn a_login_never_travels_in_plain_text_to_another_machine() {
+        assert!(plain_to_another_host("smtp://smtp.example.com:587"));
+        assert!(!plain_to_another_host(
+            "smtp://smtp.example.com:587?tls=required"
+        ));
+        assert!(!plain_to_another_host("smtps://smtp.example.com:465"));
+        assert!(!plain_to_another_host("smtp://127.0.0.1:2525"));
+        assert!(!plain_to_another_host("smtp://localhost:25"));
     }
 
     #[test]

@@ -158,6 +158,8 @@ pub(super) struct Checker {
     problems: Vec<Problem>,
     /// The names an `email:<name>` channel may use: `[mail.lists]` and `[partners]`.
     mail_names: BTreeSet<String>,
+    /// Whether `mail.url` is set (an `email:` channel needs it).
+    mail_on: bool,
 }
 
 impl Checker {
@@ -222,6 +224,10 @@ impl Checker {
             .filter_map(|(i, v)| {
                 let key = format!("{key}[{i}]");
                 let channel = self.parse::<ChannelRef>(&key, v)?;
+                if channel.platform == Platform::Email && !self.mail_on {
+                    self.problem(key, format!("`{v}` is an e-mail channel, but e-mail is off: set mail.url (see [mail])"));
+                    return None;
+                }
                 if channel.platform == Platform::Email
                     && !channel.id.contains('@')
                     && !self.mail_names.contains(&channel.id)
@@ -332,6 +338,7 @@ impl Settings {
         let mut c = Checker {
             problems: self.load_problems.clone(),
             mail_names: self.mail.lists.keys().cloned().collect(),
+            mail_on: !self.mail.url.trim().is_empty(),
         };
         // a partner's `emails` is reached as `email:<partner>`
         if let Some(Ok(partners)) = self

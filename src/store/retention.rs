@@ -4,7 +4,8 @@
 //! never holds the write lock for long; the caller repeats while
 //! [`Pruned::more`] says a kind had more.
 //!
-//! What is never deleted: the audit log; outbox rows still waiting (or
+//! What is never deleted: the audit log; inbound mail still held for
+//! support; confirmed subscribers; outbox rows still waiting (or
 //! parked); pending and failed jobs; the latest run of each pipeline in each
 //! environment, and any run not finished or with a message still waiting;
 //! the first delivered copy of each living message (what later edits change
@@ -40,6 +41,9 @@ pub struct Pruned {
     pub messages: u64,
     pub jobs: u64,
     pub seen_requests: u64,
+    /// Inbound mails (the `Message-ID`s that make a relay's retry a no-op)
+    /// and subscriptions never confirmed, both by the deliveries' cut-off.
+    pub mail: u64,
 }
 
 impl Pruned {
@@ -51,13 +55,14 @@ impl Pruned {
             self.messages,
             self.jobs,
             self.seen_requests,
+            self.mail,
         ]
         .iter()
         .any(|n| *n >= limit)
     }
 
     pub fn total(&self) -> u64 {
-        self.deliveries + self.runs + self.messages + self.jobs + self.seen_requests
+        self.deliveries + self.runs + self.messages + self.jobs + self.seen_requests + self.mail
     }
 }
 
@@ -77,6 +82,7 @@ pub async fn prune(db: &mut impl Access, cut: &Cutoffs, limit: u64) -> anyhow::R
         .execute(&mut *conn)
         .await?
         .rows_affected();
+        pruned.mail = prune_mail(conn, before, limit_i).await?;
     }
     if let Some(before) = cut.runs {
         pruned.runs = prune_runs(conn, before, limit_i).await?;
@@ -129,6 +135,37 @@ pub async fn prune(db: &mut impl Access, cut: &Cutoffs, limit: u64) -> anyhow::R
     .await?
     .rows_affected();
     Ok(pruned)
+}
+
+/// Deletes up to `limit` inbound mails received before `before` (never one
+/// still held for support) and up to `limit` subscriptions asked for before
+/// it and never confirmed.
+async fn prune_mail(
+    conn: &mut sqlx::SqliteConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> anyhow::Result<u64> {
+    let mails = sqlx::query(
+        "DELETE FROM inbound_mail WHERE id IN (
+             SELECT id FROM inbound_mail WHERE received_at < ? AND state != 'held'
+             ORDER BY received_at LIMIT ?)",
+    )
+    .bind(ms(before))
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let pending = sqlx::query(
+        "DELETE FROM subscribers WHERE id IN (
+             SELECT id FROM subscribers WHERE state = 'pending' AND created_at < ?
+             ORDER BY created_at LIMIT ?)",
+    )
+    .bind(ms(before))
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(mails.max(pending))
 }
 
 /// Deletes up to `limit` finished runs last updated before `before`, and the
