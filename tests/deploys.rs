@@ -778,6 +778,54 @@ async fn a_gitlab_pipeline_is_created_once_with_its_variables_and_a_refusal_name
 }
 
 #[tokio::test]
+async fn a_gitlab_manual_job_is_played_once_in_the_newest_pipeline_on_the_ref() {
+    // Arrange: a production target whose pipeline waits on a manual job
+    let clock = Arc::new(ManualClock::new(start()));
+    let project = Project::new(clock.clone());
+    let gitlab = project.start().await;
+    let config = gitlab_config(&gitlab.uri()).replace(
+        "approvals = 0\n",
+        "approvals = 0\n\n[[deploy.targets]]\nname = \"portal-manual\"\nenvironment = \"staging\"\nprovider = \"gitlab\"\nproject = \"acme/portal\"\njob = \"deploy-prod\"\napprovals = 0\n",
+    );
+    let t = spawn_app_on(&config, clock).await;
+    let pipeline = project.pushed("v2.4.0");
+
+    // Act
+    t.ok("ops", "/deploy portal-manual ref:v2.4.0").await;
+    t.record("DEP-1").wait_state("triggered").await;
+    t.ok("ops", "/deploy portal-manual ref:v2.4.0").await;
+    t.record("DEP-2").wait_state("refused").await;
+    t.ok("ops", "/deploy portal-manual ref:main").await;
+    t.record("DEP-3").wait_state("refused").await;
+
+    // Assert: played once, linked to its pipeline; the rest refused with the reason
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains("Runs: GitLab manual job `deploy-prod` of acme/portal, played in the newest pipeline on `v2.4.0`"),
+        "{card}"
+    );
+    assert!(card.contains(&format!("Run {pipeline}")), "{card}");
+    let plays = gitlab
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|r| r.method == wiremock::http::Method::POST && r.url.path().ends_with("/play"))
+        .count();
+    assert_eq!(plays, 1, "the job is played once");
+    let posted = t.posted("#bioinfo").await;
+    for reason in [
+        "job `deploy-prod` of pipeline 1061 is pending, not waiting to be played",
+        "no pipeline of acme/portal runs on `main`: push the ref (or create its pipeline) first",
+    ] {
+        assert!(
+            posted.iter().any(|m| m.contains(reason)),
+            "{reason}\n{posted:#?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_unanswered_gitlab_call_is_found_among_its_pipelines_and_not_repeated() {
     // Arrange: GitLab creates the pipeline but answers 502
     let (t, project, _gitlab) = spawn_gitlab().await;

@@ -2,7 +2,10 @@
 //! `POST /projects/:id/pipeline`, `GET /projects/:id/pipelines`,
 //! `GET /projects/:id/pipelines/:pipeline_id` and
 //! `POST /projects/:id/pipelines/:pipeline_id/retry`, as GitLab documents
-//! them (docs.gitlab.com/api/pipelines).
+//! them (docs.gitlab.com/api/pipelines), and for manual jobs
+//! `GET /projects/:id/pipelines/:pipeline_id/jobs` and
+//! `POST /projects/:id/jobs/:job_id/play` (docs.gitlab.com/api/jobs): a job
+//! that is not `manual` is refused 400 "Unplayable Job".
 //!
 //! It refuses what GitLab refuses: a missing or wrong `PRIVATE-TOKEN` (401),
 //! an unknown project (404), a pipeline without `ref` (400 "ref is
@@ -28,6 +31,10 @@ pub struct Pipeline {
     pub status: String,
     pub retries: u32,
     pub created_at: DateTime<Utc>,
+    /// `api` (created through the API) or `push`.
+    pub source: String,
+    /// Its jobs: id, name, status.
+    pub jobs: Vec<(u64, String, String)>,
 }
 
 /// The project and what was asked of it.
@@ -77,7 +84,84 @@ impl Project {
             .respond_with(Retries(self.clone()))
             .mount(&server)
             .await;
+        Mock::given(method("GET"))
+            .and(path_regex(format!("^{base}/pipelines/[0-9]+/jobs$")))
+            .respond_with(Jobs(self.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(format!("^{base}/jobs/[0-9]+/play$")))
+            .respond_with(Plays(self.clone()))
+            .mount(&server)
+            .await;
         server
+    }
+
+    /// A push to `git_ref` ran a pipeline whose `deploy-prod` job waits
+    /// to be played by hand; returns the pipeline's id.
+    pub fn pushed(&self, git_ref: &str) -> u64 {
+        let mut pipelines = self.pipelines.lock().unwrap();
+        let id = 1061 + pipelines.len() as u64;
+        pipelines.push(Pipeline {
+            id,
+            git_ref: git_ref.to_string(),
+            variables: json!([]),
+            status: "manual".into(),
+            retries: 0,
+            created_at: self.clock.now(),
+            source: "push".into(),
+            jobs: vec![
+                (id * 10, "build".into(), "success".into()),
+                (id * 10 + 1, "deploy-prod".into(), "manual".into()),
+            ],
+        });
+        id
+    }
+
+    /// The number in the path segment `back` from the end.
+    fn id_in_path(request: &Request, back: usize) -> Option<u64> {
+        request
+            .url
+            .path_segments()
+            .and_then(|s| s.rev().nth(back))
+            .and_then(|id| id.parse().ok())
+    }
+
+    fn jobs(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refusal) = self.refuse(request) {
+            return refusal;
+        }
+        let id = Self::id_in_path(request, 1);
+        match self.pipelines().iter().find(|p| Some(p.id) == id) {
+            Some(p) => ResponseTemplate::new(200).set_body_json(
+                p.jobs
+                    .iter()
+                    .map(|(id, name, status)| json!({"id": id, "name": name, "status": status, "stage": "deploy"}))
+                    .collect::<Vec<_>>(),
+            ),
+            None => error(404, json!("404 Not found")),
+        }
+    }
+
+    fn play(&self, request: &Request) -> ResponseTemplate {
+        if let Some(refusal) = self.refuse(request) {
+            return refusal;
+        }
+        let id = Self::id_in_path(request, 1);
+        let mut pipelines = self.pipelines.lock().unwrap();
+        let job = pipelines
+            .iter_mut()
+            .flat_map(|p| p.jobs.iter_mut())
+            .find(|(j, _, _)| Some(*j) == id);
+        match job {
+            Some((j, name, status)) if status == "manual" => {
+                *status = "pending".into();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": j, "name": name, "status": "pending"}))
+            }
+            Some(_) => error(400, json!("400 Bad request - Unplayable Job")),
+            None => error(404, json!("404 Job Not Found")),
+        }
     }
 
     /// From now on a pipeline is created but answered `status` (the answer is lost).
@@ -150,6 +234,8 @@ impl Project {
                 status: "created".into(),
                 retries: 0,
                 created_at: self.clock.now(),
+                source: "api".into(),
+                jobs: Vec::new(),
             };
             pipelines.push(p.clone());
             p
@@ -181,8 +267,14 @@ impl Project {
             .iter()
             .rev()
             .filter(|p| query.get("ref").is_none_or(|r| *r == p.git_ref))
-            .filter(|_| query.get("source").is_none_or(|s| s == "api"))
+            .filter(|p| query.get("source").is_none_or(|s| *s == p.source))
             .filter(|p| after.is_none_or(|a| p.created_at >= a))
+            .take(
+                query
+                    .get("per_page")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(20),
+            )
             .map(Self::json)
             .collect();
         ResponseTemplate::new(200).set_body_json(found)
@@ -222,6 +314,22 @@ struct Lists(Project);
 impl Respond for Lists {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         self.0.list(request)
+    }
+}
+
+struct Jobs(Project);
+
+impl Respond for Jobs {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.jobs(request)
+    }
+}
+
+struct Plays(Project);
+
+impl Respond for Plays {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.0.play(request)
     }
 }
 

@@ -167,7 +167,16 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
         Provider::Gitlab {
             project,
             git_ref,
+            job: Some(job),
+            ..
+        } => Line::new()
+            .text(format!("Runs: GitLab manual job `{job}` of {project}, played in the newest pipeline on "))
+            .code(git_ref.as_deref().unwrap_or(&r.git_ref)),
+        Provider::Gitlab {
+            project,
+            git_ref,
             variables,
+            job: None,
         } => {
             let line = Line::new()
                 .text(format!("Runs: GitLab pipeline of {project} on "))

@@ -41,6 +41,9 @@ struct TargetSettings {
     /// GitLab: the pipeline's variables (`{ref}` and `{request}` are replaced).
     #[serde(default)]
     variables: BTreeMap<String, String>,
+    /// GitLab: a manual job to play in the newest pipeline on the ref,
+    /// instead of creating a pipeline.
+    job: Option<String>,
     /// AWS: the CodePipeline pipeline's name.
     pipeline: Option<String>,
     /// AWS: the stage a re-run retries.
@@ -76,11 +79,13 @@ pub enum Provider {
         workflow: String,
         inputs: BTreeMap<String, String>,
     },
-    /// A pipeline of `project` (on `git_ref`, else the requested ref).
+    /// A pipeline of `project` (on `git_ref`, else the requested ref); or,
+    /// with `job`, that manual job played in the newest pipeline on the ref.
     Gitlab {
         project: String,
         git_ref: Option<String>,
         variables: BTreeMap<String, String>,
+        job: Option<String>,
     },
     /// An execution of CodePipeline `pipeline` (its sources' latest revisions).
     Aws {
@@ -258,6 +263,7 @@ fn foreign_keys(c: &mut Check<'_>, key: &str, t: &TargetSettings) {
         ("project", "gitlab", t.project.is_some()),
         ("ref", "gitlab", t.git_ref.is_some()),
         ("variables", "gitlab", !t.variables.is_empty()),
+        ("job", "gitlab", t.job.is_some()),
         ("pipeline", "aws", t.pipeline.is_some()),
         ("stage", "aws", t.stage.is_some()),
         ("url", "generic", t.url.is_some()),
@@ -343,6 +349,12 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
                     .filter(|r| !r.is_empty())
                     .map(str::to_string),
                 variables: t.variables.clone(),
+                job: t
+                    .job
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|j| !j.is_empty())
+                    .map(str::to_string),
             })
         }
         "aws" => {

@@ -243,6 +243,7 @@ async fn call(
             project,
             git_ref,
             variables,
+            job,
         } => {
             let gitlab = app.config.section::<GitlabApi>();
             let api = gitlab::Api {
@@ -253,6 +254,15 @@ async fn call(
                 let look = gitlab::find_retry(&client, &api, project, &rerun.run_id);
                 let call = gitlab::retry(&client, &api, project, &rerun.run_id);
                 return look_then_call(attempt, look, call).await;
+            }
+            if let Some(job) = job {
+                let manual = gitlab::ManualJob {
+                    project,
+                    git_ref: git_ref.as_deref().unwrap_or(&request.git_ref),
+                    job,
+                };
+                let look = gitlab::find_played(&client, &api, &manual);
+                return look_then_call(attempt, look, gitlab::play(&client, &api, &manual)).await;
             }
             let variables = inputs_for(variables, request, id);
             let pipeline = gitlab::Pipeline {

@@ -5,6 +5,13 @@
 //! cancelled jobs), checked by the pipeline's status
 //! (`GET /projects/:id/pipelines/:pipeline_id`).
 //!
+//! A target with a manual job plays it instead: the newest pipeline on the
+//! ref (`GET /projects/:id/pipelines?ref=…&order_by=id&sort=desc`), its
+//! job of that name (`GET /projects/:id/pipelines/:pipeline_id/jobs`), and
+//! `POST /projects/:id/jobs/:job_id/play` while the job is `manual`; a job
+//! no longer `manual` was played already, which is what the look before a
+//! retry checks.
+//!
 //! Authentication is the `PRIVATE-TOKEN` header. `:id` is the project's
 //! path, URL-encoded (`acme%2Fportal`), or its number.
 
@@ -205,4 +212,104 @@ pub async fn find_retry(
         .map_err(|e| format!("GitLab's pipeline could not be read: {e}"))?;
     let again = !matches!(pipeline.status.as_deref(), Some("failed" | "canceled"));
     Ok(again.then(|| link(&pipeline)))
+}
+
+/// A manual job to play in the newest pipeline on a ref.
+#[derive(Debug, Clone)]
+pub struct ManualJob<'a> {
+    pub project: &'a str,
+    pub git_ref: &'a str,
+    pub job: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Job {
+    id: u64,
+    name: String,
+    status: String,
+}
+
+/// The newest pipeline on the ref and its job named `m.job`, or why not.
+async fn manual_job(
+    client: &reqwest::Client,
+    api: &Api<'_>,
+    m: &ManualJob<'_>,
+) -> Result<Result<(Created, Job), String>, String> {
+    let request = client.get(api.project_url(m.project, "pipelines")).query(&[
+        ("ref", m.git_ref),
+        ("order_by", "id"),
+        ("sort", "desc"),
+        ("per_page", "1"),
+    ]);
+    let (status, text) = api.send(request).await?;
+    if !status.is_success() {
+        return Err(format!(
+            "GitLab answered HTTP {} listing the pipelines on `{}`: {}",
+            status.as_u16(),
+            m.git_ref,
+            message(&text)
+        ));
+    }
+    let pipelines: Vec<Created> = serde_json::from_str(&text)
+        .map_err(|e| format!("GitLab's list of pipelines could not be read: {e}"))?;
+    let Some(pipeline) = pipelines.into_iter().next() else {
+        return Ok(Err(format!(
+            "no pipeline of {} runs on `{}`: push the ref (or create its pipeline) first",
+            m.project, m.git_ref
+        )));
+    };
+    let request = client
+        .get(api.project_url(m.project, &format!("pipelines/{}/jobs", pipeline.id)))
+        .query(&[("per_page", "100")]);
+    let (status, text) = api.send(request).await?;
+    if !status.is_success() {
+        return Err(format!(
+            "GitLab answered HTTP {} listing the jobs of pipeline {}: {}",
+            status.as_u16(),
+            pipeline.id,
+            message(&text)
+        ));
+    }
+    let jobs: Vec<Job> = serde_json::from_str(&text)
+        .map_err(|e| format!("GitLab's list of jobs could not be read: {e}"))?;
+    Ok(match jobs.into_iter().find(|j| j.name == m.job) {
+        Some(job) => Ok((pipeline, job)),
+        None => Err(format!(
+            "pipeline {} on `{}` has no job `{}`",
+            pipeline.id, m.git_ref, m.job
+        )),
+    })
+}
+
+/// Plays the manual job once; a job that is not waiting to be played is refused.
+pub async fn play(client: &reqwest::Client, api: &Api<'_>, m: &ManualJob<'_>) -> Outcome {
+    let (pipeline, job) = match manual_job(client, api, m).await {
+        Err(reason) => return Outcome::Unanswered(reason),
+        Ok(Err(refusal)) => return Outcome::Refused(refusal),
+        Ok(Ok(found)) => found,
+    };
+    if job.status != "manual" {
+        return Outcome::Refused(format!(
+            "job `{}` of pipeline {} is {}, not waiting to be played",
+            job.name, pipeline.id, job.status
+        ));
+    }
+    let request = client.post(api.project_url(m.project, &format!("jobs/{}/play", job.id)));
+    match api.send(request).await {
+        Err(reason) => Outcome::Unanswered(reason),
+        Ok((status, _)) if status.is_success() => Outcome::Started(Some(link(&pipeline))),
+        Ok((status, text)) => refusal(status, &text),
+    }
+}
+
+/// Whether the manual job was played: it is no longer `manual`.
+pub async fn find_played(
+    client: &reqwest::Client,
+    api: &Api<'_>,
+    m: &ManualJob<'_>,
+) -> Result<Option<RunLink>, String> {
+    match manual_job(client, api, m).await? {
+        Ok((pipeline, job)) if job.status != "manual" => Ok(Some(link(&pipeline))),
+        _ => Ok(None),
+    }
 }
