@@ -717,6 +717,23 @@ approvals = 0
     )
 }
 
+/// `gitlab_config` plus `portal-manual`, which plays the manual job
+/// `deploy-prod` of the newest pipeline on the ref.
+fn manual_job_config(api: &str) -> String {
+    format!(
+        r#"{}
+[[deploy.targets]]
+name = "portal-manual"
+environment = "staging"
+provider = "gitlab"
+project = "acme/portal"
+job = "deploy-prod"
+approvals = 0
+"#,
+        gitlab_config(api)
+    )
+}
+
 async fn spawn_gitlab() -> (TestApp, Project, wiremock::MockServer) {
     let clock = Arc::new(ManualClock::new(start()));
     let project = Project::new(clock.clone());
@@ -783,11 +800,7 @@ async fn a_gitlab_manual_job_is_played_once_in_the_newest_pipeline_on_the_ref() 
     let clock = Arc::new(ManualClock::new(start()));
     let project = Project::new(clock.clone());
     let gitlab = project.start().await;
-    let config = gitlab_config(&gitlab.uri()).replace(
-        "approvals = 0\n",
-        "approvals = 0\n\n[[deploy.targets]]\nname = \"portal-manual\"\nenvironment = \"staging\"\nprovider = \"gitlab\"\nproject = \"acme/portal\"\njob = \"deploy-prod\"\napprovals = 0\n",
-    );
-    let t = spawn_app_on(&config, clock).await;
+    let t = spawn_app_on(&manual_job_config(&gitlab.uri()), clock).await;
     let pipeline = project.pushed("v2.4.0");
 
     // Act
@@ -823,6 +836,44 @@ async fn a_gitlab_manual_job_is_played_once_in_the_newest_pipeline_on_the_ref() 
             "{reason}\n{posted:#?}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_unanswered_play_of_a_manual_job_is_found_played_and_not_repeated() {
+    // Arrange: GitLab plays the job but its answer is lost
+    let clock = Arc::new(ManualClock::new(start()));
+    let project = Project::new(clock.clone());
+    let gitlab = project.start().await;
+    let t = spawn_app_on(&manual_job_config(&gitlab.uri()), clock).await;
+    project.pushed("v2.4.0");
+    project.answer_with(502);
+    t.ok("ops", "/deploy portal-manual ref:v2.4.0").await;
+    wait_audit(&t, "DEP-1", "trigger.unanswered").await;
+
+    // Act: the lease ends
+    t.advance(TimeDelta::minutes(3)).await;
+
+    // Assert: the job is seen played, and not played again
+    t.record("DEP-1").wait_state("triggered").await;
+    let plays = gitlab
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .filter(|r| r.method == wiremock::http::Method::POST && r.url.path().ends_with("/play"))
+        .count();
+    assert_eq!(plays, 1);
+    assert_eq!(
+        audit(&t, "DEP-1").await,
+        [
+            "requested",
+            "trigger.queued",
+            "trigger.call",
+            "trigger.unanswered",
+            "trigger.check",
+            "trigger.started"
+        ]
+    );
 }
 
 #[tokio::test]

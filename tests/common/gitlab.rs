@@ -156,15 +156,19 @@ impl Project {
         match job {
             Some((j, name, status)) if status == "manual" => {
                 *status = "pending".into();
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"id": j, "name": name, "status": "pending"}))
+                match *self.answer.lock().unwrap() {
+                    Some(lost) => error(lost, json!("502 Bad Gateway")),
+                    None => ResponseTemplate::new(200)
+                        .set_body_json(json!({"id": j, "name": name, "status": "pending"})),
+                }
             }
             Some(_) => error(400, json!("400 Bad request - Unplayable Job")),
             None => error(404, json!("404 Job Not Found")),
         }
     }
 
-    /// From now on a pipeline is created but answered `status` (the answer is lost).
+    /// From now on a pipeline is created (or a job played) but answered
+    /// `status` (the answer is lost).
     pub fn answer_with(&self, status: u16) {
         *self.answer.lock().unwrap() = Some(status);
     }
