@@ -402,8 +402,9 @@ async fn a_crash_after_the_server_took_the_mail_sends_it_at_most_once_more_with_
 }
 
 #[tokio::test]
-async fn a_named_list_reads_times_in_its_own_zone_and_a_partner_list_in_the_default() {
-    // Arrange: demo users in Berlin, and partner acme's people (default zone, IST)
+async fn a_list_or_partner_reads_times_in_its_own_zone_and_else_in_the_default() {
+    // Arrange: demo users in Berlin, partner acme's people (default zone,
+    // IST), and partner globex's in New York
     let server = MailServer::start().await;
     let t = app(
         &server,
@@ -414,7 +415,12 @@ async fn a_named_list_reads_times_in_its_own_zone_and_a_partner_list_in_the_defa
             ),
             ("SHIPMATE__MAIL__LISTS__DEMO__TIMEZONE", "Europe/Berlin"),
             ("SHIPMATE__PARTNERS__ACME__EMAILS", "ops@acme.example"),
-            ("SHIPMATE__DOWNTIME__CHANNELS", "email:demo,email:acme"),
+            ("SHIPMATE__PARTNERS__GLOBEX__EMAILS", "it@globex.example"),
+            ("SHIPMATE__PARTNERS__GLOBEX__TIMEZONE", "America/New_York"),
+            (
+                "SHIPMATE__DOWNTIME__CHANNELS",
+                "email:demo,email:acme,email:globex",
+            ),
         ],
     )
     .await;
@@ -422,7 +428,7 @@ async fn a_named_list_reads_times_in_its_own_zone_and_a_partner_list_in_the_defa
     // Act
     announce_to_ops(&t).await;
     let mails: Vec<Mail> = server
-        .wait_for(2)
+        .wait_for(3)
         .await
         .iter()
         .map(|m| parse(&m.raw))
@@ -447,5 +453,14 @@ async fn a_named_list_reads_times_in_its_own_zone_and_a_partner_list_in_the_defa
         acme.text.contains("Window: 2026-11-05 14:30 IST"),
         "{}",
         acme.text
+    );
+    let globex = mails
+        .iter()
+        .find(|m| m.to == ["it@globex.example"])
+        .expect("globex's mail");
+    assert!(
+        globex.text.contains("Window: 2026-11-05 04:00 EST"),
+        "{}",
+        globex.text
     );
 }

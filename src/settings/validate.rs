@@ -780,6 +780,7 @@ mod tests {
                 ("SHIPMATE__VERSIONS__EOSL_NOTICE", "180d,someday"),
                 ("SHIPMATE__VERSIONS__CHANNELS", "partners"),
                 ("SHIPMATE__VERSIONS__MANAGER_ROLE", "shippers"),
+                ("SHIPMATE__PARTNERS__ACME__TIMEZONE", "Gotham/Central"),
             ]),
         )
         .unwrap();
@@ -796,6 +797,7 @@ mod tests {
             "versions.eosl_notice[1]",
             "versions.channels[0]",
             "versions.manager_role",
+            "partners.acme.timezone",
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }

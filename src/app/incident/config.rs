@@ -202,6 +202,9 @@ struct PartnerSettings {
     /// mail from one of them to the incident address is the partner's.
     #[serde(default, deserialize_with = "list")]
     emails: Vec<String>,
+    /// The zone of times in mails to the partner (default: `mail.timezone`).
+    #[serde(default)]
+    timezone: Option<String>,
 }
 
 /// One partner.
@@ -211,6 +214,8 @@ pub struct Partner {
     token: Secret,
     /// Lower-case addresses.
     pub emails: Vec<String>,
+    /// The zone of times in mails to the partner (`None`: mail's own).
+    pub tz: Option<chrono_tz::Tz>,
 }
 
 /// The partners, by name.
@@ -299,12 +304,28 @@ impl Section for Partners {
                     );
                 }
             }
+            let tz = match p.timezone.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(zone) => zone.parse::<chrono_tz::Tz>().map_or_else(
+                    |_| {
+                        c.problem(
+                            &format!("{name}.timezone"),
+                            format!(
+                                "unknown time zone `{zone}`: use an IANA name such as Europe/Berlin"
+                            ),
+                        );
+                        None
+                    },
+                    Some,
+                ),
+            };
             partners.insert(
                 name,
                 Partner {
                     channels,
                     token: p.token,
                     emails: p.emails.iter().map(|e| e.to_ascii_lowercase()).collect(),
+                    tz,
                 },
             );
         }
@@ -321,6 +342,7 @@ mod tests {
             channels: Vec::new(),
             token: Secret::new(token),
             emails: Vec::new(),
+            tz: None,
         }
     }
 

@@ -39,8 +39,9 @@ pub struct MailTransport {
     smtp: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     mail: MailConfig,
-    /// Partner name → its addresses (`email:<partner>`).
-    partners: BTreeMap<String, Vec<String>>,
+    /// Partner name → its addresses (`email:<partner>`) and the zone of
+    /// times in its mails.
+    partners: BTreeMap<String, (Vec<String>, Tz)>,
     directory: Directory,
 }
 
@@ -61,8 +62,12 @@ impl MailTransport {
         let partners = config.section::<crate::app::incident::Partners>();
         let partners = partners
             .names()
-            .filter_map(|n| partners.get(n).map(|p| (n.to_string(), p.emails.clone())))
-            .filter(|(_, emails)| !emails.is_empty())
+            .filter_map(|n| {
+                partners
+                    .get(n)
+                    .map(|p| (n.to_string(), (p.emails.clone(), p.tz.unwrap_or(mail.tz))))
+            })
+            .filter(|(_, (emails, _))| !emails.is_empty())
             .collect();
         Ok(Some(Self {
             smtp: builder.build(),
@@ -82,7 +87,7 @@ impl MailTransport {
             return Ok((list.to.clone(), list.tz));
         }
         match self.partners.get(&channel.id) {
-            Some(emails) => Ok((emails.clone(), self.mail.tz)),
+            Some((emails, tz)) => Ok((emails.clone(), *tz)),
             None => Err(DeliveryError::Permanent(format!(
                 "{channel} names no [mail.lists.{0}] and no partner [partners.{0}] with emails",
                 channel.id
