@@ -653,6 +653,39 @@ async fn the_failure_messages_roll_back_button_opens_a_rollback_to_the_previous_
 }
 
 #[tokio::test]
+async fn a_rollback_hands_the_workflow_the_exact_commit_of_the_run_it_goes_back_to() {
+    // Arrange: the workflow takes the commit to check out
+    let inputs = r#"{ environment = "production", version = "{commit}" }"#;
+    let (t, actions, _github) = spawn(inputs, false).await;
+    a_good_then_a_failed_deploy(&t).await;
+    let fixture: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/github/workflow_run.completed.success.json"
+        ))
+        .expect("fixture"),
+    )
+    .expect("JSON");
+    let sha = fixture["workflow_run"]["head_sha"]
+        .as_str()
+        .expect("head_sha");
+
+    // Act
+    t.ok("ops", "/rollback portal-prod reason:broken").await;
+    t.ok("ann", "/deploy approve DEP-1").await;
+    t.ok("rm", "/deploy approve DEP-1").await;
+
+    // Assert: dispatched on the old tag, with the commit that ran there
+    t.record("DEP-1").wait_state("triggered").await;
+    let runs = actions.runs();
+    assert_eq!(runs[0].git_ref, "v2.3.0");
+    assert_eq!(
+        runs[0].inputs,
+        json!({"environment": "production", "version": sha})
+    );
+}
+
+#[tokio::test]
 async fn a_rerun_of_the_failed_jobs_is_a_gated_request_made_once() {
     // Arrange: GitHub knows the failed run
     let (t, actions, _github) = spawn(INPUTS, false).await;
@@ -1019,6 +1052,14 @@ environment = "staging"
 provider = "aws"
 pipeline = "portal-deploy"
 stage = "Deploy"
+source_action = "Source"
+approvals = 0
+
+[[deploy.targets]]
+name = "portal-latest"
+environment = "staging"
+provider = "aws"
+pipeline = "portal-deploy"
 approvals = 0
 
 [[deploy.targets]]
@@ -1201,7 +1242,7 @@ approvals = 0
     assert_eq!(
         runs[0].1,
         json!({"request": "DEP-1", "kind": "deploy", "target": "legacy", "environment": "staging",
-               "ref": "v2.4.0", "reason": "nightly", "requested_by": "console:ops", "rolls_back_to": null})
+               "ref": "v2.4.0", "commit": null, "reason": "nightly", "requested_by": "console:ops", "rolls_back_to": null})
     );
     assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
     let card = card(&t, "DEP-1").await;
@@ -1256,15 +1297,7 @@ async fn a_failed_aws_stage_is_retried_once_through_a_rerun_request() {
         serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
     event["detail"]["pipeline"] = json!("portal-deploy");
     event["detail"]["state"] = json!("FAILED");
-    let response = reqwest::Client::new()
-        .post(t.url("/webhooks/aws"))
-        .header("content-type", "application/json")
-        .header("authorization", "Bearer aws-token")
-        .body(serde_json::to_vec(&event).expect("JSON"))
-        .send()
-        .await
-        .expect("webhook");
-    assert_eq!(response.status().as_u16(), 200);
+    post_aws(&t, &event).await;
 
     // Act
     let filed = t
@@ -1295,4 +1328,132 @@ async fn a_failed_aws_stage_is_retried_once_through_a_rerun_request() {
         )),
         "{card}"
     );
+}
+
+/// CodePipeline tells of execution `id` of portal-deploy reaching `state`
+/// at `time`, started from `commit` on main (a CodeStar notification).
+async fn execution(t: &TestApp, id: &str, state: &str, time: &str, commit: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/aws/codepipeline.pipeline-execution.succeeded.notification.json"
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    event["time"] = json!(time);
+    event["detail"]["pipeline"] = json!("portal-deploy");
+    event["detail"]["execution-id"] = json!(id);
+    event["detail"]["state"] = json!(state);
+    event["additionalAttributes"] = json!({"sourceActions": [{
+        "sourceActionName": "Source",
+        "sourceActionProvider": "CodeStarSourceConnection",
+        "sourceActionVariables": {
+            "BranchName": "main",
+            "CommitId": commit,
+            "RepositoryName": "acme/portal"
+        }
+    }]});
+    post_aws(t, &event).await;
+}
+
+/// Posts `event` to `/webhooks/aws` with the token; AWS is answered 200.
+async fn post_aws(t: &TestApp, event: &serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(t.url("/webhooks/aws"))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer aws-token")
+        .body(serde_json::to_vec(event).expect("JSON"))
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+const GOOD_COMMIT: &str = "9f2c1e0b7a6d5c4b3a29180f7e6d5c4b3a291807";
+const BAD_COMMIT: &str = "1234567890abcdef1234567890abcdef12345678";
+
+#[tokio::test]
+async fn an_aws_rollback_starts_the_commit_of_the_previous_successful_execution() {
+    // Arrange: a good execution of one commit, then a failed one of the next
+    let (t, aws, _server) = spawn_aws(common::aws::SECRET_ACCESS_KEY).await;
+    let good = "11111111-2222-3333-4444-555555555555";
+    execution(&t, good, "SUCCEEDED", "2026-11-30T05:00:00Z", GOOD_COMMIT).await;
+    let bad = "66666666-7777-8888-9999-000000000000";
+    execution(&t, bad, "FAILED", "2026-12-01T04:00:00Z", BAD_COMMIT).await;
+
+    // Act
+    let filed = t
+        .ok("ops", "/rollback portal-aws reason:\"checkout broke\"")
+        .await;
+
+    // Assert: the earlier commit is started in the source action, once
+    assert!(
+        filed.starts_with(&format!(
+            "Filed DEP-1: roll back to `main` → portal-aws (staging), from run {good}."
+        )),
+        "{filed}"
+    );
+    t.record("DEP-1").wait_state("triggered").await;
+    let revisions = aws.revisions.lock().unwrap().clone();
+    assert_eq!(
+        revisions,
+        [(
+            "a1b2c3d4-5678-90ab-cdef-000000000001".to_string(),
+            json!([{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": GOOD_COMMIT}])
+        )]
+    );
+    let card = card(&t, "DEP-1").await;
+    assert!(
+        card.contains(&format!(
+            "Runs: AWS CodePipeline `portal-deploy` (a new execution of commit `{GOOD_COMMIT}` in source action Source"
+        )),
+        "{card}"
+    );
+}
+
+#[tokio::test]
+async fn aws_deploys_name_a_commit_only_where_codepipeline_can_start_one() {
+    // Arrange: one target names its source action, the other does not
+    let (t, aws, _server) = spawn_aws(common::aws::SECRET_ACCESS_KEY).await;
+    execution(&t, "e-1", "SUCCEEDED", "2026-11-30T05:00:00Z", GOOD_COMMIT).await;
+    execution(&t, "e-2", "FAILED", "2026-12-01T04:00:00Z", BAD_COMMIT).await;
+
+    // Act: a rollback and a commit where only the latest revisions can start
+    let rollback = t
+        .refused("ops", "/rollback portal-latest reason:broken")
+        .await;
+    let commit = t
+        .refused("ops", &format!("/deploy portal-latest ref:{GOOD_COMMIT}"))
+        .await;
+    // a tag cannot be a source revision: the tag of a rollback is refused too
+    let tag = t
+        .refused("ops", "/rollback portal-aws to:v2.3.0 reason:broken")
+        .await;
+    // and a commit named where it can be is started
+    t.ok("ops", &format!("/deploy portal-aws ref:{GOOD_COMMIT}"))
+        .await;
+
+    // Assert
+    assert_eq!(
+        rollback,
+        "`portal-latest` starts its sources' latest revisions, so it cannot go to `main`: an admin can name its CodePipeline source action (source_action = \"Source\" in its [[deploy.targets]]) so a commit can be started"
+    );
+    assert!(
+        commit.starts_with(
+            "`portal-latest` starts its sources' latest revisions, so it cannot go to `9f2c1e0b"
+        ),
+        "{commit}"
+    );
+    assert_eq!(
+        tag,
+        "`v2.3.0` names no commit, and CodePipeline starts a source revision by its commit id: roll back with to:<run> (a run that recorded its commit) or to:<commit id>"
+    );
+    t.record("DEP-1").wait_state("triggered").await;
+    let revisions = aws.revisions.lock().unwrap().clone();
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(revisions[0].1[0]["revisionValue"], json!(GOOD_COMMIT));
+    let filed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deploy_requests")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(filed, 1, "the refusals filed nothing");
 }

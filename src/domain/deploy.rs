@@ -149,6 +149,10 @@ pub struct Draft {
     pub channel: ChannelRef,
     /// A rollback: the run it goes back to, in words (`run #87`).
     pub rolls_back_to: Option<String>,
+    /// The exact commit asked for (a rollback to a run that recorded it, or
+    /// a ref that is a full commit id): what `{commit}` inputs and a
+    /// CodePipeline source override start.
+    pub commit: Option<String>,
     pub rerun: Option<Rerun>,
 }
 
@@ -232,6 +236,9 @@ pub struct DeployRequest {
     pub objections: Vec<Objection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolls_back_to: Option<String>,
+    /// See [`Draft::commit`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<Rerun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -411,6 +418,7 @@ impl DeployRequest {
             approvals: Vec::new(),
             objections: Vec::new(),
             rolls_back_to: draft.rolls_back_to,
+            commit: draft.commit,
             rerun: draft.rerun,
             requires: policy.requires.clone(),
             overridden,
@@ -678,11 +686,18 @@ impl DeployRequest {
 
 /// Where a rollback of a target goes: among its runs, newest first, the
 /// latest that succeeded after the newest one (whatever became of that:
-/// the deploy being rolled back). `None`: no earlier success is known.
+/// the deploy being rolled back) and recorded a branch, tag or commit to
+/// go back to. `None`: no earlier success is known.
 pub fn rollback_point(runs: &[Run]) -> Option<&Run> {
     runs.iter()
         .skip(1)
-        .find(|r| r.status == Status::Succeeded && r.branch.is_some())
+        .find(|r| r.status == Status::Succeeded && (r.branch.is_some() || r.commit.is_some()))
+}
+
+/// Whether `s` is a whole commit id (40 hex digits, or 64 in a SHA-256
+/// repository): what a provider can start exactly.
+pub fn is_commit_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64) && s.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ fn draft() -> Draft {
         reason: None,
         channel: ChannelRef::new(Platform::Console, "#ops"),
         rolls_back_to: None,
+        commit: None,
         rerun: None,
     }
 }

@@ -13,6 +13,11 @@
 //! unknown pipeline (400 PipelineNotFoundException), and a retry of a stage
 //! that has not failed (400 StageNotRetryableException). The same
 //! `clientRequestToken` answers with the execution it started.
+//! `sourceRevisions` are held to the API reference's `SourceRevisionOverride`
+//! (an `actionName` of 1–100 of `[A-Za-z0-9.@\-_]`, a `revisionType` of
+//! COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID or S3_OBJECT_KEY, a
+//! `revisionValue` of 1–1500 characters) and must name a source action of
+//! the pipeline (ValidationException).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -90,6 +95,10 @@ pub fn signature(
 #[derive(Clone)]
 pub struct CodePipeline {
     pub pipelines: Vec<String>,
+    /// The pipelines' source actions.
+    pub source_actions: Vec<String>,
+    /// Execution id → the `sourceRevisions` it was started with.
+    pub revisions: Arc<Mutex<Vec<(String, Value)>>>,
     /// clientRequestToken → execution id, in order.
     pub executions: Arc<Mutex<Vec<(String, String)>>>,
     clock: Arc<ManualClock>,
@@ -109,12 +118,55 @@ impl CodePipeline {
     pub fn new(clock: Arc<ManualClock>) -> Self {
         Self {
             pipelines: vec!["portal-deploy".into()],
+            source_actions: vec!["Source".into()],
+            revisions: Arc::default(),
             executions: Arc::default(),
             clock,
             answer: Arc::default(),
             stages: Arc::default(),
             retries: Arc::default(),
         }
+    }
+
+    /// What AWS would answer to `sourceRevisions` it refuses.
+    fn refuse_revisions(&self, revisions: &Value) -> Option<ResponseTemplate> {
+        let invalid = |why: String| Some(error(400, "ValidationException", &why));
+        let Some(list) = revisions.as_array().filter(|l| !l.is_empty()) else {
+            return invalid("sourceRevisions must be a non-empty list".into());
+        };
+        for r in list {
+            let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+            let action = field("actionName");
+            if action.is_empty()
+                || action.len() > 100
+                || !action
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".@-_".contains(c))
+            {
+                return invalid(format!(
+                    "Value '{action}' at 'sourceRevisions.1.member.actionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+"
+                ));
+            }
+            let kinds = [
+                "COMMIT_ID",
+                "IMAGE_DIGEST",
+                "S3_OBJECT_VERSION_ID",
+                "S3_OBJECT_KEY",
+            ];
+            if !kinds.contains(&field("revisionType")) {
+                return invalid("Value at 'sourceRevisions.1.member.revisionType' failed to satisfy constraint: Member must satisfy enum value set: [COMMIT_ID, IMAGE_DIGEST, S3_OBJECT_VERSION_ID, S3_OBJECT_KEY]".into());
+            }
+            let value = field("revisionValue");
+            if value.is_empty() || value.len() > 1500 {
+                return invalid("Value at 'sourceRevisions.1.member.revisionValue' failed to satisfy constraint: Member must have length between 1 and 1500".into());
+            }
+            if !self.source_actions.iter().any(|a| a == action) {
+                return invalid(format!(
+                    "The action '{action}' is not a source action of the pipeline"
+                ));
+            }
+        }
+        None
     }
 
     /// A stage of an execution failed.
@@ -354,6 +406,10 @@ impl CodePipeline {
                 &format!("Account '123456789012' does not have a pipeline with name '{name}'"),
             );
         }
+        let revisions = body.get("sourceRevisions").cloned();
+        if let Some(refusal) = revisions.as_ref().and_then(|r| self.refuse_revisions(r)) {
+            return refusal;
+        }
         let id = {
             let mut executions = self.executions.lock().unwrap();
             let known = token.and_then(|t| {
@@ -367,6 +423,9 @@ impl CodePipeline {
                 None => {
                     let id = format!("a1b2c3d4-5678-90ab-cdef-{:012}", executions.len() + 1);
                     executions.push((token.unwrap_or_default().to_string(), id.clone()));
+                    if let Some(r) = revisions {
+                        self.revisions.lock().unwrap().push((id.clone(), r));
+                    }
                     id
                 }
             }

@@ -137,7 +137,9 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
                 .code(&r.git_ref);
             with_values(line, inputs, r, id)
         }
-        Provider::Aws { pipeline, stage } if r.kind == Kind::Rerun => {
+        Provider::Aws {
+            pipeline, stage, ..
+        } if r.kind == Kind::Rerun => {
             let (run, failed) = rerun_of(r);
             let actions = if failed { "failed actions" } else { "actions" };
             Line::new().text(format!(
@@ -145,12 +147,23 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
                 stage.as_deref().unwrap_or("?")
             ))
         }
-        Provider::Aws { pipeline, .. } => Line::new()
-            .text("Runs: AWS CodePipeline ")
-            .code(pipeline.clone())
-            .text(format!(
-                " (a new execution of its sources' latest revisions; idempotency token shipmate-{id})"
-            )),
+        Provider::Aws {
+            pipeline,
+            source_action,
+            ..
+        } => {
+            let line = Line::new()
+                .text("Runs: AWS CodePipeline ")
+                .code(pipeline.clone());
+            let line = match (source_action, &r.commit) {
+                (Some(action), Some(commit)) => line
+                    .text(" (a new execution of commit ")
+                    .code(commit.clone())
+                    .text(format!(" in source action {action}")),
+                _ => line.text(" (a new execution of its sources' latest revisions"),
+            };
+            line.text(format!("; idempotency token shipmate-{id})"))
+        }
         Provider::Generic { url, .. } => Line::new().text(format!(
             "Runs: a signed webhook to {url} (Idempotency-Key shipmate-{id})"
         )),
@@ -170,7 +183,9 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
             job: Some(job),
             ..
         } => Line::new()
-            .text(format!("Runs: GitLab manual job `{job}` of {project}, played in the newest pipeline on "))
+            .text(format!(
+                "Runs: GitLab manual job `{job}` of {project}, played in the newest pipeline on "
+            ))
             .code(git_ref.as_deref().unwrap_or(&r.git_ref)),
         Provider::Gitlab {
             project,

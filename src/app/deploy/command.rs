@@ -76,13 +76,13 @@ pub static ROLLBACK: CommandSpec = CommandSpec {
     default_sub: Some("request"),
     subs: &[SubSpec {
         name: "request",
-        summary: "Roll a target back to its previous successful deploy, or to a tag or run",
+        summary: "Roll a target back to its previous successful deploy, or to a tag, commit or run",
         params: &[
             pos("target", "target", "the deploy target, e.g. portal-prod"),
             opt_key(
                 "to",
-                "tag|run",
-                "a tag, or the id of a run whose ref to go back to (default: the previous successful deploy)",
+                "tag|commit|run",
+                "a tag, a whole commit id, or the id of a run whose ref and commit to go back to (default: the previous successful deploy)",
             ),
             key("reason", "…", "why, shown on the card"),
             opt_key(

@@ -30,7 +30,7 @@ struct TargetSettings {
     repository: Option<String>,
     /// GitHub: the workflow file (`deploy.yml`) or id.
     workflow: Option<String>,
-    /// GitHub: the workflow's inputs (`{ref}` and `{request}` are replaced).
+    /// GitHub: the workflow's inputs (`{ref}`, `{commit}` and `{request}` are replaced).
     #[serde(default)]
     inputs: BTreeMap<String, String>,
     /// GitLab: the project's path (`acme/portal`) or id.
@@ -38,7 +38,7 @@ struct TargetSettings {
     /// GitLab: the ref the pipeline runs on (default: the requested ref).
     #[serde(rename = "ref")]
     git_ref: Option<String>,
-    /// GitLab: the pipeline's variables (`{ref}` and `{request}` are replaced).
+    /// GitLab: the pipeline's variables (`{ref}`, `{commit}` and `{request}` are replaced).
     #[serde(default)]
     variables: BTreeMap<String, String>,
     /// GitLab: a manual job to play in the newest pipeline on the ref,
@@ -48,6 +48,9 @@ struct TargetSettings {
     pipeline: Option<String>,
     /// AWS: the stage a re-run retries.
     stage: Option<String>,
+    /// AWS: the pipeline's source action, whose revision a rollback or a
+    /// deploy of a commit id overrides (`sourceRevisions`).
+    source_action: Option<String>,
     /// Generic: where the signed webhook is posted.
     url: Option<String>,
     /// Generic: the webhook's HMAC-SHA256 key.
@@ -87,10 +90,12 @@ pub enum Provider {
         variables: BTreeMap<String, String>,
         job: Option<String>,
     },
-    /// An execution of CodePipeline `pipeline` (its sources' latest revisions).
+    /// An execution of CodePipeline `pipeline`: its sources' latest
+    /// revisions, or, with `source_action`, the request's commit there.
     Aws {
         pipeline: String,
         stage: Option<String>,
+        source_action: Option<String>,
     },
     /// A signed webhook to `url` (Jenkins and the like).
     Generic { url: String, secret: Secret },
@@ -166,7 +171,8 @@ impl DeployRules {
     }
 }
 
-/// A target's inputs for one request: `{ref}` and `{request}` (DEP-n) replaced.
+/// A target's inputs for one request: `{ref}`, `{commit}` (the exact
+/// commit when known, else the ref) and `{request}` (DEP-n) replaced.
 pub fn inputs_for(
     inputs: &BTreeMap<String, String>,
     request: &DeployRequest,
@@ -177,6 +183,10 @@ pub fn inputs_for(
         .map(|(k, v)| {
             let value = v
                 .replace("{ref}", &request.git_ref)
+                .replace(
+                    "{commit}",
+                    request.commit.as_deref().unwrap_or(&request.git_ref),
+                )
                 .replace("{request}", &id.to_string());
             (k.clone(), value)
         })
@@ -266,6 +276,7 @@ fn foreign_keys(c: &mut Check<'_>, key: &str, t: &TargetSettings) {
         ("job", "gitlab", t.job.is_some()),
         ("pipeline", "aws", t.pipeline.is_some()),
         ("stage", "aws", t.stage.is_some()),
+        ("source_action", "aws", t.source_action.is_some()),
         ("url", "generic", t.url.is_some()),
         ("secret", "generic", !t.secret.is_empty()),
     ];
@@ -365,9 +376,27 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
                     "is missing: an aws target names its CodePipeline pipeline, e.g. \"portal-deploy\"",
                 );
             }
+            let source_action = t
+                .source_action
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty());
+            if let Some(action) = source_action
+                && (action.len() > 100
+                    || !action
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ".@-_".contains(ch)))
+            {
+                // CodePipeline's pattern for action names: [A-Za-z0-9.@\-_]+, 1 to 100
+                c.problem(
+                    &format!("{key}.source_action"),
+                    format!("`{action}` is not a CodePipeline action name: letters, digits, . @ - _ (at most 100), e.g. \"Source\""),
+                );
+            }
             Some(Provider::Aws {
                 pipeline: pipeline.to_string(),
                 stage: t.stage.clone(),
+                source_action: source_action.map(str::to_string),
             })
         }
         "generic" => {

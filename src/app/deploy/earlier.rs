@@ -7,7 +7,7 @@ use crate::app::Ctx;
 use crate::app::context::Handled;
 use crate::app::pipeline_message::RunRecord;
 use crate::domain::DomainError;
-use crate::domain::deploy::rollback_point;
+use crate::domain::deploy::{is_commit_id, rollback_point};
 use crate::domain::pipeline::Source;
 use crate::store;
 
@@ -34,14 +34,33 @@ pub async fn run(ctx: &mut Ctx<'_>, source: Source, run_id: &str) -> Handled<Opt
     Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
 }
 
-/// Where a rollback of `target` goes: the ref and the run it comes from, in
-/// words. `to` is a run id (digits) or a tag; without it, the previous
-/// successful deploy of the target among the runs seen.
-pub async fn rollback_ref(
-    ctx: &mut Ctx<'_>,
-    target: &Target,
-    to: Option<&str>,
-) -> Handled<(String, String)> {
+/// Where a rollback goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    /// The branch or tag (or, when the run named none, the commit).
+    pub git_ref: String,
+    /// The run it comes from, in words (`run #87 (30433000)`), or the ref.
+    pub from: String,
+    /// The exact commit, when known.
+    pub commit: Option<String>,
+}
+
+impl Point {
+    fn of_run(rec: &RunRecord) -> Option<Self> {
+        let commit = rec.run.commit.clone().filter(|c| !c.is_empty());
+        let git_ref = rec.run.branch.clone().or_else(|| commit.clone())?;
+        Some(Self {
+            git_ref,
+            from: run_words(rec),
+            commit,
+        })
+    }
+}
+
+/// Where a rollback of `target` goes. `to` is a run id (digits), a tag or
+/// a commit id; without it, the previous successful deploy of the target
+/// among the runs seen.
+pub async fn rollback_ref(ctx: &mut Ctx<'_>, target: &Target, to: Option<&str>) -> Handled<Point> {
     let source = source(target);
     match to {
         Some(id) if id.chars().all(|c| c.is_ascii_digit()) => {
@@ -55,15 +74,18 @@ pub async fn rollback_ref(
                 ))
                 .into());
             };
-            let Some(branch) = rec.run.branch.clone() else {
-                return Err(DomainError::conflict(format!(
-                    "run {id} names no branch or tag to go back to: name a tag with to:<tag>"
+            Point::of_run(&rec).ok_or_else(|| {
+                DomainError::conflict(format!(
+                    "run {id} names no branch, tag or commit to go back to: name a tag with to:<tag>"
                 ))
-                .into());
-            };
-            Ok((branch, run_words(&rec)))
+                .into()
+            })
         }
-        Some(tag) => Ok((tag.to_string(), format!("`{tag}`"))),
+        Some(tag) => Ok(Point {
+            git_ref: tag.to_string(),
+            from: format!("`{tag}`"),
+            commit: is_commit_id(tag).then(|| tag.to_ascii_lowercase()),
+        }),
         None => {
             let bodies = store::pipeline::recent_in(
                 &mut ctx.db,
@@ -79,15 +101,17 @@ pub async fn rollback_ref(
                 .collect();
             let runs: Vec<_> = recs.iter().map(|r| r.run.clone()).collect();
             let point = rollback_point(&runs).map(|p| p.key.clone());
-            let found = point.and_then(|key| recs.iter().find(|r| r.run.key == key));
-            let Some(rec) = found else {
+            let found = point
+                .and_then(|key| recs.iter().find(|r| r.run.key == key))
+                .and_then(Point::of_run);
+            let Some(point) = found else {
                 return Err(DomainError::not_found(format!(
                     "no earlier successful deploy of `{}` has been seen: name one with to:<tag|run>",
                     target.name
                 ))
                 .into());
             };
-            Ok((rec.run.branch.clone().unwrap_or_default(), run_words(rec)))
+            Ok(point)
         }
     }
 }

@@ -28,7 +28,9 @@ use super::feature::{Feature, Job, JobRunner, Runs};
 use super::listing::with_history;
 use super::pipeline_message::RunRecord;
 use super::{App, Ctx, Line, Message, Reply};
-use crate::domain::deploy::{DeployRequest, Draft, Effect, Event, Kind, Policy, Rerun};
+use crate::domain::deploy::{
+    DeployRequest, Draft, Effect, Event, Kind, Policy, Rerun, is_commit_id,
+};
 use crate::domain::pipeline::Source;
 use crate::domain::release_window::is_production;
 use crate::domain::{ChannelRef, DomainError, RecordId, RecordKind};
@@ -116,6 +118,7 @@ struct Ask {
     reason: Option<String>,
     override_reason: Option<String>,
     rolls_back_to: Option<String>,
+    commit: Option<String>,
     rerun: Option<Rerun>,
 }
 
@@ -123,6 +126,7 @@ async fn request(ctx: &mut Ctx<'_>, c: Request) -> Handled<Reply> {
     let target = target(ctx, &c.target)?;
     let ask = Ask {
         kind: Kind::Deploy,
+        commit: is_commit_id(&c.git_ref).then(|| c.git_ref.to_ascii_lowercase()),
         git_ref: c.git_ref,
         reason: c.reason,
         override_reason: c.override_reason,
@@ -134,13 +138,14 @@ async fn request(ctx: &mut Ctx<'_>, c: Request) -> Handled<Reply> {
 
 async fn rollback(ctx: &mut Ctx<'_>, c: Rollback) -> Handled<Reply> {
     let target = target(ctx, &c.target)?;
-    let (git_ref, from) = earlier::rollback_ref(ctx, &target, c.to.as_deref()).await?;
+    let point = earlier::rollback_ref(ctx, &target, c.to.as_deref()).await?;
     let ask = Ask {
         kind: Kind::Rollback,
-        git_ref,
+        git_ref: point.git_ref,
         reason: Some(c.reason),
         override_reason: c.override_reason,
-        rolls_back_to: Some(from),
+        rolls_back_to: Some(point.from),
+        commit: point.commit,
         rerun: None,
     };
     file(ctx, &target, ask).await
@@ -191,6 +196,7 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
         reason: None,
         override_reason: None,
         rolls_back_to: None,
+        commit: None,
         rerun: Some(Rerun {
             run_id: run_id.to_string(),
             attempt: rec.run.attempt,
@@ -200,8 +206,34 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
     file(ctx, &target, ask).await
 }
 
+/// Refuses what CodePipeline cannot start as asked: it starts its sources'
+/// latest revisions unless told one commit of its source action, so a
+/// rollback, or a deploy of a named commit, needs `source_action` and a
+/// commit to give it.
+fn startable(target: &Target, ask: &Ask) -> Result<(), DomainError> {
+    let Provider::Aws { source_action, .. } = &target.provider else {
+        return Ok(());
+    };
+    let name = &target.name;
+    match (ask.kind, source_action, &ask.commit) {
+        (Kind::Rerun, _, _) => Ok(()),
+        (Kind::Rollback, None, _) | (Kind::Deploy, None, Some(_)) => {
+            Err(DomainError::conflict(format!(
+                "`{name}` starts its sources' latest revisions, so it cannot go to `{}`: an admin can name its CodePipeline source action (source_action = \"Source\" in its [[deploy.targets]]) so a commit can be started",
+                ask.git_ref
+            )))
+        }
+        (Kind::Rollback, Some(_), None) => Err(DomainError::conflict(format!(
+            "`{}` names no commit, and CodePipeline starts a source revision by its commit id: roll back with to:<run> (a run that recorded its commit) or to:<commit id>",
+            ask.git_ref
+        ))),
+        _ => Ok(()),
+    }
+}
+
 async fn file(ctx: &mut Ctx<'_>, target: &Target, ask: Ask) -> Handled<Reply> {
     require_credentials(ctx, target)?;
+    startable(target, &ask)?;
     let blocks = gate::blocks(ctx, target).await?;
     let draft = Draft {
         kind: ask.kind,
@@ -211,6 +243,7 @@ async fn file(ctx: &mut Ctx<'_>, target: &Target, ask: Ask) -> Handled<Reply> {
         reason: ask.reason,
         channel: ctx.channel.clone(),
         rolls_back_to: ask.rolls_back_to,
+        commit: ask.commit,
         rerun: ask.rerun,
     };
     let mut request = DeployRequest::file(

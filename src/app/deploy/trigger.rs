@@ -273,7 +273,11 @@ async fn call(
             let look = gitlab::find_pipeline(&client, &api, &pipeline, attempt.since());
             look_then_call(attempt, look, gitlab::create(&client, &api, &pipeline)).await
         }
-        Provider::Aws { pipeline, stage } => {
+        Provider::Aws {
+            pipeline,
+            stage,
+            source_action,
+        } => {
             let config = app.config.section::<AwsApi>();
             let api = aws::Api {
                 endpoint: &config.endpoint,
@@ -301,6 +305,7 @@ async fn call(
             let execution = aws::Execution {
                 pipeline,
                 token: &token,
+                revision: source_action.as_deref().zip(request.commit.as_deref()),
             };
             aws::start(&client, &api, &execution, now).await
         }
@@ -311,6 +316,7 @@ async fn call(
                 "target": request.target,
                 "environment": request.environment,
                 "ref": request.git_ref,
+                "commit": request.commit,
                 "reason": request.reason,
                 "requested_by": request.requester.to_string(),
                 "rolls_back_to": request.rolls_back_to,

@@ -40,6 +40,9 @@ pub struct Execution<'a> {
     pub pipeline: &'a str,
     /// The idempotency token (letters, digits and `-`).
     pub token: &'a str,
+    /// The source action and the commit it starts (`sourceRevisions`);
+    /// `None`: the sources' latest revisions.
+    pub revision: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Deserialize)]
@@ -124,7 +127,14 @@ pub async fn start(
     e: &Execution<'_>,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let body = serde_json::json!({ "name": e.pipeline, "clientRequestToken": e.token });
+    let mut body = serde_json::json!({ "name": e.pipeline, "clientRequestToken": e.token });
+    if let Some((action, commit)) = e.revision {
+        body["sourceRevisions"] = serde_json::json!([{
+            "actionName": action,
+            "revisionType": "COMMIT_ID",
+            "revisionValue": commit,
+        }]);
+    }
     let (status, text) = match call(client, api, "StartPipelineExecution", &body, now).await {
         Ok(answer) => answer,
         Err(reason) => return Outcome::Unanswered(reason),
