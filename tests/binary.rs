@@ -232,6 +232,38 @@ manager_role = ["release-manager", "devops"]
 }
 
 #[test]
+fn check_config_names_a_mistake_inside_an_array_of_tables_by_its_element() {
+    // the first route lacks its environment, the second misspells a key
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("routes.toml"),
+        r#"[[pipelines.routes]]
+source = "generic"
+pipeline = "nightly"
+[[pipelines.routes]]
+source = "github"
+environment = "production"
+chanels = ["console:#deploys"]
+"#,
+    )
+    .unwrap();
+    let out = shipmate(dir.path(), 0)
+        .args(["check-config", "--config", "routes.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert_eq!(
+        report.lines().collect::<Vec<_>>(),
+        [
+            "pipelines.routes[0].environment: missing: this key is required",
+            "pipelines.routes[1].chanels: unknown key `chanels`: did you mean `channels`? (the keys here are source, repository, pipeline, branch, environment, channels, oncall, target)",
+        ],
+        "{report}"
+    );
+}
+
+#[test]
 fn check_config_warns_when_chat_is_on_but_a_feature_only_reaches_the_console() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -1242,12 +1242,133 @@ approvals = 0
     assert_eq!(
         runs[0].1,
         json!({"request": "DEP-1", "kind": "deploy", "target": "legacy", "environment": "staging",
-               "ref": "v2.4.0", "commit": null, "reason": "nightly", "requested_by": "console:ops", "rolls_back_to": null})
+               "ref": "v2.4.0", "commit": null, "reason": "nightly", "requested_by": "console:ops", "rolls_back_to": null, "rerun": null})
     );
     assert_eq!(server.received_requests().await.expect("recorded").len(), 2);
     let card = card(&t, "DEP-1").await;
     assert!(
         card.contains("Run 701 · https://jenkins.example.com/job/portal/701"),
+        "{card}"
+    );
+}
+
+/// A generic target whose runs report as `portal-jenkins`, and its receiver.
+async fn spawn_generic() -> (TestApp, Receiver, wiremock::MockServer) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let receiver = Receiver {
+        clock: Some(clock.clone()),
+        ..Receiver::default()
+    };
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/shipmate"))
+        .respond_with(receiver.clone())
+        .mount(&server)
+        .await;
+    let toml = format!(
+        r#"
+[roles]
+devops = ["console:ops"]
+
+[webhooks.generic]
+token = "generic-token"
+
+[[pipelines.routes]]
+source = "generic"
+pipeline = "portal-jenkins"
+environment = "staging"
+channels = ["console:#deploys"]
+
+[[deploy.targets]]
+name = "legacy"
+environment = "staging"
+provider = "generic"
+url = "{}/shipmate"
+secret = "{RECEIVER_SECRET}"
+pipeline = "portal-jenkins"
+approvals = 0
+"#,
+        server.uri()
+    );
+    let t = spawn_app_on(&toml, clock).await;
+    (t, receiver, server)
+}
+
+/// The receiver reports run `run` of portal-jenkins in staging.
+async fn jenkins_run(t: &TestApp, run: u64, status: &str, branch: &str, commit: &str, at: &str) {
+    let event = json!({
+        "id": format!("jenkins-{run}-{status}"), "pipeline": "portal-jenkins",
+        "run_id": run.to_string(), "number": run, "status": status,
+        "environment": "staging", "branch": branch, "commit": commit, "timestamp": at,
+    });
+    let response = reqwest::Client::new()
+        .post(t.url("/webhooks/generic"))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer generic-token")
+        .body(event.to_string())
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_generic_target_rolls_back_to_its_last_good_run_and_re_runs_a_failed_one() {
+    // Arrange: a good run of v2.3.0, then a failed one of v2.4.0
+    let (t, receiver, _server) = spawn_generic().await;
+    jenkins_run(
+        &t,
+        41,
+        "succeeded",
+        "v2.3.0",
+        GOOD_COMMIT,
+        "2026-11-30T05:00:00Z",
+    )
+    .await;
+    jenkins_run(
+        &t,
+        42,
+        "failed",
+        "v2.4.0",
+        BAD_COMMIT,
+        "2026-12-01T04:00:00Z",
+    )
+    .await;
+
+    // Act
+    let rollback = t.ok("ops", "/rollback legacy reason:broken").await;
+    t.record("DEP-1").wait_state("triggered").await;
+    let rerun = t.ok("ops", "/pipeline rerun 42 failed-only").await;
+    t.record("DEP-2").wait_state("triggered").await;
+
+    // Assert: the receiver is told what to go back to, and what to re-run
+    assert!(
+        rollback.starts_with(
+            "Filed DEP-1: roll back to `v2.3.0` → legacy (staging), from run #41 (41)."
+        ),
+        "{rollback}"
+    );
+    assert!(
+        rerun.starts_with("Filed DEP-2: re-run the failed jobs of run 42 → legacy (staging)."),
+        "{rerun}"
+    );
+    let runs = receiver.runs.lock().unwrap().clone();
+    assert_eq!(runs.len(), 2);
+    let (back, again) = (&runs[0].1, &runs[1].1);
+    assert_eq!(
+        (
+            back["kind"].clone(),
+            back["ref"].clone(),
+            back["commit"].clone()
+        ),
+        (json!("rollback"), json!("v2.3.0"), json!(GOOD_COMMIT))
+    );
+    assert_eq!(back["rolls_back_to"], json!("run #41 (41)"));
+    assert_eq!(again["kind"], json!("rerun"));
+    assert_eq!(again["rerun"], json!({"run_id": "42", "failed_only": true}));
+    let card = card(&t, "DEP-2").await;
+    assert!(
+        card.contains("asking to re-run the failed jobs of run 42"),
         "{card}"
     );
 }

@@ -58,6 +58,7 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
     let mut table = table.clone();
     let mut problems = Vec::new();
     let mut patched = BTreeSet::new();
+    let mut dropped = Dropped::default();
     for _ in 0..MAX_ROUNDS {
         let error = match T::deserialize(table.clone()) {
             Ok(read) => return (Some(read), problems),
@@ -74,7 +75,7 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
             Fault::Unknown { at, field, .. } => [at.clone(), vec![field.clone()]].concat(),
             Fault::Missing { at } | Fault::Invalid { at, .. } => at.clone(),
         };
-        let key = shown(prefix, &at);
+        let key = shown(prefix, &dropped.original(&at));
         if !patched.insert(key.clone()) {
             problems.push(Problem {
                 key,
@@ -84,6 +85,7 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
         }
         let default = defaults.and_then(|d| lookup(d, &at)).cloned();
         let leaf = at.last().cloned().unwrap_or_default();
+        let example_of = |d: &Value| Some(example(d));
         match fault {
             Fault::Unknown { field, known, .. } => {
                 problems.push(Problem {
@@ -95,21 +97,28 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
             Fault::Missing { .. } => {
                 let example = default
                     .as_ref()
-                    .map(|d| format!(", e.g. {leaf} = {}", example(d)))
+                    .and_then(example_of)
+                    .map(|d| format!(", e.g. {leaf} = {d}"))
                     .unwrap_or_default();
                 problems.push(Problem {
                     key,
                     message: format!("missing: this key is required{example}"),
                 });
-                match default {
-                    Some(d) => set(&mut table, &at, d),
-                    None => return (None, problems),
+                match (default, element(&at)) {
+                    (Some(d), _) => set(&mut table, &at, d),
+                    // an element lacking a key is left out, and the rest read on
+                    (None, Some(item)) => {
+                        dropped.record(item);
+                        remove(&mut table, item);
+                    }
+                    (None, None) => return (None, problems),
                 }
             }
             Fault::Invalid { message, .. } => {
                 let example = default
                     .as_ref()
-                    .map(|d| format!(": write e.g. {leaf} = {} (the default)", example(d)))
+                    .and_then(example_of)
+                    .map(|d| format!(": write e.g. {leaf} = {d} (the default)"))
                     .unwrap_or_default();
                 problems.push(Problem {
                     key,
@@ -168,6 +177,13 @@ fn classify(e: &ConfigError) -> Option<Fault> {
                 ConfigError::NotFound(field) => Some(Fault::Missing {
                     at: [at, split(field)].concat(),
                 }),
+                // serde's own words for a key left out of an array's element
+                ConfigError::Message(m) if m.starts_with("missing field") => {
+                    let field = backticked(m).into_iter().next()?;
+                    Some(Fault::Missing {
+                        at: [at, vec![field]].concat(),
+                    })
+                }
                 inner => Some(Fault::Invalid {
                     at,
                     message: inner.to_string(),
@@ -187,8 +203,14 @@ fn classify(e: &ConfigError) -> Option<Fault> {
         ConfigError::Message(m) if m.starts_with("unknown field") => {
             let mut names = backticked(m);
             let field = (!names.is_empty()).then(|| names.remove(0))?;
+            // `… for key `routes[0]``: where the field is
+            let at = m
+                .rsplit_once("for key `")
+                .and_then(|(_, k)| k.strip_suffix('`'))
+                .map(split)
+                .unwrap_or_default();
             Some(Fault::Unknown {
-                at: Vec::new(),
+                at,
                 field,
                 known: names,
             })
@@ -206,41 +228,60 @@ fn backticked(m: &str) -> Vec<String> {
         .collect()
 }
 
-/// `a.b[2].c` → `["a", "b"]`: a path into an array stops at the array,
-/// which is then patched as a whole.
+/// `a.b[2].c` → `["a", "b", "[2]", "c"]`: table keys, and array indexes
+/// in brackets.
 fn split(key: &str) -> Vec<String> {
     let mut parts = Vec::new();
     for part in key.split('.').filter(|p| !p.is_empty()) {
-        match part.split_once('[') {
-            Some((head, _)) => {
-                if !head.is_empty() {
-                    parts.push(head.to_string());
-                }
-                break;
+        let mut rest = part;
+        if let Some(open) = rest.find('[') {
+            if open > 0 {
+                parts.push(rest[..open].to_string());
             }
-            None => parts.push(part.to_string()),
+            rest = &rest[open..];
+            while let Some(close) = rest.find(']') {
+                parts.push(rest[..=close].to_string());
+                rest = &rest[close + 1..];
+            }
+            // the config crate names a key in an element `routes[0]environment`
+            if !rest.is_empty() {
+                parts.push(rest.to_string());
+            }
+        } else {
+            parts.push(rest.to_string());
         }
     }
     parts
 }
 
+/// `[2]` → 2.
+fn index(part: &str) -> Option<usize> {
+    part.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
 fn shown(prefix: &str, at: &[String]) -> String {
-    let mut parts: Vec<&str> = prefix.split('.').filter(|p| !p.is_empty()).collect();
-    parts.extend(at.iter().map(String::as_str));
-    if parts.is_empty() {
+    let mut shown = prefix.to_string();
+    for part in at {
+        if !shown.is_empty() && !part.starts_with('[') {
+            shown.push('.');
+        }
+        shown.push_str(part);
+    }
+    if shown.is_empty() {
         "config".to_string()
     } else {
-        parts.join(".")
+        shown
     }
 }
 
 fn lookup<'a>(value: &'a Value, at: &[String]) -> Option<&'a Value> {
     let mut v = value;
     for part in at {
-        match &v.kind {
-            ValueKind::Table(t) => v = t.get(part)?,
+        v = match (&v.kind, index(part)) {
+            (ValueKind::Table(t), None) => t.get(part)?,
+            (ValueKind::Array(items), Some(i)) => items.get(i)?,
             _ => return None,
-        }
+        };
     }
     Some(v)
 }
@@ -249,8 +290,14 @@ fn remove(value: &mut Value, at: &[String]) {
     let Some((last, parents)) = at.split_last() else {
         return;
     };
-    if let Some(ValueKind::Table(t)) = lookup_mut(value, parents).map(|v| &mut v.kind) {
-        t.remove(last);
+    match (lookup_mut(value, parents).map(|v| &mut v.kind), index(last)) {
+        (Some(ValueKind::Table(t)), None) => {
+            t.remove(last);
+        }
+        (Some(ValueKind::Array(items)), Some(i)) if i < items.len() => {
+            items.remove(i);
+        }
+        _ => {}
     }
 }
 
@@ -259,20 +306,75 @@ fn set(value: &mut Value, at: &[String], new: Value) {
         *value = new;
         return;
     };
-    if let Some(ValueKind::Table(t)) = lookup_mut(value, parents).map(|v| &mut v.kind) {
-        t.insert(last.clone(), new);
+    match (lookup_mut(value, parents).map(|v| &mut v.kind), index(last)) {
+        (Some(ValueKind::Table(t)), None) => {
+            t.insert(last.clone(), new);
+        }
+        (Some(ValueKind::Array(items)), Some(i)) if i < items.len() => items[i] = new,
+        _ => {}
     }
 }
 
 fn lookup_mut<'a>(value: &'a mut Value, at: &[String]) -> Option<&'a mut Value> {
     let mut v = value;
     for part in at {
-        match &mut v.kind {
-            ValueKind::Table(t) => v = t.get_mut(part)?,
+        v = match (&mut v.kind, index(part)) {
+            (ValueKind::Table(t), None) => t.get_mut(part)?,
+            (ValueKind::Array(items), Some(i)) => items.get_mut(i)?,
             _ => return None,
-        }
+        };
     }
     Some(v)
+}
+
+/// The array elements left out so far, so that a later problem is named
+/// with the index it has in the file, not in the patched table.
+#[derive(Default)]
+struct Dropped(Vec<(Vec<String>, usize)>);
+
+impl Dropped {
+    /// `at` (ending in an element, in the patched table) was left out.
+    fn record(&mut self, at: &[String]) {
+        let original = self.original(at);
+        if let Some((last, array)) = original.split_last()
+            && let Some(i) = index(last)
+        {
+            self.0.push((array.to_vec(), i));
+        }
+    }
+
+    /// `at` with the indexes of the file.
+    fn original(&self, at: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(at.len());
+        for part in at {
+            match index(part) {
+                Some(mut i) => {
+                    let mut gone: Vec<usize> = self
+                        .0
+                        .iter()
+                        .filter(|(array, _)| *array == out)
+                        .map(|(_, j)| *j)
+                        .collect();
+                    gone.sort_unstable();
+                    for j in gone {
+                        if j <= i {
+                            i += 1;
+                        }
+                    }
+                    out.push(format!("[{i}]"));
+                }
+                None => out.push(part.clone()),
+            }
+        }
+        out
+    }
+}
+
+/// `at` up to its last array element (`routes[0]` of
+/// `routes[0].environment`), if it is inside one.
+fn element(at: &[String]) -> Option<&[String]> {
+    let last = at.iter().rposition(|p| index(p).is_some())?;
+    Some(&at[..=last])
 }
 
 /// A value as it would be written in TOML.
@@ -312,8 +414,35 @@ mod tests {
     }
 
     #[test]
-    fn paths_stop_at_arrays() {
+    fn an_element_left_out_keeps_the_later_ones_named_as_in_the_file() {
+        let mut dropped = Dropped::default();
+        dropped.record(&split("routes[1]"));
+        dropped.record(&split("routes[0]"));
+        // what is now routes[0] was routes[2] in the file
+        assert_eq!(
+            shown("", &dropped.original(&split("routes[0].x"))),
+            "routes[2].x"
+        );
+        assert_eq!(
+            shown("", &dropped.original(&split("targets[0].x"))),
+            "targets[0].x"
+        );
+    }
+
+    #[test]
+    fn paths_step_into_arrays() {
         assert_eq!(split("a.b.c"), ["a", "b", "c"]);
-        assert_eq!(split("runbooks.tasks[2].id"), ["runbooks", "tasks"]);
+        assert_eq!(
+            split("runbooks.tasks[2].id"),
+            ["runbooks", "tasks", "[2]", "id"]
+        );
+        assert_eq!(
+            split("routes[0]environment"),
+            ["routes", "[0]", "environment"]
+        );
+        assert_eq!(
+            shown("pipelines", &split("routes[0].environment")),
+            "pipelines.routes[0].environment"
+        );
     }
 }

@@ -164,6 +164,13 @@ fn what_runs(target: &Target, id: RecordId, r: &DeployRequest) -> Line {
             };
             line.text(format!("; idempotency token shipmate-{id})"))
         }
+        Provider::Generic { url, .. } if r.kind == Kind::Rerun => {
+            let (run, failed) = rerun_of(r);
+            let jobs = if failed { "failed jobs" } else { "jobs" };
+            Line::new().text(format!(
+                "Runs: a signed webhook to {url} asking to re-run the {jobs} of run {run} (Idempotency-Key shipmate-{id})"
+            ))
+        }
         Provider::Generic { url, .. } => Line::new().text(format!(
             "Runs: a signed webhook to {url} (Idempotency-Key shipmate-{id})"
         )),

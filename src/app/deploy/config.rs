@@ -44,7 +44,8 @@ struct TargetSettings {
     /// GitLab: a manual job to play in the newest pipeline on the ref,
     /// instead of creating a pipeline.
     job: Option<String>,
-    /// AWS: the CodePipeline pipeline's name.
+    /// AWS: the CodePipeline pipeline's name. Generic: the `pipeline` its
+    /// runs report to `/webhooks/generic`.
     pipeline: Option<String>,
     /// AWS: the stage a re-run retries.
     stage: Option<String>,
@@ -97,8 +98,13 @@ pub enum Provider {
         stage: Option<String>,
         source_action: Option<String>,
     },
-    /// A signed webhook to `url` (Jenkins and the like).
-    Generic { url: String, secret: Secret },
+    /// A signed webhook to `url` (Jenkins and the like); its runs, when
+    /// they report to `/webhooks/generic`, are those of `pipeline`.
+    Generic {
+        url: String,
+        secret: Secret,
+        pipeline: Option<String>,
+    },
 }
 
 impl Provider {
@@ -130,8 +136,9 @@ impl Provider {
                 Provider::Github { repository, .. } => same(run.repository.as_deref(), repository),
                 Provider::Gitlab { project, .. } => same(run.repository.as_deref(), project),
                 Provider::Aws { pipeline, .. } => same(Some(&run.pipeline), pipeline),
-                // the receiver names its runs: only the ones it answered with are linked
-                Provider::Generic { .. } => false,
+                Provider::Generic { pipeline, .. } => pipeline
+                    .as_deref()
+                    .is_some_and(|p| same(Some(&run.pipeline), p)),
             }
     }
 }
@@ -274,14 +281,14 @@ fn foreign_keys(c: &mut Check<'_>, key: &str, t: &TargetSettings) {
         ("ref", "gitlab", t.git_ref.is_some()),
         ("variables", "gitlab", !t.variables.is_empty()),
         ("job", "gitlab", t.job.is_some()),
-        ("pipeline", "aws", t.pipeline.is_some()),
+        ("pipeline", "aws and generic", t.pipeline.is_some()),
         ("stage", "aws", t.stage.is_some()),
         ("source_action", "aws", t.source_action.is_some()),
         ("url", "generic", t.url.is_some()),
         ("secret", "generic", !t.secret.is_empty()),
     ];
     for (name, owner, given) in set {
-        if given && owner != t.provider {
+        if given && !owner.split(" and ").any(|o| o == t.provider) {
             c.problem(
                 &format!("{key}.{name}"),
                 format!(
@@ -419,6 +426,12 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
             Some(Provider::Generic {
                 url: url.to_string(),
                 secret: t.secret.clone(),
+                pipeline: t
+                    .pipeline
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string),
             })
         }
         other => {

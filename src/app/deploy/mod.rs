@@ -155,7 +155,7 @@ async fn rollback(ctx: &mut Ctx<'_>, c: Rollback) -> Handled<Reply> {
 /// deploy target, held to that target's gates.
 pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handled<Reply> {
     let mut rec = None;
-    for source in [Source::Github, Source::Gitlab, Source::Aws] {
+    for source in [Source::Github, Source::Gitlab, Source::Aws, Source::Generic] {
         if rec.is_none() {
             rec = earlier::run(ctx, source, run_id).await?;
         }
@@ -179,14 +179,6 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
         return Err(DomainError::conflict(format!(
             "`{}` names no stage: set its `stage` to retry a failed CodePipeline stage",
             target.name
-        ))
-        .into());
-    }
-    if let Provider::Generic { .. } = target.provider {
-        return Err(DomainError::conflict(format!(
-            "`{}` is triggered through {}, whose runs shipmate cannot re-run yet: request a deploy of the same ref",
-            target.name,
-            target.provider.name()
         ))
         .into());
     }

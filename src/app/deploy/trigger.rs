@@ -309,7 +309,7 @@ async fn call(
             };
             aws::start(&client, &api, &execution, now).await
         }
-        Provider::Generic { url, secret } => {
+        Provider::Generic { url, secret, .. } => {
             let body = serde_json::json!({
                 "request": id.to_string(),
                 "kind": request.kind,
@@ -320,6 +320,10 @@ async fn call(
                 "reason": request.reason,
                 "requested_by": request.requester.to_string(),
                 "rolls_back_to": request.rolls_back_to,
+                "rerun": request.rerun.as_ref().map(|r| serde_json::json!({
+                    "run_id": r.run_id,
+                    "failed_only": r.failed_only,
+                })),
             });
             // the key makes a repeated post answer with the run it started
             let key = format!("shipmate-{id}");
