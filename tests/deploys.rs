@@ -1197,36 +1197,10 @@ const RECEIVER_SECRET: &str = "receiver-secret-0123456789";
 #[tokio::test]
 async fn a_generic_webhook_is_signed_and_posted_once_under_its_idempotency_key() {
     // Arrange: the receiver's first answer is lost
-    let clock = Arc::new(ManualClock::new(start()));
-    let receiver = Receiver {
-        clock: Some(clock.clone()),
-        ..Receiver::default()
-    };
+    let (t, receiver, server) = spawn_generic().await;
     receiver
         .lose_next_answer
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let server = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .and(wiremock::matchers::path("/shipmate"))
-        .respond_with(receiver.clone())
-        .mount(&server)
-        .await;
-    let toml = format!(
-        r#"
-[roles]
-devops = ["console:ops"]
-
-[[deploy.targets]]
-name = "legacy"
-environment = "staging"
-provider = "generic"
-url = "{}/shipmate"
-secret = "{RECEIVER_SECRET}"
-approvals = 0
-"#,
-        server.uri()
-    );
-    let t = spawn_app_on(&toml, clock).await;
 
     // Act
     t.ok("ops", "/deploy legacy ref:v2.4.0 reason:\"nightly\"")
