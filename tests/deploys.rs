@@ -226,7 +226,7 @@ async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_trigg
     );
     assert!(
         qa.contains(
-            "only `devops` or `release-manager` members can approve deploys of `portal-prod`"
+            "only `devops` or `release-manager` members can approve deploys of `portal-prod`; you hold none of these roles (an admin can grant one: /role grant devops console:qa)"
         ),
         "{qa}"
     );

@@ -187,7 +187,7 @@ async fn the_demo_upgrade_is_walked_as_the_procedure_on_working_days_to_a_truthf
         (
             "pm",
             "/signoff qa",
-            "only `qa` members can sign the `qa` gate",
+            "only `qa` members can sign the `qa` gate; you do not hold it (an admin can grant it: /role grant qa console:pm)",
         ),
         ("rm", "/signoff qa", "only `qa` members"),
         ("pm", "/signoff product", "waiting for qa (pending)"),

@@ -276,14 +276,11 @@ impl DeletionRequest {
         if roles.is_empty() {
             if !(by.has(approver) || self.needs_product && by.has(product)) {
                 let who = if self.needs_product {
-                    format!("`{approver}` or `{product}`")
+                    vec![approver.clone(), product.clone()]
                 } else {
-                    format!("`{approver}`")
+                    vec![approver.clone()]
                 };
-                return Err(DomainError::forbidden(format!(
-                    "only {who} members can approve this request; {} is not one",
-                    by.user
-                )));
+                return Err(by.not_member(&who, "approve this request"));
             }
             return Err(DomainError::conflict(format!(
                 "no approval of your role is still needed; missing: {}",

@@ -345,12 +345,10 @@ impl DeployRequest {
         now: DateTime<Utc>,
     ) -> Result<Self, DomainError> {
         if !policy.requester_roles.is_empty() && !policy.requester_roles.iter().any(|r| by.has(r)) {
-            return Err(DomainError::forbidden(format!(
-                "only {} members can request a deploy of `{}`; {} is not one",
-                Policy::roles_text(&policy.requester_roles),
-                draft.target,
-                by.user
-            )));
+            return Err(by.not_member(
+                &policy.requester_roles,
+                &format!("request a deploy of `{}`", draft.target),
+            ));
         }
         let git_ref = draft.git_ref.trim().to_string();
         if git_ref.is_empty() || git_ref.len() > 250 || git_ref.chars().any(char::is_whitespace) {
@@ -488,10 +486,10 @@ impl DeployRequest {
         let roles = Policy::roles_text(&policy.approver_roles);
         refuse_uncountable(&self.approvals, &self.requester_person, by, &roles)?;
         let Some(role) = policy.may_approve(by) else {
-            return Err(DomainError::forbidden(format!(
-                "only {roles} members can approve deploys of `{}`; {} is not one",
-                self.target, by.user
-            )));
+            return Err(by.not_member(
+                &policy.approver_roles,
+                &format!("approve deploys of `{}`", self.target),
+            ));
         };
         self.approvals.push(Approval {
             by: by.user.clone(),
@@ -556,11 +554,7 @@ impl DeployRequest {
         gate_signed: bool,
     ) -> Result<Vec<Effect>, DomainError> {
         if policy.may_approve(by).is_none() {
-            return Err(DomainError::forbidden(format!(
-                "only {} members can resolve objections; {} is not one",
-                Policy::roles_text(&policy.approver_roles),
-                by.user
-            )));
+            return Err(by.not_member(&policy.approver_roles, "resolve objections"));
         }
         if self.state != State::OnHold {
             return Err(DomainError::conflict(format!(

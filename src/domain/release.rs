@@ -596,10 +596,10 @@ impl Release {
         let i = self.gate_index(gate)?;
         let spec = self.tasks[i].spec.clone();
         if !by.has(&spec.owner) {
-            return Err(DomainError::forbidden(format!(
-                "only `{}` members can sign the `{gate}` gate; {} is not one",
-                spec.owner, by.user
-            )));
+            return Err(by.not_member(
+                std::slice::from_ref(&spec.owner),
+                &format!("sign the `{gate}` gate"),
+            ));
         }
         self.refuse_if_finished(i)?;
         self.require_unblocked(&spec, "sign")?;

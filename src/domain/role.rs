@@ -106,11 +106,26 @@ impl Actor {
         if self.has(role) {
             Ok(())
         } else {
-            Err(DomainError::forbidden(format!(
-                "only `{role}` members can {action}; {} is not one (an admin can grant it with /role grant {role} {})",
-                self.user, self.user
-            )))
+            Err(self.not_member(std::slice::from_ref(role), action))
         }
+    }
+
+    /// The refusal of `action` to an actor holding none of `roles`: said to
+    /// them, with the command an admin would run to grant the first role
+    /// (the one place their address is needed).
+    pub fn not_member(&self, roles: &[Role], action: &str) -> DomainError {
+        let named: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+        let grant = roles.first().map(Role::as_str).unwrap_or("<role>");
+        let (you, it) = if roles.len() > 1 {
+            ("you hold none of these roles", "one")
+        } else {
+            ("you do not hold it", "it")
+        };
+        DomainError::forbidden(format!(
+            "only {} members can {action}; {you} (an admin can grant {it}: /role grant {grant} {})",
+            named.join(" or "),
+            self.user
+        ))
     }
 }
 
