@@ -109,7 +109,8 @@ async fn never_pruned(t: &TestApp, waiting: i64, audit: i64) {
     assert_eq!(count(t, &waits).await, 1, "the waiting message");
     let timer = "SELECT COUNT(*) FROM jobs WHERE kind = 'deletion.expire' AND state = 'pending'";
     assert_eq!(count(t, timer).await, 1, "the pending timer");
-    assert_eq!(count(t, "SELECT COUNT(*) FROM audit_log").await, audit);
+    let audited = count(t, "SELECT COUNT(*) FROM audit_log").await;
+    assert!(audited >= audit, "audit rows pruned: {audited} of {audit}");
 }
 
 #[tokio::test]
@@ -141,8 +142,12 @@ async fn old_rows_are_pruned_after_their_age_and_what_is_needed_or_audited_never
     delivered(&t).await;
     let audit = count(&t, "SELECT COUNT(*) FROM audit_log").await;
     assert!(audit >= 2);
-    let delivered_before = count(&t, "SELECT COUNT(*) FROM outbox WHERE state = 'delivered'").await;
-    assert!(delivered_before >= 3, "{delivered_before}");
+    let delivered_ids = "SELECT id FROM outbox WHERE state = 'delivered' ORDER BY id";
+    let ids_before: Vec<i64> = sqlx::query_scalar(delivered_ids)
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert!(ids_before.len() >= 3, "{ids_before:?}");
     assert_eq!(
         count(&t, "SELECT COUNT(*) FROM pipeline_deliveries").await,
         2
@@ -156,9 +161,15 @@ async fn old_rows_are_pruned_after_their_age_and_what_is_needed_or_audited_never
         count(&t, "SELECT COUNT(*) FROM pipeline_deliveries").await,
         2
     );
-    assert_eq!(
-        count(&t, "SELECT COUNT(*) FROM outbox WHERE state = 'delivered'").await,
-        delivered_before
+    // (jobs due in those days may have posted more meanwhile: what was
+    // delivered before is what must still be there)
+    let ids_after: Vec<i64> = sqlx::query_scalar(delivered_ids)
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert!(
+        ids_before.iter().all(|id| ids_after.contains(id)),
+        "{ids_before:?} pruned to {ids_after:?}"
     );
 
     // Act: past 30 days, deliveries and delivered messages go
@@ -177,7 +188,6 @@ async fn old_rows_are_pruned_after_their_age_and_what_is_needed_or_audited_never
     .fetch_all(&t.app.db.pool)
     .await
     .unwrap();
-    assert!(left.len() < delivered_before as usize, "{left:?}");
     for key in ["pipeline:github:101:1", "pipeline:github:102:1"] {
         assert_eq!(
             left.iter()
