@@ -188,7 +188,10 @@ async fn a_mail_from_an_unknown_sender_is_held_until_support_accepts_it() {
                 {"Name": "Message-ID", "Value": "<q1@customer.example>"},
                 {"Name": "X-Spam-Status", "Value": "No"}
             ],
-            "Attachments": []
+            "Attachments": [{
+                "Name": "report.pdf", "Content": "JVBERi0xLjQK",
+                "ContentType": "application/pdf", "ContentLength": 54321, "ContentID": ""
+            }]
         }),
     )
     .await;
@@ -205,6 +208,10 @@ async fn a_mail_from_an_unknown_sender_is_held_until_support_accepts_it() {
     );
     assert!(
         support.contains("Every report since Monday is empty."),
+        "{support}"
+    );
+    assert!(
+        support.contains("📎 1 attachment not kept: report.pdf (application/pdf, 55 KB)"),
         "{support}"
     );
     let r = t.ok("support", "/incident list").await;
@@ -269,9 +276,22 @@ async fn the_mail_webhook_refuses_a_wrong_token_and_names_a_bad_field() {
         &json!({"from": ACME, "message_id": "<m@x>", "cc": "y"}),
     )
     .await;
+    let (nameless, file) = post(
+        &t,
+        Some(&bearer()),
+        &json!({"from": ACME, "message_id": "<m@x>", "attachments": [{"size": 3}]}),
+    )
+    .await;
 
     // Assert: nothing stored
-    assert_eq!((none, wrong, bad, unknown), (401, 401, 400, 400));
+    assert_eq!(
+        (none, wrong, bad, unknown, nameless),
+        (401, 401, 400, 400, 400)
+    );
+    assert_eq!(
+        file["error"],
+        json!("attachments[0].name: missing: the file's name")
+    );
     assert!(
         why["error"]
             .as_str()
@@ -397,4 +417,10 @@ async fn a_reply_through_sendgrid_inbound_parse_lands_on_its_incident() {
     let show = t.ok("support", "/incident show INC-1").await;
     assert!(show.contains("Back up since 10:40."), "{show}");
     assert!(!show.contains("secret log lines"), "{show}");
+    assert!(
+        show.contains(
+            "📎 1 attachment not kept: log.txt (text/plain, 16 bytes) (ask the sender for a link)"
+        ),
+        "{show}"
+    );
 }

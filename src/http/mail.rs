@@ -6,15 +6,20 @@
 //! time. Two bodies are read, both JSON:
 //!
 //! - shipmate's own: `{"from", "to", "subject", "text", "message_id",
-//!   "in_reply_to", "references"}` (`from` and `message_id` required; no
-//!   other field);
+//!   "in_reply_to", "references", "attachments"}` (`from` and `message_id`
+//!   required; no other field; `attachments` a list of `{"name",
+//!   "content_type", "size"}`);
 //! - Postmark's inbound webhook: `FromFull.Email`, `Subject`, `TextBody`,
-//!   and the `Message-ID`, `In-Reply-To` and `References` entries of
-//!   `Headers` (Postmark's own `MessageID` when the mail had none).
+//!   the `Message-ID`, `In-Reply-To` and `References` entries of `Headers`
+//!   (Postmark's own `MessageID` when the mail had none), and `Attachments`
+//!   (`Name`, `ContentType`, `ContentLength`);
 //!
 //! and one `multipart/form-data` body: SendGrid's Inbound Parse (`from`,
 //! `subject`, `text`, and `Message-ID`, `In-Reply-To` and `References` from
-//! the raw `headers` field; attachments are not kept).
+//! the raw `headers` field; its file parts are the attachments).
+//!
+//! Attachments are named in what the team reads (name, type, size); their
+//! content is not kept.
 //!
 //! | outcome | status |
 //! |---|---|
@@ -33,14 +38,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value, json};
 
-use crate::app::incident::by_mail::{self, Mail, Outcome};
+use crate::app::incident::by_mail::{self, Attachment, Mail, Outcome};
 use crate::app::{App, CommandError};
 use crate::ci::auth::{authorization_token, token_ok};
 use crate::domain::valid_email;
 use crate::settings::bare_address;
 
 /// The fields of shipmate's own body.
-pub const FIELDS: [&str; 7] = [
+pub const FIELDS: [&str; 8] = [
     "from",
     "to",
     "subject",
@@ -48,6 +53,7 @@ pub const FIELDS: [&str; 7] = [
     "message_id",
     "in_reply_to",
     "references",
+    "attachments",
 ];
 
 pub fn routes(app: App) -> Router {
@@ -175,15 +181,27 @@ async fn sendgrid(content_type: &str, body: Bytes) -> Result<Mail, String> {
     let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
     let mut fields: Vec<(String, String)> = Vec::new();
+    let mut attachments = Vec::new();
     while let Some(field) = form
         .next_field()
         .await
         .map_err(|e| format!("malformed multipart body: {e}"))?
     {
         let name = field.name().unwrap_or_default().to_string();
-        if field.file_name().is_some()
-            || !matches!(name.as_str(), "from" | "subject" | "text" | "headers")
-        {
+        if let Some(file) = field.file_name().map(str::to_string) {
+            let content_type = field.content_type().map(|m| m.essence_str().to_string());
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| format!("{name}: cannot be read: {e}"))?;
+            attachments.push(Attachment {
+                name: file,
+                content_type,
+                size: Some(bytes.len() as u64),
+            });
+            continue;
+        }
+        if !matches!(name.as_str(), "from" | "subject" | "text" | "headers") {
             continue;
         }
         let value = field
@@ -208,6 +226,7 @@ async fn sendgrid(content_type: &str, body: Bytes) -> Result<Mail, String> {
         text: get("text").unwrap_or_default().to_string(),
         message_id: raw_header(headers, "Message-ID").ok_or("headers: no Message-ID")?,
         replies_to,
+        attachments,
     };
     checked(mail)
 }
@@ -258,6 +277,7 @@ fn own(fields: &Map<String, Value>) -> Result<Mail, String> {
             .ok_or("message_id: missing: the mail's Message-ID")?
             .to_string(),
         replies_to,
+        attachments: attachments(fields, "attachments", ["name", "content_type", "size"])?,
     })
 }
 
@@ -302,7 +322,53 @@ fn postmark(fields: &Map<String, Value>) -> Result<Mail, String> {
         text: string(fields, "TextBody")?.unwrap_or_default().to_string(),
         message_id,
         replies_to,
+        attachments: attachments(
+            fields,
+            "Attachments",
+            ["Name", "ContentType", "ContentLength"],
+        )?,
     })
+}
+
+/// The list of attachments at `key`: objects with a name, a content type
+/// and a size in bytes under the names `keys` gives.
+fn attachments(
+    fields: &Map<String, Value>,
+    key: &str,
+    [name, kind, size]: [&str; 3],
+) -> Result<Vec<Attachment>, String> {
+    let list = match fields.get(key) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(format!("{key}: must be a list of {{\"{name}\": …}}")),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = |field: &str| format!("{key}[{i}].{field}");
+            let Value::Object(item) = item else {
+                return Err(format!("{key}[{i}]: must be an object {{\"{name}\": …}}"));
+            };
+            let file = string(item, name)
+                .map_err(|_| format!("{}: must be a string", at(name)))?
+                .ok_or_else(|| format!("{}: missing: the file's name", at(name)))?;
+            let content_type = string(item, kind)
+                .map_err(|_| format!("{}: must be a string", at(kind)))?
+                .map(str::to_string);
+            let size = match item.get(size) {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .ok_or_else(|| format!("{}: must be a number of bytes", at(size)))?,
+                ),
+            };
+            Ok(Attachment {
+                name: file.to_string(),
+                content_type,
+                size,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

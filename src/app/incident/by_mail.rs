@@ -32,6 +32,59 @@ pub struct Mail {
     pub message_id: String,
     /// The ids of its `In-Reply-To` and `References`.
     pub replies_to: Vec<String>,
+    /// Its attachments, as the relay described them (their content is not kept).
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: Option<String>,
+    /// Bytes, when the relay said.
+    pub size: Option<u64>,
+}
+
+impl Mail {
+    /// Its text, and a line naming its attachments: shipmate keeps no files,
+    /// so the team learns there were some and can ask for them.
+    pub fn text_shown(&self) -> String {
+        if self.attachments.is_empty() {
+            return self.text.clone();
+        }
+        let files: Vec<String> = self
+            .attachments
+            .iter()
+            .map(|a| {
+                let about: Vec<String> = a
+                    .content_type
+                    .iter()
+                    .cloned()
+                    .chain(a.size.map(size_words))
+                    .collect();
+                if about.is_empty() {
+                    a.name.clone()
+                } else {
+                    format!("{} ({})", a.name, about.join(", "))
+                }
+            })
+            .collect();
+        let head = crate::app::message::count(files.len() as i64, "attachment", "attachments");
+        format!(
+            "{}\n\n📎 {head} not kept: {} (ask the sender for a link)",
+            self.text.trim_end(),
+            files.join("; ")
+        )
+    }
+}
+
+/// `812 bytes`, `12 KB`, `3.4 MB`.
+fn size_words(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} bytes"),
+        1_000..1_000_000 => format!("{} KB", bytes.div_ceil(1_000)),
+        _ => format!("{:.1} MB", bytes as f64 / 1_000_000.0),
+    }
 }
 
 /// What became of a mail.
@@ -106,7 +159,7 @@ async fn record(
         message_id: mail.message_id.clone(),
         sender: from.to_string(),
         subject: mail.subject.clone(),
-        body: kept(&mail.text),
+        body: kept(&mail.text_shown()),
         state: state.to_string(),
         incident,
     };
@@ -160,7 +213,7 @@ async fn from_partner(
         && stored.incident.partner.as_deref() == Some(partner)
     {
         let id = RecordId::new(RecordKind::Incident, n);
-        let text = kept(&mail.text);
+        let text = kept(&mail.text_shown());
         let incident = note_mail(ctx, stored, &text, from).await?;
         ctx.audit(
             &id.to_string(),
@@ -197,7 +250,7 @@ async fn from_partner(
     )
     .await?;
     let n = opened.id.n;
-    add_text(ctx, opened.id, &mail.text, from).await?;
+    add_text(ctx, opened.id, &mail.text_shown(), from).await?;
     record(ctx, from, mail, "opened", Some(n)).await?;
     Ok(Outcome::Opened(opened.id))
 }
@@ -253,7 +306,7 @@ async fn hold(ctx: &mut Ctx<'_>, from: &str, mail: &Mail) -> Handled<Outcome> {
                 ))
                 .bold(format!("“{}”", mail.subject)),
         )
-        .line(Line::new().text(kept(&mail.text)))
+        .line(Line::new().text(kept(&mail.text_shown())))
         .line(
             Line::new()
                 .text("To raise it as an incident: ")
@@ -331,7 +384,31 @@ mod tests {
             text: String::new(),
             message_id: "<m1@acme.example>".into(),
             replies_to: replies_to.iter().map(|s| s.to_string()).collect(),
+            attachments: Vec::new(),
         }
+    }
+
+    #[test]
+    fn attachments_are_named_with_their_type_and_size() {
+        let mut m = mail("logs", &[]);
+        m.text = "See attached.\n".into();
+        assert_eq!(m.text_shown(), "See attached.\n");
+        m.attachments = vec![
+            Attachment {
+                name: "app.log".into(),
+                content_type: Some("text/plain".into()),
+                size: Some(812),
+            },
+            Attachment {
+                name: "screen.png".into(),
+                content_type: None,
+                size: Some(2_400_000),
+            },
+        ];
+        assert_eq!(
+            m.text_shown(),
+            "See attached.\n\n📎 2 attachments not kept: app.log (text/plain, 812 bytes); screen.png (2.4 MB) (ask the sender for a link)"
+        );
     }
 
     #[test]
