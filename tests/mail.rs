@@ -464,3 +464,55 @@ async fn a_list_or_partner_reads_times_in_its_own_zone_and_else_in_the_default()
         globex.text
     );
 }
+
+#[tokio::test]
+async fn every_mail_is_dkim_signed_over_its_thread_and_unsubscribe_headers() {
+    // Arrange: a sender that signs with the test key under selector `shipmate`
+    let server = MailServer::start().await;
+    let (key, value) = ops_only();
+    let t = app(
+        &server,
+        &[
+            (key, &value),
+            ("SHIPMATE__MAIL__DKIM_SELECTOR", "shipmate"),
+            (
+                "SHIPMATE__MAIL__DKIM_PRIVATE_KEY",
+                common::dkim::PRIVATE_KEY,
+            ),
+        ],
+    )
+    .await;
+
+    // Act
+    announce_to_ops(&t).await;
+    let mails = server.wait_for(1).await;
+
+    // Assert: a receiver verifies it with the published key; a changed
+    // subject no longer verifies
+    let signed = common::dkim::verify(&mails[0].raw).expect("a valid DKIM signature");
+    assert_eq!(
+        (signed.domain.as_str(), signed.selector.as_str()),
+        ("ops.example", "shipmate")
+    );
+    for header in [
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    ] {
+        assert!(
+            signed.headers.iter().any(|h| h == header),
+            "{header} unsigned"
+        );
+    }
+    let raw = String::from_utf8(mails[0].raw.clone()).expect("text");
+    let tampered = raw.replacen("Subject: ", "Subject: FREE ", 1);
+    assert_ne!(tampered, raw);
+    let refused = common::dkim::verify(tampered.as_bytes()).expect_err("tampering is caught");
+    assert!(refused.contains("signature does not verify"), "{refused}");
+}

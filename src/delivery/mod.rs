@@ -40,7 +40,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub use console::{ConsoleTransport, SharedBuffer, terminal_safe};
 pub use discord::DiscordTransport;
 pub use limits::{ChannelLimiter, Pace};
-pub use mail::{MailTransport, escape as escape_html};
+pub use mail::{MailTransport, dkim_key, escape as escape_html};
 pub use slack::SlackTransport;
 
 use crate::app::{App, Message};

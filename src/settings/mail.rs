@@ -33,6 +33,15 @@ pub struct MailSettings {
     /// The zone of times in mails to single addresses (default: `timezone`).
     #[serde(default)]
     pub timezone: Option<String>,
+    /// DKIM: the selector of the public key published at
+    /// `<selector>._domainkey.<sender's domain>` (empty: mails are not signed).
+    #[serde(default)]
+    pub dkim_selector: String,
+    /// DKIM: the private key, an RSA key in PEM (`-----BEGIN RSA PRIVATE
+    /// KEY-----`) or an Ed25519 seed in base64. Set it from the environment:
+    /// `SHIPMATE__MAIL__DKIM_PRIVATE_KEY`.
+    #[serde(default)]
+    pub dkim_private_key: Secret,
     #[serde(default)]
     pub lists: BTreeMap<String, MailListSettings>,
 }
@@ -62,6 +71,8 @@ pub struct MailConfig {
     pub public_url: String,
     pub tz: Tz,
     pub lists: BTreeMap<String, MailList>,
+    /// The DKIM selector and key, when mails are signed.
+    pub dkim: Option<(String, Secret)>,
 }
 
 /// One named list.
@@ -181,6 +192,7 @@ impl MailSettings {
                 "is required with mail.username (set SHIPMATE__MAIL__PASSWORD)",
             );
         }
+        let dkim = self.dkim(c);
         let public_url = self.public_url.trim().trim_end_matches('/');
         if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             c.problem("mail.public_url", format!("`{public_url}` is not an http(s) URL: the links in mails (confirm, unsubscribe) start with it, e.g. https://shipmate.example.com"));
@@ -194,7 +206,50 @@ impl MailSettings {
             public_url: public_url.to_string(),
             tz,
             lists,
+            dkim,
         })
+    }
+
+    /// The DKIM selector and key, checked: both or neither, a selector DNS
+    /// can hold, a key lettre can sign with.
+    fn dkim(&self, c: &mut Checker) -> Option<(String, Secret)> {
+        let selector = self.dkim_selector.trim();
+        match (selector.is_empty(), self.dkim_private_key.is_empty()) {
+            (true, true) => return None,
+            (false, true) => {
+                c.problem(
+                    "mail.dkim_private_key",
+                    "is required with mail.dkim_selector (set SHIPMATE__MAIL__DKIM_PRIVATE_KEY)",
+                );
+                return None;
+            }
+            (true, false) => {
+                c.problem(
+                    "mail.dkim_selector",
+                    "is required with mail.dkim_private_key: the name its public key is published under, e.g. \"shipmate\" for shipmate._domainkey.<domain>",
+                );
+                return None;
+            }
+            (false, false) => {}
+        }
+        let label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        };
+        if !selector.split('.').all(label) {
+            c.problem(
+                "mail.dkim_selector",
+                format!(
+                    "`{selector}` is not a DNS name: letters, digits, - and _, e.g. \"shipmate\""
+                ),
+            );
+        }
+        if let Err(why) = crate::delivery::dkim_key(&self.dkim_private_key) {
+            c.problem("mail.dkim_private_key", why);
+        }
+        Some((selector.to_string(), self.dkim_private_key.clone()))
     }
 }
 
@@ -244,6 +299,52 @@ mod tests {
         ] {
             assert!(p.iter().any(|x| x.starts_with(key)), "{key} not in {p:#?}");
         }
+    }
+
+    #[test]
+    fn a_dkim_key_must_come_with_its_selector_and_be_one_lettre_signs_with() {
+        let base = [
+            ("SHIPMATE__MAIL__URL", "smtp://127.0.0.1:2525"),
+            ("SHIPMATE__MAIL__FROM", "ship@ops.example"),
+            ("SHIPMATE__MAIL__PUBLIC_URL", "https://shipmate.example.com"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            problems(&pairs)
+        };
+        assert_eq!(
+            with(&[("SHIPMATE__MAIL__DKIM_SELECTOR", "shipmate")]),
+            [
+                "mail.dkim_private_key: is required with mail.dkim_selector (set SHIPMATE__MAIL__DKIM_PRIVATE_KEY)"
+            ]
+        );
+        let pkcs8 = with(&[
+            ("SHIPMATE__MAIL__DKIM_SELECTOR", "shipmate"),
+            (
+                "SHIPMATE__MAIL__DKIM_PRIVATE_KEY",
+                "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+            ),
+        ]);
+        assert_eq!(pkcs8.len(), 1, "{pkcs8:?}");
+        assert!(
+            pkcs8[0].starts_with(
+                "mail.dkim_private_key: is a PKCS#8 key: give the RSA key in PKCS#1 form"
+            ),
+            "{pkcs8:?}"
+        );
+        assert!(!pkcs8[0].contains("MIIE"), "the key is never repeated");
+        let bad = with(&[
+            ("SHIPMATE__MAIL__DKIM_SELECTOR", "ship mate"),
+            ("SHIPMATE__MAIL__DKIM_PRIVATE_KEY", "not-a-key"),
+        ]);
+        assert_eq!(
+            bad,
+            [
+                "mail.dkim_selector: `ship mate` is not a DNS name: letters, digits, - and _, e.g. \"shipmate\"",
+                "mail.dkim_private_key: is neither an RSA private key in PEM nor an Ed25519 seed in base64 (32 bytes)",
+            ]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod aws;
+pub mod dkim;
 pub mod github;
 pub mod gitlab;
 

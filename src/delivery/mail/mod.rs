@@ -10,9 +10,11 @@
 //! matter's `Message-ID`, every later one answers it (`In-Reply-To`,
 //! `References`); an edit of a living message answers the message it edits.
 //! A 4xx reply or a network failure is retried, a 5xx is permanent (parked).
+//! With `mail.dkim_selector` set, every mail is signed ([`dkim`]).
 //!
 //! [`Thread`]: crate::app::message::Thread
 
+mod dkim;
 mod render;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha2::{Digest, Sha256};
 
+pub use dkim::dkim_key;
 pub use render::{Rendered, escape, header_safe, invitation, render};
 
 use super::{Delivered, DeliveryError, DeliveryFuture, Outbound, Transport};
@@ -43,6 +46,8 @@ pub struct MailTransport {
     /// times in its mails.
     partners: BTreeMap<String, (Vec<String>, Tz)>,
     directory: Directory,
+    /// Signs every mail, when `mail.dkim_selector` is set.
+    dkim: Option<lettre::message::dkim::DkimConfig>,
 }
 
 impl MailTransport {
@@ -69,7 +74,15 @@ impl MailTransport {
             })
             .filter(|(_, (emails, _))| !emails.is_empty())
             .collect();
+        let dkim = match &mail.dkim {
+            Some((selector, key)) => Some(
+                dkim::signer(&mail.domain, selector, key)
+                    .map_err(|why| anyhow::anyhow!("mail.dkim_private_key {why}"))?,
+            ),
+            None => None,
+        };
         Ok(Some(Self {
+            dkim,
             smtp: builder.build(),
             from: mail.from.parse()?,
             mail,
@@ -176,7 +189,10 @@ impl MailTransport {
             let ics = invitation(invite, bare_address(&self.mail.from), &to, item.created_at);
             body = body.singlepart(SinglePart::builder().header(kind).body(ics));
         }
-        let mail = builder.multipart(body).map_err(|e| permanent(&e))?;
+        let mut mail = builder.multipart(body).map_err(|e| permanent(&e))?;
+        if let Some(dkim) = &self.dkim {
+            mail.sign(dkim);
+        }
         Ok((mail, id))
     }
 }
