@@ -96,7 +96,7 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
     for w in settings.warnings() {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
-    settings.validate().map_err(|problems| {
+    let config = settings.validate().map_err(|problems| {
         eprintln!(
             "configuration has {}:",
             shipmate::app::message::count(problems.len() as i64, "problem", "problems")
@@ -106,7 +106,11 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, ExitCode> {
         }
         eprintln!("run `shipmate check-config` after fixing them");
         ExitCode::from(USAGE_ERROR)
-    })
+    })?;
+    for w in &config.warnings {
+        tracing::warn!(key = %w.key, "{}", w.message);
+    }
+    Ok(config)
 }
 
 fn main() -> ExitCode {
@@ -231,11 +235,15 @@ fn check_config(path: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let warnings = settings.warnings();
+    let mut warnings = settings.warnings();
+    let checked = settings.validate();
+    if let Ok(config) = &checked {
+        warnings.extend(config.warnings.iter().cloned());
+    }
     for w in &warnings {
         println!("warning: {w}");
     }
-    match settings.validate() {
+    match checked {
         Ok(_) => {
             if warnings.is_empty() {
                 println!("configuration is valid");

@@ -219,7 +219,7 @@ manager_role = ["release-manager", "devops"]
     assert_eq!(out.status.code(), Some(1));
     let report = text(&out.stdout);
     for line in [
-        "http.max_body_bytes: string \"big\" is not an integer: write e.g. max_body_bytes = 1048576 (the default)",
+        "http.max_body_bytes: string \"big\" is not a whole number: write e.g. max_body_bytes = 1048576 (the default)",
         "scheduler.tick: unknown key `tick` (the keys here are max_attempts, retry_base)",
         "delettion: unknown section [delettion]: did you mean [deletion]?",
         "freeze.remind_befor: unknown key `remind_befor`: did you mean `remind_before`?",
@@ -260,6 +260,48 @@ chanels = ["console:#deploys"]
             "pipelines.routes[1].chanels: unknown key `chanels`: did you mean `channels`? (the keys here are source, repository, pipeline, branch, environment, channels, oncall, target)",
         ],
         "{report}"
+    );
+}
+
+#[test]
+fn check_config_checks_a_deploy_targets_release_gate_and_warns_of_missing_credentials() {
+    // one target names a runbook that does not exist, one a gate its runbook
+    // lacks; the third is valid but GitHub has no token
+    let dir = tempfile::tempdir().unwrap();
+    let target = |name: &str, requires: &str| {
+        format!(
+            "[[deploy.targets]]\nname = \"{name}\"\nenvironment = \"production\"\nprovider = \"github\"\nrepository = \"acme/portal\"\nworkflow = \"deploy.yml\"\nrequires = \"{requires}\"\n"
+        )
+    };
+    let gates = [target("a", "nosuch:gate"), target("b", "portal-release:qa")].concat();
+    std::fs::write(dir.path().join("gates.toml"), gates).unwrap();
+    std::fs::write(
+        dir.path().join("token.toml"),
+        target("c", "portal-release:validation"),
+    )
+    .unwrap();
+
+    let refused = shipmate(dir.path(), 0)
+        .args(["check-config", "--config", "gates.toml"])
+        .output()
+        .unwrap();
+    let warned = shipmate(dir.path(), 0)
+        .args(["check-config", "--config", "token.toml"])
+        .output()
+        .unwrap();
+
+    assert_eq!(refused.status.code(), Some(1));
+    let report = text(&refused.stdout);
+    for line in [
+        "deploy.targets[0].requires: `nosuch:gate` names no runbook: the runbooks are demo-upgrade, portal-release, rollout (see releases.runbooks_dir)",
+        "deploy.targets[1].requires: `portal-release` has no gate `qa`: its gates are validation",
+    ] {
+        assert!(report.contains(line), "{line}\nnot reported in:\n{report}");
+    }
+    assert_eq!(warned.status.code(), Some(0));
+    assert_eq!(
+        text(&warned.stdout),
+        "warning: deploy.targets[0].provider: `c` deploys through github, but github.token (SHIPMATE__GITHUB__TOKEN) is not set: every /deploy of it will be refused until it is\nconfiguration is valid, with 1 warning\n"
     );
 }
 

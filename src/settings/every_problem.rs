@@ -58,7 +58,6 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
     let mut table = table.clone();
     let mut problems = Vec::new();
     let mut patched = BTreeSet::new();
-    let mut dropped = Dropped::default();
     for _ in 0..MAX_ROUNDS {
         let error = match T::deserialize(table.clone()) {
             Ok(read) => return (Some(read), problems),
@@ -75,7 +74,7 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
             Fault::Unknown { at, field, .. } => [at.clone(), vec![field.clone()]].concat(),
             Fault::Missing { at } | Fault::Invalid { at, .. } => at.clone(),
         };
-        let key = shown(prefix, &dropped.original(&at));
+        let key = shown(prefix, &at);
         if !patched.insert(key.clone()) {
             problems.push(Problem {
                 key,
@@ -104,14 +103,19 @@ pub fn read_all<T: DeserializeOwned>(table: &Value, prefix: &str) -> (Option<T>,
                     key,
                     message: format!("missing: this key is required{example}"),
                 });
-                match (default, element(&at)) {
-                    (Some(d), _) => set(&mut table, &at, d),
-                    // an element lacking a key is left out, and the rest read on
-                    (None, Some(item)) => {
-                        dropped.record(item);
-                        remove(&mut table, item);
+                match default {
+                    Some(d) => set(&mut table, &at, d),
+                    // a key of an array's element (no default there): an
+                    // empty value stands in, so the element is still read
+                    // and checked, under its own index
+                    None if at.iter().any(|p| index(p).is_some()) => {
+                        set(
+                            &mut table,
+                            &at,
+                            Value::new(None, ValueKind::String(String::new())),
+                        );
                     }
-                    (None, None) => return (None, problems),
+                    None => return (None, problems),
                 }
             }
             Fault::Invalid { message, .. } => {
@@ -197,7 +201,14 @@ fn classify(e: &ConfigError) -> Option<Fault> {
             ..
         } => Some(Fault::Invalid {
             at: split(key),
-            message: format!("{unexpected} is not {expected}"),
+            message: format!(
+                "{} is not {}",
+                unexpected
+                    .to_string()
+                    .trim_start_matches("64-bit integer ")
+                    .trim_start_matches("64-bit unsigned integer "),
+                plain(expected)
+            ),
         }),
         ConfigError::NotFound(field) => Some(Fault::Missing { at: split(field) }),
         ConfigError::Message(m) if m.starts_with("unknown field") => {
@@ -216,6 +227,18 @@ fn classify(e: &ConfigError) -> Option<Fault> {
             })
         }
         _ => None,
+    }
+}
+
+/// The config crate's name of a type, in words (`an unsigned 64 bit or
+/// less integer` → `a whole number, 0 or more`).
+fn plain(expected: &str) -> &str {
+    if expected.contains("unsigned") && expected.contains("integer") {
+        "a whole number, 0 or more"
+    } else if expected.contains("integer") {
+        "a whole number"
+    } else {
+        expected
     }
 }
 
@@ -327,56 +350,6 @@ fn lookup_mut<'a>(value: &'a mut Value, at: &[String]) -> Option<&'a mut Value> 
     Some(v)
 }
 
-/// The array elements left out so far, so that a later problem is named
-/// with the index it has in the file, not in the patched table.
-#[derive(Default)]
-struct Dropped(Vec<(Vec<String>, usize)>);
-
-impl Dropped {
-    /// `at` (ending in an element, in the patched table) was left out.
-    fn record(&mut self, at: &[String]) {
-        let original = self.original(at);
-        if let Some((last, array)) = original.split_last()
-            && let Some(i) = index(last)
-        {
-            self.0.push((array.to_vec(), i));
-        }
-    }
-
-    /// `at` with the indexes of the file.
-    fn original(&self, at: &[String]) -> Vec<String> {
-        let mut out: Vec<String> = Vec::with_capacity(at.len());
-        for part in at {
-            match index(part) {
-                Some(mut i) => {
-                    let mut gone: Vec<usize> = self
-                        .0
-                        .iter()
-                        .filter(|(array, _)| *array == out)
-                        .map(|(_, j)| *j)
-                        .collect();
-                    gone.sort_unstable();
-                    for j in gone {
-                        if j <= i {
-                            i += 1;
-                        }
-                    }
-                    out.push(format!("[{i}]"));
-                }
-                None => out.push(part.clone()),
-            }
-        }
-        out
-    }
-}
-
-/// `at` up to its last array element (`routes[0]` of
-/// `routes[0].environment`), if it is inside one.
-fn element(at: &[String]) -> Option<&[String]> {
-    let last = at.iter().rposition(|p| index(p).is_some())?;
-    Some(&at[..=last])
-}
-
 /// A value as it would be written in TOML.
 fn example(v: &Value) -> String {
     match &v.kind {
@@ -411,22 +384,6 @@ mod tests {
         assert_eq!(nearest("remind_befor", keys), Some("remind_before"));
         assert_eq!(nearest("chanels", keys), Some("channels"));
         assert_eq!(nearest("colour", keys), None);
-    }
-
-    #[test]
-    fn an_element_left_out_keeps_the_later_ones_named_as_in_the_file() {
-        let mut dropped = Dropped::default();
-        dropped.record(&split("routes[1]"));
-        dropped.record(&split("routes[0]"));
-        // what is now routes[0] was routes[2] in the file
-        assert_eq!(
-            shown("", &dropped.original(&split("routes[0].x"))),
-            "routes[2].x"
-        );
-        assert_eq!(
-            shown("", &dropped.original(&split("targets[0].x"))),
-            "targets[0].x"
-        );
     }
 
     #[test]

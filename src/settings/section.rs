@@ -35,6 +35,19 @@ pub trait Section: Any + Send + Sync + fmt::Debug + Sized {
     /// Checks the keys; every problem goes to `check` with its key. The
     /// rules returned when there were problems are never used.
     fn check(raw: Self::Raw, check: &mut Check<'_>) -> Self;
+
+    /// Checks what depends on another section (a runbook a deploy target
+    /// names, say), once every section is checked: `(full key, message)`
+    /// for each problem.
+    fn check_across(&self, _sections: &Sections) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// What is valid but will not work as the user likely means (a deploy
+    /// target whose provider has no credentials): `(full key, message)`.
+    fn warnings(&self, _sections: &Sections) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// What checking a section may read: the core configuration already checked
@@ -137,6 +150,10 @@ pub trait SectionCheck: Sync {
     fn name(&self) -> &'static str;
     /// Checks the table as read (`None`: the section is absent).
     fn check(&self, table: Option<&config::Value>, check: &mut Check<'_>) -> Option<Checked>;
+    /// [`Section::check_across`] of the checked section.
+    fn check_across(&self, sections: &Sections) -> Vec<(String, String)>;
+    /// [`Section::warnings`] of the checked section.
+    fn warnings(&self, sections: &Sections) -> Vec<(String, String)>;
 }
 
 /// The [`SectionCheck`] of section `S`.
@@ -162,6 +179,20 @@ impl<S: Section> SectionCheck for Checks<S> {
         }
         let rules = S::check(raw?, check);
         Some(Checked(TypeId::of::<S>(), Arc::new(rules)))
+    }
+
+    fn check_across(&self, sections: &Sections) -> Vec<(String, String)> {
+        sections
+            .get::<S>()
+            .map(|rules| rules.check_across(sections))
+            .unwrap_or_default()
+    }
+
+    fn warnings(&self, sections: &Sections) -> Vec<(String, String)> {
+        sections
+            .get::<S>()
+            .map(|rules| rules.warnings(sections))
+            .unwrap_or_default()
     }
 }
 

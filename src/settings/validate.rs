@@ -91,6 +91,9 @@ pub struct RetentionRules {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
+    /// What the sections found valid but likely not meant (printed by
+    /// `check-config` and logged at start).
+    pub warnings: Vec<Problem>,
     pub tz: Tz,
     /// The working calendar (`[calendar]`) business time runs on.
     pub calendar: WorkingCalendar,
@@ -163,9 +166,16 @@ pub(super) struct Checker {
 }
 
 impl Checker {
+    /// Records a problem with `key`; a key already at fault keeps its first
+    /// problem (the one reading found), not what checking the stand-in
+    /// value then says.
     pub(super) fn problem(&mut self, key: impl Into<String>, message: impl fmt::Display) {
+        let key = key.into();
+        if self.problems.iter().any(|p| p.key == key) {
+            return;
+        }
         self.problems.push(Problem {
-            key: key.into(),
+            key,
             message: message.to_string(),
         });
     }
@@ -501,10 +511,21 @@ impl Settings {
 
         let mail = self.mail.check(&mut c, tz);
         let sections = self.check_sections(&mut c, checks, tz, &calendar, &directory);
+        for check in checks {
+            for (key, message) in check.check_across(&sections) {
+                c.problem(key, message);
+            }
+        }
         if !c.problems.is_empty() {
             return Err(c.problems);
         }
+        let warnings = checks
+            .iter()
+            .flat_map(|check| check.warnings(&sections))
+            .map(|(key, message)| Problem { key, message })
+            .collect();
         Ok(Config {
+            warnings,
             sections,
             settings: self.clone(),
             tz,

@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::app::release::ReleaseRules;
 use crate::domain::deploy::{DeployRequest, GateRef, Policy};
 use crate::domain::pipeline::{Run, Source};
+use crate::domain::runbook::TaskKind;
 use crate::domain::{RecordId, Role};
-use crate::settings::{Check, Secret, Section, list};
+use crate::settings::{Check, Secret, Section, Sections, list};
 
 /// `[deploy]` as written.
 #[derive(Debug, Deserialize)]
@@ -146,6 +148,8 @@ impl Provider {
 /// One deploy target, checked.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Its index among `[[deploy.targets]]` in the file (for check-config).
+    pub at: usize,
     pub name: String,
     pub environment: String,
     pub provider: Provider,
@@ -256,6 +260,7 @@ impl Section for DeployRules {
                 .as_deref()
                 .and_then(|r| c.parse::<GateRef>(&format!("{key}.requires"), r));
             targets.push(Target {
+                at: i,
                 name,
                 environment: t.environment.trim().to_string(),
                 provider,
@@ -268,6 +273,86 @@ impl Section for DeployRules {
             });
         }
         DeployRules { targets }
+    }
+
+    /// A target whose provider has no credentials: every request of it
+    /// would be refused.
+    fn warnings(&self, sections: &Sections) -> Vec<(String, String)> {
+        let missing = |t: &Target| {
+            match &t.provider {
+            Provider::Github { .. } => sections
+                .get::<GithubApi>()
+                .is_none_or(|a| a.token.is_empty())
+                .then_some("github.token (SHIPMATE__GITHUB__TOKEN)"),
+            Provider::Gitlab { .. } => sections
+                .get::<GitlabApi>()
+                .is_none_or(|a| a.token.is_empty())
+                .then_some("gitlab.token (SHIPMATE__GITLAB__TOKEN)"),
+            Provider::Aws { .. } => sections
+                .get::<AwsApi>()
+                .is_none_or(|a| !a.is_configured())
+                .then_some("aws.region, aws.access_key_id and aws.secret_access_key (SHIPMATE__AWS__SECRET_ACCESS_KEY)"),
+            Provider::Generic { .. } => None,
+        }
+        };
+        self.targets
+            .iter()
+            .filter_map(|t| {
+                missing(t).map(|what| {
+                    (
+                        format!("deploy.targets[{}].provider", t.at),
+                        format!(
+                            "`{}` deploys through {}, but {what} is not set: every /deploy of it will be refused until it is",
+                            t.name,
+                            t.provider.name()
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// A target's `requires` must name a gate of a runbook `[releases]` has.
+    fn check_across(&self, sections: &Sections) -> Vec<(String, String)> {
+        let Some(releases) = sections.get::<ReleaseRules>() else {
+            return Vec::new();
+        };
+        let mut problems = Vec::new();
+        for t in &self.targets {
+            let Some(gate) = &t.policy.requires else {
+                continue;
+            };
+            let key = format!("deploy.targets[{}].requires", t.at);
+            let Some(runbook) = releases.runbooks.get(&gate.runbook) else {
+                let known: Vec<&str> = releases.runbooks.keys().map(String::as_str).collect();
+                problems.push((
+                    key,
+                    format!(
+                        "`{gate}` names no runbook: the runbooks are {} (see releases.runbooks_dir)",
+                        known.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            let gates: Vec<&str> = runbook
+                .tasks
+                .iter()
+                .filter(|task| task.kind == TaskKind::Gate)
+                .map(|task| task.id.as_str())
+                .collect();
+            if !gates.contains(&gate.gate.as_str()) {
+                let which = if gates.is_empty() {
+                    "it has no gates".to_string()
+                } else {
+                    format!("its gates are {}", gates.join(", "))
+                };
+                problems.push((
+                    key,
+                    format!("`{}` has no gate `{}`: {which}", gate.runbook, gate.gate),
+                ));
+            }
+        }
+        problems
     }
 }
 
