@@ -231,7 +231,7 @@ async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_trigg
         "{qa}"
     );
     assert!(
-        first.contains("DEP-1 is now pending-approval: Waits for 1 more approval"),
+        first.contains("DEP-1 is still pending-approval. Waits for 1 more approval"),
         "{first}"
     );
     assert!(
@@ -371,7 +371,7 @@ async fn a_deploy_inside_a_freeze_is_refused_and_an_admin_override_is_audited_an
 
     // Assert
     assert!(
-        refused.contains("`portal-prod` cannot be deployed now: `portal-prod` is in a code freeze (post-release freeze). An admin can file it anyway with override:\"why\""),
+        refused.contains("`portal-prod` cannot be deployed now: `portal-prod` is in a code freeze until 2026-12-04 10:00 IST (post-release freeze). An admin can file it anyway with override:\"why\""),
         "{refused}"
     );
     assert!(
@@ -389,11 +389,11 @@ async fn a_deploy_inside_a_freeze_is_refused_and_an_admin_override_is_audited_an
     .unwrap();
     assert_eq!(
         detail,
-        "reason=hotfix for the login outage overrode=`portal-prod` is in a code freeze (post-release freeze)"
+        "reason=hotfix for the login outage overrode=`portal-prod` is in a code freeze until 2026-12-04 10:00 IST (post-release freeze)"
     );
     let posted = t.posted("#bioinfo").await;
     assert!(
-        posted.iter().any(|m| m == "⚠️ DEP-1 portal-prod `v2.4.1` filed despite `portal-prod` is in a code freeze (post-release freeze): override by @admin — hotfix for the login outage"),
+        posted.iter().any(|m| m == "⚠️ DEP-1 portal-prod `v2.4.1` filed although `portal-prod` is in a code freeze until 2026-12-04 10:00 IST (post-release freeze): override by @admin — hotfix for the login outage"),
         "{posted:#?}"
     );
 }
@@ -495,7 +495,7 @@ async fn an_unanswered_call_is_checked_against_githubs_runs_and_not_repeated() {
     assert_eq!(actions.dispatched(), 1, "dispatched exactly once");
     assert!(
         posted.iter().any(|m| m
-            == "❔ DEP-1 portal-prod `v2.4.0` trigger unanswered (GitHub answered HTTP 502: Server Error); shipmate looks at the provider's runs before trying again"),
+            == "❔ DEP-1 portal-prod `v2.4.0` trigger unanswered (GitHub answered HTTP 502: Server Error); shipmate makes sure it did not run before trying again"),
         "{posted:#?}"
     );
 }
@@ -555,8 +555,8 @@ async fn deploy_list_and_show_name_each_request_with_its_history() {
     // Assert
     insta::assert_snapshot!(list, @r"
     Deploy requests (open):
-      DEP-2 · on-hold · portal-prod `v2.4.1` · by @ann
-      DEP-1 · pending-approval · portal-prod `v2.4.0` · by @ops
+      DEP-2 · on-hold · deploy `v2.4.1` → portal-prod · by @ann
+      DEP-1 · pending-approval · deploy `v2.4.0` → portal-prod · by @ops
     ");
     insta::assert_snapshot!(show, @r"
     🚀 DEP-2 deploy `v2.4.1` → portal-prod (production) · on-hold · requested by @ann
@@ -1368,7 +1368,7 @@ async fn a_request_approved_after_a_freeze_began_is_not_triggered() {
     let posted = t.posted("#bioinfo").await;
     assert!(
         posted.iter().any(|m| m
-            == "⛔ DEP-1 portal-prod `v2.4.0` was not triggered: `portal-prod` is in a code freeze (post-release freeze). File it again when that allows, or an admin may file it with override:\"why\""),
+            == "⛔ DEP-1 portal-prod `v2.4.0` was not triggered: `portal-prod` is in a code freeze until 2026-12-04 10:00 IST (post-release freeze). File it again when that allows, or an admin may file it with override:\"why\""),
         "{posted:#?}"
     );
     assert!(

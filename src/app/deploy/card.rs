@@ -79,7 +79,7 @@ pub fn waiting_for(r: &DeployRequest, policy: &Policy, signed: bool) -> String {
         }
         State::OnHold => "Held by an objection until an approver resolves it.".to_string(),
         State::WaitingGate => format!("Approved; waits for {}.", gate.unwrap_or_default()),
-        State::Triggering => "Approved; the trigger is being made.".to_string(),
+        State::Triggering => "Approved; the trigger is queued.".to_string(),
         State::Triggered => "Triggered.".to_string(),
         State::Refused => "The provider refused the trigger.".to_string(),
         State::Unconfirmed => {
@@ -230,7 +230,7 @@ pub fn card(
     if let Some(o) = &r.overridden {
         m = m.line(
             Line::new()
-                .text("⚠️ Filed despite ")
+                .text("⚠️ Filed although ")
                 .text(o.blocks.join("; "))
                 .text(": override by ")
                 .user(&o.by)
@@ -302,7 +302,7 @@ pub fn announcement(id: RecordId, r: &DeployRequest, notice: &Notice) -> Message
                 Some(o) => (Some(&o.by), o.reason.as_str(), o.blocks.join("; ")),
                 None => (None, "", String::new()),
             };
-            let mut line = head("⚠️").text(format!(" filed despite {blocks}: override by "));
+            let mut line = head("⚠️").text(format!(" filed although {blocks}: override by "));
             if let Some(by) = by {
                 line = line.user(by);
             }
@@ -313,7 +313,10 @@ pub fn announcement(id: RecordId, r: &DeployRequest, notice: &Notice) -> Message
                 Some(run) => format!(
                     ": run {}{}",
                     run.id,
-                    run.url.as_deref().map(|u| format!(" {u}")).unwrap_or_default()
+                    run.url
+                        .as_deref()
+                        .map(|u| format!(" {u}"))
+                        .unwrap_or_default()
                 ),
                 None => " (the provider did not name the run)".to_string(),
             };
@@ -321,10 +324,13 @@ pub fn announcement(id: RecordId, r: &DeployRequest, notice: &Notice) -> Message
         }
         Notice::Refused => head("⛔").text(format!(
             " was not triggered: {}",
-            r.trigger.note.as_deref().unwrap_or("the provider refused it")
+            r.trigger
+                .note
+                .as_deref()
+                .unwrap_or("the provider refused it")
         )),
         Notice::Unanswered { reason } => head("❔").text(format!(
-            " trigger unanswered ({reason}); shipmate looks at the provider's runs before trying again"
+            " trigger unanswered ({reason}); shipmate makes sure it did not run before trying again"
         )),
         Notice::Unconfirmed => head("❔").text(format!(
             " trigger never confirmed after {} attempts; check the provider before filing again",

@@ -39,8 +39,9 @@ pub async fn run(ctx: &mut Ctx<'_>, source: Source, run_id: &str) -> Handled<Opt
 pub struct Point {
     /// The branch or tag (or, when the run named none, the commit).
     pub git_ref: String,
-    /// The run it comes from, in words (`run #87 (30433000)`), or the ref.
-    pub from: String,
+    /// The run it comes from, in words (`run #87 (30433000)`); `None` for a
+    /// tag or commit named by `to:`.
+    pub from: Option<String>,
     /// The exact commit, when known.
     pub commit: Option<String>,
 }
@@ -51,7 +52,7 @@ impl Point {
         let git_ref = rec.run.branch.clone().or_else(|| commit.clone())?;
         Some(Self {
             git_ref,
-            from: run_words(rec),
+            from: Some(run_words(rec)),
             commit,
         })
     }
@@ -83,7 +84,7 @@ pub async fn rollback_ref(ctx: &mut Ctx<'_>, target: &Target, to: Option<&str>) 
         }
         Some(tag) => Ok(Point {
             git_ref: tag.to_string(),
-            from: format!("`{tag}`"),
+            from: None,
             commit: is_commit_id(tag).then(|| tag.to_ascii_lowercase()),
         }),
         None => {

@@ -34,12 +34,18 @@ pub async fn blocks(ctx: &mut Ctx<'_>, target: &Target) -> Handled<Vec<String>> 
         .filter(|f| production || !matches!(f, Flag::OutsideReleaseWindow { .. }))
         .map(|f| match f {
             Flag::OutsideReleaseWindow { windows } => format!(
-                "production deploys are taken inside the release windows ({})",
-                windows.join(", ")
+                "production deploys are taken inside the release windows ({}, {})",
+                windows.join(", "),
+                ctx.app.config.tz
             ),
-            Flag::DuringFreeze { target, reason, .. } => {
-                format!("`{target}` is in a code freeze ({reason})")
-            }
+            Flag::DuringFreeze {
+                target,
+                until,
+                reason,
+            } => format!(
+                "`{target}` is in a code freeze until {} ({reason})",
+                crate::app::message::local(until, ctx.app.config.tz)
+            ),
         })
         .collect())
 }

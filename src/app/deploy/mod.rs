@@ -29,7 +29,7 @@ use super::listing::with_history;
 use super::pipeline_message::RunRecord;
 use super::{App, Ctx, Line, Message, Reply};
 use crate::domain::deploy::{
-    DeployRequest, Draft, Effect, Event, Kind, Policy, Rerun, is_commit_id,
+    DeployRequest, Draft, Effect, Event, Kind, Policy, Rerun, State, is_commit_id,
 };
 use crate::domain::pipeline::Source;
 use crate::domain::release_window::is_production;
@@ -144,7 +144,7 @@ async fn rollback(ctx: &mut Ctx<'_>, c: Rollback) -> Handled<Reply> {
         git_ref: point.git_ref,
         reason: Some(c.reason),
         override_reason: c.override_reason,
-        rolls_back_to: Some(point.from),
+        rolls_back_to: point.from,
         commit: point.commit,
         rerun: None,
     };
@@ -316,6 +316,7 @@ async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event)
         _ => String::new(),
     };
     let signed = gate::is_signed(ctx, &request).await?;
+    let before = request.state;
     let effects = request
         .apply(event, &ctx.actor, &policy, signed, ctx.now)
         .map_err(|e| e.about(id))?;
@@ -326,11 +327,19 @@ async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event)
         &format!("state={}{detail}", request.state),
     );
     apply_effects(ctx, id, &request, effects).await?;
-    let line = Line::new().bold(id.to_string()).text(format!(
-        " is now {}: {}",
-        request.state,
-        card::waiting_for(&request, &policy, signed)
-    ));
+    let now = if request.state == before {
+        "still"
+    } else {
+        "now"
+    };
+    let next = match request.state {
+        // the state says it all
+        State::Cancelled | State::Triggered => String::new(),
+        _ => format!(" {}", card::waiting_for(&request, &policy, signed)),
+    };
+    let line = Line::new()
+        .bold(id.to_string())
+        .text(format!(" is {now} {}.{next}", request.state));
     Ok(Reply::in_channel(Message::new().line(line)))
 }
 
@@ -440,13 +449,18 @@ async fn list(ctx: &mut Ctx<'_>, filter: Filter) -> Handled<Reply> {
     let mut m = Message::text(format!("Deploy requests ({}):", filter.name()));
     for (n, r) in requests {
         let id = RecordId::new(RecordKind::DeployRequest, n);
-        m = m.line(
-            Line::new()
-                .text(format!("  {id} · {} · {} ", r.state, r.target))
-                .code(&r.git_ref)
-                .text(" · by ")
-                .user(&r.requester),
-        );
+        let what = match (&r.kind, &r.rerun) {
+            (Kind::Rerun, Some(rerun)) => format!("re-run of run {}", rerun.run_id),
+            (Kind::Rollback, _) => "rollback to".to_string(),
+            _ => "deploy".to_string(),
+        };
+        let line = Line::new().text(format!("  {id} · {} · {what} ", r.state));
+        let line = if r.kind == Kind::Rerun {
+            line.text(format!("→ {}", r.target))
+        } else {
+            line.code(&r.git_ref).text(format!(" → {}", r.target))
+        };
+        m = m.line(line.text(" · by ").user(&r.requester));
     }
     Ok(Reply::private(m))
 }

@@ -100,7 +100,7 @@ async fn call(
     let response = request
         .send()
         .await
-        .map_err(|e| format!("no answer from AWS: {}", e.without_url()))?;
+        .map_err(|e| super::no_answer("AWS", e))?;
     let status = response.status();
     Ok((status, response.text().await.unwrap_or_default()))
 }

@@ -70,7 +70,7 @@ pub async fn post(
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
-            return Outcome::Unanswered(format!("no answer from the webhook: {}", e.without_url()));
+            return Outcome::Unanswered(super::no_answer("the webhook", e));
         }
     };
     let status = response.status();

@@ -60,7 +60,7 @@ impl Api<'_> {
             .header("X-GitHub-Api-Version", API_VERSION)
             .send()
             .await
-            .map_err(|e| format!("no answer from GitHub: {}", e.without_url()))?;
+            .map_err(|e| super::no_answer("GitHub", e))?;
         let status = response.status();
         Ok((status, response.text().await.unwrap_or_default()))
     }

@@ -47,7 +47,7 @@ impl Api<'_> {
             .header("PRIVATE-TOKEN", self.token.expose())
             .send()
             .await
-            .map_err(|e| format!("no answer from GitLab: {}", e.without_url()))?;
+            .map_err(|e| super::no_answer("GitLab", e))?;
         let status = response.status();
         Ok((status, response.text().await.unwrap_or_default()))
     }
