@@ -94,6 +94,15 @@ async fn a_partner_mail_opens_an_incident_and_its_reply_lands_on_it_in_one_threa
     let show = t.ok("support", "/incident show INC-1").await;
     assert!(show.contains("P2") && show.contains("acme"), "{show}");
     assert!(show.contains("Since 09:00 nobody can log in."), "{show}");
+    // support's card says it came by mail, from whom
+    let card = t.posted("#support").await.join("\n");
+    assert!(
+        card.contains(
+            "INC-1 (P2, acme) opened by e-mail from ops@acme.example: portal login fails"
+        ),
+        "{card}"
+    );
+    assert!(!card.contains("partner API"), "{card}");
     let mails = server.wait_for(1).await;
     assert_eq!(mails[0].envelope_to, vec![ACME.to_string()]);
     let (opened_id, _, subject, text) = read(&mails[0].raw);

@@ -55,6 +55,40 @@ text_enum!(
     }
 );
 
+/// How an incident was raised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// `/incident open` (or `/incident accept-mail`) in a channel.
+    #[default]
+    Chat,
+    /// The partner's HTTP intake (`POST /api/v1/incidents`).
+    Api,
+    /// A mail from one of the partner's `emails` (`POST /webhooks/mail`).
+    Mail,
+}
+
+impl Via {
+    fn is_chat(&self) -> bool {
+        *self == Via::Chat
+    }
+}
+
+/// `via` as stored: `"api"`, `"mail"`, or the older `"via_api": true`.
+fn via_or_api_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Via, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Via(Via),
+        ApiFlag(bool),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Via(via) => via,
+        Stored::ApiFlag(true) => Via::Api,
+        Stored::ApiFlag(false) => Via::Chat,
+    })
+}
+
 /// The response SLA of each severity, in business time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sla {
@@ -122,10 +156,11 @@ pub struct Report {
     pub partner: Option<String>,
     /// Whether the version is supported, in words (checked on open).
     pub support: Option<String>,
-    /// Whom the partner names to talk to (given through the HTTP intake).
+    /// Whom the partner names to talk to (given through the HTTP intake,
+    /// or the sender of the mail that raised it).
     pub contact: Option<String>,
-    /// Raised through the partner's HTTP intake rather than in a channel.
-    pub via_api: bool,
+    /// Raised in a channel, through the partner's HTTP intake or by mail.
+    pub via: Via,
 }
 
 /// One incident.
@@ -140,10 +175,16 @@ pub struct Incident {
     /// Whom the partner names to talk to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
-    /// Raised through the partner's HTTP intake (`POST /api/v1/incidents`):
-    /// `opened_in` is then only where its partner's channels would be.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub via_api: bool,
+    /// How it was raised: through the partner's HTTP intake or by mail,
+    /// `opened_in` is only where its partner's channels would be. (Rows
+    /// stored before it said `"via_api": true`, which reads as [`Via::Api`].)
+    #[serde(
+        default,
+        alias = "via_api",
+        deserialize_with = "via_or_api_flag",
+        skip_serializing_if = "Via::is_chat"
+    )]
+    pub via: Via,
     pub opened_in: ChannelRef,
     pub opened_by: UserRef,
     pub opened_at: DateTime<Utc>,
@@ -227,7 +268,7 @@ impl Incident {
             partner: report.partner,
             support: report.support,
             contact: report.contact,
-            via_api: report.via_api,
+            via: report.via,
             opened_in: channel.clone(),
             opened_by: by.clone(),
             opened_at: now,

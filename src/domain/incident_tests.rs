@@ -40,17 +40,24 @@ fn sla(cal: &WorkingCalendar) -> Sla {
     }
 }
 
+fn report() -> Report {
+    Report {
+        severity: Severity::P3,
+        summary: "login fails".into(),
+        service: None,
+        version: None,
+        partner: None,
+        support: None,
+        contact: None,
+        via: Via::Chat,
+    }
+}
+
 fn open(severity: Severity, at: &str) -> Incident {
     Incident::open(
         Report {
             severity,
-            summary: "login fails".into(),
-            service: None,
-            version: None,
-            partner: None,
-            support: None,
-            contact: None,
-            via_api: false,
+            ..report()
         },
         &UserRef::console("pat"),
         &"console:#acme".parse().unwrap(),
@@ -324,4 +331,32 @@ fn the_api_identity_is_a_valid_console_user_for_the_longest_partner_name() {
     let user = api_user(&name);
     assert_eq!(user.to_string().parse::<UserRef>(), Ok(user));
     assert_eq!(api_user("acme").to_string(), "console:api.acme");
+}
+
+#[test]
+fn an_incident_stored_before_via_was_written_still_reads_as_raised_through_the_api() {
+    let mut stored = serde_json::to_value(open(Severity::P1, "Mon 2026-12-07 10:00")).unwrap();
+    assert!(
+        stored.get("via").is_none(),
+        "a chat incident writes no `via`"
+    );
+    stored["via_api"] = serde_json::Value::Bool(true);
+    let old: Incident = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.via, Via::Api);
+    let rewritten = serde_json::to_value(&old).unwrap();
+    assert_eq!(rewritten["via"], "api");
+    assert!(rewritten.get("via_api").is_none());
+    let by_mail = Incident::open(
+        Report {
+            via: Via::Mail,
+            contact: Some("ops@acme.example".into()),
+            ..report()
+        },
+        &UserRef::console("api.acme"),
+        &"email:acme".parse().unwrap(),
+        ist("Mon 2026-12-07 10:00"),
+    )
+    .unwrap();
+    let again: Incident = serde_json::from_str(&serde_json::to_string(&by_mail).unwrap()).unwrap();
+    assert_eq!(again.via, Via::Mail);
 }

@@ -244,8 +244,8 @@ async fn from_partner(
     let opened = super::open(
         ctx,
         open,
-        Intake::Api {
-            contact: Some(from.to_string()),
+        Intake::Mail {
+            from: from.to_string(),
         },
     )
     .await?;

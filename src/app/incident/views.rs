@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta};
 use super::{SupportRules, head, load, message_of, rules};
 use crate::app::context::Handled;
 use crate::app::{Ctx, Line, Message, Reply};
-use crate::domain::incident::{Incident, Severity, State, median};
+use crate::domain::incident::{Incident, Severity, State, Via, median};
 use crate::domain::timing::midnight;
 use crate::domain::version::Semver;
 use crate::domain::{DomainError, RecordId, RecordKind, UserRef};
@@ -22,12 +22,14 @@ pub fn business(d: TimeDelta) -> String {
     }
 }
 
-/// `{opened} by @pat`, or `{opened} through the partner API (contact: …)`.
+/// `{opened} by @pat`, `{opened} through the partner API (contact: …)`,
+/// or `{opened} by e-mail from ops@acme.example`.
 fn opened_by(line: Line, opened: &str, incident: &Incident) -> Line {
-    let line = if incident.via_api {
-        line.text(format!("{opened} through the partner API"))
-    } else {
-        line.text(format!("{opened} by ")).user(&incident.opened_by)
+    let line = match (incident.via, &incident.contact) {
+        (Via::Mail, Some(from)) => return line.text(format!("{opened} by e-mail from {from}")),
+        (Via::Mail, None) => return line.text(format!("{opened} by e-mail")),
+        (Via::Api, _) => line.text(format!("{opened} through the partner API")),
+        (Via::Chat, _) => line.text(format!("{opened} by ")).user(&incident.opened_by),
     };
     match &incident.contact {
         Some(contact) => line.text(format!(" (contact: {contact})")),
