@@ -64,6 +64,7 @@ impl Feature for Incidents {
                 partner,
                 severity,
             } => by_mail::accept(ctx, mail, partner, severity).await,
+            IncidentCommand::Held => by_mail::held(ctx).await,
             IncidentCommand::Show(id) => views::show(ctx, id).await,
             IncidentCommand::List {
                 severity,
