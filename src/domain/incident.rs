@@ -146,6 +146,35 @@ pub struct Resolved {
     pub fix_in: Vec<Semver>,
 }
 
+impl Resolved {
+    /// The resolution as the partner reads it, in plain words: `resolved
+    /// with a workaround: …`, `resolved with an answer: …`, `resolved — a
+    /// fix is planned in 3.2.16 and 2.5.57: …`.
+    pub fn words(&self) -> String {
+        let how = match self.kind {
+            Resolution::Clarification => "resolved with an answer".to_string(),
+            Resolution::Workaround => "resolved with a workaround".to_string(),
+            Resolution::PatchPlanned => {
+                let versions: Vec<String> = self.fix_in.iter().map(ToString::to_string).collect();
+                match versions.split_last() {
+                    None => "resolved — a fix is planned".to_string(),
+                    Some((last, [])) => format!("resolved — a fix is planned in {last}"),
+                    Some((last, rest)) => {
+                        format!(
+                            "resolved — a fix is planned in {} and {last}",
+                            rest.join(", ")
+                        )
+                    }
+                }
+            }
+        };
+        format!("{how}: {}", self.text)
+    }
+}
+
+/// What the partner reads when a resolved incident is reopened.
+pub const REOPENED: &str = "reopened: we are working on it again";
+
 /// What opening an incident takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -242,7 +271,8 @@ pub enum Effect {
     CancelTimers,
     /// (Re)schedule the escalation timers on the clock of this epoch.
     ScheduleTimers,
-    /// Tell the partner (an update, the resolution, a reopening).
+    /// Tell the partner (an update, the resolution, a reopening), in the
+    /// words the partner reads.
     TellPartner(String),
 }
 
@@ -428,7 +458,7 @@ impl Incident {
                     ));
                 }
                 self.end_wait(calendar, now);
-                let text = format!("{}: {}", resolved.kind, resolved.text);
+                let text = resolved.words();
                 self.resolved = Some(resolved);
                 self.state = State::Resolved;
                 self.epoch += 1;
@@ -446,8 +476,8 @@ impl Incident {
                     self.epoch += 1;
                     effects.push(Effect::ScheduleTimers);
                 }
-                effects.push(Effect::TellPartner("reopened".into()));
-                "reopened".to_string()
+                effects.push(Effect::TellPartner(REOPENED.into()));
+                REOPENED.to_string()
             }
         };
         self.timeline.push(Entry {

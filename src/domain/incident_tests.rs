@@ -291,8 +291,8 @@ fn the_partner_reads_the_public_timeline_only() {
         [
             ("opened", "login fails"),
             ("update", "we are on it"),
-            ("resolve", "workaround: restart the job"),
-            ("reopen", "reopened"),
+            ("resolve", "resolved with a workaround: restart the job"),
+            ("reopen", "reopened: we are working on it again"),
         ]
     );
 }
@@ -359,4 +359,29 @@ fn an_incident_stored_before_via_was_written_still_reads_as_raised_through_the_a
     .unwrap();
     let again: Incident = serde_json::from_str(&serde_json::to_string(&by_mail).unwrap()).unwrap();
     assert_eq!(again.via, Via::Mail);
+}
+
+#[test]
+fn a_resolution_reads_in_plain_words_with_the_versions_of_a_planned_fix() {
+    let resolved = |kind, fix_in: &[&str]| Resolved {
+        kind,
+        text: "fix coming".into(),
+        fix_in: fix_in.iter().map(|v| v.parse().unwrap()).collect(),
+    };
+    assert_eq!(
+        resolved(Resolution::PatchPlanned, &["2.5.57"]).words(),
+        "resolved — a fix is planned in 2.5.57: fix coming"
+    );
+    assert_eq!(
+        resolved(Resolution::PatchPlanned, &["3.2.16", "2.5.57", "1.9.3"]).words(),
+        "resolved — a fix is planned in 3.2.16, 2.5.57 and 1.9.3: fix coming"
+    );
+    assert_eq!(
+        resolved(Resolution::Workaround, &[]).words(),
+        "resolved with a workaround: fix coming"
+    );
+    assert_eq!(
+        resolved(Resolution::Clarification, &[]).words(),
+        "resolved with an answer: fix coming"
+    );
 }
