@@ -178,6 +178,13 @@ impl MailSettings {
                 .rsplit_once('@')
                 .map(|(_, d)| d.to_string())
                 .unwrap_or_default(),
+            _ if self.from.trim().is_empty() => {
+                c.problem(
+                    "mail.from",
+                    "missing: the sender, e.g. Shipmate <shipmate@example.com>",
+                );
+                String::new()
+            }
             _ => {
                 c.problem("mail.from", format!("`{}` is not a sender: write shipmate@example.com or Shipmate <shipmate@example.com>", self.from));
                 String::new()
@@ -194,7 +201,9 @@ impl MailSettings {
         }
         let dkim = self.dkim(c);
         let public_url = self.public_url.trim().trim_end_matches('/');
-        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        if public_url.is_empty() {
+            c.problem("mail.public_url", "missing: the base of the links in mails (confirm, unsubscribe), e.g. https://shipmate.example.com");
+        } else if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             c.problem("mail.public_url", format!("`{public_url}` is not an http(s) URL: the links in mails (confirm, unsubscribe) start with it, e.g. https://shipmate.example.com"));
         }
         Some(MailConfig {
@@ -299,6 +308,22 @@ mod tests {
         ] {
             assert!(p.iter().any(|x| x.starts_with(key)), "{key} not in {p:#?}");
         }
+    }
+
+    #[test]
+    fn an_empty_sender_or_public_url_is_missing_with_an_example() {
+        let p = problems(&[
+            ("SHIPMATE__MAIL__URL", "smtp://127.0.0.1:2525"),
+            ("SHIPMATE__MAIL__FROM", " "),
+        ]);
+        assert_eq!(
+            p,
+            [
+                "mail.from: missing: the sender, e.g. Shipmate <shipmate@example.com>",
+                "mail.public_url: missing: the base of the links in mails (confirm, unsubscribe), e.g. https://shipmate.example.com",
+            ]
+        );
+        assert!(p.iter().all(|x| !x.contains("``")), "{p:?}");
     }
 
     #[test]
