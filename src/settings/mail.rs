@@ -289,6 +289,14 @@ mod tests {
             ("SHIPMATE__MAIL__PUBLIC_URL", "shipmate.example.com"),
             ("SHIPMATE__MAIL__TIMEZONE", "Mars/Olympus"),
             ("SHIPMATE__DOWNTIME__CHANNELS", "email:nobody,email:ops@x"),
+            // a list named like a partner, and a partner with no addresses
+            (
+                "SHIPMATE__MAIL__LISTS__ACME__ADDRESSES",
+                "alice@lab.example",
+            ),
+            ("SHIPMATE__PARTNERS__ACME__EMAILS", "ops@acme.example"),
+            ("SHIPMATE__PARTNERS__BETA__CHANNELS", "console:#beta"),
+            ("SHIPMATE__VERSIONS__CHANNELS", "email:beta,email:acme"),
         ]);
         let off = problems(&[("SHIPMATE__DOWNTIME__CHANNELS", "email:ops@x.example")]);
         assert_eq!(
@@ -305,9 +313,15 @@ mod tests {
             "mail.timezone: unknown time zone",
             "downtime.channels[0]: `email:nobody` names no mail list",
             "downtime.channels[1]: `email:ops@x` is not a valid email channel id",
+            "mail.lists.acme: is named like partner [partners.acme], so `email:acme` could mean either: rename the list",
+            "versions.channels[0]: `email:beta` names partner [partners.beta], which has no emails: set partners.beta.emails",
         ] {
             assert!(p.iter().any(|x| x.starts_with(key)), "{key} not in {p:#?}");
         }
+        assert!(
+            !p.iter().any(|x| x.starts_with("versions.channels[1]")),
+            "email:acme is refused once, at the list: {p:#?}"
+        );
     }
 
     #[test]
