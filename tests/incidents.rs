@@ -164,7 +164,16 @@ async fn waiting_on_the_partner_pauses_the_clock_and_moves_the_escalations() {
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert!(posts[1].contains("after 2h of the 4h SLA"), "{}", posts[1]);
     let show = t.ok("support", "/incident show INC-1").await;
-    assert!(show.contains("wait: need the request id"), "{show}");
+    // the timeline reads in words, not in the commands' keywords
+    assert!(
+        show.contains("waiting on the partner: need the request id"),
+        "{show}"
+    );
+    assert!(show.contains("resumed: the partner answered"), "{show}");
+    assert!(
+        !show.contains("resume:") && !show.contains("wait:"),
+        "{show}"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +210,12 @@ async fn updates_reach_the_partner_notes_do_not_and_only_support_acts() {
     let partner = t.posted("#acme").await;
     assert_eq!(partner.len(), 2, "{partner:?}");
     assert!(partner[0].contains("📣 INC-1 (P2, acme) update: We are on it"));
-    assert!(partner[1].contains("resolved: workaround: Clear the report cache."));
+    assert!(
+        partner[1]
+            .contains("📣 INC-1 (P2, acme) resolved with a workaround: Clear the report cache."),
+        "{}",
+        partner[1]
+    );
     assert!(
         partner
             .iter()
@@ -210,6 +224,17 @@ async fn updates_reach_the_partner_notes_do_not_and_only_support_acts() {
     );
     let refused = t.refused("support", "/incident resume INC-1").await;
     assert!(refused.contains("INC-1 cannot resume"), "{refused}");
+
+    // a reopening tells the partner in words, once
+    t.ok("support", "/incident reopen INC-1").await;
+    let partner = t.posted("#acme").await;
+    assert_eq!(partner.len(), 3, "{partner:?}");
+    assert!(
+        partner[2].contains("📣 INC-1 (P2, acme) reopened: we are working on it again"),
+        "{}",
+        partner[2]
+    );
+    assert!(!partner[2].contains("reopened: reopened"), "{}", partner[2]);
     let unknown = t
         .refused("pat", "/incident open severity:P2 summary:x partner:globex")
         .await;
@@ -253,6 +278,16 @@ async fn the_version_is_checked_on_open_and_back_ports_close_on_release() {
         "/incident resolve INC-2 resolution:patch-planned fix-in:3.2.16,2.5.57 text:\"Fixed in the next patches.\"",
     )
     .await;
+    // the partner reads the versions, in words
+    let partner = t.posted("#acme").await;
+    let resolution = partner.last().expect("the resolution reaches the partner");
+    assert!(
+        resolution.contains(
+            "📣 INC-2 (P2, acme) resolved — a fix is planned in 3.2.16 and 2.5.57: Fixed in the next patches."
+        ),
+        "{resolution}"
+    );
+    assert!(!resolution.contains("patch-planned"), "{resolution}");
     let show = t.ok("support", "/incident show INC-2").await;
     assert!(
         show.contains("Back-ports: 3.2.16 open, 2.5.57 open"),

@@ -414,7 +414,10 @@ async fn a_list_or_partner_reads_times_in_its_own_zone_and_else_in_the_default()
                 "alice@lab.example,bob@lab.example",
             ),
             ("SHIPMATE__MAIL__LISTS__DEMO__TIMEZONE", "Europe/Berlin"),
-            ("SHIPMATE__PARTNERS__ACME__EMAILS", "ops@acme.example"),
+            (
+                "SHIPMATE__PARTNERS__ACME__EMAILS",
+                "ops@acme.example,cto@acme.example",
+            ),
             ("SHIPMATE__PARTNERS__GLOBEX__EMAILS", "it@globex.example"),
             ("SHIPMATE__PARTNERS__GLOBEX__TIMEZONE", "America/New_York"),
             (
@@ -427,19 +430,14 @@ async fn a_list_or_partner_reads_times_in_its_own_zone_and_else_in_the_default()
 
     // Act
     announce_to_ops(&t).await;
-    let mails: Vec<Mail> = server
-        .wait_for(3)
-        .await
-        .iter()
-        .map(|m| parse(&m.raw))
-        .collect();
+    let received = server.wait_for(3).await;
+    let mails: Vec<Mail> = received.iter().map(|m| parse(&m.raw)).collect();
 
-    // Assert: one mail per list, to all of its addresses, in its zone
+    // Assert: one mail per list, in its zone
     let demo = mails
         .iter()
-        .find(|m| m.to.len() == 2)
+        .find(|m| m.text.contains("CET"))
         .expect("the demo list's mail");
-    assert_eq!(demo.to, ["alice@lab.example", "bob@lab.example"]);
     assert!(
         demo.text.contains("Window: 2026-11-05 10:00 CET"),
         "{}",
@@ -447,7 +445,7 @@ async fn a_list_or_partner_reads_times_in_its_own_zone_and_else_in_the_default()
     );
     let acme = mails
         .iter()
-        .find(|m| m.to == ["ops@acme.example"])
+        .find(|m| m.to.contains(&"ops@acme.example".to_string()))
         .expect("acme's mail");
     assert!(
         acme.text.contains("Window: 2026-11-05 14:30 IST"),
@@ -463,6 +461,62 @@ async fn a_list_or_partner_reads_times_in_its_own_zone_and_else_in_the_default()
         "{}",
         globex.text
     );
+}
+
+#[tokio::test]
+async fn a_lists_members_never_see_each_others_addresses_but_a_partners_people_do() {
+    // Arrange: demo users of two organisations on one list, and partner
+    // acme's two people
+    let server = MailServer::start().await;
+    let t = app(
+        &server,
+        &[
+            (
+                "SHIPMATE__MAIL__LISTS__DEMO__ADDRESSES",
+                "alice@lab.example,bob@uni.example",
+            ),
+            (
+                "SHIPMATE__PARTNERS__ACME__EMAILS",
+                "ops@acme.example,cto@acme.example",
+            ),
+            ("SHIPMATE__DOWNTIME__CHANNELS", "email:demo,email:acme"),
+        ],
+    )
+    .await;
+
+    // Act: the announcement (with its invitation) goes to both
+    announce_to_ops(&t).await;
+    let received = server.wait_for(2).await;
+
+    // Assert: the list's one mail reaches both members as envelope
+    // recipients, addressed to the sender, and names neither member anywhere
+    let members = ["alice@lab.example", "bob@uni.example"];
+    let demo = received
+        .iter()
+        .find(|m| m.envelope_to.iter().any(|a| a == "alice@lab.example"))
+        .expect("the demo list's mail");
+    assert_eq!(demo.envelope_to, members);
+    let mail = parse(&demo.raw);
+    assert_eq!(mail.to, ["shipmate@ops.example"]);
+    assert!(mail.calendar.is_some(), "the invitation is still there");
+    let raw = String::from_utf8_lossy(&demo.raw);
+    for member in members {
+        assert!(!raw.contains(member), "{member} is disclosed in:\n{raw}");
+    }
+    // a partner's people are one organisation: they read each other in To
+    let acme = received
+        .iter()
+        .find(|m| m.envelope_to.iter().any(|a| a == "ops@acme.example"))
+        .expect("acme's mail");
+    assert_eq!(
+        parse(&acme.raw).to,
+        ["ops@acme.example", "cto@acme.example"]
+    );
+    assert_eq!(acme.envelope_to, ["ops@acme.example", "cto@acme.example"]);
+    // still one outbox row and one Message-ID per channel
+    let rows = mail_rows(&t).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(received.len(), 2);
 }
 
 #[tokio::test]

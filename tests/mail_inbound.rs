@@ -94,6 +94,15 @@ async fn a_partner_mail_opens_an_incident_and_its_reply_lands_on_it_in_one_threa
     let show = t.ok("support", "/incident show INC-1").await;
     assert!(show.contains("P2") && show.contains("acme"), "{show}");
     assert!(show.contains("Since 09:00 nobody can log in."), "{show}");
+    // support's card says it came by mail, from whom
+    let card = t.posted("#support").await.join("\n");
+    assert!(
+        card.contains(
+            "INC-1 (P2, acme) opened by e-mail from ops@acme.example: portal login fails"
+        ),
+        "{card}"
+    );
+    assert!(!card.contains("partner API"), "{card}");
     let mails = server.wait_for(1).await;
     assert_eq!(mails[0].envelope_to, vec![ACME.to_string()]);
     let (opened_id, _, subject, text) = read(&mails[0].raw);
@@ -252,6 +261,71 @@ async fn a_mail_from_an_unknown_sender_is_held_until_support_accepts_it() {
         .expect("the sender is mailed its reference");
     let (_, _, subject, _) = read(&to_sender.raw);
     assert_eq!(subject, "INC-1: reports are empty");
+}
+
+#[tokio::test]
+async fn a_held_mails_hint_keeps_the_severity_its_subject_asks_for_and_held_mails_can_be_listed() {
+    // Arrange
+    let server = MailServer::start().await;
+    let t = app(&server).await;
+
+    // Act: a stranger reports an outage, tagged P1
+    let (status, body) = post(
+        &t,
+        Some(&bearer()),
+        &json!({
+            "from": "new@customer.example",
+            "subject": "[P1] portal down",
+            "text": "Nothing loads.",
+            "message_id": "<q1@customer.example>"
+        }),
+    )
+    .await;
+
+    // Assert: the hint support pastes raises it as the P1 it is
+    assert_eq!(
+        (status, &body),
+        (200, &json!({"outcome": "held", "mail": 1}))
+    );
+    let support = t.posted("#support").await.join("\n");
+    assert!(
+        support.contains("/incident accept-mail 1 partner:<name> severity:P1"),
+        "{support}"
+    );
+    assert!(!support.contains("severity:P3"), "{support}");
+
+    // Act: support has lost the number; someone else looks too
+    let missing = t.refused("support", "/incident accept-mail 99").await;
+    let held = t.ok("support", "/incident held").await;
+    let refused = t.refused("qa", "/incident held").await;
+
+    // Assert: the refusal says where the numbers are, and the list has them
+    assert!(
+        missing.contains("mail 99 does not exist: /incident held lists the held mails"),
+        "{missing}"
+    );
+    assert!(
+        held.contains("Mail 1 from new@customer.example: “[P1] portal down”"),
+        "{held}"
+    );
+    assert!(
+        held.contains("/incident accept-mail 1 partner:<name> severity:P1"),
+        "{held}"
+    );
+    assert!(refused.contains("support"), "{refused}");
+
+    // Act: support accepts it as the hint says
+    let accepted = t
+        .ok(
+            "support",
+            "/incident accept-mail 1 partner:acme severity:P1",
+        )
+        .await;
+
+    // Assert: a P1, and nothing is held any more
+    assert!(accepted.contains("INC-1 (P1, acme)"), "{accepted}");
+    let held = t.ok("support", "/incident held").await;
+    assert!(held.contains("No mail is held"), "{held}");
 }
 
 #[tokio::test]

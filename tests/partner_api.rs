@@ -527,7 +527,7 @@ async fn the_partner_reads_updates_and_the_resolution_never_internal_notes() {
             "timeline": [
                 {"at": "2026-12-04T10:30:00Z", "kind": "opened", "text": "nobody can log in"},
                 {"at": "2026-12-04T10:50:00Z", "kind": "update", "text": "We found the cause and are fixing it."},
-                {"at": "2026-12-04T10:55:00Z", "kind": "resolve", "text": "workaround: Sign in with a password until Monday."},
+                {"at": "2026-12-04T10:55:00Z", "kind": "resolve", "text": "resolved with a workaround: Sign in with a password until Monday."},
             ],
         })
     );

@@ -46,6 +46,7 @@ async fn get(url: &str) -> (u16, String) {
 /// A mail's recipients, text, and its `List-Unsubscribe` URL and `List-Unsubscribe-Post` value.
 struct Read {
     to: Vec<String>,
+    subject: String,
     text: String,
     unsubscribe: Option<String>,
     one_click: Option<String>,
@@ -56,6 +57,7 @@ fn read(raw: &[u8]) -> Read {
     let raw_header = |name: &str| m.header_raw(name).map(|v| v.trim().to_string());
     Read {
         to: mail_server::recipients(&m),
+        subject: m.subject().unwrap_or_default().to_string(),
         text: m.body_text(0).unwrap_or_default().to_string(),
         unsubscribe: raw_header("List-Unsubscribe"),
         one_click: raw_header("List-Unsubscribe-Post"),
@@ -118,6 +120,18 @@ async fn subscribe_confirm_receive_unsubscribe_in_one_click_and_receive_nothing_
         .find(|m| m.to == [READER])
         .unwrap();
     assert_eq!(confirmation.unsubscribe, None);
+    // a short subject that says what to do, the explanation in the text
+    assert_eq!(
+        confirmation.subject,
+        "Confirm your subscription to shipmate.example.com notices"
+    );
+    assert!(
+        confirmation
+            .text
+            .contains("asked for shipmate's notices (downtime) at reader@"),
+        "{}",
+        confirmation.text
+    );
     let confirm = link_in(&confirmation.text, "confirm");
     // a scanner fetching the link confirms nothing: the page asks for the owner's click
     let (shown, page) = get(&t.url(path_of(&confirm))).await;

@@ -80,6 +80,11 @@ pub struct Message {
     /// adds it as a link and as RFC 8058 one-click `List-Unsubscribe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<String>,
+    /// A mail's subject when the message is no matter's (a matter's is its
+    /// [`Thread`]'s); without either, e-mail takes the first line. Chat
+    /// ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// Builds one line.
@@ -164,6 +169,11 @@ impl Message {
             subject: subject.into(),
             opens,
         });
+        self
+    }
+    /// Gives the mail a short subject of its own (see [`Message::subject`]).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
         self
     }
     /// Adds a link e-mail shows under the text.

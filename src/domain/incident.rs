@@ -55,6 +55,40 @@ text_enum!(
     }
 );
 
+/// How an incident was raised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// `/incident open` (or `/incident accept-mail`) in a channel.
+    #[default]
+    Chat,
+    /// The partner's HTTP intake (`POST /api/v1/incidents`).
+    Api,
+    /// A mail from one of the partner's `emails` (`POST /webhooks/mail`).
+    Mail,
+}
+
+impl Via {
+    fn is_chat(&self) -> bool {
+        *self == Via::Chat
+    }
+}
+
+/// `via` as stored: `"api"`, `"mail"`, or the older `"via_api": true`.
+fn via_or_api_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Via, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Via(Via),
+        ApiFlag(bool),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Via(via) => via,
+        Stored::ApiFlag(true) => Via::Api,
+        Stored::ApiFlag(false) => Via::Chat,
+    })
+}
+
 /// The response SLA of each severity, in business time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sla {
@@ -112,6 +146,35 @@ pub struct Resolved {
     pub fix_in: Vec<Semver>,
 }
 
+impl Resolved {
+    /// The resolution as the partner reads it, in plain words: `resolved
+    /// with a workaround: …`, `resolved with an answer: …`, `resolved — a
+    /// fix is planned in 3.2.16 and 2.5.57: …`.
+    pub fn words(&self) -> String {
+        let how = match self.kind {
+            Resolution::Clarification => "resolved with an answer".to_string(),
+            Resolution::Workaround => "resolved with a workaround".to_string(),
+            Resolution::PatchPlanned => {
+                let versions: Vec<String> = self.fix_in.iter().map(ToString::to_string).collect();
+                match versions.split_last() {
+                    None => "resolved — a fix is planned".to_string(),
+                    Some((last, [])) => format!("resolved — a fix is planned in {last}"),
+                    Some((last, rest)) => {
+                        format!(
+                            "resolved — a fix is planned in {} and {last}",
+                            rest.join(", ")
+                        )
+                    }
+                }
+            }
+        };
+        format!("{how}: {}", self.text)
+    }
+}
+
+/// What the partner reads when a resolved incident is reopened.
+pub const REOPENED: &str = "reopened: we are working on it again";
+
 /// What opening an incident takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -122,10 +185,11 @@ pub struct Report {
     pub partner: Option<String>,
     /// Whether the version is supported, in words (checked on open).
     pub support: Option<String>,
-    /// Whom the partner names to talk to (given through the HTTP intake).
+    /// Whom the partner names to talk to (given through the HTTP intake,
+    /// or the sender of the mail that raised it).
     pub contact: Option<String>,
-    /// Raised through the partner's HTTP intake rather than in a channel.
-    pub via_api: bool,
+    /// Raised in a channel, through the partner's HTTP intake or by mail.
+    pub via: Via,
 }
 
 /// One incident.
@@ -140,10 +204,16 @@ pub struct Incident {
     /// Whom the partner names to talk to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
-    /// Raised through the partner's HTTP intake (`POST /api/v1/incidents`):
-    /// `opened_in` is then only where its partner's channels would be.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub via_api: bool,
+    /// How it was raised: through the partner's HTTP intake or by mail,
+    /// `opened_in` is only where its partner's channels would be. (Rows
+    /// stored before it said `"via_api": true`, which reads as [`Via::Api`].)
+    #[serde(
+        default,
+        alias = "via_api",
+        deserialize_with = "via_or_api_flag",
+        skip_serializing_if = "Via::is_chat"
+    )]
+    pub via: Via,
     pub opened_in: ChannelRef,
     pub opened_by: UserRef,
     pub opened_at: DateTime<Utc>,
@@ -201,7 +271,8 @@ pub enum Effect {
     CancelTimers,
     /// (Re)schedule the escalation timers on the clock of this epoch.
     ScheduleTimers,
-    /// Tell the partner (an update, the resolution, a reopening).
+    /// Tell the partner (an update, the resolution, a reopening), in the
+    /// words the partner reads.
     TellPartner(String),
 }
 
@@ -227,7 +298,7 @@ impl Incident {
             partner: report.partner,
             support: report.support,
             contact: report.contact,
-            via_api: report.via_api,
+            via: report.via,
             opened_in: channel.clone(),
             opened_by: by.clone(),
             opened_at: now,
@@ -387,7 +458,7 @@ impl Incident {
                     ));
                 }
                 self.end_wait(calendar, now);
-                let text = format!("{}: {}", resolved.kind, resolved.text);
+                let text = resolved.words();
                 self.resolved = Some(resolved);
                 self.state = State::Resolved;
                 self.epoch += 1;
@@ -405,8 +476,8 @@ impl Incident {
                     self.epoch += 1;
                     effects.push(Effect::ScheduleTimers);
                 }
-                effects.push(Effect::TellPartner("reopened".into()));
-                "reopened".to_string()
+                effects.push(Effect::TellPartner(REOPENED.into()));
+                REOPENED.to_string()
             }
         };
         self.timeline.push(Entry {

@@ -40,17 +40,24 @@ fn sla(cal: &WorkingCalendar) -> Sla {
     }
 }
 
+fn report() -> Report {
+    Report {
+        severity: Severity::P3,
+        summary: "login fails".into(),
+        service: None,
+        version: None,
+        partner: None,
+        support: None,
+        contact: None,
+        via: Via::Chat,
+    }
+}
+
 fn open(severity: Severity, at: &str) -> Incident {
     Incident::open(
         Report {
             severity,
-            summary: "login fails".into(),
-            service: None,
-            version: None,
-            partner: None,
-            support: None,
-            contact: None,
-            via_api: false,
+            ..report()
         },
         &UserRef::console("pat"),
         &"console:#acme".parse().unwrap(),
@@ -284,8 +291,8 @@ fn the_partner_reads_the_public_timeline_only() {
         [
             ("opened", "login fails"),
             ("update", "we are on it"),
-            ("resolve", "workaround: restart the job"),
-            ("reopen", "reopened"),
+            ("resolve", "resolved with a workaround: restart the job"),
+            ("reopen", "reopened: we are working on it again"),
         ]
     );
 }
@@ -324,4 +331,57 @@ fn the_api_identity_is_a_valid_console_user_for_the_longest_partner_name() {
     let user = api_user(&name);
     assert_eq!(user.to_string().parse::<UserRef>(), Ok(user));
     assert_eq!(api_user("acme").to_string(), "console:api.acme");
+}
+
+#[test]
+fn an_incident_stored_before_via_was_written_still_reads_as_raised_through_the_api() {
+    let mut stored = serde_json::to_value(open(Severity::P1, "Mon 2026-12-07 10:00")).unwrap();
+    assert!(
+        stored.get("via").is_none(),
+        "a chat incident writes no `via`"
+    );
+    stored["via_api"] = serde_json::Value::Bool(true);
+    let old: Incident = serde_json::from_value(stored).unwrap();
+    assert_eq!(old.via, Via::Api);
+    let rewritten = serde_json::to_value(&old).unwrap();
+    assert_eq!(rewritten["via"], "api");
+    assert!(rewritten.get("via_api").is_none());
+    let by_mail = Incident::open(
+        Report {
+            via: Via::Mail,
+            contact: Some("ops@acme.example".into()),
+            ..report()
+        },
+        &UserRef::console("api.acme"),
+        &"email:acme".parse().unwrap(),
+        ist("Mon 2026-12-07 10:00"),
+    )
+    .unwrap();
+    let again: Incident = serde_json::from_str(&serde_json::to_string(&by_mail).unwrap()).unwrap();
+    assert_eq!(again.via, Via::Mail);
+}
+
+#[test]
+fn a_resolution_reads_in_plain_words_with_the_versions_of_a_planned_fix() {
+    let resolved = |kind, fix_in: &[&str]| Resolved {
+        kind,
+        text: "fix coming".into(),
+        fix_in: fix_in.iter().map(|v| v.parse().unwrap()).collect(),
+    };
+    assert_eq!(
+        resolved(Resolution::PatchPlanned, &["2.5.57"]).words(),
+        "resolved — a fix is planned in 2.5.57: fix coming"
+    );
+    assert_eq!(
+        resolved(Resolution::PatchPlanned, &["3.2.16", "2.5.57", "1.9.3"]).words(),
+        "resolved — a fix is planned in 3.2.16, 2.5.57 and 1.9.3: fix coming"
+    );
+    assert_eq!(
+        resolved(Resolution::Workaround, &[]).words(),
+        "resolved with a workaround: fix coming"
+    );
+    assert_eq!(
+        resolved(Resolution::Clarification, &[]).words(),
+        "resolved with an answer: fix coming"
+    );
 }

@@ -178,6 +178,13 @@ impl MailSettings {
                 .rsplit_once('@')
                 .map(|(_, d)| d.to_string())
                 .unwrap_or_default(),
+            _ if self.from.trim().is_empty() => {
+                c.problem(
+                    "mail.from",
+                    "missing: the sender, e.g. Shipmate <shipmate@example.com>",
+                );
+                String::new()
+            }
             _ => {
                 c.problem("mail.from", format!("`{}` is not a sender: write shipmate@example.com or Shipmate <shipmate@example.com>", self.from));
                 String::new()
@@ -194,7 +201,9 @@ impl MailSettings {
         }
         let dkim = self.dkim(c);
         let public_url = self.public_url.trim().trim_end_matches('/');
-        if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
+        if public_url.is_empty() {
+            c.problem("mail.public_url", "missing: the base of the links in mails (confirm, unsubscribe), e.g. https://shipmate.example.com");
+        } else if !(public_url.starts_with("https://") || public_url.starts_with("http://")) {
             c.problem("mail.public_url", format!("`{public_url}` is not an http(s) URL: the links in mails (confirm, unsubscribe) start with it, e.g. https://shipmate.example.com"));
         }
         Some(MailConfig {
@@ -280,6 +289,14 @@ mod tests {
             ("SHIPMATE__MAIL__PUBLIC_URL", "shipmate.example.com"),
             ("SHIPMATE__MAIL__TIMEZONE", "Mars/Olympus"),
             ("SHIPMATE__DOWNTIME__CHANNELS", "email:nobody,email:ops@x"),
+            // a list named like a partner, and a partner with no addresses
+            (
+                "SHIPMATE__MAIL__LISTS__ACME__ADDRESSES",
+                "alice@lab.example",
+            ),
+            ("SHIPMATE__PARTNERS__ACME__EMAILS", "ops@acme.example"),
+            ("SHIPMATE__PARTNERS__BETA__CHANNELS", "console:#beta"),
+            ("SHIPMATE__VERSIONS__CHANNELS", "email:beta,email:acme"),
         ]);
         let off = problems(&[("SHIPMATE__DOWNTIME__CHANNELS", "email:ops@x.example")]);
         assert_eq!(
@@ -296,9 +313,31 @@ mod tests {
             "mail.timezone: unknown time zone",
             "downtime.channels[0]: `email:nobody` names no mail list",
             "downtime.channels[1]: `email:ops@x` is not a valid email channel id",
+            "mail.lists.acme: is named like partner [partners.acme], so `email:acme` could mean either: rename the list",
+            "versions.channels[0]: `email:beta` names partner [partners.beta], which has no emails: set partners.beta.emails",
         ] {
             assert!(p.iter().any(|x| x.starts_with(key)), "{key} not in {p:#?}");
         }
+        assert!(
+            !p.iter().any(|x| x.starts_with("versions.channels[1]")),
+            "email:acme is refused once, at the list: {p:#?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_sender_or_public_url_is_missing_with_an_example() {
+        let p = problems(&[
+            ("SHIPMATE__MAIL__URL", "smtp://127.0.0.1:2525"),
+            ("SHIPMATE__MAIL__FROM", " "),
+        ]);
+        assert_eq!(
+            p,
+            [
+                "mail.from: missing: the sender, e.g. Shipmate <shipmate@example.com>",
+                "mail.public_url: missing: the base of the links in mails (confirm, unsubscribe), e.g. https://shipmate.example.com",
+            ]
+        );
+        assert!(p.iter().all(|x| !x.contains("``")), "{p:?}");
     }
 
     #[test]

@@ -156,11 +156,22 @@ pub fn parse_interval(s: &str) -> Result<TimeDelta, String> {
     }
 }
 
+/// What the core reads of a `[partners.<name>]` table: whether
+/// `email:<name>` reaches anyone (the feature checks the rest).
+#[derive(serde::Deserialize)]
+struct PartnerEmails {
+    #[serde(default, deserialize_with = "super::list")]
+    emails: Vec<String>,
+}
+
 /// Where the problems found so far go.
 pub(super) struct Checker {
     problems: Vec<Problem>,
-    /// The names an `email:<name>` channel may use: `[mail.lists]` and `[partners]`.
+    /// The names an `email:<name>` channel may use: `[mail.lists]` and the
+    /// `[partners]` with `emails`.
     mail_names: BTreeSet<String>,
+    /// The `[partners]` without `emails` (an `email:<name>` reaches nobody).
+    partners_without_emails: BTreeSet<String>,
     /// Whether `mail.url` is set (an `email:` channel needs it).
     mail_on: bool,
 }
@@ -236,6 +247,12 @@ impl Checker {
                 let channel = self.parse::<ChannelRef>(&key, v)?;
                 if channel.platform == Platform::Email && !self.mail_on {
                     self.problem(key, format!("`{v}` is an e-mail channel, but e-mail is off: set mail.url (see [mail])"));
+                    return None;
+                }
+                if channel.platform == Platform::Email
+                    && self.partners_without_emails.contains(&channel.id)
+                {
+                    self.problem(key, format!("`{v}` names partner [partners.{0}], which has no emails: set partners.{0}.emails (e.g. emails = [\"ops@{0}.example\"]), or write an address, e.g. email:ops@partner.example", channel.id));
                     return None;
                 }
                 if channel.platform == Platform::Email
@@ -348,16 +365,32 @@ impl Settings {
         let mut c = Checker {
             problems: self.load_problems.clone(),
             mail_names: self.mail.lists.keys().cloned().collect(),
+            partners_without_emails: BTreeSet::new(),
             mail_on: !self.mail.url.trim().is_empty(),
         };
-        // a partner's `emails` is reached as `email:<partner>`
+        // a partner's `emails` is reached as `email:<partner>`, and only
+        // they: a list of the same name would make `email:<name>` ambiguous
         if let Some(Ok(partners)) = self
             .sections
             .0
             .get("partners")
             .map(|v| v.clone().into_table())
         {
-            c.mail_names.extend(partners.into_keys());
+            for (name, partner) in partners {
+                if self.mail.lists.contains_key(&name) {
+                    c.problem(format!("mail.lists.{name}"), format!("is named like partner [partners.{name}], so `email:{name}` could mean either: rename the list, e.g. [mail.lists.{name}-users], or list the addresses in partners.{name}.emails"));
+                }
+                // a partner the feature cannot read is its section's problem:
+                // here it counts as reachable, so it is refused only once
+                match partner.try_deserialize::<PartnerEmails>() {
+                    Ok(p) if !p.emails.iter().any(|e| !e.trim().is_empty()) => {
+                        c.partners_without_emails.insert(name);
+                    }
+                    _ => {
+                        c.mail_names.insert(name);
+                    }
+                }
+            }
         }
         let tz = match self.timezone.parse::<Tz>() {
             Ok(tz) => tz,

@@ -45,6 +45,17 @@ pub async fn get(db: &mut impl Access, id: i64) -> anyhow::Result<Option<Inbound
     .await?)
 }
 
+/// The mails still held, oldest first, at most `limit`.
+pub async fn held(db: &mut impl Access, limit: i64) -> anyhow::Result<Vec<InboundMail>> {
+    let conn = super::conn(db).await?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM inbound_mail WHERE state = 'held' ORDER BY id LIMIT ?"
+    )))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Records a mail and what became of it; returns its number.
 pub async fn insert(
     db: &mut impl Access,

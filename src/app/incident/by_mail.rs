@@ -7,8 +7,8 @@
 //! `In-Reply-To`/`References` id of one of its mails, or `INC-n` in the
 //! subject — is added to it as a note and shown to support. A mail from
 //! anyone else is held (never dropped) and shown to support, who accept it
-//! with `/incident accept-mail`. Each `Message-ID` is handled once: a
-//! relay's retry gets the first outcome.
+//! with `/incident accept-mail` (`/incident held` lists them). Each
+//! `Message-ID` is handled once: a relay's retry gets the first outcome.
 
 use super::{Intake, Open, Partners, SupportRules, head, views};
 use crate::app::context::Handled;
@@ -244,8 +244,8 @@ async fn from_partner(
     let opened = super::open(
         ctx,
         open,
-        Intake::Api {
-            contact: Some(from.to_string()),
+        Intake::Mail {
+            from: from.to_string(),
         },
     )
     .await?;
@@ -310,13 +310,53 @@ async fn hold(ctx: &mut Ctx<'_>, from: &str, mail: &Mail) -> Handled<Outcome> {
         .line(
             Line::new()
                 .text("To raise it as an incident: ")
-                .code(format!(
-                    "/incident accept-mail {n} partner:<name> severity:P3"
-                )),
+                .code(accept_hint(n, &mail.subject)),
         );
     let channels = ctx.app.config.section::<SupportRules>().channels.clone();
     ctx.post_all(&channels, &message);
     Ok(Outcome::Held(n))
+}
+
+/// The command that raises held mail `n` as an incident, at the severity
+/// its subject asks for (what `accept-mail` takes without `severity:`,
+/// written out so that whoever pastes it sees it and can change it).
+fn accept_hint(n: i64, subject: &str) -> String {
+    let (severity, _) = severity_of(subject);
+    format!("/incident accept-mail {n} partner:<name> severity:{severity}")
+}
+
+/// The most held mails `/incident held` shows.
+const HELD_SHOWN: i64 = 50;
+
+/// `/incident held`: the mails still held, each with its number and the
+/// command that raises it (support only: they are strangers' mails).
+pub async fn held(ctx: &mut Ctx<'_>) -> Handled<crate::app::Reply> {
+    let role = ctx.app.config.section::<SupportRules>().role.clone();
+    ctx.actor.require(&role, "see held mail")?;
+    let rows = store::inbound_mail::held(&mut ctx.db, HELD_SHOWN + 1).await?;
+    if rows.is_empty() {
+        return Ok(crate::app::Reply::private(Message::text(
+            "No mail is held: mail from unknown senders is shown in the support channels when it comes.",
+        )));
+    }
+    let mut message = Message::new().line(Line::new().text(format!(
+        "Held mails{}:",
+        if rows.len() as i64 > HELD_SHOWN {
+            format!(" (the oldest {HELD_SHOWN})")
+        } else {
+            String::new()
+        }
+    )));
+    for row in rows.iter().take(HELD_SHOWN as usize) {
+        message = message.line(
+            Line::new()
+                .text(format!("• Mail {} from {}: ", row.id, row.sender))
+                .bold(format!("“{}”", row.subject))
+                .text(" — ")
+                .code(accept_hint(row.id, &row.subject)),
+        );
+    }
+    Ok(crate::app::Reply::private(message))
 }
 
 /// `/incident accept-mail`: the support role raises a held mail as an
@@ -330,7 +370,10 @@ pub async fn accept(
     let role = ctx.app.config.section::<SupportRules>().role.clone();
     ctx.actor.require(&role, "accept held mail")?;
     let Some(row) = store::inbound_mail::get(&mut ctx.db, n).await? else {
-        return Err(DomainError::not_found(format!("mail {n} does not exist")).into());
+        return Err(DomainError::not_found(format!(
+            "mail {n} does not exist: /incident held lists the held mails with their numbers"
+        ))
+        .into());
     };
     if row.state != "held" {
         return Err(DomainError::conflict(format!(
@@ -426,6 +469,18 @@ mod tests {
         );
         assert_eq!(incident_named(&mail("inc-3 again", &[])), Some(3));
         assert_eq!(incident_named(&mail("new trouble", &["<inc-x@y>"])), None);
+    }
+
+    #[test]
+    fn the_accept_hint_asks_for_the_severity_of_the_subjects_tag() {
+        assert_eq!(
+            accept_hint(4, "[P1] portal down"),
+            "/incident accept-mail 4 partner:<name> severity:P1"
+        );
+        assert_eq!(
+            accept_hint(5, "a question"),
+            "/incident accept-mail 5 partner:<name> severity:P3"
+        );
     }
 
     #[test]

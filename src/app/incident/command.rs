@@ -116,6 +116,11 @@ pub static INCIDENT: CommandSpec = CommandSpec {
             ],
         },
         SubSpec {
+            name: "held",
+            summary: "Held mails from unknown senders, with their numbers (support)",
+            params: &[],
+        },
+        SubSpec {
             name: "show",
             summary: "The whole timeline, with business time used against the SLA",
             params: &[INC_ID],
@@ -181,6 +186,7 @@ pub enum IncidentCommand {
         partner: Option<String>,
         severity: Option<Severity>,
     },
+    Held,
     Show(RecordId),
     List {
         severity: Option<Severity>,
@@ -264,6 +270,7 @@ impl TryFrom<Input<'_>> for IncidentCommand {
                     severity: input.parse("severity")?,
                 }
             }
+            "held" => IncidentCommand::Held,
             "show" => IncidentCommand::Show(id()?),
             "list" => {
                 let state = input.text("state");

@@ -20,7 +20,9 @@ pub use jobs::{BackportReminder, Escalate, EscalatePayload};
 use super::context::Handled;
 use super::feature::{Feature, Job, JobRunner, Runs};
 use super::{Ctx, Line, Message, Reply};
-use crate::domain::incident::{Effect, Event, Incident, Report, Resolution, Resolved, api_user};
+use crate::domain::incident::{
+    Effect, Event, Incident, Report, Resolution, Resolved, Via, api_user,
+};
 use crate::domain::version::{Verdict, check as verdict};
 use crate::domain::{DomainError, RecordId, RecordKind};
 use crate::grammar::CommandSpec;
@@ -62,6 +64,7 @@ impl Feature for Incidents {
                 partner,
                 severity,
             } => by_mail::accept(ctx, mail, partner, severity).await,
+            IncidentCommand::Held => by_mail::held(ctx).await,
             IncidentCommand::Show(id) => views::show(ctx, id).await,
             IncidentCommand::List {
                 severity,
@@ -95,6 +98,9 @@ pub enum Intake {
     /// The partner's HTTP intake (`POST /api/v1/incidents`): the actor is the
     /// partner's API identity ([`api_user`]), which opens for that partner only.
     Api { contact: Option<String> },
+    /// A mail from one of the partner's `emails` (`by_mail`): the actor is
+    /// the partner's API identity, `from` the sender (its contact).
+    Mail { from: String },
 }
 
 /// An incident just opened: its id, the incident as stored, and its card.
@@ -138,12 +144,12 @@ pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Open
         }
         None => match intake {
             Intake::Chat => partners.of_channel(&ctx.channel).map(str::to_string),
-            Intake::Api { .. } => None,
+            Intake::Api { .. } | Intake::Mail { .. } => None,
         },
     };
-    let (contact, via_api) = match intake {
-        Intake::Chat => (None, false),
-        Intake::Api { contact } => {
+    let (contact, via) = match intake {
+        Intake::Chat => (None, Via::Chat),
+        Intake::Api { .. } | Intake::Mail { .. } => {
             // a partner's API identity opens for that partner, never another
             if partner.as_deref().map(api_user).as_ref() != Some(&ctx.actor.user) {
                 return Err(DomainError::forbidden(format!(
@@ -152,7 +158,11 @@ pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Open
                 ))
                 .into());
             }
-            (contact, true)
+            match intake {
+                Intake::Mail { from } => (Some(from), Via::Mail),
+                Intake::Api { contact } => (contact, Via::Api),
+                Intake::Chat => (None, Via::Chat),
+            }
         }
     };
     let support = match (&open.service, open.version) {
@@ -184,7 +194,7 @@ pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Open
         partner,
         support,
         contact,
-        via_api,
+        via,
     };
     let incident = Incident::open(report, &ctx.actor.user, &ctx.channel, ctx.now)?;
     let n = store::incident::insert(&mut ctx.db, &incident, ctx.now).await?;
@@ -194,8 +204,10 @@ pub async fn open(ctx: &mut Ctx<'_>, open: Open, intake: Intake) -> Handled<Open
         incident.severity,
         incident.partner.as_deref().unwrap_or("-")
     );
-    if incident.via_api {
-        detail.push_str(" via=api");
+    match incident.via {
+        Via::Chat => {}
+        Via::Api => detail.push_str(" via=api"),
+        Via::Mail => detail.push_str(" via=mail"),
     }
     if let Some(contact) = &incident.contact {
         detail.push_str(&format!(" contact={contact}"));
@@ -286,7 +298,7 @@ fn partner_channels(ctx: &Ctx<'_>, incident: &Incident) -> Vec<crate::domain::Ch
         .as_deref()
         .map(|name| partner_reach(ctx, name))
         .unwrap_or_default();
-    if !shared.is_empty() || incident.via_api {
+    if !shared.is_empty() || incident.via != Via::Chat {
         shared
     } else {
         vec![incident.opened_in.clone()]

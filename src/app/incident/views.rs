@@ -6,7 +6,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta};
 use super::{SupportRules, head, load, message_of, rules};
 use crate::app::context::Handled;
 use crate::app::{Ctx, Line, Message, Reply};
-use crate::domain::incident::{Incident, Severity, State, median};
+use crate::domain::incident::{Entry, Incident, Severity, State, Via, median};
 use crate::domain::timing::midnight;
 use crate::domain::version::Semver;
 use crate::domain::{DomainError, RecordId, RecordKind, UserRef};
@@ -22,12 +22,14 @@ pub fn business(d: TimeDelta) -> String {
     }
 }
 
-/// `{opened} by @pat`, or `{opened} through the partner API (contact: …)`.
+/// `{opened} by @pat`, `{opened} through the partner API (contact: …)`,
+/// or `{opened} by e-mail from ops@acme.example`.
 fn opened_by(line: Line, opened: &str, incident: &Incident) -> Line {
-    let line = if incident.via_api {
-        line.text(format!("{opened} through the partner API"))
-    } else {
-        line.text(format!("{opened} by ")).user(&incident.opened_by)
+    let line = match (incident.via, &incident.contact) {
+        (Via::Mail, Some(from)) => return line.text(format!("{opened} by e-mail from {from}")),
+        (Via::Mail, None) => return line.text(format!("{opened} by e-mail")),
+        (Via::Api, _) => line.text(format!("{opened} through the partner API")),
+        (Via::Chat, _) => line.text(format!("{opened} by ")).user(&incident.opened_by),
     };
     match &incident.contact {
         Some(contact) => line.text(format!(" (contact: {contact})")),
@@ -113,13 +115,14 @@ pub fn changed(ctx: &Ctx<'_>, id: RecordId, incident: &Incident, verb: &str) -> 
 
 /// What the partner's channels read for an update, a resolution or a reopening.
 pub fn to_partner(id: RecordId, incident: &Incident, verb: &str, text: &str) -> Message {
-    let what = match verb {
-        "resolve" => "resolved",
-        "reopen" => "reopened",
-        _ => "update",
+    // a resolution and a reopening come as whole sentences ("resolved — a
+    // fix is planned in 2.5.57: …"); an update is the support role's words
+    let said = match verb {
+        "resolve" | "reopen" => format!(" {text}"),
+        _ => format!(" update: {text}"),
     };
     Message::new()
-        .line(head(Line::new().text("📣 "), id, incident).text(format!(" {what}: {text}")))
+        .line(head(Line::new().text("📣 "), id, incident).text(said))
         .line(Line::new().text(format!("“{}”", incident.summary)))
         .about(thread_key(id, incident), subject(id, incident), false)
 }
@@ -248,9 +251,29 @@ pub async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
             Ok(user) => line.user(&user),
             Err(_) => line.text(&e.by),
         };
-        lines.push(line.text(format!(" {}: {}", e.what, e.text)));
+        lines.push(line.text(format!(" {}", entry_words(e))));
     }
     Ok(Reply::private(message_of(lines)))
+}
+
+/// A timeline entry in words: `resumed: the partner answered`, `resolved
+/// with a workaround: …` (never the command's keyword).
+fn entry_words(e: &Entry) -> String {
+    let label = match e.what.as_str() {
+        // their text is a whole sentence (older rows: the kind, then the text)
+        "resolve" if e.text.starts_with("resolved") => return e.text.clone(),
+        "reopen" if e.text.starts_with("reopened") => return e.text.clone(),
+        "resolve" => "resolved",
+        "reopen" => "reopened",
+        "ack" => "acknowledged",
+        "assign" => return e.text.clone(),
+        "update" => "update to the partner",
+        "wait" => "waiting on the partner",
+        "resume" => "resumed",
+        "breach" => "SLA breached",
+        other => other,
+    };
+    format!("{label}: {}", e.text)
 }
 
 /// `/incident list`.

@@ -86,6 +86,27 @@ fn link(app: &App, what: &str, token: &str) -> Option<String> {
         .map(|m| format!("{}/subscriptions/{what}?token={token}", m.public_url))
 }
 
+/// The site subscribers know: the host of `mail.public_url`
+/// (`shipmate.example.com`).
+fn site(app: &App) -> String {
+    let url = app
+        .config
+        .mail
+        .as_ref()
+        .map_or("", |m| m.public_url.as_str());
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if host.is_empty() {
+        "shipmate".to_string()
+    } else {
+        host.to_string()
+    }
+}
+
 /// A subscription request from the status page: a new address is stored
 /// pending and mailed a confirmation link (`token` is its secret); a pending
 /// one gets its topics updated and the link again; a confirmed one changes
@@ -124,7 +145,11 @@ pub async fn subscribe(app: &App, email: &str, topics: &[&str], token: String) -
             .line(Line::new().text(
                 "If it was not you, ignore this mail: nothing more is sent unless you confirm.",
             ))
-            .link("Confirm your subscription", url);
+            .link("Confirm your subscription", url)
+            .subject(format!(
+                "Confirm your subscription to {} notices",
+                site(ctx.app)
+            ));
         let to = ChannelRef::new(Platform::Email, email.as_str());
         ctx.post(&to, &message, None);
         Ok(())

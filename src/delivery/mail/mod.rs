@@ -1,7 +1,10 @@
 //! Delivery to `email:` channels over SMTP (lettre; STARTTLS or implicit
 //! TLS as `mail.url` says, rustls with ring). One outbox row is one mail to
 //! the channel's recipients: an address, a `[mail.lists.<name>]` list or a
-//! partner's `emails`.
+//! partner's `emails`. A partner's people (one organisation) read each
+//! other in `To:`; a list's members (often of several organisations) never
+//! do: its mail is addressed `To:` the sender and reaches the members as
+//! envelope recipients only, as a `Bcc:` would.
 //!
 //! Every mail has a `Message-ID` derived from its row, so a resend after a
 //! crash (SMTP cannot be asked whether a mail arrived) is the same message
@@ -92,15 +95,24 @@ impl MailTransport {
     }
 
     /// Who an `email:` channel reaches, and the zone of its times.
-    fn recipients(&self, channel: &ChannelRef) -> Result<(Vec<String>, Tz), DeliveryError> {
+    fn recipients(&self, channel: &ChannelRef) -> Result<Recipients, DeliveryError> {
+        let shown = |to: Vec<String>, tz| Recipients {
+            to,
+            tz,
+            undisclosed: false,
+        };
         if channel.id.contains('@') {
-            return Ok((vec![channel.id.clone()], self.mail.tz));
+            return Ok(shown(vec![channel.id.clone()], self.mail.tz));
         }
         if let Some(list) = self.mail.lists.get(&channel.id) {
-            return Ok((list.to.clone(), list.tz));
+            return Ok(Recipients {
+                to: list.to.clone(),
+                tz: list.tz,
+                undisclosed: true,
+            });
         }
         match self.partners.get(&channel.id) {
-            Some((emails, tz)) => Ok((emails.clone(), *tz)),
+            Some((emails, tz)) => Ok(shown(emails.clone(), *tz)),
             None => Err(DeliveryError::Permanent(format!(
                 "{channel} names no [mail.lists.{0}] and no partner [partners.{0}] with emails",
                 channel.id
@@ -133,7 +145,11 @@ impl MailTransport {
     }
 
     fn compose(&self, item: &Outbound) -> Result<(lettre::Message, String), DeliveryError> {
-        let (to, tz) = self.recipients(&item.channel)?;
+        let Recipients {
+            to,
+            tz,
+            undisclosed,
+        } = self.recipients(&item.channel)?;
         let mut footer = item.message.links.clone();
         if let Some(url) = &item.message.unsubscribe {
             footer.push(("Unsubscribe".to_string(), url.clone()));
@@ -153,8 +169,20 @@ impl MailTransport {
                 HeaderName::new_from_ascii_str("Auto-Submitted"),
                 "auto-generated".into(),
             ));
-        for address in &to {
-            builder = builder.to(address.parse::<Mailbox>().map_err(|e| permanent(&e))?);
+        if undisclosed {
+            // `To:` the sender; the members are the envelope's recipients only
+            let members = to
+                .iter()
+                .map(|a| a.parse::<lettre::Address>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| permanent(&e))?;
+            let envelope = lettre::address::Envelope::new(Some(self.from.email.clone()), members)
+                .map_err(|e| permanent(&e))?;
+            builder = builder.to(self.from.clone()).envelope(envelope);
+        } else {
+            for address in &to {
+                builder = builder.to(address.parse::<Mailbox>().map_err(|e| permanent(&e))?);
+            }
         }
         if let Some(url) = &item.message.unsubscribe {
             // RFC 8058: a POST of `List-Unsubscribe=One-Click` to the URL unsubscribes
@@ -186,7 +214,14 @@ impl MailTransport {
             let kind =
                 ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
                     .map_err(|e| permanent(&e))?;
-            let ics = invitation(invite, bare_address(&self.mail.from), &to, item.created_at);
+            // a list's members are not named to each other as attendees either
+            let attendees: &[String] = if undisclosed { &[] } else { &to };
+            let ics = invitation(
+                invite,
+                bare_address(&self.mail.from),
+                attendees,
+                item.created_at,
+            );
             body = body.singlepart(SinglePart::builder().header(kind).body(ics));
         }
         let mut mail = builder.multipart(body).map_err(|e| permanent(&e))?;
@@ -195,6 +230,15 @@ impl MailTransport {
         }
         Ok((mail, id))
     }
+}
+
+/// Who one mail reaches.
+struct Recipients {
+    to: Vec<String>,
+    /// The zone of the times in the mail.
+    tz: Tz,
+    /// Whether the recipients stay out of the headers (a list's members).
+    undisclosed: bool,
 }
 
 /// A record key as the left side of a `Message-ID` (letters, digits, `.-_`).

@@ -1,5 +1,6 @@
 //! A [`Message`] as e-mail: its plain-text and HTML alternatives (the same
-//! lines, times in the recipients' zone, people by name), its subject, and
+//! lines, times in the recipients' zone, people by name), its subject (the
+//! matter's, the message's own, else its first line), and
 //! its invitation as an iCalendar (RFC 5546) `REQUEST` or `CANCEL`.
 
 use chrono::{DateTime, Utc};
@@ -7,7 +8,7 @@ use chrono_tz::Tz;
 use icalendar::{Calendar, Component, EventLike, EventStatus};
 
 use crate::app::Message;
-use crate::app::message::{Invite, Span, local};
+use crate::app::message::{Invite, Span, Thread, local};
 use crate::domain::MemberRef;
 use crate::settings::Directory;
 
@@ -101,9 +102,9 @@ pub fn render(
         .iter()
         .map(|l| l.iter().map(|s| span_text(s, tz, directory)).collect())
         .collect();
-    let subject = match &message.thread {
-        Some(t) => header_safe(&t.subject),
-        None => {
+    let subject = match (&message.thread, &message.subject) {
+        (Some(Thread { subject, .. }), _) | (None, Some(subject)) => header_safe(subject),
+        (None, None) => {
             let first = header_safe(lines.first().map(String::as_str).unwrap_or("shipmate"));
             first.chars().take(SUBJECT_CHARS).collect()
         }
