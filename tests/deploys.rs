@@ -346,6 +346,21 @@ async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_trigg
 }
 
 #[tokio::test]
+async fn a_request_for_a_gate_with_no_release_open_says_how_to_start_one() {
+    // Arrange: the target requires portal-release:validation; no release runs here
+    let (t, _actions, _github) = spawn(INPUTS, true).await;
+
+    // Act
+    let filed = t.ok("ops", "/deploy portal-prod ref:v2.4.0").await;
+
+    // Assert
+    assert!(
+        filed.ends_with("\nNo release is open in this channel: the gate `validation` is signed in a release of `portal-release`, started here with /release start <name> template:portal-release."),
+        "{filed}"
+    );
+}
+
+#[tokio::test]
 async fn a_deploy_inside_a_freeze_is_refused_and_an_admin_override_is_audited_and_announced() {
     // Arrange
     let (t, _actions, _github) = spawn(INPUTS, false).await;

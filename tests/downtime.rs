@@ -233,7 +233,10 @@ async fn postponing_silences_the_old_reminders_and_the_new_ones_fire() {
         .await;
 
     // Assert: re-announced with the old and the new window
-    assert!(reply.contains("announced"), "{reply}");
+    assert_eq!(
+        reply,
+        "DT-1 `production` postponed: now 2026-11-05 14:30 IST → 2026-11-05 16:30 IST (2h); was 2026-11-04 14:30 IST → 2026-11-04 16:30 IST."
+    );
     let postponed = posted(&t, "console:#partners").await.pop().unwrap();
     assert!(
         postponed.contains("DT-1 downtime of `production` postponed"),

@@ -173,13 +173,21 @@ fn bind(
     };
     let mut args: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut positionals: Vec<&str> = Vec::new();
+    // the key:value a bare word came right after (`reason:bad words`): the
+    // word was most likely meant as more of that value
+    let mut after_key: BTreeMap<usize, (&'static str, &str)> = BTreeMap::new();
+    let mut last_key: Option<(&'static str, &str)> = None;
 
     for token in tokens {
         let split = token.text.split_once(':').filter(|_| !token.quoted);
         let Some((prefix, value)) = split.filter(|(p, _)| is_key_like(p)) else {
+            if let Some(key) = last_key {
+                after_key.insert(positionals.len(), key);
+            }
             positionals.push(&token.text);
             continue;
         };
+        last_key = None;
         let lower = prefix.to_ascii_lowercase();
         match sub
             .params
@@ -193,6 +201,7 @@ fn bind(
                         param.usage().trim_matches(['[', ']'])
                     )));
                 }
+                last_key = Some((param.name, value));
                 if args.insert(param.name, value.to_string()).is_some() {
                     return Err(fail(format!(
                         "`{}` is given twice: give it once",
@@ -222,19 +231,33 @@ fn bind(
         }
     }
 
-    let mut words = positionals.into_iter().peekable();
+    let glued = |at: usize| after_key.get(&at).copied();
+    let mut words = positionals.iter().copied().enumerate().peekable();
     for param in sub.params.iter().filter(|p| p.form != Form::Key) {
         if args.contains_key(param.name) || words.peek().is_none() {
             continue;
         }
         let value = if param.form == Form::Rest {
-            words.by_ref().collect::<Vec<_>>().join(" ")
+            words.by_ref().map(|(_, w)| w).collect::<Vec<_>>().join(" ")
         } else {
-            words.next().unwrap_or_default().to_string()
+            words.next().map(|(_, w)| w).unwrap_or_default().to_string()
         };
         args.insert(param.name, value);
     }
-    if let Some(extra) = words.next() {
+    if let Some((at, extra)) = words.next() {
+        if let Some((key, value)) = glued(at) {
+            // every bare word after the key, up to the next key
+            let mut more = vec![extra];
+            more.extend(
+                words
+                    .take_while(|(i, _)| after_key.get(i).is_some_and(|k| k.0 == key))
+                    .map(|(_, w)| w),
+            );
+            return Err(fail(format!(
+                "`{key}:` has spaces in its value: quote it, {key}:\"{value} {}\"",
+                more.join(" ")
+            )));
+        }
         return Err(fail(format!(
             "unexpected `{extra}`: `{}` does not take that many values (quote text with spaces, or use key:value)",
             usage_head(spec, sub)
@@ -279,6 +302,11 @@ fn bind(
     })
 }
 
+/// `/deploy approve`; a command's default subcommand goes unsaid (`/deploy`).
 fn usage_head(spec: &CommandSpec, sub: &SubSpec) -> String {
-    format!("/{} {}", spec.name, sub.name)
+    if spec.default_sub == Some(sub.name) {
+        format!("/{}", spec.name)
+    } else {
+        format!("/{} {}", spec.name, sub.name)
+    }
 }

@@ -83,6 +83,21 @@ fn errors_name_the_problem_and_show_usage() {
 }
 
 #[test]
+fn words_after_a_key_are_taken_for_an_unquoted_value() {
+    let e = err("/deploy portal-prod ref:v2 reason:bad words here");
+    assert!(
+        e.starts_with("`reason:` has spaces in its value: quote it, reason:\"bad words here\""),
+        "{e}"
+    );
+    // a default subcommand goes unsaid where no key is to blame
+    let e = err("/deploy portal-prod other ref:v2");
+    assert!(
+        e.starts_with("unexpected `other`: `/deploy` does not take that many values"),
+        "{e}"
+    );
+}
+
+#[test]
 fn help_lists_every_command() {
     let usage: Vec<String> = COMMANDS.iter().map(|c| c.usage()).collect();
     let all = usage.join("\n");

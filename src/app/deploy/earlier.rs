@@ -107,7 +107,7 @@ pub async fn rollback_ref(ctx: &mut Ctx<'_>, target: &Target, to: Option<&str>) 
                 .and_then(Point::of_run);
             let Some(point) = found else {
                 return Err(DomainError::not_found(format!(
-                    "no earlier successful deploy of `{}` has been seen: name one with to:<tag|run>",
+                    "no earlier successful deploy of `{}` has been seen: name one with to:<tag|commit|run>",
                     target.name
                 ))
                 .into());

@@ -68,6 +68,31 @@ pub async fn is_signed(ctx: &mut Ctx<'_>, r: &DeployRequest) -> Handled<bool> {
     Ok(release.is_some_and(|(_, release)| signed_in(&release, gate)))
 }
 
+/// When the gate `r` waits for has no release to be signed in (none of its
+/// runbook open in the request's channel), what to do about it.
+pub async fn no_release_to_sign(
+    ctx: &mut Ctx<'_>,
+    r: &DeployRequest,
+    signed: bool,
+) -> Handled<Option<String>> {
+    let Some(gate) = r.requires.as_ref().filter(|_| !signed) else {
+        return Ok(None);
+    };
+    let open = store::release::open_in_channel(&mut ctx.db, &r.channel.to_string()).await?;
+    let hint = match open {
+        Some((_, release)) if release.template == gate.runbook => return Ok(None),
+        Some((_, release)) => format!(
+            "No `{}` release is open in this channel (its open release runs `{}`): the gate `{}` is signed in a release of `{}`, started here with /release start <name> template:{}.",
+            gate.runbook, release.template, gate.gate, gate.runbook, gate.runbook
+        ),
+        None => format!(
+            "No release is open in this channel: the gate `{}` is signed in a release of `{}`, started here with /release start <name> template:{}.",
+            gate.gate, gate.runbook, gate.runbook
+        ),
+    };
+    Ok(Some(hint))
+}
+
 /// A gate of `release` was signed: every request in its channel waiting
 /// for that gate moves on (called by the sign-off, in its transaction).
 pub async fn gate_signed(ctx: &mut Ctx<'_>, release: &Release) -> Handled<()> {

@@ -169,8 +169,9 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
     let rules = ctx.app.config.section::<DeployRules>();
     let Some(target) = earlier::target_of(rules, &rec).cloned() else {
         return Err(DomainError::not_found(format!(
-            "run {run_id} ({} in {}) is no deploy target's: re-runs go through [[deploy.targets]]",
-            rec.run.repository.as_deref().unwrap_or("no repository"),
+            "run {run_id} ({} of {}, in {}) belongs to no deploy target: an admin adds a [[deploy.targets]] entry for its repository, project or pipeline in that environment",
+            rec.run.source.as_str(),
+            rec.run.repository.as_deref().unwrap_or(&rec.run.pipeline),
             rec.environment
         ))
         .into());
@@ -275,7 +276,11 @@ async fn file(ctx: &mut Ctx<'_>, target: &Target, ask: Ask) -> Handled<Reply> {
         ". {}",
         card::waiting_for(&request, &target.policy, signed)
     ));
-    Ok(Reply::in_channel(Message::new().line(line)))
+    let mut reply = Message::new().line(line);
+    if let Some(hint) = gate::no_release_to_sign(ctx, &request, signed).await? {
+        reply = reply.line(Line::new().text(hint));
+    }
+    Ok(Reply::in_channel(reply))
 }
 
 async fn load(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<DeployRequest> {

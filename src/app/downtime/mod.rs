@@ -180,6 +180,8 @@ async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event)
         Event::Cancel { reason } => format!(" reason={reason}"),
         _ => String::new(),
     };
+    let moved = matches!(event, Event::Postpone { .. });
+    let was = (downtime.start, downtime.end);
     let effects = downtime
         .apply(event, &ctx.actor, &policy(ctx), &others, ctx.now)
         .map_err(|e| in_context(id, e))?;
@@ -190,6 +192,25 @@ async fn transition(ctx: &mut Ctx<'_>, id: RecordId, action: &str, event: Event)
     );
     ctx.audit(&id.to_string(), action, &detail);
     apply_effects(ctx, id, &downtime, effects).await?;
+    if moved {
+        let word = if downtime.start < was.0 {
+            "moved earlier"
+        } else {
+            "postponed"
+        };
+        let line = Line::new()
+            .bold(id.to_string())
+            .text(" ")
+            .code(&downtime.environment)
+            .text(format!(" {word}: now "));
+        let line = window(line, &downtime)
+            .text("; was ")
+            .time(was.0)
+            .text(" → ")
+            .time(was.1)
+            .text(".");
+        return Ok(Reply::in_channel(Message::new().line(line)));
+    }
     Ok(Reply::in_channel(summary(id, &downtime)))
 }
 
