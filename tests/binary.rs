@@ -273,7 +273,12 @@ fn check_config_checks_a_deploy_targets_release_gate_and_warns_of_missing_creden
             "[[deploy.targets]]\nname = \"{name}\"\nenvironment = \"production\"\nprovider = \"github\"\nrepository = \"acme/portal\"\nworkflow = \"deploy.yml\"\nrequires = \"{requires}\"\n"
         )
     };
-    let gates = [target("a", "nosuch:gate"), target("b", "portal-release:qa")].concat();
+    let gates = [
+        target("a", "nosuch:gate"),
+        "inputs = { version = \"{reff}\" }\n".to_string(),
+        target("b", "portal-release:qa"),
+    ]
+    .concat();
     std::fs::write(dir.path().join("gates.toml"), gates).unwrap();
     std::fs::write(
         dir.path().join("token.toml"),
@@ -295,6 +300,7 @@ fn check_config_checks_a_deploy_targets_release_gate_and_warns_of_missing_creden
     for line in [
         "deploy.targets[0].requires: `nosuch:gate` names no runbook: the runbooks are demo-upgrade, portal-release, rollout (see releases.runbooks_dir)",
         "deploy.targets[1].requires: `portal-release` has no gate `qa`: its gates are validation",
+        "deploy.targets[0].inputs.version: `{reff}` is not a placeholder: use {ref}, {commit}, {request}",
     ] {
         assert!(report.contains(line), "{line}\nnot reported in:\n{report}");
     }

@@ -390,8 +390,37 @@ fn variable_key_ok(k: &str) -> bool {
     !k.is_empty() && k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
 }
 
+/// The placeholders a target's inputs and variables may hold.
+const PLACEHOLDERS: [&str; 3] = ["{ref}", "{commit}", "{request}"];
+
+/// Refuses a `{word}` in an input or variable that is no placeholder
+/// (`{reff}`): it would be sent as written.
+fn placeholders(c: &mut Check<'_>, key: &str, values: &BTreeMap<String, String>) {
+    for (name, value) in values {
+        let mut rest = value.as_str();
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let word = &rest[open..open + close + 1];
+            if !PLACEHOLDERS.contains(&word) {
+                c.problem(
+                    &format!("{key}.{name}"),
+                    format!(
+                        "`{word}` is not a placeholder: use {}",
+                        PLACEHOLDERS.join(", ")
+                    ),
+                );
+            }
+            rest = &rest[open + close + 1..];
+        }
+    }
+}
+
 fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider> {
     foreign_keys(c, key, t);
+    placeholders(c, &format!("{key}.inputs"), &t.inputs);
+    placeholders(c, &format!("{key}.variables"), &t.variables);
     match t.provider.as_str() {
         "github" => {
             let mut field = |name: &str, value: &Option<String>, example: &str| {
