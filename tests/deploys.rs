@@ -346,6 +346,28 @@ async fn a_production_deploy_is_approved_by_the_roles_held_by_its_gate_and_trigg
 }
 
 #[tokio::test]
+async fn a_production_deploy_outside_the_release_windows_says_when_the_next_opens() {
+    // Arrange: production deploys on Wednesdays only; it is Tuesday 10:00 IST
+    let clock = Arc::new(ManualClock::new(start()));
+    let actions = Actions::new(clock.clone());
+    let server = actions.start().await;
+    let toml = format!(
+        "{}\n[pipelines]\nrelease_windows = [\"Wed 10:00-16:00\"]\n",
+        config(&server.uri(), INPUTS, false)
+    );
+    let t = spawn_app_on(&toml, clock).await;
+
+    // Act
+    let refused = t.refused("ops", "/deploy portal-prod ref:v2.4.0").await;
+
+    // Assert
+    assert!(
+        refused.starts_with("`portal-prod` cannot be deployed now: production deploys are taken inside the release windows (Wed 10:00-16:00, Asia/Kolkata); the next opens 2026-12-02 10:00 IST."),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn a_request_for_a_gate_with_no_release_open_says_how_to_start_one() {
     // Arrange: the target requires portal-release:validation; no release runs here
     let (t, _actions, _github) = spawn(INPUTS, true).await;

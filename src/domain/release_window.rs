@@ -182,6 +182,29 @@ pub fn deploy_flags(
     flags
 }
 
+/// When the next release window opens after `after` (`None`: no windows).
+pub fn next_opening(rules: &DeployRules, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let tz = rules.tz.unwrap_or(Tz::UTC);
+    let today = after.with_timezone(&tz).date_naive();
+    rules
+        .windows
+        .iter()
+        .flat_map(|w| {
+            (0..=7).filter_map(move |n| {
+                let day = today + chrono::Days::new(n);
+                if !w.days.contains(&day.weekday()) {
+                    return None;
+                }
+                day.and_time(w.start)
+                    .and_local_timezone(tz)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+            })
+        })
+        .filter(|t| *t > after)
+        .min()
+}
+
 /// Whether an environment name means production.
 pub fn is_production(environment: &str) -> bool {
     matches!(
@@ -197,6 +220,32 @@ mod tests {
     use super::*;
 
     const KOLKATA: Tz = chrono_tz::Asia::Kolkata;
+
+    #[test]
+    fn the_next_window_opens_on_its_next_day_at_its_start() {
+        let rules = DeployRules {
+            windows: vec!["Tue,Thu 10:00-16:00".parse().unwrap()],
+            tz: Some(KOLKATA),
+        };
+        // Tuesday 2026-12-01 17:00 IST: today's window has closed
+        let after = KOLKATA.with_ymd_and_hms(2026, 12, 1, 17, 0, 0).unwrap();
+        let next = next_opening(&rules, after.with_timezone(&Utc)).unwrap();
+        assert_eq!(
+            next.with_timezone(&KOLKATA).to_string(),
+            "2026-12-03 10:00:00 IST"
+        );
+        // Tuesday 09:00: it opens later that day
+        let early = KOLKATA.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let next = next_opening(&rules, early.with_timezone(&Utc)).unwrap();
+        assert_eq!(
+            next.with_timezone(&KOLKATA).to_string(),
+            "2026-12-01 10:00:00 IST"
+        );
+        assert_eq!(
+            next_opening(&DeployRules::default(), early.with_timezone(&Utc)),
+            None
+        );
+    }
 
     fn at_local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         KOLKATA

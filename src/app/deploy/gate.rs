@@ -11,7 +11,7 @@ use crate::app::pipeline::PipelineRules;
 use crate::domain::deploy::{DeployRequest, GateRef, State};
 use crate::domain::freeze::WindowKind;
 use crate::domain::release::{Release, TaskState};
-use crate::domain::release_window::{Flag, deploy_flags, is_production};
+use crate::domain::release_window::{Flag, deploy_flags, is_production, next_opening};
 use crate::domain::{RecordId, RecordKind};
 use crate::store;
 
@@ -34,9 +34,15 @@ pub async fn blocks(ctx: &mut Ctx<'_>, target: &Target) -> Handled<Vec<String>> 
         .filter(|f| production || !matches!(f, Flag::OutsideReleaseWindow { .. }))
         .map(|f| match f {
             Flag::OutsideReleaseWindow { windows } => format!(
-                "production deploys are taken inside the release windows ({}, {})",
+                "production deploys are taken inside the release windows ({}, {}){}",
                 windows.join(", "),
-                ctx.app.config.tz
+                ctx.app.config.tz,
+                next_opening(rules, ctx.now)
+                    .map(|t| format!(
+                        "; the next opens {}",
+                        crate::app::message::local(t, ctx.app.config.tz)
+                    ))
+                    .unwrap_or_default()
             ),
             Flag::DuringFreeze {
                 target,
