@@ -1126,12 +1126,17 @@ async fn an_aws_execution_is_started_once_with_a_signature_aws_accepts_even_afte
     aws.answer_with(500);
 
     // Act
-    t.ok("ops", "/deploy portal-aws ref:v2.4.0").await;
+    let filed = t.ok("ops", "/deploy portal-aws ref:v2.4.0").await;
     wait_audit(&t, "DEP-1", "trigger.unanswered").await;
     t.advance(TimeDelta::minutes(3)).await;
     t.ok("ops", "/deploy portal-gone ref:v2.4.0").await;
 
-    // Assert: two signed calls with the same token, one execution
+    // Assert: a tag is no commit: the latest revisions start, and it says so
+    assert!(
+        filed.ends_with("\nCodePipeline starts the latest revisions of its sources: `v2.4.0` is recorded, not passed (give a whole commit id to start that commit)."),
+        "{filed}"
+    );
+    // two signed calls with the same token, one execution
     t.record("DEP-1").wait_state("triggered").await;
     assert_eq!(
         aws.executions(),

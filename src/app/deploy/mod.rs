@@ -277,6 +277,20 @@ async fn file(ctx: &mut Ctx<'_>, target: &Target, ask: Ask) -> Handled<Reply> {
         card::waiting_for(&request, &target.policy, signed)
     ));
     let mut reply = Message::new().line(line);
+    if let Provider::Aws { source_action, .. } = &target.provider
+        && request.kind == Kind::Deploy
+        && request.commit.is_none()
+    {
+        let how = if source_action.is_some() {
+            "give a whole commit id to start that commit"
+        } else {
+            "an admin can set its source_action so a whole commit id can be started"
+        };
+        reply = reply.line(Line::new().text(format!(
+            "CodePipeline starts the latest revisions of its sources: `{}` is recorded, not passed ({how}).",
+            request.git_ref
+        )));
+    }
     if let Some(hint) = gate::no_release_to_sign(ctx, &request, signed).await? {
         reply = reply.line(Line::new().text(hint));
     }
