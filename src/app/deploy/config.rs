@@ -428,7 +428,7 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
                 if value.is_empty() {
                     c.problem(
                         &format!("{key}.{name}"),
-                        format!("is missing: a github target names its {name}, e.g. {example}"),
+                        format!("missing: a github target names its {name}, e.g. {example}"),
                     );
                 }
                 value.to_string()
@@ -463,7 +463,7 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
             if project.is_empty() {
                 c.problem(
                     &format!("{key}.project"),
-                    "is missing: a gitlab target names its project, e.g. \"acme/portal\"",
+                    "missing: a gitlab target names its project, e.g. \"acme/portal\"",
                 );
             }
             for k in t.variables.keys().filter(|k| !variable_key_ok(k)) {
@@ -494,7 +494,7 @@ fn provider(c: &mut Check<'_>, key: &str, t: &TargetSettings) -> Option<Provider
             if pipeline.is_empty() {
                 c.problem(
                     &format!("{key}.pipeline"),
-                    "is missing: an aws target names its CodePipeline pipeline, e.g. \"portal-deploy\"",
+                    "missing: an aws target names its CodePipeline pipeline, e.g. \"portal-deploy\"",
                 );
             }
             let source_action = t

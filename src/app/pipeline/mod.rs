@@ -40,7 +40,7 @@ pub static PIPELINE: CommandSpec = CommandSpec {
                 pos("run", "run", "the provider's run id, e.g. 30433642"),
                 Param {
                     name: "jobs",
-                    form: Form::Positional,
+                    form: Form::PositionalOrKey,
                     required: false,
                     choices: &["failed-only", "all"],
                     hint: "failed-only",
