@@ -103,13 +103,13 @@ async fn a_breach_is_recorded_once_and_shows_in_report_and_metrics() {
     let breaches: Vec<&String> = posts.iter().filter(|p| p.contains("🔥")).collect();
     assert_eq!(breaches.len(), 1, "{posts:?}");
     assert!(
-        breaches[0].contains("INC-1 (P3, acme) breached its 18h response SLA"),
+        breaches[0].contains("INC-1 (P3, acme) breached its response SLA (2 working days)"),
         "{}",
         breaches[0]
     );
     let report = t.ok("support", "/incident report month:2026-12").await;
     assert!(
-        report.contains("P3 (SLA 18h): 1 incident; SLA met 0 of 1 (0%); 1 breach"),
+        report.contains("P3 (SLA 2 working days): 1 incident; SLA met 0 of 1 (0%); 1 breach"),
         "{report}"
     );
     let metrics = reqwest::get(t.url("/metrics"))

@@ -110,7 +110,7 @@ async fn a_partner_mail_opens_an_incident_and_its_reply_lands_on_it_in_one_threa
     assert!(text.contains("We opened INC-1 (P2, acme)"), "{text}");
     assert!(
         text.contains(
-            "Our first response is due by 2026-11-04 10:00 IST (SLA for P2: 9h in business hours)."
+            "Our first response is due by 2026-11-04 10:00 IST (SLA for P2: 1 working day)."
         ),
         "{text}"
     );

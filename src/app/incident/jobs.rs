@@ -67,7 +67,7 @@ impl Job for Escalate {
                 let text = format!(
                     "no first response after {} of the {} SLA",
                     business(level.at.offset(sla)),
-                    business(sla)
+                    super::views::sla_words(sla, &ctx.app.config.calendar)
                 );
                 if !incident.escalate(index, ctx.now, text.clone()) {
                     return Ok(());
@@ -89,11 +89,21 @@ impl Job for Escalate {
                 if !incident.breach(ctx.now) {
                     return Ok(());
                 }
-                ctx.audit(&id.to_string(), "breach", &format!("sla={}", business(sla)));
+                ctx.audit(
+                    &id.to_string(),
+                    "breach",
+                    &format!(
+                        "sla={}",
+                        super::views::sla_words(sla, &ctx.app.config.calendar)
+                    ),
+                );
                 let members = members_of(ctx, &rules.role).await?;
                 Message::new().line(
                     head(Line::new().text("🔥 "), id, incident)
-                        .text(format!(" breached its {} response SLA: ", business(sla)))
+                        .text(format!(
+                            " breached its response SLA ({}): ",
+                            super::views::sla_words(sla, &ctx.app.config.calendar)
+                        ))
                         .role(rules.role.clone(), members),
                 )
             }

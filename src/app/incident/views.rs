@@ -22,6 +22,27 @@ pub fn business(d: TimeDelta) -> String {
     }
 }
 
+/// An SLA target as configured: whole working days as such (`1 working
+/// day`, the `1d` of the config), else business hours (`4h`).
+pub fn sla_words(d: TimeDelta, calendar: &crate::domain::calendar::WorkingCalendar) -> String {
+    let day = calendar.working_day();
+    if day > TimeDelta::zero() && d >= day && (d.num_seconds() % day.num_seconds()) == 0 {
+        let n = d.num_seconds() / day.num_seconds();
+        return crate::app::message::count(n, "working day", "working days");
+    }
+    business(d)
+}
+
+/// [`sla_words`] with the unit said: `1 working day`, `4h in business hours`.
+fn sla_phrase(d: TimeDelta, calendar: &crate::domain::calendar::WorkingCalendar) -> String {
+    let words = sla_words(d, calendar);
+    if words.ends_with("day") || words.ends_with("days") {
+        words
+    } else {
+        format!("{words} in business hours")
+    }
+}
+
 /// `{opened} by @pat`, `{opened} through the partner API (contact: …)`,
 /// or `{opened} by e-mail from ops@acme.example`.
 fn opened_by(line: Line, opened: &str, incident: &Incident) -> Line {
@@ -57,9 +78,9 @@ pub fn opened(ctx: &Ctx<'_>, id: RecordId, incident: &Incident) -> Message {
                 .text("First response due ")
                 .time(due)
                 .text(format!(
-                    " ({} {} in business hours).",
+                    " ({} {}).",
                     incident.severity,
-                    business(rules.sla.of(incident.severity))
+                    sla_phrase(rules.sla.of(incident.severity), &ctx.app.config.calendar)
                 )),
         );
     }
@@ -78,7 +99,7 @@ pub fn changed(ctx: &Ctx<'_>, id: RecordId, incident: &Incident, verb: &str) -> 
             line.text(format!(
                 " acknowledged: first response after {} of its {} SLA ({}).",
                 business(used),
-                business(sla),
+                sla_words(sla, &ctx.app.config.calendar),
                 if used <= sla && incident.breached_at.is_none() {
                     "within the SLA"
                 } else {
@@ -156,9 +177,9 @@ pub fn opened_for_partner(ctx: &Ctx<'_>, id: RecordId, incident: &Incident) -> M
                 .text("Our first response is due by ")
                 .time(due)
                 .text(format!(
-                    " (SLA for {}: {} in business hours).",
+                    " (SLA for {}: {}).",
                     incident.severity,
-                    business(rules.sla.of(incident.severity))
+                    sla_phrase(rules.sla.of(incident.severity), &ctx.app.config.calendar)
                 )),
         );
     }
@@ -209,7 +230,7 @@ pub async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
         (Some((at, by)), _) => Line::new()
             .text(format!(
                 "First response after {used} of {} (business hours), by ",
-                business(sla)
+                sla_words(sla, &ctx.app.config.calendar)
             ))
             .user(by)
             .text(" ")
@@ -217,12 +238,12 @@ pub async fn show(ctx: &mut Ctx<'_>, id: RecordId) -> Handled<Reply> {
         (None, Some(due)) => Line::new()
             .text(format!(
                 "SLA {}: {used} used; first response due ",
-                business(sla)
+                sla_words(sla, &ctx.app.config.calendar)
             ))
             .time(due),
         (None, None) => Line::new().text(format!(
             "SLA {}: {used} used; paused while waiting on the partner",
-            business(sla)
+            sla_words(sla, &ctx.app.config.calendar)
         )),
     };
     lines.push(clock);
@@ -343,7 +364,7 @@ pub async fn report(ctx: &mut Ctx<'_>, month: Option<NaiveDate>) -> Handled<Repl
         let median = median(&mut times);
         let mut text = format!(
             "{severity} (SLA {}): {} incident{}",
-            business(rules.sla.of(*severity)),
+            sla_words(rules.sla.of(*severity), calendar),
             of.len(),
             if of.len() == 1 { "" } else { "s" }
         );
