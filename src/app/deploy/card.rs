@@ -81,7 +81,7 @@ pub fn waiting_for(r: &DeployRequest, policy: &Policy, signed: bool) -> String {
         State::WaitingGate => format!("Approved; waits for {}.", gate.unwrap_or_default()),
         State::Triggering => "Approved; the trigger is queued.".to_string(),
         State::Triggered => "Triggered.".to_string(),
-        State::Refused => "The provider refused the trigger.".to_string(),
+        State::Refused => "Not triggered (the reason is below).".to_string(),
         State::Unconfirmed => {
             "The trigger was never confirmed: check the provider before filing again.".to_string()
         }
@@ -275,7 +275,9 @@ pub fn card(
         (None, None) => {}
     }
     if let Some(note) = &r.trigger.note {
-        m = m.line(Line::new().text(format!("Provider: {note}")));
+        // the provider's answer names the provider; a check of shipmate's
+        // own (a freeze begun after approval) names itself
+        m = m.line(Line::new().text(format!("Why: {note}")));
     }
     if matches!(r.state, State::PendingApproval) {
         m = m

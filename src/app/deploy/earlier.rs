@@ -70,14 +70,14 @@ pub async fn rollback_ref(ctx: &mut Ctx<'_>, target: &Target, to: Option<&str>) 
                 .filter(|rec| runs_for(target, rec));
             let Some(rec) = rec else {
                 return Err(DomainError::not_found(format!(
-                    "no run {id} of `{}` has been seen: name a tag with to:<tag>",
+                    "no run {id} of `{}` has been seen: name a tag or a whole commit id with to:",
                     target.name
                 ))
                 .into());
             };
             Point::of_run(&rec).ok_or_else(|| {
                 DomainError::conflict(format!(
-                    "run {id} names no branch, tag or commit to go back to: name a tag with to:<tag>"
+                    "run {id} names no branch, tag or commit to go back to: name a tag or a whole commit id with to:"
                 ))
                 .into()
             })
