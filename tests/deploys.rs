@@ -602,8 +602,8 @@ async fn deploy_list_and_show_name_each_request_with_its_history() {
     ✋ Objection by @qa: not tested
     Held by an objection until an approver resolves it.
     History:
-      2026-12-01 10:00 IST  console:ann  requested — kind=deploy target=portal-prod environment=production ref=v2.4.1 reason=hotfix
-      2026-12-01 10:00 IST  console:qa  object — state=on-hold reason=not tested
+      2026-12-01 10:00 IST  @ann  requested — kind=deploy target=portal-prod environment=production ref=v2.4.1 reason=hotfix
+      2026-12-01 10:00 IST  @qa  object — state=on-hold reason=not tested
     ");
     assert_eq!(
         unknown,

@@ -59,12 +59,14 @@ pub async fn with_history(ctx: &mut Ctx<'_>, mut m: Message, record: &str) -> Ha
         } else {
             format!(" — {}", e.detail)
         };
-        m = m.line(Line::new().text(format!(
-            "  {}  {}  {}{detail}",
-            local(e.at, tz),
-            e.actor,
-            e.action
-        )));
+        // who, as people are shown everywhere else (a history is a private
+        // reply: a mention there notifies no one)
+        let line = Line::new().text(format!("  {}  ", local(e.at, tz)));
+        let line = match e.actor.parse::<crate::domain::UserRef>() {
+            Ok(user) => line.user(&user),
+            Err(_) => line.text(&e.actor),
+        };
+        m = m.line(line.text(format!("  {}{detail}", e.action)));
     }
     Ok(m)
 }
