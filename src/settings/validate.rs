@@ -177,12 +177,15 @@ pub(super) struct Checker {
 }
 
 impl Checker {
-    /// Records a problem with `key`; a key already at fault keeps its first
-    /// problem (the one reading found), not what checking the stand-in
-    /// value then says.
+    /// Records a problem with `key`. A key reading found missing keeps that
+    /// one problem, not what checking its stand-in value then says.
     pub(super) fn problem(&mut self, key: impl Into<String>, message: impl fmt::Display) {
         let key = key.into();
-        if self.problems.iter().any(|p| p.key == key) {
+        if self
+            .problems
+            .iter()
+            .any(|p| p.key == key && p.message.starts_with("missing:"))
+        {
             return;
         }
         self.problems.push(Problem {
