@@ -1354,7 +1354,12 @@ async fn a_generic_target_rolls_back_to_its_last_good_run_and_re_runs_a_failed_o
     // Act
     let rollback = t.ok("ops", "/rollback legacy reason:broken").await;
     t.record("DEP-1").wait_state("triggered").await;
-    let rerun = t.ok("ops", "/pipeline rerun 42 failed-only").await;
+    let rerun = t
+        .ok(
+            "ops",
+            "/pipeline rerun 42 failed-only reason:\"flaky runner\"",
+        )
+        .await;
     t.record("DEP-2").wait_state("triggered").await;
 
     // Assert: the receiver is told what to go back to, and what to re-run
@@ -1382,6 +1387,7 @@ async fn a_generic_target_rolls_back_to_its_last_good_run_and_re_runs_a_failed_o
     assert_eq!(back["rolls_back_to"], json!("run #41 (41)"));
     assert_eq!(again["kind"], json!("rerun"));
     assert_eq!(again["rerun"], json!({"run_id": "42", "failed_only": true}));
+    assert_eq!(again["reason"], json!("flaky runner"));
     let card = card(&t, "DEP-2").await;
     assert!(
         card.contains("asking to re-run the failed jobs of run 42"),

@@ -153,7 +153,12 @@ async fn rollback(ctx: &mut Ctx<'_>, c: Rollback) -> Handled<Reply> {
 
 /// `/pipeline rerun <run> [failed-only]`: a request to re-run a run of a
 /// deploy target, held to that target's gates.
-pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handled<Reply> {
+pub async fn rerun(
+    ctx: &mut Ctx<'_>,
+    run_id: &str,
+    failed_only: bool,
+    reason: Option<String>,
+) -> Handled<Reply> {
     let mut rec = None;
     for source in [Source::Github, Source::Gitlab, Source::Aws, Source::Generic] {
         if rec.is_none() {
@@ -186,7 +191,7 @@ pub async fn rerun(ctx: &mut Ctx<'_>, run_id: &str, failed_only: bool) -> Handle
     let ask = Ask {
         kind: Kind::Rerun,
         git_ref: rec.run.branch.clone().unwrap_or_else(|| run_id.to_string()),
-        reason: None,
+        reason,
         override_reason: None,
         rolls_back_to: None,
         commit: None,

@@ -46,6 +46,7 @@ pub static PIPELINE: CommandSpec = CommandSpec {
                     hint: "failed-only",
                     help: "re-run only the failed jobs (default: all)",
                 },
+                opt_key("reason", "…", "why, shown on the request's card"),
             ],
         },
         SubSpec {
@@ -77,6 +78,7 @@ pub enum PipelineCommand {
     Rerun {
         run: String,
         failed_only: bool,
+        reason: Option<String>,
     },
 }
 
@@ -100,6 +102,7 @@ impl TryFrom<Input<'_>> for PipelineCommand {
                 PipelineCommand::Rerun {
                     run,
                     failed_only: input.text("jobs") == Some("failed-only"),
+                    reason: input.string("reason"),
                 }
             }
             "history" => PipelineCommand::History {
@@ -122,9 +125,11 @@ impl Feature for Pipelines {
         match command {
             PipelineCommand::Status { env } => status(ctx, env.as_deref()).await,
             PipelineCommand::History { pipeline } => history(ctx, &pipeline).await,
-            PipelineCommand::Rerun { run, failed_only } => {
-                super::deploy::rerun(ctx, &run, failed_only).await
-            }
+            PipelineCommand::Rerun {
+                run,
+                failed_only,
+                reason,
+            } => super::deploy::rerun(ctx, &run, failed_only, reason).await,
         }
     }
 }
