@@ -6,6 +6,7 @@ use chrono::{Datelike, NaiveDate, TimeDelta};
 use super::{SupportRules, head, load, message_of, rules};
 use crate::app::context::Handled;
 use crate::app::{Ctx, Line, Message, Reply};
+use crate::domain::calendar::WorkingCalendar;
 use crate::domain::incident::{Entry, Incident, Severity, State, Via, median};
 use crate::domain::timing::midnight;
 use crate::domain::version::Semver;
@@ -22,24 +23,26 @@ pub fn business(d: TimeDelta) -> String {
     }
 }
 
+/// `d` in whole working days of `calendar`, when it is a whole number of them.
+fn whole_days(d: TimeDelta, calendar: &WorkingCalendar) -> Option<i64> {
+    let day = calendar.working_day().num_seconds();
+    (day > 0 && d.num_seconds() >= day && d.num_seconds() % day == 0).then(|| d.num_seconds() / day)
+}
+
 /// An SLA target as configured: whole working days as such (`1 working
 /// day`, the `1d` of the config), else business hours (`4h`).
-pub fn sla_words(d: TimeDelta, calendar: &crate::domain::calendar::WorkingCalendar) -> String {
-    let day = calendar.working_day();
-    if day > TimeDelta::zero() && d >= day && (d.num_seconds() % day.num_seconds()) == 0 {
-        let n = d.num_seconds() / day.num_seconds();
-        return crate::app::message::count(n, "working day", "working days");
+pub fn sla_words(d: TimeDelta, calendar: &WorkingCalendar) -> String {
+    match whole_days(d, calendar) {
+        Some(n) => crate::app::message::count(n, "working day", "working days"),
+        None => business(d),
     }
-    business(d)
 }
 
 /// [`sla_words`] with the unit said: `1 working day`, `4h in business hours`.
-fn sla_phrase(d: TimeDelta, calendar: &crate::domain::calendar::WorkingCalendar) -> String {
-    let words = sla_words(d, calendar);
-    if words.ends_with("day") || words.ends_with("days") {
-        words
-    } else {
-        format!("{words} in business hours")
+fn sla_phrase(d: TimeDelta, calendar: &WorkingCalendar) -> String {
+    match whole_days(d, calendar) {
+        Some(_) => sla_words(d, calendar),
+        None => format!("{} in business hours", business(d)),
     }
 }
 
